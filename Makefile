@@ -1,0 +1,42 @@
+# chainproof: `make demo` and `make test` work on a fresh machine with python3 (3.11+).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SHARED ?= ../shared
+
+.PHONY: install demo test lint bench acceptance clean
+
+install: $(STAMP)
+
+# Every dependency comes from the hashed lock files; the project itself is installed editable
+# with the locked build backend, so nothing unpinned is ever fetched.
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps \
+		-r requirements.lock -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+demo: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python bench/run.py
+
+# The outside-in checks of the command-line contract, when ../shared/acceptance is present.
+acceptance: install
+	@if [ -d $(SHARED)/acceptance ]; then \
+		CP=$(CURDIR)/$(BIN)/chainproof $(BIN)/python $(SHARED)/acceptance/check_log.py && \
+		CP=$(CURDIR)/$(BIN)/chainproof $(BIN)/python $(SHARED)/acceptance/check_crash.py; \
+	else echo "no $(SHARED)/acceptance here; skipping"; fi
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,3 @@
+from chainproof.cli.app import main
+
+raise SystemExit(main())

@@ -1,0 +1,94 @@
+"""Ed25519 keys: generation, PKCS#8 PEM files, and key ids.
+
+A key id is the lowercase hex SHA-256 of the public key's DER-encoded SubjectPublicKeyInfo, so
+anyone can derive it with standard tools:
+`openssl pkey -in key.pem -pubout -outform DER | sha256sum`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from chainproof.errors import FormatError, UsageError
+
+PUBLIC_KEY_SIZE = 32
+
+
+def generate() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+def public_raw(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def public_pem(key: Ed25519PublicKey) -> str:
+    pem = key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return pem.decode("ascii")
+
+
+def keyid(key: Ed25519PublicKey) -> str:
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+def load_public_pem(pem: str) -> Ed25519PublicKey:
+    try:
+        key = serialization.load_pem_public_key(pem.encode("ascii"))
+    except (ValueError, UnicodeEncodeError) as e:
+        raise FormatError(f"not a PEM public key: {e}") from None
+    if not isinstance(key, Ed25519PublicKey):
+        raise FormatError("the public key is not an Ed25519 key")
+    return key
+
+
+def verify(key: Ed25519PublicKey, signature: bytes, message: bytes) -> bool:
+    """Whether `signature` is `key`'s Ed25519 signature of `message` (callers raise their own error)."""
+    try:
+        key.verify(signature, message)
+    except InvalidSignature:
+        return False
+    return True
+
+
+def write_private(path: Path, key: Ed25519PrivateKey, passphrase: bytes | None = None) -> None:
+    """Write a PKCS#8 PEM file readable only by its owner; refuse to overwrite an existing file."""
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
+    )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise UsageError(f"{path} already exists; refusing to overwrite a key file") from None
+    except OSError as e:
+        raise UsageError(f"cannot create {path}: {e.strerror}") from None
+    with os.fdopen(fd, "wb") as f:
+        f.write(pem)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_private(path: Path, passphrase: bytes | None = None) -> Ed25519PrivateKey:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read key file {path}: {e.strerror}") from None
+    try:
+        key = serialization.load_pem_private_key(data, password=passphrase)
+    except TypeError:
+        if passphrase:
+            raise UsageError(f"{path} is not encrypted; do not give a passphrase") from None
+        raise UsageError(f"{path} is encrypted; give its passphrase (--passphrase-env)") from None
+    except ValueError as e:
+        hint = "wrong passphrase, or " if passphrase else ""
+        raise UsageError(f"cannot load {path}: {hint}not a PKCS#8 PEM private key ({e})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise UsageError(f"{path} holds a {type(key).__name__}, not an Ed25519 key")
+    return key

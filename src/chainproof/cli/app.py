@@ -1,0 +1,147 @@
+"""The `chainproof` command: global options, command groups, and exit codes.
+
+Exit codes: 0 success; 1 verification failed or input rejected; 2 usage or runtime error.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from chainproof import __version__
+from chainproof.errors import ChainproofError
+
+_HELP = (
+    "A verifiable chain of custody for AI training pipelines: a tamper-evident log of signed "
+    "attestations, with proofs, checkpoints and offline audit.\n\n"
+    "Exit codes: 0 ok, 1 verification failed or input rejected, 2 usage or runtime error."
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"chainproof {__version__}\n")
+        raise typer.Exit()
+
+
+def _root(
+    ctx: typer.Context,
+    store: Annotated[
+        Path,
+        typer.Option(
+            "--store",
+            envvar="CHAINPROOF_STORE",
+            metavar="DIR",
+            help="The store directory (env CHAINPROOF_STORE).",
+        ),
+    ] = Path(".chainproof"),
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    ctx.obj = {"store": store}
+
+
+def _register_init(app: typer.Typer) -> None:
+    from chainproof.cli import init_cmd
+
+    app.command("init", help=init_cmd.init.__doc__)(init_cmd.init)
+
+
+def _register_attest(app: typer.Typer) -> None:
+    from chainproof.cli import attest_cmd
+
+    app.command("attest", help=attest_cmd.attest.__doc__)(attest_cmd.attest)
+
+
+def _register_key(app: typer.Typer) -> None:
+    from chainproof.cli import key_cmd
+
+    app.add_typer(key_cmd.app, name="key")
+
+
+def _register_log(app: typer.Typer) -> None:
+    from chainproof.cli import log_cmd
+
+    app.add_typer(log_cmd.app, name="log")
+
+
+def _register_audit(app: typer.Typer) -> None:
+    from chainproof.cli import audit_cmd
+
+    app.command("audit", help=audit_cmd.audit.__doc__)(audit_cmd.audit)
+
+
+def _register_tools(app: typer.Typer) -> None:
+    from chainproof.cli import tools_cmd
+
+    app.command("verify-proof", help=tools_cmd.verify_proof.__doc__)(tools_cmd.verify_proof)
+    app.command("verify-note", help=tools_cmd.verify_note.__doc__)(tools_cmd.verify_note)
+
+
+# Each command group is imported only when it runs: start-up time is paid on every call.
+_COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
+    "init": _register_init,
+    "attest": _register_attest,
+    "key": _register_key,
+    "log": _register_log,
+    "audit": _register_audit,
+    "verify-proof": _register_tools,
+    "verify-note": _register_tools,
+}
+
+
+def _command_word(args: Sequence[str]) -> str | None:
+    """The first word after the global options, which names the command group."""
+    words = iter(args)
+    for word in words:
+        if word == "--store":
+            next(words, None)
+        elif not word.startswith("-"):
+            return word
+    return None
+
+
+def build_app(args: Sequence[str] = ()) -> typer.Typer:
+    """The CLI with the command group `args` names, or with every group when it names none."""
+    app = typer.Typer(
+        name="chainproof",
+        help=_HELP,
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(_root)
+    word = _command_word(args)
+    register = _COMMANDS.get(word or "")
+    for r in dict.fromkeys([register] if register else _COMMANDS.values()):
+        r(app)
+    return app
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        build_app(args)(args=args, prog_name="chainproof")
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    except ChainproofError as e:
+        return _fail(str(e), e.exit_code, "--json" in args)
+    except OSError as e:
+        return _fail(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "), 2, "--json" in args)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130, "--json" in args)
+    return 0
+
+
+def _fail(message: str, code: int, as_json: bool) -> int:
+    if as_json:
+        sys.stdout.write(json.dumps({"error": message, "exit_code": code}) + "\n")
+    sys.stderr.write(f"chainproof: error: {message}\n")
+    return code

@@ -1,0 +1,73 @@
+"""`chainproof attest`: sign an in-toto Statement v1 into a DSSE envelope."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from chainproof.attest import dsse, keys
+from chainproof.attest.statement import Statement, parse_subject_arg
+from chainproof.cli.output import JsonOption, emit, passphrase_from, read_input
+from chainproof.errors import FormatError, UsageError
+
+
+def attest(
+    key: Annotated[Path, typer.Option("--key", help="The signer's PKCS#8 PEM private key.")],
+    predicate_type: Annotated[str, typer.Option("--type", help="The predicateType URI.")],
+    subject: Annotated[
+        list[str], typer.Option("--subject", help="NAME=sha256:HEX; repeat for several subjects.")
+    ],
+    predicate: Annotated[
+        str, typer.Option("--predicate", help="A file holding the predicate JSON object, or - for stdin.")
+    ],
+    out: Annotated[str, typer.Option("--out", help="Where to write the envelope (- for stdout).")],
+    passphrase_env: Annotated[
+        str | None,
+        typer.Option("--passphrase-env", metavar="VAR", help="Env variable holding the key's passphrase."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Sign a statement about SUBJECTs with KEY; the envelope is one line of canonical JSON."""
+    signer = keys.read_private(key, passphrase_from(passphrase_env))
+    try:
+        body = json.loads(read_input(predicate))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise FormatError(f"the predicate is not JSON: {e}") from None
+    if not isinstance(body, dict):
+        raise FormatError("the predicate must be a JSON object")
+    if not subject:
+        raise UsageError("give at least one --subject NAME=sha256:HEX")
+    st = Statement(tuple(parse_subject_arg(s) for s in subject), predicate_type, body)
+    kid = keys.keyid(signer.public_key())
+    envelope = dsse.sign(dsse.INTOTO_PAYLOAD_TYPE, st.canonical(), signer, kid)
+    data = envelope.canonical() + b"\n"
+    if out == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    _write_new(Path(out), data)
+    emit(
+        as_json,
+        {
+            "out": out,
+            "keyid": kid,
+            "predicate_type": predicate_type,
+            "subjects": [s.name for s in st.subjects],
+        },
+        [f"wrote {out}: {predicate_type} about {len(st.subjects)} subject(s), signed by {kid}"],
+    )
+
+
+def _write_new(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {e.strerror}") from None

@@ -1,0 +1,94 @@
+"""`chainproof audit`: verify a whole log offline, from a store or from an export file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from chainproof.cli.output import JsonOption, emit, read_input, store_dir
+from chainproof.errors import UsageError
+from chainproof.log import export
+from chainproof.log.audit import AuditReport, audit_events, check_tiles
+from chainproof.log.custody import CustodyLog
+from chainproof.log.note import Checkpoint, NoteVerifier, parse_vkey, verify_checkpoint
+
+
+def audit(
+    ctx: typer.Context,
+    vkey: Annotated[str, typer.Option("--vkey", help="The log's checkpoint verifier key (from `init`).")],
+    export_file: Annotated[
+        Path | None, typer.Option("--export", help="Audit this export file instead of the store.")
+    ] = None,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option("--checkpoint", help="A checkpoint you saved earlier: the log must still extend it."),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Check every entry, signature, key registration and checkpoint; exit 0 only if all verify.
+
+    Trusts only VKEY (and the saved checkpoint). Any modified, deleted, inserted or reordered entry
+    is reported with its index.
+    """
+    verifier = parse_vkey(vkey)
+    saved = _saved(checkpoint, verifier)
+    if export_file is not None:
+        report = _audit_export(export_file, verifier, saved)
+    else:
+        report = _audit_store(store_dir(ctx), verifier, saved)
+    emit(
+        as_json,
+        {
+            "ok": report.ok,
+            "tree_size": report.tree_size,
+            "checkpoints": report.checkpoints,
+            "keys": report.keys,
+            "problems": [{"index": p.index, "message": p.message} for p in report.problems],
+            "problem_count": report.problem_count,
+            "retroactively_revoked": report.retroactively_revoked,
+        },
+        [
+            *(f"problem: {p}" for p in report.problems),
+            *(
+                f"note: entry {i} is signed by a key revoked retroactively"
+                for i in report.retroactively_revoked
+            ),
+            f"{'audit ok' if report.ok else 'AUDIT FAILED'}: {report.tree_size} entries, "
+            f"{report.checkpoints} checkpoints, {report.keys} keys, {report.problem_count} problems",
+        ],
+    )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _saved(path: Path | None, verifier: NoteVerifier) -> Checkpoint | None:
+    if path is None:
+        return None
+    text = read_input(str(path)).decode("utf-8", errors="replace")
+    return verify_checkpoint(text, verifier)
+
+
+def _audit_export(path: Path, verifier: NoteVerifier, saved: Checkpoint | None) -> AuditReport:
+    try:
+        f = path.open("rb")
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    with f:
+        header, events = export.read(f)
+        report = audit_events(events, header.tree_size, verifier, saved=saved)
+    if header.checkpoint_vkey != verifier.vkey:
+        report.add(None, "the export names another checkpoint key than the one audited with")
+    if header.origin != verifier.name:
+        report.add(None, f"the export's origin {header.origin!r} is not the verifier key's name")
+    return report
+
+
+def _audit_store(directory: Path, verifier: NoteVerifier, saved: Checkpoint | None) -> AuditReport:
+    log = CustodyLog.open(directory)
+    with log.reading() as r:
+        size = r.size()
+        report = audit_events(export.events(r, size), size, verifier, saved=saved)
+        check_tiles(r, size, report)
+    return report

@@ -1,0 +1,207 @@
+"""`chainproof log`: append, read, prove and export."""
+
+from __future__ import annotations
+
+import base64
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from chainproof.attest import dsse
+from chainproof.cli.output import JsonOption, emit, read_input, store_dir
+from chainproof.errors import UsageError
+from chainproof.log import export
+from chainproof.log.custody import CustodyLog
+from chainproof.log.note import parse_checkpoint
+
+app = typer.Typer(
+    help="Append to the custody log, read it, prove inclusion and consistency, export it.",
+    no_args_is_help=True,
+)
+
+
+def _open(ctx: typer.Context) -> CustodyLog:
+    return CustodyLog.open(store_dir(ctx))
+
+
+@app.command("append")
+def append(
+    ctx: typer.Context,
+    files: Annotated[
+        list[str],
+        typer.Argument(
+            help="Files of DSSE envelopes: one envelope, a JSON array, or JSON Lines; - is stdin."
+        ),
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """Append envelopes, all or none: each must be signed by registered, unrevoked keys.
+
+    An envelope the log already holds is not added again; its existing index is returned.
+    """
+    labelled = [pair for name in files for pair in dsse.parse_documents(read_input(name), name)]
+    log = _open(ctx)
+    result = log.append([env for _, env in labelled], [label for label, _ in labelled])
+    added = sum(not e.duplicate for e in result.entries)
+    emit(
+        as_json,
+        {
+            "entries": [
+                {"index": e.index, "leaf_hash": e.leaf_hash.hex(), "duplicate": e.duplicate}
+                for e in result.entries
+            ],
+            "tree_size": result.tree_size,
+        },
+        [
+            f"appended {added} entries ({len(result.entries) - added} already present); "
+            f"tree size {result.tree_size}"
+        ],
+    )
+
+
+@app.command("get")
+def get(
+    ctx: typer.Context,
+    index: Annotated[int, typer.Argument(help="The entry's index.")],
+    raw: Annotated[bool, typer.Option("--raw", help="Print exactly the bytes hashed into the leaf.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Print one entry: its envelope and decoded statement, or its raw leaf bytes."""
+    leaf = _open(ctx).entry(index)
+    if raw:
+        sys.stdout.buffer.write(leaf)
+        sys.stdout.flush()
+        return
+    env = dsse.parse(leaf)
+    payload = env.payload.decode("utf-8", errors="replace")
+    emit(
+        as_json,
+        {"index": index, "envelope": env.to_json_obj(), "statement": _json_or_text(payload)},
+        [f"entry {index}", f"signed by: {', '.join(s.keyid for s in env.signatures)}", payload],
+    )
+
+
+def _json_or_text(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+@app.command("checkpoint")
+def checkpoint(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Print the latest signed checkpoint (a C2SP signed note), verbatim."""
+    note = _open(ctx).checkpoint()
+    if not as_json:
+        sys.stdout.write(note)
+        sys.stdout.flush()
+        return
+    cp = parse_checkpoint(note.split("\n\n", 1)[0] + "\n")
+    emit(
+        True,
+        {
+            "origin": cp.origin,
+            "tree_size": cp.size,
+            "root_hash": cp.root.hex(),
+            "root_base64": base64.b64encode(cp.root).decode(),
+            "note": note,
+        },
+    )
+
+
+@app.command("prove")
+def prove(
+    ctx: typer.Context,
+    entry: Annotated[
+        str, typer.Argument(metavar="INDEX", help="The entry's index, or its 64-hex leaf hash.")
+    ],
+    size: Annotated[
+        int | None, typer.Option("--size", help="Prove against this tree size (default: latest).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print an RFC 9162 inclusion proof for one entry."""
+    log = _open(ctx)
+    if entry.isdigit():
+        proof = log.prove(int(entry), size)
+    elif len(entry) == 64:
+        try:
+            leaf_hash = bytes.fromhex(entry)
+        except ValueError:
+            raise UsageError(f"{entry!r} is neither an index nor a 64-hex leaf hash") from None
+        proof = log.prove_leaf(leaf_hash, size)
+    else:
+        raise UsageError(f"{entry!r} is neither an index nor a 64-hex leaf hash")
+    obj = proof.to_json()
+    emit(
+        as_json,
+        obj,
+        [
+            f"entry {proof.index} in tree of size {proof.tree_size}",
+            f"leaf hash {obj['leaf_hash']}",
+            f"root hash {obj['root_hash']}",
+            "proof:",
+            *(f"  {h}" for h in obj["proof"]),
+        ],
+    )
+
+
+@app.command("consistency")
+def consistency(
+    ctx: typer.Context,
+    old: Annotated[int, typer.Argument(help="The older tree size.")],
+    new: Annotated[int | None, typer.Argument(help="The newer tree size (default: latest).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print an RFC 9162 consistency proof between two tree sizes."""
+    proof = _open(ctx).consistency(old, new)
+    obj = proof.to_json()
+    emit(
+        as_json,
+        obj,
+        [
+            f"tree {proof.old_size} -> {proof.new_size}",
+            f"old root {obj['old_root']}",
+            f"new root {obj['new_root']}",
+            "proof:",
+            *(f"  {h}" for h in obj["proof"]),
+        ],
+    )
+
+
+@app.command("export")
+def export_cmd(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="The export file to write.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Write the whole log, with every checkpoint, to one file that `audit --export` checks offline."""
+    log = _open(ctx)
+    with log.reading() as r:
+        size = r.size()
+        origin, vkey = r.meta("origin"), r.meta("checkpoint_vkey")
+        if origin is None or vkey is None:
+            raise UsageError("the store was not initialised")
+        export.write(file, export.Header(origin, vkey, size), export.events(r, size))
+    emit(as_json, {"file": str(file), "tree_size": size}, [f"exported {size} entries to {file}"])
+
+
+@app.command("info")
+def info(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Show the store's origin, size, checkpoint key and key count."""
+    log = _open(ctx)
+    size, origin, vkey, keys = log.size(), log.origin, log.vkey, log.keys()
+    emit(
+        as_json,
+        {"store": str(log.directory), "origin": origin, "tree_size": size, "vkey": vkey, "keys": len(keys)},
+        [
+            f"store:  {log.directory}",
+            f"origin: {origin}",
+            f"size:   {size}",
+            f"vkey:   {vkey}",
+            f"keys:   {len(keys)}",
+        ],
+    )

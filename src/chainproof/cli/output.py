@@ -1,0 +1,51 @@
+"""How commands speak: one JSON object on stdout with --json, plain lines otherwise, errors on stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from chainproof.errors import UsageError
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
+
+
+def emit(as_json: bool, obj: dict[str, Any], lines: Iterable[str] = ()) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(obj, indent=None, sort_keys=False) + "\n")
+    else:
+        for line in lines:
+            sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def store_dir(ctx: typer.Context) -> Path:
+    path = ctx.obj["store"] if ctx.obj else None
+    if not isinstance(path, Path):
+        raise UsageError("no store directory given")
+    return path
+
+
+def read_input(name: str) -> bytes:
+    """The bytes of a file, or of standard input for `-`."""
+    if name == "-":
+        return sys.stdin.buffer.read()
+    try:
+        return Path(name).read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read {name}: {e.strerror}") from None
+
+
+def passphrase_from(env_name: str | None) -> bytes | None:
+    if env_name is None:
+        return None
+    value = os.environ.get(env_name)
+    if not value:
+        raise UsageError(f"environment variable {env_name} is empty or not set")
+    return value.encode("utf-8")

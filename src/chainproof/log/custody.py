@@ -1,0 +1,294 @@
+"""The custody log: a store directory, its signing keys, and the rules for writing to it.
+
+A store directory holds `log.db` (the SQLite store), `log-signer.pem` (the checkpoint signing key)
+and, unless `init` was told to keep it elsewhere, `admin.pem` (the key that registers and revokes
+actor keys). Every append admits each envelope under `entries.admit`, writes the canonical leaves,
+updates the key registry index, and signs a checkpoint for the new size, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from chainproof.attest import dsse, keys
+from chainproof.attest.statement import Statement
+from chainproof.errors import StoreError, UsageError, VerificationError
+from chainproof.log import entries, merkle
+from chainproof.log.entries import KeyRecord
+from chainproof.log.note import Checkpoint, NoteSigner
+from chainproof.log.proofs import ConsistencyProof, InclusionProof
+from chainproof.log.sqlite import SqliteStore
+from chainproof.log.store import LogReader, LogStore, LogWriter
+
+DB_FILE = "log.db"
+SIGNER_FILE = "log-signer.pem"
+ADMIN_FILE = "admin.pem"
+
+
+@dataclass(frozen=True)
+class AppendedEntry:
+    index: int
+    leaf_hash: bytes
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    entries: tuple[AppendedEntry, ...]
+    tree_size: int
+    checkpoint: str
+
+
+def root_at(reader: LogReader, size: int) -> bytes:
+    """The Merkle tree hash of the first `size` entries, from stored complete subtrees."""
+    return merkle.fold_range(reader.node_hashes(merkle.perfect_nodes(0, size)))
+
+
+def _range_hashes(reader: LogReader, ranges: Sequence[tuple[int, int]]) -> tuple[bytes, ...]:
+    groups = [merkle.perfect_nodes(b, e) for b, e in ranges]
+    flat = reader.node_hashes([n for g in groups for n in g])
+    out: list[bytes] = []
+    pos = 0
+    for g in groups:
+        out.append(merkle.fold_range(flat[pos : pos + len(g)]))
+        pos += len(g)
+    return tuple(out)
+
+
+class CustodyLog:
+    """Open with `CustodyLog.open(dir)` or create with `CustodyLog.create(dir, origin)`."""
+
+    def __init__(self, directory: Path, store: LogStore) -> None:
+        self.directory = directory
+        self.store = store
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, directory: Path) -> CustodyLog:
+        db = directory / DB_FILE
+        if not db.exists():
+            raise StoreError(f"no chainproof store at {directory} (run `chainproof init` first)")
+        return cls(directory, SqliteStore(db))
+
+    @classmethod
+    def create(cls, directory: Path, origin: str, *, admin_key_out: Path | None = None) -> CustodyLog:
+        if (directory / DB_FILE).exists():
+            raise UsageError(f"{directory} already holds a chainproof store")
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"cannot create {directory}: {e.strerror}") from None
+        signer = NoteSigner(origin, keys.generate())
+        admin = keys.generate()
+        keys.write_private(directory / SIGNER_FILE, signer.private_key)
+        keys.write_private(admin_key_out or directory / ADMIN_FILE, admin)
+        store = SqliteStore(directory / DB_FILE, create=True)
+        log = cls(directory, store)
+        genesis = entries.genesis_statement(origin, signer.verifier.vkey, admin.public_key())
+        with store.writer() as w:
+            w.set_meta("origin", origin)
+            w.set_meta("checkpoint_vkey", signer.verifier.vkey)
+            w.set_meta("admin_keyid", keys.keyid(admin.public_key()))
+            log._append(w, [sign_statement(genesis, admin)], signer)
+        return log
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- facts -----------------------------------------------------------------------------
+
+    def _meta(self, reader: LogReader, key: str) -> str:
+        value = reader.meta(key)
+        if value is None:
+            raise StoreError(f"{self.directory}: the store has no {key!r}; it was not initialised")
+        return value
+
+    @contextmanager
+    def reading(self) -> Iterator[LogReader]:
+        with self.store.reader() as r:
+            yield r
+
+    @property
+    def origin(self) -> str:
+        with self.store.reader() as r:
+            return self._meta(r, "origin")
+
+    @property
+    def vkey(self) -> str:
+        with self.store.reader() as r:
+            return self._meta(r, "checkpoint_vkey")
+
+    def size(self) -> int:
+        with self.store.reader() as r:
+            return r.size()
+
+    def checkpoint(self) -> str:
+        with self.store.reader() as r:
+            note = r.checkpoint()
+        if note is None:
+            raise StoreError(f"{self.directory}: the store has issued no checkpoint")
+        return note
+
+    def entry(self, index: int) -> bytes:
+        with self.store.reader() as r:
+            _check_index(index, r.size())
+            return r.entry(index)
+
+    def keys(self) -> list[KeyRecord]:
+        with self.store.reader() as r:
+            return r.keys()
+
+    def find_key(self, name_or_keyid: str) -> KeyRecord:
+        matches = [k for k in self.keys() if name_or_keyid in (k.keyid, k.name)]
+        active = [k for k in matches if k.revoked_at is None]
+        if len(active) == 1 or len(matches) == 1:
+            return (active or matches)[0]
+        if not matches:
+            raise UsageError(f"no key named or with keyid {name_or_keyid!r} in this log")
+        raise UsageError(f"{len(matches)} keys are named {name_or_keyid!r}; give a keyid")
+
+    # -- proofs ----------------------------------------------------------------------------
+
+    def prove(self, index: int, size: int | None = None) -> InclusionProof:
+        with self.store.reader() as r:
+            n = _check_size(size, r.size())
+            _check_index(index, n)
+            proof = _range_hashes(r, merkle.inclusion_plan(index, n))
+            leaf = r.node_hashes([merkle.Node(0, index)])[0]
+            return InclusionProof(index, n, leaf, root_at(r, n), proof)
+
+    def prove_leaf(self, leaf_hash: bytes, size: int | None = None) -> InclusionProof:
+        with self.store.reader() as r:
+            index = r.find_leaf(leaf_hash)
+        if index is None:
+            raise UsageError(f"no entry with leaf hash {leaf_hash.hex()} in this log")
+        return self.prove(index, size)
+
+    def consistency(self, old: int, new: int | None = None) -> ConsistencyProof:
+        with self.store.reader() as r:
+            n = _check_size(new, r.size())
+            if not 0 <= old <= n:
+                raise UsageError(f"old size {old} is outside 0..{n}")
+            proof = _range_hashes(r, merkle.consistency_plan(old, n))
+            return ConsistencyProof(old, n, root_at(r, old), root_at(r, n), proof)
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def _signer(self, reader: LogReader) -> NoteSigner:
+        return NoteSigner(self._meta(reader, "origin"), keys.read_private(self.directory / SIGNER_FILE))
+
+    def append(self, envelopes: Sequence[dsse.Envelope], labels: Sequence[str] = ()) -> AppendResult:
+        """Admit and append every envelope, or none of them; `labels` name them in errors."""
+        with self.store.writer() as w:
+            return self._append(w, envelopes, self._signer(w), labels)
+
+    def _append(
+        self,
+        w: LogWriter,
+        envelopes: Sequence[dsse.Envelope],
+        signer: NoteSigner,
+        labels: Sequence[str] = (),
+    ) -> AppendResult:
+        size = w.size()
+        changed: dict[str, KeyRecord] = {}
+
+        def lookup(keyid: str) -> KeyRecord | None:
+            return changed.get(keyid) or w.key(keyid)
+
+        leaves: list[bytes] = []
+        hashes: list[bytes] = []
+        batch: dict[bytes, int] = {}
+        results: list[AppendedEntry] = []
+        for position, env in enumerate(envelopes):
+            leaf = env.canonical()
+            h = merkle.leaf_hash(leaf)
+            existing = batch.get(h)
+            if existing is None:
+                existing = w.find_leaf(h)
+            if existing is not None:
+                results.append(AppendedEntry(existing, h, duplicate=True))
+                continue
+            index = size + len(leaves)
+            try:
+                admitted = entries.admit(env, index, lookup)
+            except VerificationError as e:
+                label = labels[position] if position < len(labels) else f"envelope {position + 1}"
+                raise type(e)(f"{label}: {e}") from None
+            if admitted.key_change is not None:
+                changed[admitted.key_change.keyid] = admitted.key_change
+            batch[h] = index
+            leaves.append(leaf)
+            hashes.append(h)
+            results.append(AppendedEntry(index, h, duplicate=False))
+        if not leaves:
+            note = w.checkpoint()
+            return AppendResult(tuple(results), size, note or "")
+        w.append(leaves, hashes)
+        for record in changed.values():
+            w.put_key(record)
+        new_size = size + len(leaves)
+        note = signer.sign(Checkpoint(signer.name, new_size, root_at(w, new_size)).body())
+        w.add_checkpoint(new_size, note)
+        return AppendResult(tuple(results), new_size, note)
+
+    def _admin_key(self, admin_key: Path | None, passphrase: bytes | None) -> tuple[Ed25519PrivateKey, str]:
+        key = keys.read_private(admin_key or self.directory / ADMIN_FILE, passphrase)
+        with self.store.reader() as r:
+            expected = self._meta(r, "admin_keyid")
+        if keys.keyid(key.public_key()) != expected:
+            raise UsageError("that key is not this log's admin key")
+        return key, expected
+
+    def register_key(
+        self,
+        name: str,
+        key: Ed25519PrivateKey,
+        *,
+        admin_key: Path | None = None,
+        passphrase: bytes | None = None,
+    ) -> AppendResult:
+        admin, _ = self._admin_key(admin_key, passphrase)
+        st = entries.registration_statement(name, key.public_key())
+        return self.append([sign_statement(st, admin)])
+
+    def revoke_key(
+        self,
+        record: KeyRecord,
+        *,
+        effective_from: int | None,
+        reason: str,
+        admin_key: Path | None = None,
+        passphrase: bytes | None = None,
+    ) -> AppendResult:
+        admin, _ = self._admin_key(admin_key, passphrase)
+        start = self.size() if effective_from is None else effective_from
+        st = entries.revocation_statement(record, start, reason)
+        return self.append([sign_statement(st, admin)])
+
+
+def sign_statement(st: Statement, key: Ed25519PrivateKey) -> dsse.Envelope:
+    return dsse.sign(dsse.INTOTO_PAYLOAD_TYPE, st.canonical(), key, keys.keyid(key.public_key()))
+
+
+def _check_size(size: int | None, current: int) -> int:
+    if size is None:
+        return current
+    if not 0 <= size <= current:
+        raise UsageError(f"tree size {size} is outside 0..{current}")
+    return size
+
+
+def _check_index(index: int, size: int) -> None:
+    if not 0 <= index < size:
+        raise UsageError(f"index {index} is outside the log (size {size})")
+
+
+def default_store() -> Path:
+    return Path(os.environ.get("CHAINPROOF_STORE") or ".chainproof")

@@ -1,0 +1,194 @@
+"""The entries the log itself understands, and the rule that admits an envelope into the log.
+
+Every leaf is a DSSE envelope holding an in-toto Statement v1. Three predicate types manage the
+log's own keys:
+
+- genesis (always entry 0): declares the origin, the checkpoint verifier key and the admin key,
+  and is signed by that admin key;
+- key registration: signed by the admin key, makes an actor key valid for later entries;
+- key revocation: signed by the admin key, makes a key invalid from a given entry on (at most the
+  revocation's own index, so a compromise can be dated back).
+
+Pure logic over values: the caller supplies the key lookup (the store's index, or the replay of an
+audit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from chainproof.attest import dsse, keys, statement
+from chainproof.attest.statement import Statement, Subject
+from chainproof.errors import FormatError, VerificationError
+
+PREDICATE_BASE = "https://chainproof.dev/log"
+GENESIS = f"{PREDICATE_BASE}/genesis/v1"
+KEY_REGISTRATION = f"{PREDICATE_BASE}/key-registration/v1"
+KEY_REVOCATION = f"{PREDICATE_BASE}/key-revocation/v1"
+ADMIN_ROLE = "admin"
+ACTOR_ROLE = "actor"
+
+
+class RejectedEntry(VerificationError):
+    """An envelope may not enter the log: unknown or revoked signer, bad signature, bad statement."""
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    keyid: str
+    name: str
+    public_key: bytes
+    role: str
+    registered_at: int
+    revoked_from: int | None = None
+    revoked_at: int | None = None
+
+    def valid_at(self, index: int) -> bool:
+        """Whether an entry at `index` may carry this key's signature."""
+        after_registration = index > self.registered_at or (self.role == ADMIN_ROLE and index == 0)
+        return after_registration and (self.revoked_from is None or index < self.revoked_from)
+
+    def verifier(self) -> Ed25519PublicKey:
+        return Ed25519PublicKey.from_public_bytes(self.public_key)
+
+
+KeyLookup = Callable[[str], KeyRecord | None]
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """An envelope that passed admission, and what it changes in the key registry."""
+
+    envelope: dsse.Envelope
+    statement: Statement
+    key_change: KeyRecord | None
+
+
+def _key_subject(name: str, keyid: str) -> Subject:
+    return Subject(name, {"sha256": keyid})
+
+
+def genesis_statement(origin: str, checkpoint_vkey: str, admin: Ed25519PublicKey) -> Statement:
+    admin_id = keys.keyid(admin)
+    predicate = {
+        "origin": origin,
+        "checkpoint_key": checkpoint_vkey,
+        "admin": {"name": ADMIN_ROLE, "keyid": admin_id, "public_key": keys.public_pem(admin)},
+    }
+    return Statement((_key_subject(origin, admin_id),), GENESIS, predicate)
+
+
+def registration_statement(name: str, key: Ed25519PublicKey) -> Statement:
+    kid = keys.keyid(key)
+    predicate = {"name": name, "keyid": kid, "public_key": keys.public_pem(key)}
+    return Statement((_key_subject(name, kid),), KEY_REGISTRATION, predicate)
+
+
+def revocation_statement(record: KeyRecord, effective_from: int, reason: str) -> Statement:
+    predicate = {"keyid": record.keyid, "effective_from": effective_from, "reason": reason}
+    return Statement((_key_subject(record.name, record.keyid),), KEY_REVOCATION, predicate)
+
+
+def _str_field(st: Statement, name: str) -> str:
+    value = st.predicate.get(name)
+    if not isinstance(value, str) or not value:
+        raise FormatError(f"{st.predicate_type} predicate needs {name!r} as a non-empty string")
+    return value
+
+
+def _int_field(st: Statement, name: str) -> int:
+    value = st.predicate.get(name)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise FormatError(f"{st.predicate_type} predicate needs {name!r} as an integer")
+    return value
+
+
+def _declared_key(st: Statement, obj: dict[str, object] | None = None) -> tuple[str, bytes]:
+    """The (keyid, raw public key) a genesis or registration predicate declares, checked."""
+    source = obj if obj is not None else dict(st.predicate)
+    pem, kid = source.get("public_key"), source.get("keyid")
+    if not isinstance(pem, str) or not isinstance(kid, str):
+        raise FormatError(f"{st.predicate_type} predicate needs 'public_key' (PEM) and 'keyid'")
+    key = keys.load_public_pem(pem)
+    if keys.keyid(key) != kid:
+        raise FormatError(f"keyid {kid} is not the SHA-256 of the declared public key")
+    return kid, keys.public_raw(key)
+
+
+def _genesis(env: dsse.Envelope, st: Statement, index: int) -> KeyRecord:
+    if index != 0:
+        raise RejectedEntry("a genesis entry may only be entry 0")
+    admin = st.predicate.get("admin")
+    if not isinstance(admin, dict):
+        raise FormatError("the genesis predicate needs an 'admin' key object")
+    _str_field(st, "origin")
+    _str_field(st, "checkpoint_key")
+    kid, raw = _declared_key(st, admin)
+    record = KeyRecord(kid, ADMIN_ROLE, raw, ADMIN_ROLE, registered_at=0)
+    _check_signatures(env, 0, lambda k: record if k == kid else None)
+    return record
+
+
+def _check_signatures(env: dsse.Envelope, index: int, lookup: KeyLookup) -> list[KeyRecord]:
+    """Every signature must come from a key valid at `index` and verify; returns the signers."""
+    signers: list[KeyRecord] = []
+    for sig in env.signatures:
+        if not sig.keyid:
+            raise RejectedEntry("a signature has no keyid; the log accepts only identified signers")
+        record = lookup(sig.keyid)
+        if record is None:
+            raise RejectedEntry(f"key {sig.keyid} is not registered in this log")
+        if not record.valid_at(index):
+            raise RejectedEntry(f"key {sig.keyid} ({record.name}) is revoked for entry {index}")
+        try:
+            env.verify_signature(sig, record.verifier())
+        except dsse.SignatureError as e:
+            raise RejectedEntry(str(e)) from None
+        signers.append(record)
+    return signers
+
+
+def admit(env: dsse.Envelope, index: int, lookup: KeyLookup) -> Admitted:
+    """Check one envelope for entry `index`; raise RejectedEntry or FormatError if it may not enter."""
+    if env.payload_type != dsse.INTOTO_PAYLOAD_TYPE:
+        raise RejectedEntry(f"payloadType {env.payload_type!r} is not {dsse.INTOTO_PAYLOAD_TYPE!r}")
+    st = statement.parse(env.payload)
+    if st.predicate_type == GENESIS:
+        return Admitted(env, st, _genesis(env, st, index))
+    signers = _check_signatures(env, index, lookup)
+    if st.predicate_type not in (KEY_REGISTRATION, KEY_REVOCATION):
+        return Admitted(env, st, None)
+    if any(s.role != ADMIN_ROLE for s in signers):
+        raise RejectedEntry(f"only the admin key may sign {st.predicate_type} entries")
+    if st.predicate_type == KEY_REGISTRATION:
+        return Admitted(env, st, _registration(st, index, lookup))
+    return Admitted(env, st, _revocation(st, index, lookup))
+
+
+def _registration(st: Statement, index: int, lookup: KeyLookup) -> KeyRecord:
+    name = _str_field(st, "name")
+    kid, raw = _declared_key(st)
+    if lookup(kid) is not None:
+        raise RejectedEntry(f"key {kid} is already registered")
+    return KeyRecord(kid, name, raw, ACTOR_ROLE, registered_at=index)
+
+
+def _revocation(st: Statement, index: int, lookup: KeyLookup) -> KeyRecord:
+    kid = _str_field(st, "keyid")
+    effective_from = _int_field(st, "effective_from")
+    record = lookup(kid)
+    if record is None:
+        raise RejectedEntry(f"key {kid} is not registered in this log")
+    if record.role == ADMIN_ROLE:
+        raise RejectedEntry("the admin key cannot be revoked by an entry it signs")
+    if record.revoked_at is not None:
+        raise RejectedEntry(f"key {kid} is already revoked (entry {record.revoked_at})")
+    if not record.registered_at < effective_from <= index:
+        raise RejectedEntry(
+            f"a revocation takes effect after the key's registration (entry {record.registered_at})"
+            f" and no later than itself (entry {index}), not at {effective_from}"
+        )
+    return replace(record, revoked_from=effective_from, revoked_at=index)

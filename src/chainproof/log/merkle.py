@@ -1,0 +1,226 @@
+"""RFC 9162 section 2.1 Merkle tree math: hashing, proof planning and proof verification.
+
+Pure functions over bytes and integers; nothing here reads storage. Proof *generation* is split in
+two so that storage stays dumb: `inclusion_plan` / `consistency_plan` say which leaf ranges a proof
+needs, `perfect_nodes` breaks a range into the complete subtrees a store keeps, and `fold_range`
+hashes those back into the range's Merkle tree hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from chainproof.errors import VerificationError
+
+HASH_SIZE = 32
+_sha256 = hashlib.sha256
+
+
+class ProofError(VerificationError):
+    """A Merkle inclusion or consistency proof does not verify."""
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """MTH of a single entry: SHA-256(0x00 || data)."""
+    return _sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """Interior node: SHA-256(0x01 || left || right)."""
+    return _sha256(b"\x01" + left + right).digest()
+
+
+EMPTY_ROOT = _sha256(b"").digest()
+
+
+@dataclass(frozen=True, order=True)
+class Node:
+    """The root of a complete subtree: leaves [index * 2**level, (index + 1) * 2**level)."""
+
+    level: int
+    index: int
+
+    @property
+    def begin(self) -> int:
+        return self.index << self.level
+
+    @property
+    def end(self) -> int:
+        return (self.index + 1) << self.level
+
+
+def _split(n: int) -> int:
+    """The largest power of two strictly smaller than n (n >= 2): where RFC 9162 splits a tree."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def perfect_nodes(begin: int, end: int) -> list[Node]:
+    """Decompose leaves [begin, end) into complete subtrees, left to right, largest first.
+
+    For every range that appears in a Merkle tree of RFC 9162 (a subtree, or the right border of
+    one) the decomposition has strictly decreasing sizes, so `fold_range` gives its MTH.
+    """
+    nodes: list[Node] = []
+    while begin < end:
+        level = (end - begin).bit_length() - 1
+        if begin:
+            level = min(level, (begin & -begin).bit_length() - 1)
+        nodes.append(Node(level, begin >> level))
+        begin += 1 << level
+    return nodes
+
+
+def fold_range(hashes: Sequence[bytes]) -> bytes:
+    """MTH of a range from the hashes of its `perfect_nodes`, folding from the right."""
+    if not hashes:
+        return EMPTY_ROOT
+    acc = hashes[-1]
+    for h in reversed(hashes[:-1]):
+        acc = node_hash(h, acc)
+    return acc
+
+
+def root_of_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
+    """MTH over already-hashed leaves, level by level in O(n) time and O(n) memory."""
+    if not hashes:
+        return EMPTY_ROOT
+    level = list(hashes)
+    # Fold complete pairs upward, carrying an odd last node up unchanged: RFC 9162's split at the
+    # largest power of two gives exactly this shape.
+    while len(level) > 1:
+        nxt = [node_hash(level[i], level[i + 1]) for i in range(0, len(level) - 1, 2)]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0]
+
+
+def inclusion_plan(index: int, size: int) -> list[tuple[int, int]]:
+    """Leaf ranges whose MTHs form PATH(index, D[size]) (RFC 9162 2.1.3.1), leaf end first."""
+    if not 0 <= index < size:
+        raise ValueError(f"index {index} is outside a tree of size {size}")
+    ranges: list[tuple[int, int]] = []
+    lo, hi, m = 0, size, index
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if m < k:
+            ranges.append((lo + k, hi))
+            hi = lo + k
+        else:
+            ranges.append((lo, lo + k))
+            lo, m = lo + k, m - k
+    ranges.reverse()
+    return ranges
+
+
+def consistency_plan(old_size: int, new_size: int) -> list[tuple[int, int]]:
+    """Leaf ranges whose MTHs form PROOF(old_size, D[new_size]) (RFC 9162 2.1.4.1)."""
+    if not 0 <= old_size <= new_size:
+        raise ValueError(f"no consistency proof from size {old_size} to size {new_size}")
+    if old_size in (0, new_size):
+        return []
+    ranges: list[tuple[int, int]] = []
+    lo, hi, m, complete = 0, new_size, old_size, True
+    while m != hi - lo:
+        k = _split(hi - lo)
+        if m <= k:
+            ranges.append((lo + k, hi))
+            hi = lo + k
+        else:
+            ranges.append((lo, lo + k))
+            lo, m, complete = lo + k, m - k, False
+    if not complete:
+        ranges.append((lo, hi))
+    ranges.reverse()
+    return ranges
+
+
+def _check_lengths(*hashes: bytes) -> None:
+    for h in hashes:
+        if len(h) != HASH_SIZE:
+            raise ProofError(f"a hash is {len(h)} bytes long, not {HASH_SIZE}")
+
+
+def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
+    """The root that an inclusion proof commits to (RFC 9162 2.1.3.2, steps 1 to 5)."""
+    if not 0 <= index < size:
+        raise ProofError(f"leaf index {index} is outside a tree of size {size}")
+    _check_lengths(leaf, *proof)
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            raise ProofError("the inclusion proof is longer than the tree is deep")
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise ProofError("the inclusion proof is shorter than the tree is deep")
+    return r
+
+
+def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes], root: bytes) -> None:
+    """Raise ProofError unless `proof` shows leaf hash `leaf` at `index` in the tree `root`."""
+    _check_lengths(root)
+    if root_from_inclusion_proof(index, size, leaf, proof) != root:
+        raise ProofError(f"the inclusion proof for leaf {index} does not lead to the root")
+
+
+def verify_consistency(  # noqa: PLR0912 -- the RFC's algorithm, step for step
+    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
+) -> None:
+    """Raise ProofError unless `proof` shows tree `old_root` is a prefix of `new_root`.
+
+    RFC 9162 2.1.4.2. A tree of size 0 is a prefix of every tree and needs an empty proof.
+    """
+    _check_lengths(old_root, new_root, *proof)
+    if old_size > new_size:
+        raise ProofError(f"old size {old_size} is larger than new size {new_size}")
+    if old_size == new_size:
+        if proof:
+            raise ProofError("a proof between equal sizes must be empty")
+        if old_root != new_root:
+            raise ProofError("the roots differ at equal sizes")
+        return
+    if old_size == 0:
+        if proof:
+            raise ProofError("a proof from the empty tree must be empty")
+        return
+    if not proof:
+        raise ProofError("the consistency proof is empty")
+    path = list(proof)
+    if old_size & (old_size - 1) == 0:
+        path.insert(0, old_root)
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            raise ProofError("the consistency proof is longer than the tree is deep")
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise ProofError("the consistency proof is shorter than the tree is deep")
+    if fr != old_root:
+        raise ProofError(f"the consistency proof does not lead to the old root (size {old_size})")
+    if sr != new_root:
+        raise ProofError(f"the consistency proof does not lead to the new root (size {new_size})")

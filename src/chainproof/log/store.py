@@ -1,0 +1,78 @@
+"""The storage interface of the custody log.
+
+A store keeps five things and nothing else: the entries (leaf bytes, by index), the tiles of the
+Merkle tree (see `tiles`), every checkpoint issued, the key registry index, and a few metadata
+values. It knows no signatures and no rules: `custody.CustodyLog` decides what is written.
+
+Readers see a consistent snapshot; one writer at a time holds the write lock, and everything a
+writer did becomes visible, durably, at once when its context exits without an error, or not at
+all. SQLite is the embedded implementation; PostgreSQL implements the same protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from chainproof.log.entries import KeyRecord
+from chainproof.log.merkle import Node
+from chainproof.log.tiles import Tile, TileId
+
+FORMAT = "chainproof-log/1"
+
+
+class LogReader(Protocol):
+    def meta(self, key: str) -> str | None:
+        """A metadata value: `format`, `origin`, `checkpoint_vkey`, `admin_keyid`."""
+
+    def size(self) -> int:
+        """The number of entries: the size of the committed tree."""
+
+    def entry(self, index: int) -> bytes:
+        """The leaf bytes at `index` (the caller checks the range)."""
+
+    def entries(self, start: int, end: int) -> Iterator[bytes]:
+        """Leaf bytes for indexes [start, end), in order, streamed."""
+
+    def find_leaf(self, leaf_hash: bytes) -> int | None:
+        """The index of the entry with this leaf hash, if the log holds one."""
+
+    def tiles(self, ids: Sequence[TileId]) -> dict[TileId, Tile]:
+        """The requested tiles that exist."""
+
+    def node_hashes(self, nodes: Sequence[Node]) -> list[bytes]:
+        """Hashes of complete subtrees, reading each tile that holds one of them once."""
+
+    def tile_level(self, level: int) -> Iterator[tuple[int, int, bytes]]:
+        """Every stored tile of one tile level as (index, width, encoded bytes), in index order."""
+
+    def checkpoint(self, size: int | None = None) -> str | None:
+        """The signed checkpoint note issued at `size` (default: the latest)."""
+
+    def checkpoints(self) -> Iterator[tuple[int, str]]:
+        """Every checkpoint issued, oldest first."""
+
+    def key(self, keyid: str) -> KeyRecord | None: ...
+
+    def keys(self) -> list[KeyRecord]: ...
+
+
+class LogWriter(LogReader, Protocol):
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def append(self, leaves: Sequence[bytes], leaf_hashes: Sequence[bytes]) -> int:
+        """Add entries at the end, maintain tiles and the leaf index; return the first new index."""
+
+    def put_key(self, record: KeyRecord) -> None:
+        """Insert or replace a key registry record."""
+
+    def add_checkpoint(self, size: int, note: str) -> None: ...
+
+
+class LogStore(Protocol):
+    def reader(self) -> AbstractContextManager[LogReader]: ...
+
+    def writer(self) -> AbstractContextManager[LogWriter]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,133 @@
+"""How the Merkle tree is laid out in storage: tiles of height 8, as in C2SP tlog-tiles.
+
+A tile at tile level L, index k, covers the nodes of tree height 8L with indices 256k to 256k+255:
+its *base*. A tile stores its base hashes and every complete node of the seven levels above them
+(levels 8L+1 to 8L+7), so any complete subtree's hash is one tile read and a slice, and a proof at
+ten million entries reads three tiles per path. The root of a full tile is the base hash of its
+parent tile. Only the rightmost tile of each level is ever partial, and only it is rewritten.
+
+Pure functions: the store decides where the bytes live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+from chainproof.log.merkle import HASH_SIZE, Node, node_hash
+
+HEIGHT = 8
+WIDTH = 1 << HEIGHT
+
+
+@dataclass(frozen=True)
+class TileId:
+    level: int
+    index: int
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A tile's base hashes; `levels()` derives the rest."""
+
+    id: TileId
+    base: tuple[bytes, ...]
+
+    @property
+    def width(self) -> int:
+        return len(self.base)
+
+    @cached_property
+    def _levels(self) -> list[list[bytes]]:
+        levels = [list(self.base)]
+        for _ in range(HEIGHT):
+            below = levels[-1]
+            levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
+        return levels
+
+    def encode(self) -> bytes:
+        """The stored form: every complete level of the tile below its root, bottom up."""
+        return b"".join(b"".join(level) for level in self._levels[:HEIGHT])
+
+    def root(self) -> bytes:
+        """The hash of a full tile: the base hash of its parent."""
+        if self.width != WIDTH:
+            raise ValueError("only a full tile has a root")
+        return self._levels[HEIGHT][0]
+
+
+def level_offset(width: int, r: int) -> int:
+    """Byte offset of in-tile level r inside an encoded tile of `width` base hashes."""
+    return HASH_SIZE * sum(width >> j for j in range(r))
+
+
+def base_of(encoded: bytes, width: int) -> tuple[bytes, ...]:
+    return tuple(encoded[i : i + HASH_SIZE] for i in range(0, width * HASH_SIZE, HASH_SIZE))
+
+
+def locate(node: Node) -> tuple[TileId, int, int]:
+    """The tile holding `node`, its in-tile level, and its position in that level."""
+    tile_level, r = divmod(node.level, HEIGHT)
+    shift = HEIGHT - r
+    tile_index = node.index >> shift
+    return TileId(tile_level, tile_index), r, node.index - (tile_index << shift)
+
+
+def node_from_tile(encoded: bytes, width: int, r: int, position: int) -> bytes:
+    if (position + 1) << r > width:
+        raise ValueError("the node is not complete in this tile")
+    start = level_offset(width, r) + position * HASH_SIZE
+    return encoded[start : start + HASH_SIZE]
+
+
+def edge(size: int) -> list[TileId]:
+    """The partial tiles on the right edge of a tree of `size` leaves, lowest level first."""
+    ids: list[TileId] = []
+    count, level = size, 0
+    while count:
+        if count % WIDTH:
+            ids.append(TileId(level, count // WIDTH))
+        count //= WIDTH
+        level += 1
+    return ids
+
+
+def extend(size: int, edge_tiles: dict[TileId, Tile], leaf_hashes: Sequence[bytes]) -> list[Tile]:
+    """The tiles to write when `leaf_hashes` are appended to a tree of `size` leaves.
+
+    `edge_tiles` are the current partial tiles, as `edge(size)` names them. The result holds every
+    new or changed tile; full tiles feed their roots into the level above.
+    """
+    written: list[Tile] = []
+    count, level, new = size, 0, list(leaf_hashes)
+    while new:
+        first = TileId(level, count // WIDTH)
+        partial = edge_tiles.get(first)
+        have = count % WIDTH
+        if have and (partial is None or partial.width != have):
+            raise ValueError(f"the edge tile at level {level} is missing or has the wrong width")
+        base = [*(partial.base if partial else ()), *new]
+        parents: list[bytes] = []
+        for start in range(0, len(base), WIDTH):
+            tile = Tile(TileId(level, first.index + start // WIDTH), tuple(base[start : start + WIDTH]))
+            written.append(tile)
+            if tile.width == WIDTH:
+                parents.append(tile.root())
+        count //= WIDTH
+        level += 1
+        new = parents
+    return written
+
+
+def chunk_tiles(level: int, hashes: Iterable[bytes]) -> Iterable[Tile]:
+    """Tiles of one level built from that level's base hashes in order (used by audit)."""
+    batch: list[bytes] = []
+    index = 0
+    for h in hashes:
+        batch.append(h)
+        if len(batch) == WIDTH:
+            yield Tile(TileId(level, index), tuple(batch))
+            batch, index = [], index + 1
+    if batch:
+        yield Tile(TileId(level, index), tuple(batch))
