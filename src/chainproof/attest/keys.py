@@ -11,13 +11,15 @@ import hashlib
 import os
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
+import nacl.bindings
+import nacl.exceptions
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from chainproof.errors import FormatError, UsageError
 
 PUBLIC_KEY_SIZE = 32
+SIGNATURE_SIZE = 64
 
 
 def generate() -> Ed25519PrivateKey:
@@ -48,11 +50,18 @@ def load_public_pem(pem: str) -> Ed25519PublicKey:
     return key
 
 
-def verify(key: Ed25519PublicKey, signature: bytes, message: bytes) -> bool:
-    """Whether `signature` is `key`'s Ed25519 signature of `message` (callers raise their own error)."""
+def verify(key: Ed25519PublicKey | bytes, signature: bytes, message: bytes) -> bool:
+    """Whether `signature` is `key`'s Ed25519 signature of `message` (callers raise their own error).
+
+    Verification goes through libsodium, which is about twice as fast as OpenSSL here and rejects
+    non-canonical signatures and small-order keys that some other verifiers accept.
+    """
+    raw = key if isinstance(key, bytes) else public_raw(key)
+    if len(raw) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
+        return False
     try:
-        key.verify(signature, message)
-    except InvalidSignature:
+        nacl.bindings.crypto_sign_open(signature + message, raw)
+    except (nacl.exceptions.BadSignatureError, ValueError):
         return False
     return True
 

@@ -120,5 +120,8 @@ def revoke(
     emit(
         as_json,
         {**_record_json(revoked), "index": index},
-        [f"revoked {record.name} ({record.keyid}) from entry {revoked.revoked_from} (entry {index})"],
+        [
+            f"revoked {record.name} ({record.keyid}) for entries {revoked.revoked_from} on; "
+            f"the revocation is entry {index}"
+        ],
     )

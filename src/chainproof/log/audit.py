@@ -100,6 +100,7 @@ class Auditor:
         self._keys: dict[str, KeyRecord] = {}
         self._signed: dict[str, array[int]] = {}
         self._last_checkpoint = 0
+        self._diverged = 0
 
     def problem(self, index: int | None, message: str) -> None:
         self.report.add(index, message)
@@ -165,14 +166,20 @@ class Auditor:
         if cp.size != size:
             self.problem(None, f"a checkpoint of size {cp.size} stands after entry {size - 1}")
         elif cp.root != self._range.root():
-            self.problem(
-                None,
-                f"the signed checkpoint of size {size} does not match the entries "
-                f"(entries {self._last_checkpoint} to {size - 1} changed)",
-            )
+            self._root_mismatch(size)
         if cp.origin != self.verifier.name:
             self.problem(None, f"checkpoint of size {cp.size} names origin {cp.origin!r}")
         self._last_checkpoint = size
+
+    def _root_mismatch(self, size: int) -> None:
+        # Once the roots diverge every later checkpoint differs too: name the first only.
+        self._diverged += 1
+        if self._diverged == 1:
+            self.problem(
+                None,
+                f"the signed checkpoint of size {size} does not match the entries "
+                f"(the change lies in entries {self._last_checkpoint} to {size - 1})",
+            )
 
     def _check_saved(self, saved: Checkpoint) -> None:
         if self._range.root() != saved.root:
@@ -187,6 +194,8 @@ class Auditor:
         self.report.tree_size = size
         if claimed_size != size:
             self.problem(None, f"the log claims {claimed_size} entries but holds {size}")
+        if self._diverged > 1:
+            self.problem(None, f"{self._diverged - 1} later checkpoints do not match the entries either")
         if self.report.checkpoints == 0:
             self.problem(None, "no valid checkpoint covers the log")
         elif self._last_checkpoint != size:

@@ -166,7 +166,7 @@ class CustodyLog:
 
     def prove_leaf(self, leaf_hash: bytes, size: int | None = None) -> InclusionProof:
         with self.store.reader() as r:
-            index = r.find_leaf(leaf_hash)
+            index = r.find_leaves([leaf_hash]).get(leaf_hash)
         if index is None:
             raise UsageError(f"no entry with leaf hash {leaf_hash.hex()} in this log")
         return self.prove(index, size)
@@ -197,23 +197,22 @@ class CustodyLog:
         labels: Sequence[str] = (),
     ) -> AppendResult:
         size = w.size()
-        changed: dict[str, KeyRecord] = {}
+        known: dict[str, KeyRecord | None] = {}
 
         def lookup(keyid: str) -> KeyRecord | None:
-            return changed.get(keyid) or w.key(keyid)
+            if keyid not in known:
+                known[keyid] = w.key(keyid)
+            return known[keyid]
 
+        canonical = [env.canonical() for env in envelopes]
+        hashes = [merkle.leaf_hash(leaf) for leaf in canonical]
+        present = w.find_leaves(hashes)
         leaves: list[bytes] = []
-        hashes: list[bytes] = []
-        batch: dict[bytes, int] = {}
+        changed: list[KeyRecord] = []
         results: list[AppendedEntry] = []
-        for position, env in enumerate(envelopes):
-            leaf = env.canonical()
-            h = merkle.leaf_hash(leaf)
-            existing = batch.get(h)
-            if existing is None:
-                existing = w.find_leaf(h)
-            if existing is not None:
-                results.append(AppendedEntry(existing, h, duplicate=True))
+        for position, (env, leaf, h) in enumerate(zip(envelopes, canonical, hashes, strict=True)):
+            if h in present:
+                results.append(AppendedEntry(present[h], h, duplicate=True))
                 continue
             index = size + len(leaves)
             try:
@@ -222,16 +221,16 @@ class CustodyLog:
                 label = labels[position] if position < len(labels) else f"envelope {position + 1}"
                 raise type(e)(f"{label}: {e}") from None
             if admitted.key_change is not None:
-                changed[admitted.key_change.keyid] = admitted.key_change
-            batch[h] = index
+                known[admitted.key_change.keyid] = admitted.key_change
+                changed.append(admitted.key_change)
+            present[h] = index
             leaves.append(leaf)
-            hashes.append(h)
             results.append(AppendedEntry(index, h, duplicate=False))
         if not leaves:
             note = w.checkpoint()
             return AppendResult(tuple(results), size, note or "")
-        w.append(leaves, hashes)
-        for record in changed.values():
+        w.append(leaves, [r.leaf_hash for r in results if not r.duplicate])
+        for record in changed:
             w.put_key(record)
         new_size = size + len(leaves)
         note = signer.sign(Checkpoint(signer.name, new_size, root_at(w, new_size)).body())

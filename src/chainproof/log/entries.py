@@ -51,9 +51,6 @@ class KeyRecord:
         after_registration = index > self.registered_at or (self.role == ADMIN_ROLE and index == 0)
         return after_registration and (self.revoked_from is None or index < self.revoked_from)
 
-    def verifier(self) -> Ed25519PublicKey:
-        return Ed25519PublicKey.from_public_bytes(self.public_key)
-
 
 KeyLookup = Callable[[str], KeyRecord | None]
 
@@ -144,7 +141,7 @@ def _check_signatures(env: dsse.Envelope, index: int, lookup: KeyLookup) -> list
         if not record.valid_at(index):
             raise RejectedEntry(f"key {sig.keyid} ({record.name}) is revoked for entry {index}")
         try:
-            env.verify_signature(sig, record.verifier())
+            env.verify_signature(sig, record.public_key)
         except dsse.SignatureError as e:
             raise RejectedEntry(str(e)) from None
         signers.append(record)

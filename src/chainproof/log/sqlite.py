@@ -34,6 +34,7 @@ CREATE TABLE keys (
 ) WITHOUT ROWID;
 """
 _BUSY_TIMEOUT_S = 60.0
+_IN_CHUNK = 500
 
 
 def _store_error(path: Path, e: sqlite3.Error) -> StoreError:
@@ -77,9 +78,14 @@ class _Session:
         if expected != end:
             raise StoreError(f"entry {expected} is missing from the store")
 
-    def find_leaf(self, leaf_hash: bytes) -> int | None:
-        row = self._db.execute("SELECT idx FROM leaf_index WHERE hash = ?", (leaf_hash,)).fetchone()
-        return None if row is None else int(row[0])
+    def find_leaves(self, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
+        found: dict[bytes, int] = {}
+        for start in range(0, len(leaf_hashes), _IN_CHUNK):
+            chunk = leaf_hashes[start : start + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT hash, idx FROM leaf_index WHERE hash IN ({marks})"  # noqa: S608 -- only '?' marks
+            found.update((bytes(h), int(i)) for h, i in self._db.execute(query, chunk))
+        return found
 
     def _tile_row(self, tid: TileId) -> tuple[int, bytes] | None:
         row = self._db.execute(

@@ -35,8 +35,8 @@ class LogReader(Protocol):
     def entries(self, start: int, end: int) -> Iterator[bytes]:
         """Leaf bytes for indexes [start, end), in order, streamed."""
 
-    def find_leaf(self, leaf_hash: bytes) -> int | None:
-        """The index of the entry with this leaf hash, if the log holds one."""
+    def find_leaves(self, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
+        """The index of each given leaf hash that the log holds."""
 
     def tiles(self, ids: Sequence[TileId]) -> dict[TileId, Tile]:
         """The requested tiles that exist."""

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The custody log end to end, on the embedded SQLite store: a lab and its data vendor record every
+# hop from raw data to a released model, a contractor key is compromised and revoked, and an
+# auditor checks the exported log offline and catches a one-byte forgery.
+set -euo pipefail
+
+work=${DEMO_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/chainproof-demo.XXXXXX")}
+mkdir -p "$work"
+export CHAINPROOF_STORE="$work/store"
+cd "$work"
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+json() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
+
+step "1. The lab creates its custody log (store: $CHAINPROOF_STORE)"
+vkey=$(chainproof init --origin lab.example/custody --json | json '["vkey"]')
+echo "checkpoint verifier key: $vkey"
+
+step "2. The admin registers one key per actor"
+for actor in vendor annotator-17 trainer-ci release-bot; do
+    chainproof key new "$actor" --out "$work/$actor.pem"
+done
+chainproof key list
+
+step "3. Every hop of the pipeline is attested and appended"
+dataset=$(sha "raw customer transcripts, shard 0-127")
+labels=$(sha "annotated transcripts v1")
+model=$(sha "model weights, run 42")
+echo '{"source": "s3://vendor-bucket/transcripts", "files": 128, "license": "customer-contract-7"}' > ingest.json
+echo '{"task": "intent labels", "guidelines": "v3", "items": 48000}' > annotate.json
+echo '{"code": "git+https://git.example/train@9f1c2e", "packages": {"torch": "2.13.0", "litellm": "1.82.6"}, "credentials_present": ["AWS_ACCESS_KEY_ID"]}' > train.json
+echo '{"channel": "internal-eval", "approved_by": "safety-review"}' > release.json
+chainproof attest --key vendor.pem --type https://chainproof.dev/hop/ingest/v1 \
+    --subject "transcripts=sha256:$dataset" --predicate ingest.json --out ingest.dsse
+chainproof attest --key annotator-17.pem --type https://chainproof.dev/hop/annotate/v1 \
+    --subject "labels=sha256:$labels" --predicate annotate.json --out annotate.dsse
+chainproof attest --key trainer-ci.pem --type https://chainproof.dev/hop/train/v1 \
+    --subject "model-42=sha256:$model" --predicate train.json --out train.dsse
+chainproof attest --key release-bot.pem --type https://chainproof.dev/hop/release/v1 \
+    --subject "model-42=sha256:$model" --predicate release.json --out release.dsse
+chainproof log append ingest.dsse annotate.dsse train.dsse
+chainproof log append release.dsse --json
+chainproof log append release.dsse   # appending the same envelope again adds nothing
+
+step "4. The partner saves today's signed checkpoint"
+chainproof log checkpoint | tee saved-checkpoint.txt
+chainproof verify-note saved-checkpoint.txt --vkey "$vkey" > /dev/null && echo "checkpoint signature verifies"
+
+step "5. Anyone can prove the release is in the log, against the signed checkpoint"
+release_index=$(chainproof log info --json | json '["tree_size"] - 1')
+chainproof log prove "$release_index" --json > release-proof.json
+chainproof verify-proof release-proof.json --checkpoint saved-checkpoint.txt --vkey "$vkey"
+
+step "6. The contractor's laptop ran a compromised package: revoke the key"
+chainproof key revoke annotator-17 --reason "credentials stolen by a malicious package"
+chainproof attest --key annotator-17.pem --type https://chainproof.dev/hop/annotate/v1 \
+    --subject "labels=sha256:$(sha forged)" --predicate annotate.json --out forged.dsse
+if chainproof log append forged.dsse; then echo "UNEXPECTED: a revoked key was accepted"; exit 1; fi
+echo "(rejected, as it must be)"
+
+step "7. The log grew; it still extends the partner's saved checkpoint"
+old_size=$(sed -n 2p saved-checkpoint.txt)
+chainproof log consistency "$old_size" --json > consistency.json
+chainproof verify-proof consistency.json
+
+step "8. An auditor checks the exported log offline, trusting only the verifier key"
+chainproof log export custody.export
+chainproof audit --export custody.export --vkey "$vkey" --checkpoint saved-checkpoint.txt
+
+step "9. Someone edits one byte of the training record: the audit names the entry"
+train_index=7   # genesis, four key registrations, ingest, annotate, then train
+chainproof log get "$train_index" --raw > train.leaf
+python3 - <<'EOF2'
+data = bytearray(open("custody.export", "rb").read())
+at = data.index(open("train.leaf", "rb").read()) + 120   # a byte inside the signed payload
+data[at] ^= 0x01
+open("forged.export", "wb").write(bytes(data))
+EOF2
+if chainproof audit --export forged.export --vkey "$vkey"; then echo "UNEXPECTED: forgery passed"; exit 1; fi
+
+step "Done. Everything is in $work"
