@@ -76,7 +76,7 @@ def _b64(value: object, what: str) -> bytes:
         raise FormatError(f"{what} must be a base64 string")
     try:
         if "-" in value or "_" in value:
-            return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+            return base64.b64decode(value + "=" * (-len(value) % 4), altchars=b"-_", validate=True)
         return base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise FormatError(f"{what} is not valid base64") from None

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import nacl.bindings
 import nacl.exceptions
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -43,7 +44,7 @@ def keyid(key: Ed25519PublicKey) -> str:
 def load_public_pem(pem: str) -> Ed25519PublicKey:
     try:
         key = serialization.load_pem_public_key(pem.encode("ascii"))
-    except (ValueError, UnicodeEncodeError) as e:
+    except (ValueError, UnicodeEncodeError, UnsupportedAlgorithm) as e:
         raise FormatError(f"not a PEM public key: {e}") from None
     if not isinstance(key, Ed25519PublicKey):
         raise FormatError("the public key is not an Ed25519 key")

@@ -38,7 +38,10 @@ class Statement:
 
     def canonical(self) -> bytes:
         """RFC 8785 JSON: the payload bytes `attest` signs."""
-        result: bytes = rfc8785.dumps(self.to_json_obj())
+        try:
+            result: bytes = rfc8785.dumps(self.to_json_obj())
+        except rfc8785.CanonicalizationError as e:
+            raise FormatError(f"the statement has no RFC 8785 form: {e}") from None
         return result
 
 

@@ -135,6 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(e), e.exit_code, "--json" in args)
     except OSError as e:
         return _fail(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "), 2, "--json" in args)
+    except RecursionError:
+        # Only untrusted JSON nests without bound here (json.loads of `[[[[...`).
+        return _fail("the input is nested too deeply", 1, "--json" in args)
     except KeyboardInterrupt:
         return _fail("interrupted", 130, "--json" in args)
     return 0

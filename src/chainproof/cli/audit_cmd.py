@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from chainproof.cli.output import JsonOption, emit, read_input, store_dir
-from chainproof.errors import UsageError
+from chainproof.cli.output import JsonOption, emit, progress, read_input, store_dir
 from chainproof.log import export
-from chainproof.log.audit import AuditReport, audit_events, check_tiles
-from chainproof.log.custody import CustodyLog
+from chainproof.log.custody import CustodyLog, audit_export
 from chainproof.log.note import Checkpoint, NoteVerifier, parse_vkey, verify_checkpoint
 
 
@@ -35,9 +34,9 @@ def audit(
     verifier = parse_vkey(vkey)
     saved = _saved(checkpoint, verifier)
     if export_file is not None:
-        report = _audit_export(export_file, verifier, saved)
+        report = audit_export(export_file, verifier, saved=saved, watch=_shown)
     else:
-        report = _audit_store(store_dir(ctx), verifier, saved)
+        report = CustodyLog.open(store_dir(ctx)).audit(verifier, saved=saved, watch=_shown)
     emit(
         as_json,
         {
@@ -70,25 +69,5 @@ def _saved(path: Path | None, verifier: NoteVerifier) -> Checkpoint | None:
     return verify_checkpoint(text, verifier)
 
 
-def _audit_export(path: Path, verifier: NoteVerifier, saved: Checkpoint | None) -> AuditReport:
-    try:
-        f = path.open("rb")
-    except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror}") from None
-    with f:
-        header, events = export.read(f)
-        report = audit_events(events, header.tree_size, verifier, saved=saved)
-    if header.checkpoint_vkey != verifier.vkey:
-        report.add(None, "the export names another checkpoint key than the one audited with")
-    if header.origin != verifier.name:
-        report.add(None, f"the export's origin {header.origin!r} is not the verifier key's name")
-    return report
-
-
-def _audit_store(directory: Path, verifier: NoteVerifier, saved: Checkpoint | None) -> AuditReport:
-    log = CustodyLog.open(directory)
-    with log.reading() as r:
-        size = r.size()
-        report = audit_events(export.events(r, size), size, verifier, saved=saved)
-        check_tiles(r, size, report)
-    return report
+def _shown(events: Iterable[export.Event], size: int) -> Iterator[export.Event]:
+    return progress(events, size, "auditing", lambda ev: isinstance(ev, export.EntryLine))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import json
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from chainproof.attest import dsse
-from chainproof.cli.output import JsonOption, emit, read_input, store_dir
+from chainproof.cli.output import JsonOption, emit, progress, read_input, store_dir
 from chainproof.errors import UsageError
 from chainproof.log import export
 from chainproof.log.custody import CustodyLog
@@ -179,13 +180,7 @@ def export_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Write the whole log, with every checkpoint, to one file that `audit --export` checks offline."""
-    log = _open(ctx)
-    with log.reading() as r:
-        size = r.size()
-        origin, vkey = r.meta("origin"), r.meta("checkpoint_vkey")
-        if origin is None or vkey is None:
-            raise UsageError("the store was not initialised")
-        export.write(file, export.Header(origin, vkey, size), export.events(r, size))
+    size = _open(ctx).export(file, watch=_shown)
     emit(as_json, {"file": str(file), "tree_size": size}, [f"exported {size} entries to {file}"])
 
 
@@ -205,3 +200,7 @@ def info(ctx: typer.Context, as_json: JsonOption = False) -> None:
             f"keys:   {len(keys)}",
         ],
     )
+
+
+def _shown(events: Iterable[export.Event], size: int) -> Iterator[export.Event]:
+    return progress(events, size, "exporting", lambda ev: isinstance(ev, export.EntryLine))

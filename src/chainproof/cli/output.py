@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -49,3 +49,29 @@ def passphrase_from(env_name: str | None) -> bytes | None:
     if not value:
         raise UsageError(f"environment variable {env_name} is empty or not set")
     return value.encode("utf-8")
+
+
+T = TypeVar("T")
+_PROGRESS_MIN = 20_000
+
+
+def progress(items: Iterable[T], total: int, what: str, counts: Callable[[T], bool]) -> Iterator[T]:
+    """Yield `items`, showing a progress bar on a terminal's stderr for long runs.
+
+    `counts` says which items advance the bar (entries, say, not the checkpoints between them).
+    """
+    if total < _PROGRESS_MIN or not sys.stderr.isatty():
+        yield from items
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(what, total=total)
+        done = 0
+        for item in items:
+            yield item
+            if counts(item):
+                done += 1
+                if done % 1000 == 0:
+                    bar.update(task, completed=done)

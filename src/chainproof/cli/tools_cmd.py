@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from chainproof.cli.output import JsonOption, emit, read_input
-from chainproof.errors import FormatError, VerificationError
+from chainproof.errors import FormatError, UsageError, VerificationError
 from chainproof.log import merkle, proofs
 from chainproof.log.note import open_note, parse_checkpoint, parse_vkey
 from chainproof.log.proofs import ConsistencyProof, InclusionProof
@@ -56,7 +56,7 @@ def verify_proof(
 
 def _match_checkpoint(proof: InclusionProof | ConsistencyProof, path: Path, vkey: str | None) -> None:
     if vkey is None:
-        raise FormatError("--checkpoint needs --vkey to verify it")
+        raise UsageError("--checkpoint needs --vkey to verify it")
     cp = parse_checkpoint(
         open_note(read_input(str(path)).decode("utf-8", errors="replace"), parse_vkey(vkey))
     )

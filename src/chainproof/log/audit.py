@@ -54,7 +54,11 @@ class AuditReport:
     problems: list[Problem] = field(default_factory=list)
     problem_count: int = 0
     retroactively_revoked: list[int] = field(default_factory=list)
-    keys: int = 0
+    registry: dict[str, KeyRecord] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> int:
+        return len(self.registry)
 
     def add(self, index: int | None, message: str) -> None:
         self.problem_count += 1
@@ -97,9 +101,10 @@ class Auditor:
         self.saved = saved
         self.report = AuditReport(origin=verifier.name)
         self._range = CompactRange()
-        self._keys: dict[str, KeyRecord] = {}
+        self._keys = self.report.registry
         self._signed: dict[str, array[int]] = {}
         self._last_checkpoint = 0
+        self._verified = 0  # the size of the last checkpoint that matched the entries
         self._diverged = 0
 
     def problem(self, index: int | None, message: str) -> None:
@@ -137,7 +142,6 @@ class Auditor:
         change = admitted.key_change
         if change is not None:
             self._keys[change.keyid] = change
-            self.report.keys = len(self._keys)
             if change.revoked_at is not None and change.revoked_from is not None:
                 signed = self._signed.get(change.keyid, array("q"))
                 self.report.retroactively_revoked.extend(
@@ -162,11 +166,17 @@ class Auditor:
         except ChainproofError as e:
             self.problem(None, f"checkpoint after entry {size - 1}: {e}")
             return
+        repeated = self.report.checkpoints > 0 and size == self._last_checkpoint
         self.report.checkpoints += 1
         if cp.size != size:
-            self.problem(None, f"a checkpoint of size {cp.size} stands after entry {size - 1}")
+            # Entries were deleted or inserted since the last checkpoint that matched them.
+            self.problem(self._verified, f"a checkpoint of size {cp.size} stands after entry {size - 1}")
         elif cp.root != self._range.root():
             self._root_mismatch(size)
+        elif repeated:
+            self.problem(None, f"the checkpoint of size {size} appears twice")
+        elif not self._diverged:
+            self._verified = size
         if cp.origin != self.verifier.name:
             self.problem(None, f"checkpoint of size {cp.size} names origin {cp.origin!r}")
         self._last_checkpoint = size
@@ -176,7 +186,7 @@ class Auditor:
         self._diverged += 1
         if self._diverged == 1:
             self.problem(
-                None,
+                self._verified,
                 f"the signed checkpoint of size {size} does not match the entries "
                 f"(the change lies in entries {self._last_checkpoint} to {size - 1})",
             )
@@ -199,7 +209,9 @@ class Auditor:
         if self.report.checkpoints == 0:
             self.problem(None, "no valid checkpoint covers the log")
         elif self._last_checkpoint != size:
-            self.problem(None, f"no checkpoint covers entries {self._last_checkpoint} to {size - 1}")
+            self.problem(
+                self._last_checkpoint, f"no checkpoint covers entries {self._last_checkpoint} to {size - 1}"
+            )
         if self.saved is not None and self.saved.size > size:
             self.problem(
                 None,
@@ -220,6 +232,17 @@ def audit_events(
         else:
             auditor.checkpoint(ev.note)
     return auditor.finish(claimed_size)
+
+
+def check_store(reader: LogReader, size: int, report: AuditReport) -> None:
+    """What only a store holds: its tiles and its key index, against the audited entries."""
+    check_tiles(reader, size, report)
+    stored = {k.keyid: k for k in reader.keys()}  # noqa: SIM118 -- a store, not a dict
+    if stored != report.registry:
+        differing = sorted(set(stored) ^ set(report.registry)) or sorted(
+            k for k in stored if stored[k] != report.registry.get(k)
+        )
+        report.add(None, f"the store's key index differs from the registry in its entries ({differing[0]})")
 
 
 def check_tiles(reader: LogReader, size: int, report: AuditReport) -> None:

@@ -9,7 +9,7 @@ updates the key registry index, and signs a checkpoint for the new size, all in 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +19,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from chainproof.attest import dsse, keys
 from chainproof.attest.statement import Statement
 from chainproof.errors import StoreError, UsageError, VerificationError
-from chainproof.log import entries, merkle
+from chainproof.log import audit, entries, export, merkle
+from chainproof.log.audit import AuditReport
 from chainproof.log.entries import KeyRecord
-from chainproof.log.note import Checkpoint, NoteSigner
+from chainproof.log.note import Checkpoint, NoteSigner, NoteVerifier
 from chainproof.log.proofs import ConsistencyProof, InclusionProof
 from chainproof.log.sqlite import SqliteStore
 from chainproof.log.store import LogReader, LogStore, LogWriter
@@ -43,6 +44,14 @@ class AppendResult:
     entries: tuple[AppendedEntry, ...]
     tree_size: int
     checkpoint: str
+
+
+Watch = Callable[[Iterable[export.Event], int], Iterable[export.Event]]
+"""Sees the events of an export or audit go by (given the log size), e.g. to show progress."""
+
+
+def _unwatched(events: Iterable[export.Event], size: int) -> Iterable[export.Event]:
+    return events
 
 
 def root_at(reader: LogReader, size: int) -> bytes:
@@ -179,6 +188,26 @@ class CustodyLog:
             proof = _range_hashes(r, merkle.consistency_plan(old, n))
             return ConsistencyProof(old, n, root_at(r, old), root_at(r, n), proof)
 
+    # -- export and audit ------------------------------------------------------------------
+
+    def export(self, path: Path, *, watch: Watch = _unwatched) -> int:
+        """Write the whole log to an export file, from one snapshot; return its size."""
+        with self.store.reader() as r:
+            size = r.size()
+            header = export.Header(self._meta(r, "origin"), self._meta(r, "checkpoint_vkey"), size)
+            export.write(path, header, watch(export.events(r, size), size))
+        return size
+
+    def audit(
+        self, verifier: NoteVerifier, *, saved: Checkpoint | None = None, watch: Watch = _unwatched
+    ) -> AuditReport:
+        """Audit the store: its entries and checkpoints, then its tiles and key index."""
+        with self.store.reader() as r:
+            size = r.size()
+            report = audit.audit_events(watch(export.events(r, size), size), size, verifier, saved=saved)
+            audit.check_store(r, size, report)
+        return report
+
     # -- writing ---------------------------------------------------------------------------
 
     def _signer(self, reader: LogReader) -> NoteSigner:
@@ -270,6 +299,24 @@ class CustodyLog:
         start = self.size() if effective_from is None else effective_from
         st = entries.revocation_statement(record, start, reason)
         return self.append([sign_statement(st, admin)])
+
+
+def audit_export(
+    path: Path, verifier: NoteVerifier, *, saved: Checkpoint | None = None, watch: Watch = _unwatched
+) -> AuditReport:
+    """Audit an export file against the verifier key (and a checkpoint saved earlier)."""
+    try:
+        f = path.open("rb")
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from None
+    with f:
+        header, events = export.read(f)
+        report = audit.audit_events(watch(events, header.tree_size), header.tree_size, verifier, saved=saved)
+    if header.checkpoint_vkey != verifier.vkey:
+        report.add(None, "the export names another checkpoint key than the one audited with")
+    if header.origin != verifier.name:
+        report.add(None, f"the export's origin {header.origin!r} is not the verifier key's name")
+    return report
 
 
 def sign_statement(st: Statement, key: Ed25519PrivateKey) -> dsse.Envelope:

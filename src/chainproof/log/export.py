@@ -73,8 +73,12 @@ def stored_leaf_hashes(reader: LogReader, size: int) -> Iterator[bytes]:
 
 
 def events(reader: LogReader, size: int) -> Iterator[Event]:
-    """A log as the auditor reads it: entries, each checkpoint after the entry completing it."""
-    notes = ((s, n) for s, n in reader.checkpoints() if s <= size)
+    """A log as the auditor reads it: entries, each checkpoint after the entry completing it.
+
+    A stored checkpoint that no entry completes (its size exceeds `size`, the store's size) comes
+    last, where the auditor reports it: a store must not serve a checkpoint it cannot back.
+    """
+    notes = iter(reader.checkpoints())
     pending = next(notes, None)
     hashes = stored_leaf_hashes(reader, size)
     for index, leaf in enumerate(reader.entries(0, size)):
@@ -82,6 +86,9 @@ def events(reader: LogReader, size: int) -> Iterator[Event]:
         while pending is not None and pending[0] == index + 1:
             yield CheckpointLine(pending[1])
             pending = next(notes, None)
+    while pending is not None:
+        yield CheckpointLine(pending[1])
+        pending = next(notes, None)
 
 
 def write(path: Path, header: Header, stream: Iterable[Event]) -> None:

@@ -127,7 +127,10 @@ def open_note(text: str, verifier: NoteVerifier) -> str:
         name, space, b64 = line[len(_DASH) :].rpartition(" ")
         if not space or not name:
             raise NoteError(f"malformed signature line {line!r}")
-        blob = b64decode_strict(b64, "a note signature")
+        try:
+            blob = b64decode_strict(b64, "a note signature")
+        except FormatError as e:
+            raise NoteError(str(e)) from None
         if len(blob) < 5:
             raise NoteError("a note signature is too short")
         if name != verifier.name or blob[:4] != verifier.key_hash:

@@ -73,7 +73,7 @@ def decode_hash(value: object, what: str) -> bytes:
     try:
         padded = value + "=" * (-len(value) % 4)
         raw = (
-            base64.urlsafe_b64decode(padded)
+            base64.b64decode(padded, altchars=b"-_", validate=True)
             if "-" in value or "_" in value
             else base64.b64decode(padded, validate=True)
         )

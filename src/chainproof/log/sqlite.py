@@ -63,7 +63,7 @@ class _Session:
         row = self._db.execute("SELECT body FROM entries WHERE idx = ?", (index,)).fetchone()
         if row is None:
             raise StoreError(f"entry {index} is missing from the store")
-        return bytes(row[0])
+        return _blob(row[0], f"entry {index}")
 
     def entries(self, start: int, end: int) -> Iterator[bytes]:
         cur = self._db.execute(
@@ -74,7 +74,7 @@ class _Session:
             if idx != expected:
                 raise StoreError(f"entry {expected} is missing from the store")
             expected += 1
-            yield bytes(body)
+            yield _blob(body, f"entry {idx}")
         if expected != end:
             raise StoreError(f"entry {expected} is missing from the store")
 
@@ -91,7 +91,7 @@ class _Session:
         row = self._db.execute(
             "SELECT width, hashes FROM tiles WHERE level = ? AND idx = ?", (tid.level, tid.index)
         ).fetchone()
-        return None if row is None else (int(row[0]), bytes(row[1]))
+        return None if row is None else (int(row[0]), _blob(row[1], f"tile {tid.level}/{tid.index}"))
 
     def tiles(self, ids: Sequence[TileId]) -> dict[TileId, Tile]:
         found: dict[TileId, Tile] = {}
@@ -121,7 +121,7 @@ class _Session:
     def tile_level(self, level: int) -> Iterator[tuple[int, int, bytes]]:
         cur = self._db.execute("SELECT idx, width, hashes FROM tiles WHERE level = ? ORDER BY idx", (level,))
         for idx, width, hashes in cur:
-            yield int(idx), int(width), bytes(hashes)
+            yield int(idx), int(width), _blob(hashes, f"tile {level}/{idx}")
 
     def checkpoint(self, size: int | None = None) -> str | None:
         if size is None:
@@ -183,12 +183,19 @@ class _Session:
         self._db.execute("INSERT OR REPLACE INTO checkpoints (size, note) VALUES (?, ?)", (size, note))
 
 
+def _blob(value: object, what: str) -> bytes:
+    """A BLOB column's value; anything else (say TEXT written by hand) means a damaged store."""
+    if not isinstance(value, bytes):
+        raise StoreError(f"{what} is not stored as bytes; the store is damaged")
+    return value
+
+
 def _key_record(row: tuple[object, ...]) -> KeyRecord:
     keyid, name, public_key, role, registered_at, revoked_from, revoked_at = row
     return KeyRecord(
         keyid=str(keyid),
         name=str(name),
-        public_key=bytes(public_key),  # type: ignore[call-overload]
+        public_key=_blob(public_key, f"key {keyid}"),
         role=str(role),
         registered_at=int(registered_at),  # type: ignore[call-overload]
         revoked_from=None if revoked_from is None else int(revoked_from),  # type: ignore[call-overload]

@@ -1,0 +1,129 @@
+"""A few runs of the real `chainproof` executable (.venv/bin/chainproof), as a user would run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cli_support import HOP, ORIGIN, digest
+
+from chainproof.log import merkle
+
+EXE = Path(sys.executable).with_name("chainproof")
+
+
+def run(
+    *args: object, stdin: bytes = b"", env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    result = subprocess.run(
+        [str(EXE), *(str(a) for a in args)],
+        input=stdin,
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        check=False,
+    )
+    for stream in (result.stdout, result.stderr):
+        assert b"Traceback" not in stream, stream.decode(errors="replace")
+    return result
+
+
+def ok(*args: object, stdin: bytes = b"", env: dict[str, str] | None = None) -> bytes:
+    result = run(*args, stdin=stdin, env=env)
+    assert result.returncode == 0, (args, result.stderr)
+    assert result.stderr == b""
+    return result.stdout
+
+
+def one_line_error(result: subprocess.CompletedProcess[bytes], code: int) -> str:
+    assert result.returncode == code, (result.args, result.returncode, result.stderr)
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("chainproof: error: ")
+    return lines[0]
+
+
+def test_the_executable_exists() -> None:
+    assert EXE.is_file(), EXE
+    assert run("--version").stdout.startswith(b"chainproof ")
+
+
+@pytest.mark.slow
+def test_a_whole_workflow_through_the_executable(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    env = {"CHAINPROOF_STORE": str(store)}
+    init = json.loads(ok("init", "--origin", ORIGIN, "--json", env=env))
+    vkey = init["vkey"]
+    key = json.loads(ok("key", "new", "trainer-ci", "--out", tmp_path / "trainer.pem", "--json", env=env))
+    assert key["name"] == "trainer-ci"
+    envelope = ok(
+        "attest",
+        "--key",
+        tmp_path / "trainer.pem",
+        "--type",
+        HOP,
+        "--subject",
+        f"model-42=sha256:{digest('weights')}",
+        "--predicate",
+        "-",
+        "--out",
+        "-",
+        stdin=b'{"code": "git+https://git.example/train@9f1c2e"}',
+    )
+    appended = json.loads(ok("log", "append", "-", "--json", stdin=envelope, env=env))
+    assert appended == {
+        "entries": [
+            {"index": 2, "leaf_hash": merkle.leaf_hash(envelope.rstrip(b"\n")).hex(), "duplicate": False}
+        ],
+        "tree_size": 3,
+    }
+    assert ok("log", "get", "2", "--raw", env=env) == envelope.rstrip(b"\n")
+    checkpoint = tmp_path / "checkpoint"
+    checkpoint.write_bytes(ok("log", "checkpoint", env=env))
+    assert ok("verify-note", checkpoint, "--vkey", vkey).startswith(f"{ORIGIN}\n3\n".encode())
+    proof = tmp_path / "proof.json"
+    proof.write_bytes(ok("log", "prove", "2", "--json", env=env))
+    assert ok("verify-proof", proof, "--checkpoint", checkpoint, "--vkey", vkey).startswith(b"valid: leaf 2")
+    export = tmp_path / "log.export"
+    ok("log", "export", export, env=env)
+    assert json.loads(ok("audit", "--export", export, "--vkey", vkey, "--json"))["ok"] is True
+    assert ok("audit", "--vkey", vkey, "--checkpoint", checkpoint, env=env).endswith(b"0 problems\n")
+    # python -m chainproof is the same program
+    module = subprocess.run(
+        [sys.executable, "-m", "chainproof", "--store", str(store), "log", "info", "--json"],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert module.returncode == 0, module.stderr
+    assert json.loads(module.stdout)["tree_size"] == 3
+
+
+@pytest.mark.slow
+def test_errors_through_the_executable(tmp_path: Path) -> None:
+    message = one_line_error(run("--store", tmp_path / "missing", "log", "info"), 2)
+    assert "no chainproof store at" in message
+    store = tmp_path / "store"
+    vkey = json.loads(ok("--store", store, "init", "--origin", ORIGIN, "--json"))["vkey"]
+    assert "index 7 is outside the log (size 1)" in one_line_error(
+        run("--store", store, "log", "get", "7"), 2
+    )
+    result = run("--store", store, "log", "prove", "0", "--size", "9", "--json")
+    assert json.loads(result.stdout) == {"error": "tree size 9 is outside 0..1", "exit_code": 2}
+    one_line_error(result, 2)
+    assert "not JSON" in one_line_error(run("--store", store, "log", "append", "-", stdin=b"{broken"), 1)
+    assert "nested too deeply" in one_line_error(
+        run("--store", store, "log", "append", "-", stdin=b"[" * 50_000), 1
+    )
+    (store / "log.db").write_bytes(b"garbage " * 1000)
+    assert "damaged or not a chainproof store" in one_line_error(
+        run("--store", store, "audit", "--vkey", vkey), 2
+    )
+    usage = run("--store", store, "log", "get")
+    assert usage.returncode == 2
+    assert b"Missing argument" in usage.stderr

@@ -1,0 +1,40 @@
+"""Fixtures for the storage, custody, audit and crash tests: logs in temporary directories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from store_support import Built, build_log
+
+from chainproof.attest import keys
+from chainproof.log.custody import CustodyLog
+
+
+@pytest.fixture
+def make_log(tmp_path: Path) -> Iterator[Callable[..., Built]]:
+    """Build logs under tmp_path (closed at teardown): make_log([3, 1, 2], name="a", tag="")."""
+    opened: list[CustodyLog] = []
+
+    def make(batch_sizes: Sequence[int] = (), *, name: str = "store", tag: str = "") -> Built:
+        built = build_log(tmp_path / name, batch_sizes, tag=tag)
+        opened.append(built.log)
+        return built
+
+    yield make
+    for log in opened:
+        log.close()
+
+
+@pytest.fixture
+def built(make_log: Callable[..., Built]) -> Built:
+    """A small log: genesis (0), alice's registration (1), then batches of 3, 1 and 2 envelopes."""
+    return make_log([3, 1, 2])
+
+
+@pytest.fixture
+def stranger() -> Ed25519PrivateKey:
+    """A key no log knows."""
+    return keys.generate()

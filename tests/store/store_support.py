@@ -1,0 +1,152 @@
+"""Helpers for the storage, custody, audit and crash tests: envelopes, logs, audits.
+
+Imported by the test modules of this directory (pytest puts the directory on sys.path); the name is
+unique so that it cannot collide with helper modules of other test directories.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from chainproof.attest import dsse, keys
+from chainproof.attest.statement import Statement, Subject
+from chainproof.log import custody, export, merkle
+from chainproof.log.audit import AuditReport
+from chainproof.log.custody import DB_FILE, CustodyLog, sign_statement
+from chainproof.log.note import Checkpoint, parse_vkey, verify_checkpoint
+
+ORIGIN = "test.example/custody"
+HOP = "https://chainproof.test/hop/v1"
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def statement(n: int, tag: str = "") -> Statement:
+    """A distinct in-toto statement for every (n, tag)."""
+    name = f"artifact-{tag}{n}"
+    return Statement((Subject(name, {"sha256": digest(name)}),), HOP, {"n": n, "tag": tag})
+
+
+def envelope(key: Ed25519PrivateKey, n: int, tag: str = "") -> dsse.Envelope:
+    return sign_statement(statement(n, tag), key)
+
+
+def envelopes(key: Ed25519PrivateKey, start: int, count: int, tag: str = "") -> list[dsse.Envelope]:
+    return [envelope(key, n, tag) for n in range(start, start + count)]
+
+
+def admin_key(log: CustodyLog) -> Ed25519PrivateKey:
+    return keys.read_private(log.directory / "admin.pem")
+
+
+@dataclass
+class Built:
+    """A log built from known batches: where each batch starts and ends."""
+
+    log: CustodyLog
+    actor: Ed25519PrivateKey
+    vkey: str
+    # [start, end) of every append, genesis and registration included
+    batches: list[tuple[int, int]]
+
+    def batch_of(self, index: int) -> tuple[int, int]:
+        return next((b, e) for b, e in self.batches if b <= index < e)
+
+
+def build_log(directory: Path, batch_sizes: Sequence[int], *, tag: str = "") -> Built:
+    """Create a log, register actor 'alice' (entry 1), then append batches of her envelopes."""
+    log = CustodyLog.create(directory, ORIGIN)
+    actor = keys.generate()
+    log.register_key("alice", actor)
+    batches = [(0, 1), (1, 2)]
+    n = 0
+    for count in batch_sizes:
+        before = log.size()
+        log.append(envelopes(actor, n, count, tag))
+        batches.append((before, before + count))
+        n += count
+    return Built(log, actor, log.vkey, batches)
+
+
+def checkpoint_of(note: str, vkey: str) -> Checkpoint:
+    return verify_checkpoint(note, parse_vkey(vkey))
+
+
+def audit_store(directory: Path, vkey: str, saved: Checkpoint | None = None) -> AuditReport:
+    """What `chainproof audit --vkey VKEY` checks for a store."""
+    return CustodyLog.open(directory).audit(parse_vkey(vkey), saved=saved)
+
+
+def audit_export(path: Path, vkey: str, saved: Checkpoint | None = None) -> AuditReport:
+    """What `chainproof audit --export FILE --vkey VKEY` checks (raises on a format error)."""
+    return custody.audit_export(path, parse_vkey(vkey), saved=saved)
+
+
+def write_export(log: CustodyLog, path: Path) -> bytes:
+    """`chainproof log export`: the whole log to `path`; returns the file's bytes."""
+    origin, vkey = log.origin, log.vkey
+    with log.reading() as r:
+        size = r.size()
+        export.write(path, export.Header(origin, vkey, size), export.events(r, size))
+    return path.read_bytes()
+
+
+def split_export(data: bytes) -> list[bytes]:
+    """The lines of an export, each with its line feed."""
+    return data.splitlines(keepends=True)
+
+
+def entry_line_numbers(lines: Sequence[bytes]) -> list[int]:
+    """For every entry index, the position of its line in `lines` (header and checkpoints skipped)."""
+    return [i for i, line in enumerate(lines) if i > 0 and not line.startswith(b'"')]
+
+
+def leaf_hashes(log: CustodyLog) -> list[bytes]:
+    with log.reading() as r:
+        return [merkle.leaf_hash(leaf) for leaf in r.entries(0, r.size())]
+
+
+def sql(directory: Path, statements: Iterable[tuple[str, tuple[object, ...]]]) -> None:
+    """Tamper with a (closed) store directly, bypassing chainproof."""
+    db = sqlite3.connect(directory / DB_FILE)
+    try:
+        for text, params in statements:
+            db.execute(text, params)
+        db.commit()
+    finally:
+        db.close()
+
+
+def query(directory: Path, text: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    db = sqlite3.connect(directory / DB_FILE)
+    try:
+        return list(db.execute(text, params))
+    finally:
+        db.close()
+
+
+def snapshot(log: CustodyLog) -> tuple[object, ...]:
+    """Everything a store holds, to compare before and after a call that must change nothing."""
+    with log.reading() as r:
+        size = r.size()
+        return (
+            size,
+            r.checkpoint(),
+            list(r.checkpoints()),
+            r.keys(),
+            list(r.entries(0, size)),
+            [list(r.tile_level(level)) for level in range(3)],
+            r.find_leaves(leaf_hashes_of(r.entries(0, size))),
+        )
+
+
+def leaf_hashes_of(leaves: Iterable[bytes]) -> list[bytes]:
+    return [merkle.leaf_hash(leaf) for leaf in leaves]

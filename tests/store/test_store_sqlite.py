@@ -1,0 +1,396 @@
+"""The SQLite store: opening errors, transactions, concurrency, and O(log n) reads for proofs."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from store_support import Built, audit_store, envelope, snapshot
+
+from chainproof.errors import StoreError
+from chainproof.log import merkle, tiles
+from chainproof.log import sqlite as sqlite_mod
+from chainproof.log.audit import AuditReport, check_tiles
+from chainproof.log.custody import DB_FILE, CustodyLog
+from chainproof.log.sqlite import SqliteStore
+from chainproof.log.store import FORMAT
+
+# -- opening --------------------------------------------------------------------------------
+
+
+def _open_and_read(directory: Path, vkey: str) -> None:
+    """Open a store and read all of it, as `audit` does."""
+    audit_store(directory, vkey)
+
+
+def test_a_missing_store(tmp_path: Path) -> None:
+    with pytest.raises(StoreError, match=r"no chainproof store at .*run `chainproof init` first"):
+        CustodyLog.open(tmp_path / "missing")
+    with pytest.raises(StoreError, match="no log database at"):
+        SqliteStore(tmp_path / "missing.db")
+    (tmp_path / "dir" / DB_FILE).mkdir(parents=True)
+    with pytest.raises(StoreError, match="no log database at"):
+        CustodyLog.open(tmp_path / "dir")
+
+
+def test_a_foreign_file(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    store.mkdir()
+    (store / DB_FILE).write_bytes(b"this is a text file, not a database\n" * 200)
+    with pytest.raises(StoreError, match=r"log\.db is damaged or not a chainproof store") as caught:
+        CustodyLog.open(store)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_foreign_sqlite_database(tmp_path: Path) -> None:
+    store = tmp_path / "s"
+    store.mkdir()
+    db = sqlite3.connect(store / DB_FILE)
+    db.execute("CREATE TABLE songs (title TEXT)")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match=f"is not a {FORMAT} store"):
+        CustodyLog.open(store)
+    db = sqlite3.connect(store / DB_FILE)
+    db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO meta VALUES ('format', 'something-else/9')")
+    db.commit()
+    db.close()
+    with pytest.raises(StoreError, match=f"is not a {FORMAT} store"):
+        CustodyLog.open(store)
+
+
+def test_a_store_that_was_never_initialised(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / DB_FILE, create=True)
+    log = CustodyLog(tmp_path, store)
+    try:
+        with pytest.raises(StoreError, match="the store has no 'origin'; it was not initialised"):
+            _ = log.origin
+        with pytest.raises(StoreError, match="has issued no checkpoint"):
+            log.checkpoint()
+    finally:
+        log.close()
+
+
+@pytest.mark.parametrize("keep", [0, 1, 100, 4096, 8192, "half", "all but one page"])
+def test_a_truncated_database(make_log: Callable[..., Built], keep: int | str) -> None:
+    built = make_log([5] * 30)  # a few dozen pages
+    directory, vkey = built.log.directory, built.vkey
+    built.log.close()  # the last connection checkpoints the WAL into log.db and removes it
+    assert not (directory / f"{DB_FILE}-wal").exists()
+    data = (directory / DB_FILE).read_bytes()
+    assert len(data) > 10 * 4096
+    length = {"half": len(data) // 2, "all but one page": len(data) - 4096}.get(str(keep), keep)
+    assert isinstance(length, int)
+    (directory / DB_FILE).write_bytes(data[:length])
+    with pytest.raises(StoreError) as caught:
+        _open_and_read(directory, vkey)
+    message = str(caught.value)
+    assert str(directory / DB_FILE) in message
+    assert "damaged or not a chainproof store" in message or f"not a {FORMAT} store" in message
+    assert "\n" not in message
+
+
+# -- transactions ---------------------------------------------------------------------------
+
+
+def test_a_writer_that_fails_writes_nothing(built: Built) -> None:
+    log = built.log
+    before = snapshot(log)
+    leaf = b"raw leaf"
+
+    def write_then_fail() -> None:
+        with log.store.writer() as w:
+            w.append([leaf], [merkle.leaf_hash(leaf)])
+            w.add_checkpoint(999, "note")
+            assert w.size() == before[0] + 1  # type: ignore[operator]
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        write_then_fail()
+    assert snapshot(log) == before
+    log.append([envelope(built.actor, 77)])
+    assert log.size() == before[0] + 1  # type: ignore[operator]
+
+
+def test_a_database_error_in_a_writer_is_a_store_error_and_rolls_back(built: Built) -> None:
+    log = built.log
+    before = snapshot(log)
+    leaf = log.entry(3)  # its hash is in the leaf index already: the insert violates the key
+
+    def write_twice() -> None:
+        with log.store.writer() as w:
+            w.append([b"fresh"], [merkle.leaf_hash(b"fresh")])
+            w.append([leaf], [merkle.leaf_hash(leaf)])
+
+    with pytest.raises(StoreError, match=str(log.directory / DB_FILE)):
+        write_twice()
+    assert snapshot(log) == before
+
+
+def test_a_read_transaction_sees_one_snapshot(built: Built) -> None:
+    reader = CustodyLog.open(built.log.directory)
+    try:
+        with reader.reading() as r:
+            size, note = r.size(), r.checkpoint()
+            built.log.append([envelope(built.actor, 88)])  # another connection commits meanwhile
+            assert r.size() == size
+            assert r.checkpoint() == note
+            assert list(r.entries(0, size))[-1] == built.log.entry(size - 1)
+        assert reader.size() == size + 1
+        assert reader.checkpoint() != note
+    finally:
+        reader.close()
+
+
+# -- one writer, many readers -------------------------------------------------------------
+
+
+@pytest.fixture
+def foreign_writer(built: Built) -> Iterator[sqlite3.Connection]:
+    """Another process's connection holding the write lock, with uncommitted changes."""
+    db = sqlite3.connect(built.log.directory / DB_FILE, isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    db.execute("DELETE FROM entries")
+    db.execute("DELETE FROM checkpoints")
+    yield db
+    if db.in_transaction:
+        db.execute("ROLLBACK")
+    db.close()
+
+
+def test_readers_work_while_a_writer_holds_the_lock(built: Built, foreign_writer: sqlite3.Connection) -> None:
+    directory, vkey = built.log.directory, built.vkey
+    expected = snapshot(built.log)
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            log = CustodyLog.open(directory)
+            try:
+                for _ in range(5):
+                    assert snapshot(log) == expected
+                    size = log.size()
+                    p = log.prove(size // 2)
+                    merkle.verify_inclusion(p.index, size, p.leaf_hash, p.proof, p.root_hash)
+                assert audit_store(directory, vkey).ok
+            finally:
+                log.close()
+        except BaseException as e:  # noqa: BLE001 -- reported by the main thread
+            errors.append(e)
+
+    threads = [threading.Thread(target=read) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors
+    assert foreign_writer.in_transaction
+
+
+def test_a_second_writer_gets_a_clear_error_after_the_busy_timeout(
+    built: Built, foreign_writer: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_mod, "_BUSY_TIMEOUT_S", 0.3)
+    log = CustodyLog.open(built.log.directory)  # opens with the patched timeout
+    try:
+        before = snapshot(log)
+        started = time.monotonic()
+        with pytest.raises(StoreError, match="another writer held the store") as caught:
+            log.append([envelope(built.actor, 99)])
+        waited = time.monotonic() - started
+        assert 0.25 <= waited < 10
+        assert str(built.log.directory / DB_FILE) in str(caught.value)
+        assert snapshot(log) == before
+        foreign_writer.execute("ROLLBACK")
+        assert log.append([envelope(built.actor, 99)]).tree_size == before[0] + 1  # type: ignore[operator]
+    finally:
+        log.close()
+
+
+def test_a_second_writer_waits_for_the_lock(
+    built: Built, foreign_writer: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_mod, "_BUSY_TIMEOUT_S", 20.0)
+    log = CustodyLog.open(built.log.directory)
+    size = log.size()
+    outcome: list[object] = []
+
+    def write() -> None:
+        try:
+            outcome.append(log.append([envelope(built.actor, 123)]))
+        except BaseException as e:  # noqa: BLE001 -- reported by the main thread
+            outcome.append(e)
+
+    try:
+        t = threading.Thread(target=write)
+        started = time.monotonic()
+        t.start()
+        time.sleep(0.5)
+        assert not outcome  # still waiting for the lock
+        foreign_writer.execute("ROLLBACK")
+        t.join(20)
+        assert len(outcome) == 1
+        result = outcome[0]
+        assert not isinstance(result, BaseException), result
+        assert time.monotonic() - started >= 0.5
+        assert log.size() == size + 1
+        assert audit_store(log.directory, built.vkey).ok
+    finally:
+        log.close()
+
+
+# -- O(log n) reads -------------------------------------------------------------------------
+
+BIG = 70_001
+
+
+@dataclass
+class Big:
+    path: Path
+    hashes: list[bytes]
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Big:
+    """A store of 70,001 synthetic leaves, written in three appends (so edge tiles were extended)."""
+    path = tmp_path_factory.mktemp("big") / DB_FILE
+    leaves = [b"synthetic leaf %d" % i for i in range(BIG)]
+    hashes = [merkle.leaf_hash(leaf) for leaf in leaves]
+    store = SqliteStore(path, create=True)
+    try:
+        for start, end in ((0, 1000), (1000, 60_001), (60_001, BIG)):
+            with store.writer() as w:
+                assert w.append(leaves[start:end], hashes[start:end]) == start
+    finally:
+        store.close()
+    return Big(path, hashes)
+
+
+@dataclass
+class Traced:
+    log: CustodyLog
+    statements: list[str]
+
+    def selects(self) -> list[str]:
+        return [s for s in self.statements if s.lstrip().upper().startswith("SELECT")]
+
+
+@pytest.fixture
+def traced(big: Big, monkeypatch: pytest.MonkeyPatch) -> Iterator[Traced]:
+    """The big store opened through a connection that records every statement it runs."""
+    statements: list[str] = []
+    real_connect = sqlite3.connect
+
+    def connect(*args: object, **kwargs: object) -> sqlite3.Connection:
+        db = real_connect(*args, **kwargs)  # type: ignore[call-overload]
+        db.set_trace_callback(statements.append)
+        return db  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(sqlite_mod.sqlite3, "connect", connect)
+    log = CustodyLog(big.path.parent, SqliteStore(big.path))
+    statements.clear()
+    yield Traced(log, statements)
+    log.close()
+
+
+def _tile_levels(n: int) -> int:
+    return max(1, math.ceil(math.log(n, tiles.WIDTH)))
+
+
+LOG2 = math.ceil(math.log2(BIG))
+
+
+@pytest.mark.parametrize("index", [0, 1, 255, 256, 4097, 65_535, 65_536, 69_999, BIG - 1])
+def test_an_inclusion_proof_reads_o_log_n_rows(big: Big, traced: Traced, index: int) -> None:
+    p = traced.log.prove(index)
+    selects = traced.selects()
+    tile_reads = [s for s in selects if "FROM tiles" in s]
+    # Three node lookups (proof, leaf, root), each reading every tile it needs once
+    assert len(tile_reads) <= 3 * _tile_levels(BIG)
+    assert len(selects) <= LOG2, selects
+    assert all("FROM entries" not in s or "max(idx)" in s for s in selects)  # no leaf is read
+    assert p.leaf_hash == big.hashes[index]
+    merkle.verify_inclusion(index, BIG, big.hashes[index], p.proof, merkle.root_of_leaf_hashes(big.hashes))
+
+
+@pytest.mark.parametrize(
+    ("old", "new"), [(1, BIG), (256, BIG), (65_536, BIG), (1000, 60_001), (69_999, 70_000)]
+)
+def test_a_consistency_proof_reads_o_log_n_rows(big: Big, traced: Traced, old: int, new: int) -> None:
+    c = traced.log.consistency(old, new)
+    selects = traced.selects()
+    assert len([s for s in selects if "FROM tiles" in s]) <= 3 * _tile_levels(BIG)
+    assert len(selects) <= LOG2, selects
+    merkle.verify_consistency(
+        old,
+        new,
+        merkle.root_of_leaf_hashes(big.hashes[:old]),
+        merkle.root_of_leaf_hashes(big.hashes[:new]),
+        c.proof,
+    )
+
+
+def test_an_append_reads_o_log_n_rows(big: Big, traced: Traced) -> None:
+    leaf = b"one more"
+    counted: list[list[str]] = []
+
+    def append_then_roll_back() -> None:
+        with traced.log.store.writer() as w:
+            traced.statements.clear()
+            assert w.append([leaf], [merkle.leaf_hash(leaf)]) == BIG
+            counted.append(list(traced.statements))
+            raise RuntimeError("roll back")  # the store stays as the other tests expect it
+
+    with pytest.raises(RuntimeError, match="roll back"):
+        append_then_roll_back()
+    [statements] = counted
+    reads = [s for s in statements if s.upper().startswith("SELECT")]
+    writes = [s for s in statements if s.upper().startswith("INSERT")]
+    assert len(reads) <= _tile_levels(BIG) + 1, reads  # the size, and the edge tile of each level
+    assert len(writes) <= 2 + _tile_levels(BIG), writes  # entry, leaf index, one tile per level
+    assert traced.log.size() == BIG
+
+
+def test_check_tiles_accepts_the_big_tree_and_catches_a_corrupt_upper_tile(big: Big, tmp_path: Path) -> None:
+    copy = tmp_path / DB_FILE
+    shutil.copyfile(big.path, copy)
+    store = SqliteStore(copy)
+    try:
+        report = AuditReport()
+        with store.reader() as r:
+            check_tiles(r, BIG, report)
+        assert report.ok, report.problems
+    finally:
+        store.close()
+    db = sqlite3.connect(copy)
+    width, encoded = db.execute("SELECT width, hashes FROM tiles WHERE level = 1 AND idx = 0").fetchone()
+    assert width == tiles.WIDTH
+    changed = bytearray(encoded)
+    changed[5 * 32] ^= 0x01  # base hash 5 of the level-1 tile: the root of level-0 tile 5
+    db.execute("UPDATE tiles SET hashes = ? WHERE level = 1 AND idx = 0", (bytes(changed),))
+    db.commit()
+    db.close()
+    store = SqliteStore(copy)
+    try:
+        report = AuditReport()
+        with store.reader() as r:
+            check_tiles(r, BIG, report)
+        messages = [p.message for p in report.problems]
+        assert "tile 1/0 holds other base hashes than the tiles below" in messages
+        # and a proof that uses that node (as the sibling of tile 4) no longer leads to the true root
+        log = CustodyLog(tmp_path, store)
+        p = log.prove(4 * tiles.WIDTH + 3)
+        with pytest.raises(merkle.ProofError):
+            merkle.verify_inclusion(
+                p.index, BIG, p.leaf_hash, p.proof, merkle.root_of_leaf_hashes(big.hashes)
+            )
+    finally:
+        store.close()
