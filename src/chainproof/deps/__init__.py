@@ -1,0 +1,1 @@
+"""The dependency guard: scan Python environments, archives and lock files without running them."""

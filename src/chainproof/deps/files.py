@@ -1,0 +1,50 @@
+"""What a scan reads: a tree of files (a site-packages directory, a wheel, an sdist), read-only.
+
+Every target is turned into a `FileTree`; rules see nothing else, so no rule can import, build or
+execute what it scans. Trees never follow symbolic links and bound what they read.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from typing import Protocol
+
+from chainproof.errors import ChainproofError
+
+MAX_FILE_BYTES = 32 * 1024 * 1024
+"""The most a rule reads of one file; larger files are reported, not read."""
+MAX_ARCHIVE_BYTES = 1024 * 1024 * 1024
+"""The most an archive may expand to, in total (zip bombs stop here)."""
+MAX_ARCHIVE_MEMBERS = 100_000
+
+
+class TreeError(ChainproofError):
+    """A target could not be read: corrupt or hostile archive, unreadable directory, over a limit."""
+
+
+class TargetKind(enum.Enum):
+    ENVIRONMENT = "environment"
+    """An installed site-packages directory (of a venv or an interpreter)."""
+    WHEEL = "wheel"
+    SDIST = "sdist"
+
+
+class FileTree(Protocol):
+    @property
+    def label(self) -> str:
+        """What was scanned, for messages and reports (a path)."""
+
+    @property
+    def kind(self) -> TargetKind: ...
+
+    def paths(self) -> Iterator[str]:
+        """Every regular file, as a `/`-separated path relative to the root, in sorted order."""
+
+    def size(self, path: str) -> int: ...
+
+    def read(self, path: str, limit: int = MAX_FILE_BYTES) -> bytes:
+        """The file's bytes; raise TreeError when it is larger than `limit` or unreadable."""
+
+    def links(self) -> Iterator[tuple[str, str]]:
+        """Symbolic links in the tree, as (path, target); never followed."""

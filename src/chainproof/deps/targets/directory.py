@@ -1,0 +1,76 @@
+"""A directory on disk as a FileTree (a site-packages directory), read without following links."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+from chainproof.deps.files import MAX_FILE_BYTES, TargetKind, TreeError
+
+
+class DirectoryTree:
+    def __init__(self, root: Path, kind: TargetKind = TargetKind.ENVIRONMENT) -> None:
+        if not root.is_dir():
+            raise TreeError(f"{root} is not a directory")
+        self.root = root
+        self._kind = kind
+        self.errors: list[str] = []
+        """Subdirectories that could not be listed, for the scan report."""
+        self._files: dict[str, int] = {}
+        self._links: list[tuple[str, str]] = []
+        self._walk()
+
+    @property
+    def label(self) -> str:
+        return str(self.root)
+
+    @property
+    def kind(self) -> TargetKind:
+        return self._kind
+
+    def _walk(self) -> None:
+        pending = [""]
+        while pending:
+            rel = pending.pop()
+            try:
+                entries = list(os.scandir(self.root / rel))
+            except OSError as e:
+                self.errors.append(f"{rel or '.'}: cannot list ({e.strerror})")
+                continue
+            for entry in entries:
+                path = f"{rel}/{entry.name}" if rel else entry.name
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except OSError as e:
+                    self.errors.append(f"{path}: cannot stat ({e.strerror})")
+                    continue
+                if stat.S_ISLNK(st.st_mode):
+                    self._links.append((path, str(Path(entry.path).readlink())))
+                elif stat.S_ISDIR(st.st_mode):
+                    pending.append(path)
+                elif stat.S_ISREG(st.st_mode):
+                    self._files[path] = st.st_size
+
+    def paths(self) -> Iterator[str]:
+        return iter(sorted(self._files))
+
+    def size(self, path: str) -> int:
+        return self._files[path]
+
+    def read(self, path: str, limit: int = MAX_FILE_BYTES) -> bytes:
+        if path not in self._files:
+            raise TreeError(f"{path}: not a regular file of {self.root}")
+        if self._files[path] > limit:
+            raise TreeError(f"{path}: {self._files[path]} bytes, over the {limit}-byte limit")
+        try:
+            # O_NOFOLLOW: a file swapped for a link since the walk is not followed either.
+            fd = os.open(self.root / path, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as f:
+                return f.read(limit + 1)[:limit]
+        except OSError as e:
+            raise TreeError(f"{path}: cannot read ({e.strerror})") from None
+
+    def links(self) -> Iterator[tuple[str, str]]:
+        return iter(sorted(self._links))
