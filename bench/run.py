@@ -1,0 +1,73 @@
+"""Run every benchmark area and print one table of figures beside their targets.
+
+    .venv/bin/python bench/run.py                  # the full run: logs of 1M and 10M entries
+    .venv/bin/python bench/run.py --quick          # a smoke run with small sizes
+    .venv/bin/python bench/run.py --sizes 1M,10M --areas build,proofs
+
+Large logs are built once and cached under bench/.cache/ (`--rebuild` builds them again). Nothing
+is written outside bench/.cache/ except the optional --json file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+from collections.abc import Callable
+
+import _common as c
+import log_append
+import log_audit
+import log_build
+import log_proofs
+import peer_pymerkle
+
+AREAS: dict[str, Callable[[c.Config], list[c.Figure]]] = {
+    "build": log_build.measure,
+    "append": log_append.measure,
+    "proofs": log_proofs.measure,
+    "audit": log_audit.measure,
+    "peer": peer_pymerkle.measure,
+}
+
+
+def _areas(text: str) -> list[str]:
+    names = [a.strip() for a in text.split(",") if a.strip()]
+    unknown = [a for a in names if a not in AREAS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown area(s) {', '.join(unknown)}; known: {', '.join(AREAS)}")
+    return names
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    c.add_options(parser)
+    parser.add_argument("--areas", type=_areas, default=list(AREAS), help=f"some of {','.join(AREAS)}")
+    args = parser.parse_args()
+    cfg = c.config_from(args)
+    info = c.machine()
+    info["probe at start"] = c.speed_probe()
+    print(c.header(info))
+    print(
+        f"sizes    {', '.join(f'{s:,}' for s in cfg.sizes)}; appends {cfg.append_n:,}; "
+        f"DSSE {cfg.dsse_n:,}; pymerkle {cfg.peer_n:,}; {cfg.samples:,} proofs per kind and size"
+    )
+    sys.stdout.flush()
+    figures: list[c.Figure] = []
+    t0 = time.perf_counter()
+    for name in args.areas:
+        c.say(f"== {name}")
+        figures += AREAS[name](cfg)
+        if name == "build":
+            cfg = dataclasses.replace(cfg, rebuild=False)  # built once is enough
+    c.say(f"all areas done in {time.perf_counter() - t0:,.0f} s")
+    info["probe at end"] = c.speed_probe()
+    print(f"{'probe at end':14s} {info['probe at end']}")
+    return c.finish(cfg, info, figures)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
