@@ -78,4 +78,40 @@ open("forged.export", "wb").write(bytes(data))
 EOF2
 if chainproof audit --export forged.export --vkey "$vkey"; then echo "UNEXPECTED: forgery passed"; exit 1; fi
 
+step "10. The dependency guard: a training box with a LiteLLM-1.82.8-style startup hook"
+python3 -m venv --without-pip trainbox
+python3 - <<'EOF3'
+# A harmless replica of litellm 1.82.8: a .pth startup hook that would decode and run a payload
+# at every Python start. The payload only writes a canary file; the guard never runs it.
+import base64, glob, hashlib, os
+site = glob.glob("trainbox/lib/python3*/site-packages")[0]
+payload = "open('canary-fired', 'w').write('the hook ran')\n"
+hook = ("import os, subprocess, sys; subprocess.Popen([sys.executable, '-c', "
+        f"\"import base64; exec(base64.b64decode('{base64.b64encode(payload.encode()).decode()}'))\"])\n")
+files = {"litellm/__init__.py": "__version__ = '1.82.8'\n", "litellm_init.pth": hook}
+dist = "litellm-1.82.8.dist-info"
+os.makedirs(f"{site}/litellm", exist_ok=True)
+os.makedirs(f"{site}/{dist}", exist_ok=True)
+files[f"{dist}/METADATA"] = "Metadata-Version: 2.1\nName: litellm\nVersion: 1.82.8\n"
+files[f"{dist}/INSTALLER"] = "pip\n"
+record = []
+for rel, text in files.items():
+    open(f"{site}/{rel}", "w").write(text)
+    digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
+    record.append(f"{rel},sha256={digest},{len(text.encode())}")
+open(f"{site}/{dist}/RECORD", "w").write("\n".join(record + [f"{dist}/RECORD,,"]) + "\n")
+EOF3
+if chainproof deps scan trainbox --format table; then echo "UNEXPECTED: the replica passed"; exit 1; fi
+chainproof deps scan trainbox --format json --output trainbox-scan.json || true
+chainproof deps scan trainbox --format sarif --output trainbox-scan.sarif || true
+chainproof deps scan trainbox --format cyclonedx --output trainbox-sbom.cdx.json || true
+test ! -e canary-fired && echo "the payload never ran: scanning reads, it does not execute"
+
+step "11. The scan itself goes into the custody log, signed by CI"
+scan_digest=$(sha256sum trainbox-scan.json | cut -d' ' -f1)
+python3 -c "import json; d = json.load(open('trainbox-scan.json')); print(json.dumps({'summary': d['summary'], 'advisories': sorted({f['advisory']['id'] for f in d['findings'] if f['advisory']})}))" > scan-predicate.json
+chainproof attest --key trainer-ci.pem --type https://chainproof.dev/hop/dependency-scan/v1 \
+    --subject "trainbox-scan.json=sha256:$scan_digest" --predicate scan-predicate.json --out scan.dsse
+chainproof log append scan.dsse
+
 step "Done. Everything is in $work"

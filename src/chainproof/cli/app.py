@@ -84,6 +84,18 @@ def _register_tools(app: typer.Typer) -> None:
     app.command("verify-note", help=tools_cmd.verify_note.__doc__)(tools_cmd.verify_note)
 
 
+def _register_advisories(app: typer.Typer) -> None:
+    from chainproof.cli import advisories_cmd
+
+    app.add_typer(advisories_cmd.app, name="advisories")
+
+
+def _register_deps(app: typer.Typer) -> None:
+    from chainproof.cli import deps_cmd
+
+    app.add_typer(deps_cmd.app, name="deps")
+
+
 # Each command group is imported only when it runs: start-up time is paid on every call.
 _COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "init": _register_init,
@@ -93,6 +105,8 @@ _COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "audit": _register_audit,
     "verify-proof": _register_tools,
     "verify-note": _register_tools,
+    "advisories": _register_advisories,
+    "deps": _register_deps,
 }
 
 

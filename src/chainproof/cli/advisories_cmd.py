@@ -1,0 +1,127 @@
+"""`chainproof advisories`: import, download and list the OSV advisories that scans match against."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from packaging.utils import canonicalize_name
+
+from chainproof.cli.output import JsonOption, emit
+from chainproof.deps.advisories import db as advisory_db
+from chainproof.deps.advisories.bundled import bundled_records
+from chainproof.deps.advisories.match import merge
+from chainproof.deps.advisories.osv import OsvRecord, describe_versions
+
+app = typer.Typer(
+    help="The advisory database: OSV records (local, imported or downloaded) plus bundled landmark cases.",
+    no_args_is_help=True,
+)
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--db",
+        metavar="FILE",
+        help="The advisory database (default $CHAINPROOF_HOME/advisories.db or ~/.cache/chainproof/).",
+    ),
+]
+
+
+def _stats_json(stats: advisory_db.ImportStats, path: Path) -> dict[str, object]:
+    return {
+        "db": str(path),
+        "added": stats.added,
+        "updated": stats.updated,
+        "unchanged": stats.unchanged,
+        "total": stats.total,
+    }
+
+
+def _stats_line(stats: advisory_db.ImportStats, path: Path) -> str:
+    return (
+        f"{stats.total} records read: {stats.added} added, {stats.updated} updated, "
+        f"{stats.unchanged} unchanged ({path})"
+    )
+
+
+@app.command("import")
+def import_(
+    paths: Annotated[
+        list[Path], typer.Argument(help="OSV JSON files, directories of them, or an OSV ecosystem zip.")
+    ],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Import OSV records into the local database (all or nothing; re-importing is harmless)."""
+    path = db or advisory_db.default_path()
+    stats = advisory_db.import_paths(paths, path)
+    emit(as_json, _stats_json(stats, path), [_stats_line(stats, path)])
+
+
+@app.command("update")
+def update(
+    db: DbOption = None,
+    url: Annotated[
+        str, typer.Option("--url", help="Where to download the OSV PyPI zip from (http, https or file).")
+    ] = advisory_db.OSV_PYPI_ZIP,
+    timeout: Annotated[float, typer.Option("--timeout", help="Network timeout in seconds.", min=1)] = (
+        advisory_db.DOWNLOAD_TIMEOUT
+    ),
+    as_json: JsonOption = False,
+) -> None:
+    """Download the OSV PyPI advisories and import them (exit 2 with one line when unreachable)."""
+    path = db or advisory_db.default_path()
+    stats = advisory_db.update(path, url, timeout)
+    emit(as_json, {**_stats_json(stats, path), "source": url}, [_stats_line(stats, path)])
+
+
+def _row(record: OsvRecord, source: str, key: str | None) -> list[dict[str, object]]:
+    return [
+        {
+            "id": record.id,
+            "aliases": list(record.aliases),
+            "package": a.name,
+            "versions": describe_versions(a),
+            "malicious": record.malicious,
+            "withdrawn": record.withdrawn,
+            "summary": record.summary,
+            "source": source,
+        }
+        for a in record.packages()
+        if key is None or a.key == key
+    ]
+
+
+@app.command("list")
+def list_(
+    package: Annotated[
+        str | None, typer.Option("--package", help="Only records naming this project.")
+    ] = None,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List the advisories a scan uses: bundled records and the local database's."""
+    key = canonicalize_name(package) if package else None
+    local = _local_records(db, key)
+    local_ids = {r.id for r in local}
+    rows: list[dict[str, object]] = []
+    for record in merge(local, list(bundled_records())):
+        rows.extend(_row(record, "local" if record.id in local_ids else "bundled", key))
+    lines = [
+        f"{r['id']}  {r['package']}  {r['versions']}  "
+        f"{'MALICIOUS' if r['malicious'] else 'vulnerable'}{'  (withdrawn)' if r['withdrawn'] else ''}"
+        f"  [{r['source']}]"
+        for r in rows
+    ]
+    emit(as_json, {"advisories": rows, "count": len(rows)}, lines or ["no advisories"])
+
+
+def _local_records(path: Path | None, key: str | None) -> list[OsvRecord]:
+    existing = advisory_db.open_existing(path)
+    if existing is None:
+        return []
+    with closing(existing) as opened:
+        return opened.lookup(key) if key else list(opened.all_records())

@@ -1,0 +1,1507 @@
+"""Code rules: what a package's Python files would do, read from their syntax tree alone.
+
+Every file is only ever parsed (`ast.parse`), never imported, compiled to bytecode or run. The
+analysis walks each scope (the module body, each function) in source order and records what it
+sees as `Hit`s: decoded data handed to exec, processes spawned, network calls, downloads that get
+executed, environment dumps that leave the process, credential locations named. The rules at the
+bottom turn hits into findings, graded by where the file sits (`FileRole`) and whether the code runs
+at import time. The startup-hook rules reuse the same analysis on `.pth` lines.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import binascii
+import enum
+import re
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from chainproof.deps.files import TargetKind, TreeError
+from chainproof.deps.model import Distribution, Finding, Severity
+from chainproof.deps.rules.base import FileRole, ScanContext
+from chainproof.deps.rules.roles import classify, installed_path, startup_modules
+
+MAX_PARSE_BYTES = 4 * 1024 * 1024
+"""Larger .py files are reported as unanalysed instead of parsed (parsing is linear but not free)."""
+MAX_NESTED_BYTES = 1024 * 1024
+"""The most nested code (exec literals, decoded payloads) analysed for one file, in total."""
+MAX_NESTING = 3
+"""How deep literal code handed to exec or `python -c` is itself analysed."""
+EVIDENCE_CHARS = 120
+WHITESPACE_RUN = 150
+
+# --- what calls mean -------------------------------------------------------------------------
+
+EXEC_SINKS = frozenset({"exec", "eval", "compile", "types.FunctionType", "execfile", "pickle.loads"})
+DECODERS = frozenset(
+    {
+        *(
+            f"base64.{n}"
+            for n in [
+                "b64decode",
+                "b32decode",
+                "b32hexdecode",
+                "b16decode",
+                "b85decode",
+                "a85decode",
+                "decodebytes",
+                "decodestring",
+                "urlsafe_b64decode",
+                "standard_b64decode",
+            ]
+        ),
+        "binascii.a2b_base64",
+        "binascii.unhexlify",
+        "binascii.a2b_hex",
+        "binascii.a2b_uu",
+        "zlib.decompress",
+        "gzip.decompress",
+        "lzma.decompress",
+        "bz2.decompress",
+        "marshal.loads",
+        "codecs.decode",
+        "bytes.fromhex",
+        "bytearray.fromhex",
+    }
+)
+ENCODERS = frozenset(
+    {"base64.b64encode", "base64.urlsafe_b64encode", "base64.b32encode", "base64.b16encode"}
+    | {"base64.b85encode", "binascii.hexlify", "binascii.b2a_base64", "zlib.compress"}
+)
+_CODEC_NAMES = frozenset({"rot13", "rot_13", "hex", "hex_codec", "base64", "base_64", "zlib", "bz2", "uu"})
+PROCESS_CALLS = frozenset(
+    {
+        *(
+            f"subprocess.{n}"
+            for n in ["Popen", "run", "call", "check_call", "check_output", "getoutput", "getstatusoutput"]
+        ),
+        "os.system",
+        "os.popen",
+        "os.posix_spawn",
+        "os.posix_spawnp",
+        "os.startfile",
+        "pty.spawn",
+        "commands.getoutput",
+        "asyncio.create_subprocess_exec",
+        "asyncio.create_subprocess_shell",
+    }
+)
+_PROCESS_PREFIXES = ("os.exec", "os.spawn")
+NETWORK_CALLS = frozenset(
+    {
+        "urllib.request.urlopen",
+        "urllib.request.urlretrieve",
+        "urllib.urlopen",
+        "urllib.urlretrieve",
+        "urllib2.urlopen",
+        *(
+            f"{m}.{v}"
+            for m in ("requests", "httpx")
+            for v in ["get", "post", "put", "patch", "delete", "head", "request", "stream"]
+        ),
+        "http.client.HTTPConnection",
+        "http.client.HTTPSConnection",
+        "httplib.HTTPConnection",
+        "httplib.HTTPSConnection",
+        "socket.socket",
+        "socket.create_connection",
+        "socket.gethostbyname",
+        "smtplib.SMTP",
+        "smtplib.SMTP_SSL",
+        "ftplib.FTP",
+        "telnetlib.Telnet",
+        "urllib3.request",
+        "dns.resolver.resolve",
+        "dns.resolver.query",
+    }
+)
+_SENDING = (
+    ".post",
+    ".put",
+    ".patch",
+    "socket.socket",
+    "socket.create_connection",
+    "smtplib.SMTP",
+    "SMTP_SSL",
+)
+_FETCH_METHODS = frozenset({"read", "recv", "json", "iter_content", "readlines", "content", "text"})
+_WRITE_MODES = re.compile(r"[wax]")
+# Literals in a command line that mark a payload launcher rather than a build or version step.
+_SUSPICIOUS_COMMAND = re.compile(
+    r"\b(curl|wget|powershell|certutil|bitsadmin|mshta|nc|ncat|base64\s+-d)\b|https?://|/dev/tcp/|\|\s*(ba)?sh\b"
+    r"|(^|\s)-c(\s|$)|\bsh\s+-c\b",
+    re.IGNORECASE,
+)
+_URL = re.compile(r"\b(?:https?|ftp|wss?)://([A-Za-z0-9.\-_\[\]:]+)")
+_IPV4 = re.compile(r"^(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?$")
+_LOOPBACK = ("127.", "localhost", "0.0.0.0", "[::1]")  # noqa: S104 - compared against, never bound
+
+CREDENTIAL_PATTERNS: Mapping[str, re.Pattern[str]] = {
+    "ssh": re.compile(r"(^|[/\\~])\.ssh([/\\]|$)|\bid_(rsa|dsa|ecdsa|ed25519)\b"),
+    "aws": re.compile(r"\.aws[/\\](credentials|config)|^\.aws$"),
+    "kube": re.compile(r"\.kube[/\\]config|^\.kube$"),
+    "gcloud": re.compile(r"\.config[/\\]gcloud|application_default_credentials\.json|^gcloud$"),
+    "azure": re.compile(r"(^|[/\\~])\.azure([/\\]|$)"),
+    "dotenv": re.compile(r"(^|[/\\~])\.env$"),
+    "git-credentials": re.compile(r"\.git-credentials"),
+    "pypirc": re.compile(r"\.pypirc"),
+    "netrc": re.compile(r"(^|[/\\~])[._]netrc$"),
+    "docker": re.compile(r"\.docker[/\\]config\.json"),
+    "browser": re.compile(
+        r"Login Data|Web Data|Local State|User Data[/\\]|Google[/\\]Chrome|BraveSoftware|Mozilla[/\\]Firefox"
+        r"|Firefox[/\\]Profiles|cookies\.sqlite|logins\.json|key4\.db"
+    ),
+    "wallet": re.compile(
+        r"wallet\.dat|(^|[/\\])(Exodus|Electrum|MetaMask|Atomic)([/\\]|$)|nkbihfbeogaeaoehlefnkodbefgpgknn"
+        r"|exodus\.wallet|[/\\]\.?(bitcoin|electrum|ethereum)[/\\]"
+    ),
+    "discord": re.compile(r"discord(canary|ptb)?[/\\]Local Storage|Local Storage[/\\]leveldb"),
+}
+
+_ANY_CREDENTIAL = re.compile("|".join(f"(?:{p.pattern})" for p in CREDENTIAL_PATTERNS.values()))
+"""One search per literal; the per-category patterns only run on the few that match."""
+
+# --- hits ------------------------------------------------------------------------------------
+
+
+class HitKind(enum.Enum):
+    EXEC_DECODED = "exec-decoded"
+    """exec/eval/compile (or `python -c`) of data that went through decoding layers."""
+    EXEC_DYNAMIC = "exec-dynamic"
+    """exec/eval/compile of something that is neither a literal nor visibly decoded."""
+    PROCESS = "process"
+    NETWORK = "network"
+    DOWNLOAD_EXEC = "download-exec"
+    ENV_EXFIL = "env-exfil"
+    DECODE = "decode"
+    FILE_WRITE = "file-write"
+    DYNAMIC_IMPORT = "dynamic-import"
+    CREDENTIAL_READ = "credential-read"
+    """A file is opened or copied from a path built out of a credential location."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: HitKind
+    line: int
+    import_time: bool
+    """Runs when the module is imported (module level, outside `if __name__ == '__main__'`)."""
+    layers: int = 0
+    """EXEC_DECODED: how many decoding steps hide the payload; NETWORK: 1 when the call sends data."""
+    suspicious: bool = False
+    """EXEC_DECODED: the payload is carried by the package (a literal or a file it reads);
+    PROCESS: the command looks like a payload launcher; NETWORK: the host is hard-coded;
+    ENV_EXFIL: the dump reaches the network (not just a file or an encoder)."""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    hits: tuple[Hit, ...] = ()
+    imports: frozenset[str] = frozenset()
+    """Modules imported anywhere (dotted names as written)."""
+    calls: frozenset[str] = frozenset()
+    """Resolved names of everything called (`?` for calls whose target cannot be named)."""
+    credentials: Mapping[str, int] = field(default_factory=dict)
+    """Credential-location category -> first line that names it."""
+    hosts: tuple[str, ...] = ()
+    """Hosts and IP addresses in URL or address literals: IOC hints for a person."""
+    statement_starts: frozenset[tuple[int, int]] = frozenset()
+    """(line, byte column) of every statement: tells code from string contents after whitespace."""
+    class_spans: Mapping[str, tuple[tuple[str, ...], int, int]] = field(default_factory=dict)
+    """Class name -> (base names, first line, last line), for setup.py cmdclass overrides."""
+    cmdclass: Mapping[str, str] = field(default_factory=dict)
+    """setup.py command name -> class name, from `cmdclass={...}`."""
+    assigns_state: bool = False
+    """Writes into `os.environ`, `sys.modules` or builtins: changes what every later import sees."""
+
+
+def parse_source(data: bytes) -> ast.Module | None:
+    """The syntax tree of untrusted source, or None when it is not Python we can safely parse.
+
+    Hostile input can make the parser recurse deeply or allocate a lot; both are contained here.
+    """
+    if len(data) > MAX_PARSE_BYTES:
+        return None
+    try:
+        return ast.parse(data)
+    except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
+        return None
+
+
+def analyze_source(
+    data: bytes, *, depth: int = 0, nested: _Budget | None = None, module_only: bool = False
+) -> Analysis | None:
+    """What one file's code does.
+
+    `nested` bounds the bytes of nested code analysed below it; `module_only` skips function
+    bodies (for files where only import-time behaviour can matter).
+    """
+    tree = parse_source(data)
+    if tree is None:
+        return None
+    try:
+        analyzer = _Analyzer(tree, depth, data, nested or _Budget(MAX_NESTED_BYTES))
+        analyzer.module_only = module_only
+        return analyzer.run()
+    except RecursionError:
+        return None
+
+
+def _literal_str(node: ast.AST | None) -> str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+_SKIP_FIELDS = frozenset({"ctx", "op", "ops", "type_comment", "type_ignores"})
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    """Child nodes, without expression contexts and operators (a third of all nodes, never useful)."""
+    fields = _FIELDS.get(type(node))
+    if fields is None:
+        fields = _FIELDS[type(node)] = tuple(f for f in node._fields if f not in _SKIP_FIELDS)
+    out: list[ast.AST] = []
+    for name in fields:
+        value = getattr(node, name, None)
+        if isinstance(value, list):
+            out.extend(v for v in value if isinstance(v, ast.AST))
+        elif isinstance(value, ast.AST):
+            out.append(value)
+    return out
+
+
+def _is_main_guard(node: ast.AST) -> bool:
+    """`if __name__ == "__main__":` (possibly `and`-ed with other tests): not import-time code."""
+    if not isinstance(node, ast.If):
+        return False
+    tests = (
+        node.test.values
+        if isinstance(node.test, ast.BoolOp) and isinstance(node.test.op, ast.And)
+        else [node.test]
+    )
+    for test in tests:
+        if isinstance(test, ast.Compare):
+            sides = [test.left, *test.comparators]
+            if any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides) and any(
+                _literal_str(s) == "__main__" for s in sides
+            ):
+                return True
+    return False
+
+
+_SCOPE_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
+class _Budget:
+    """A step allowance shared by one recursive query: hostile code can make names refer to each
+    other in wide, deep webs, and no query may follow more than this many steps in total."""
+
+    def __init__(self, steps: int = 256) -> None:
+        self.steps = steps
+
+    def spend(self, cost: int = 1) -> bool:
+        self.steps -= cost
+        return self.steps >= 0
+
+
+class _Scope:
+    def __init__(self, parent: _Scope | None) -> None:
+        self.parent = parent
+        self.assigns: dict[str, ast.expr] = {}
+        self.net: set[str] = set()
+        """Names (and literal paths) holding fetched data or files written from it."""
+        self.env: set[str] = set()
+        """Names holding a bulk copy of the environment."""
+        self.files: dict[str, ast.expr] = {}
+        """Names bound to files opened for writing -> the path expression."""
+        self.cred: set[str] = set()
+        """Names holding a path built from a credential location."""
+
+    def lookup(self, name: str) -> ast.expr | None:
+        scope: _Scope | None = self
+        while scope is not None:
+            if name in scope.assigns:
+                return scope.assigns[name]
+            scope = scope.parent
+        return None
+
+
+class _Analyzer:
+    def __init__(self, tree: ast.Module, depth: int, source: bytes, nested: _Budget) -> None:
+        self.tree = tree
+        self.depth = depth
+        self.nested = nested
+        self.module_only = False
+        self.aliases: dict[str, str] = {}
+        # Most files never touch the environment or the network: skip those flow checks for them.
+        self.env_capable = b"environ" in source
+        self.net_capable = any(t in source for t in _T_NET)
+        self.cred_capable = any(t in source for t in _T_CRED)
+        self.docstrings: set[int] = set()
+        """ids of bare string statements (docstrings): text, never a path the code uses."""
+        # Statement positions only matter to the whitespace rule, and only on long lines.
+        self.want_starts = b" " * WHITESPACE_RUN in source or b"\t" * WHITESPACE_RUN in source
+        self.starts: set[tuple[int, int]] = set()
+        self.hits: list[Hit] = []
+        self.calls: set[str] = set()
+        self.imports: set[str] = set()
+        self.credentials: dict[str, int] = {}
+        self.hosts: list[str] = []
+        self.cmdclass: dict[str, str] = {}
+        self.classes: dict[str, tuple[tuple[str, ...], int, int]] = {}
+        self.assigns_state = False
+
+    def run(self) -> Analysis:
+        """One pre-order pass in source order; each function body gets its own scope.
+
+        Imports are recorded as they are met, so a name imported below its first use in a function
+        is not resolved there: a rare layout, and the price of a single pass over the tree.
+        """
+        module = _Scope(None)
+        stack: list[tuple[ast.AST, _Scope, bool]] = [(n, module, True) for n in reversed(self.tree.body)]
+        while stack:
+            node, scope, now = stack.pop()
+            self._visit(node, scope, now)
+            if isinstance(node, _SCOPE_NODES):
+                body: list[ast.AST] = [node.body] if isinstance(node, ast.Lambda) else list(node.body)
+                inner = _Scope(scope)
+                if not self.module_only:
+                    stack.extend((c, inner, False) for c in reversed(body))
+                # Decorators and defaults run when the function is defined, in the enclosing scope.
+                outer: list[ast.AST] = [*getattr(node, "decorator_list", []), *node.args.defaults]
+                outer.extend(d for d in node.args.kw_defaults if d is not None)
+                stack.extend((c, scope, now) for c in reversed(outer))
+                continue
+            inner_now = now and not _is_main_guard(node)
+            stack.extend((c, scope, inner_now) for c in reversed(_children(node)))
+        starts = frozenset(self.starts)
+        return Analysis(
+            hits=tuple(self.hits),
+            imports=frozenset(self.imports),
+            calls=frozenset(self.calls),
+            credentials=dict(self.credentials),
+            hosts=tuple(dict.fromkeys(self.hosts)),
+            statement_starts=starts,
+            class_spans=dict(self.classes),
+            cmdclass=dict(self.cmdclass),
+            assigns_state=self.assigns_state,
+        )
+
+    # -- names ----------------------------------------------------------------------------
+
+    def qualname(self, node: ast.AST) -> str | None:
+        """The dotted name a call target resolves to through imports, `__import__` and getattr."""
+        if isinstance(node, ast.Name):
+            return _strip_builtins(self.aliases.get(node.id, node.id))
+        if isinstance(node, ast.Attribute):
+            base = self.qualname(node.value)
+            return _strip_builtins(f"{base}.{node.attr}") if base else None
+        if isinstance(node, ast.Subscript):
+            key = _literal_str(node.slice)
+            base = self.qualname(node.value)
+            return _strip_builtins(f"{base}.{key}") if base and key else None
+        if isinstance(node, ast.Constant):
+            return (
+                "<str>"
+                if isinstance(node.value, str)
+                else "<bytes>"
+                if isinstance(node.value, bytes)
+                else None
+            )
+        if isinstance(node, ast.Call):
+            func = self.qualname(node.func)
+            arg = _literal_str(node.args[0]) if node.args else None
+            if func == "__import__" and arg:
+                return arg.split(".")[0]
+            if func == "importlib.import_module" and arg:
+                return arg
+            if func == "getattr" and len(node.args) >= 2:
+                base = self.qualname(node.args[0])
+                attr = _literal_str(node.args[1])
+                return _strip_builtins(f"{base}.{attr}") if base and attr else None
+            if func in ("globals", "vars", "locals"):
+                return "__builtins__"
+        return None
+
+    # -- decoding layers ------------------------------------------------------------------
+
+    def layers(
+        self, node: ast.AST, scope: _Scope, seen: frozenset[str] = frozenset(), budget: _Budget | None = None
+    ) -> int:
+        """How many decoding steps stand between literal data and this expression."""
+        budget = budget or _Budget()
+        if not budget.spend():
+            return 0
+        if isinstance(node, ast.Name):
+            value = scope.lookup(node.id)
+            if value is None or node.id in seen:
+                return 0
+            return self.layers(value, scope, seen | {node.id}, budget)
+        if isinstance(node, ast.Call):
+            parts: list[ast.AST] = [*node.args, *(k.value for k in node.keywords)]
+            if isinstance(node.func, ast.Attribute):
+                parts.append(node.func.value)
+            inner = max((self.layers(p, scope, seen, budget) for p in parts), default=0)
+            return inner + 1 if self._is_decoder(node) else inner
+        if isinstance(node, ast.Subscript):
+            inner = self.layers(node.value, scope, seen, budget)
+            sl = node.slice
+            # `text[::-1]` hides a literal; reversing a runtime list (of names, of parts) hides nothing.
+            reversed_ = isinstance(sl, ast.Slice) and isinstance(sl.step, ast.UnaryOp)
+            return inner + 1 if reversed_ and self.embedded(node.value, scope) else inner
+        if isinstance(
+            node, (ast.BinOp, ast.BoolOp, ast.JoinedStr, ast.FormattedValue, ast.Starred, ast.List, ast.Tuple)
+        ):
+            return max((self.layers(c, scope, seen, budget) for c in ast.iter_child_nodes(node)), default=0)
+        return 0
+
+    def embedded(
+        self, node: ast.AST, scope: _Scope, seen: frozenset[str] = frozenset(), budget: _Budget | None = None
+    ) -> bool:
+        """Whether the data comes from the package itself: a long literal or a file it reads.
+
+        Malware carries its payload; code that decodes what it receives at run time (a pickled
+        reply from a child process, a parameter) is a different, much weaker signal.
+        """
+        budget = budget or _Budget()
+        if not budget.spend():
+            return False
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, (str, bytes)) and len(node.value) >= MIN_PAYLOAD
+        if isinstance(node, ast.Name):
+            value = scope.lookup(node.id)
+            return (
+                value is not None
+                and node.id not in seen
+                and self.embedded(value, scope, seen | {node.id}, budget)
+            )
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr in _FILE_READS:
+                # A file that ships beside the module (found through __file__), not a cache the
+                # library wrote itself at run time.
+                return self._beside_module(func.value, scope, seen, budget)
+            if self.qualname(func) in ("pkgutil.get_data", "importlib.resources.read_binary"):
+                return True
+            # The data of `decode(x)` is x, of `x.decode()` is x, of `map(chr, x)` is x: short
+            # literals (codec names, separators) never count, so both places can be looked at.
+            data: list[ast.AST] = [*node.args, *([func.value] if isinstance(func, ast.Attribute) else [])]
+            return any(self.embedded(d, scope, seen, budget) for d in data)
+        if isinstance(node, (ast.BinOp, ast.BoolOp, ast.JoinedStr, ast.FormattedValue, ast.Starred)):
+            return any(self.embedded(c, scope, seen, budget) for c in ast.iter_child_nodes(node))
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            # A list of numbers (chr codes, xor'ed bytes) is embedded data once it is long enough.
+            return len(node.elts) >= MIN_PAYLOAD or any(
+                self.embedded(e, scope, seen, budget) for e in node.elts
+            )
+        if isinstance(node, (ast.GeneratorExp, ast.ListComp)):
+            return any(self.embedded(g.iter, scope, seen, budget) for g in node.generators)
+        if isinstance(node, ast.Subscript):
+            return self.embedded(node.value, scope, seen, budget)
+        return False
+
+    def _beside_module(self, node: ast.AST, scope: _Scope, seen: frozenset[str], budget: _Budget) -> bool:
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name):
+                if n.id in ("__file__", "__path__", "__spec__"):
+                    return True
+                value = scope.lookup(n.id)
+                if value is None or n.id in seen or not budget.spend():
+                    continue
+                if self._beside_module(value, scope, seen | {n.id}, budget):
+                    return True
+        return False
+
+    def _is_decoder(self, call: ast.Call) -> bool:
+        q = self.qualname(call.func) or ""
+        if q in DECODERS:
+            return True
+        if q.endswith(".decode") and call.args and (_literal_str(call.args[0]) or "").lower() in _CODEC_NAMES:
+            return True
+        arg = call.args[0] if call.args else None
+        if q == "<str>.join" and arg is not None:
+            # ''.join(chr(c) for c in ...) / ''.join(map(chr, ...)): text rebuilt from numbers.
+            return any(isinstance(n, ast.Name) and n.id == "chr" for n in ast.walk(arg))
+        if q in ("bytes", "bytearray") and isinstance(arg, (ast.GeneratorExp, ast.ListComp, ast.Call)):
+            return any(isinstance(n, ast.BinOp) for n in ast.walk(arg)) or isinstance(arg, ast.Call)
+        return False
+
+    # -- scopes ---------------------------------------------------------------------------
+
+    def _visit(self, node: ast.AST, scope: _Scope, now: bool) -> None:
+        if isinstance(node, ast.stmt):
+            if self.want_starts:
+                self.starts.add((node.lineno, node.col_offset))
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+                self.docstrings.add(id(node.value))
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
+            self._assign(node, scope)
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            self._bind(node.target, node.iter, scope)
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            self._bind(node.optional_vars, node.context_expr, scope)
+        elif isinstance(node, ast.Call):
+            self._call(node, now, scope)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            self._literal(node)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            self._import(node)
+        elif isinstance(node, ast.ClassDef):
+            bases = tuple(self.qualname(b) or "?" for b in node.bases)
+            self.classes[node.name] = (bases, node.lineno, node.end_lineno or node.lineno)
+
+    def _import(self, node: ast.Import | ast.ImportFrom) -> None:
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                top = a.name.split(".")[0]
+                self.aliases[a.asname or top] = a.name if a.asname else top
+            self.imports.update(a.name for a in node.names)
+            return
+        if node.module and not node.level:
+            for a in node.names:
+                self.aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+        self.imports.add("." * node.level + (node.module or ""))
+
+    def _assign(
+        self, node: ast.Assign | ast.AnnAssign | ast.AugAssign | ast.NamedExpr, scope: _Scope
+    ) -> None:
+        value = node.value
+        if value is None:
+            return
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for target in targets:
+            if isinstance(target, ast.Name):
+                if not isinstance(node, ast.AugAssign):
+                    scope.assigns[target.id] = value
+                    self._alias(target.id, value)
+                if target.id == "cmdclass" and isinstance(value, ast.Dict):
+                    self._cmdclass(value)
+            elif isinstance(target, (ast.Subscript, ast.Attribute)):
+                owner = self.qualname(target.value) or ""
+                if owner in ("os.environ", "sys.modules", "builtins", "__builtins__", "sys.meta_path"):
+                    self.assigns_state = True
+            self._bind(target, value, scope)
+
+    def _alias(self, name: str, value: ast.AST) -> None:
+        """`run = exec`, `b = base64.b64decode`: the new name calls the same thing."""
+        if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
+            q = self.qualname(value)
+            if q in _TRACKED or (q or "").startswith(_PROCESS_PREFIXES):
+                self.aliases[name] = q or ""
+
+    def _bind(self, target: ast.AST, value: ast.AST, scope: _Scope) -> None:
+        names = [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+        if self._is_env_source(value, scope):
+            scope.env.update(names)
+        if self._is_net_source(value, scope):
+            scope.net.update(names)
+        if isinstance(value, ast.Call) and self._opened_for_write(value):
+            for n in names:
+                scope.files[n] = value.args[0]
+        if self.cred_capable and self._is_cred_source(value, scope):
+            scope.cred.update(names)
+
+    def _is_cred_source(self, node: ast.AST, scope: _Scope, budget: _Budget | None = None) -> bool:
+        """A value built from a credential location: a literal, or a name (or list) holding one."""
+        for n in ast.walk(node):
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and _ANY_CREDENTIAL.search(n.value):
+                return True
+            if isinstance(n, ast.Name):
+                chain: _Scope | None = scope
+                while chain is not None:
+                    if n.id in chain.cred:
+                        return True
+                    chain = chain.parent
+                budget = budget or _Budget(32)
+                value = scope.lookup(n.id)
+                if value is not None and budget.spend() and self._is_cred_source(value, scope, budget):
+                    return True
+        return False
+
+    def _refs(self, node: ast.AST, names: set[str]) -> bool:
+        if not names:
+            return False
+        for n in ast.walk(node):
+            if isinstance(n, ast.Name) and n.id in names:
+                return True
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value in names:
+                return True
+        return False
+
+    def _is_env_source(self, node: ast.AST, scope: _Scope) -> bool:
+        """A bulk copy of the environment: every variable, not one looked up by name."""
+        if not self.env_capable:
+            return False
+        if self._refs(node, scope.env):
+            return True
+        for n in ast.walk(node):
+            if isinstance(n, ast.Dict) and any(
+                k is None and self.qualname(v) == "os.environ" for k, v in zip(n.keys, n.values, strict=True)
+            ):
+                return True
+            if not isinstance(n, ast.Call):
+                continue
+            q = self.qualname(n.func)
+            if q in ("os.environ.copy", "os.environ.items", "os.environ.values", "os.environ.keys"):
+                return True
+            if q in ("dict", "json.dumps", "str", "repr", "list", "sorted", "pickle.dumps") and any(
+                self.qualname(a) == "os.environ" for a in n.args
+            ):
+                return True
+        return self.qualname(node) == "os.environ"
+
+    def _is_net_source(self, node: ast.AST, scope: _Scope) -> bool:
+        if self._refs(node, scope.net):
+            return True
+        if not self.net_capable:
+            return False
+        return any(isinstance(n, ast.Call) and self._is_network(n) for n in ast.walk(node))
+
+    def _is_network(self, call: ast.Call) -> bool:
+        q = self.qualname(call.func) or ""
+        return q in NETWORK_CALLS
+
+    def _opened_for_write(self, call: ast.Call) -> bool:
+        if self.qualname(call.func) not in ("open", "io.open", "os.fdopen", "codecs.open") or not call.args:
+            return False
+        mode = (
+            call.args[1]
+            if len(call.args) > 1
+            else next((k.value for k in call.keywords if k.arg == "mode"), None)
+        )
+        return bool(_WRITE_MODES.search(_literal_str(mode) or ""))
+
+    # -- calls ----------------------------------------------------------------------------
+
+    def _hit(
+        self,
+        kind: HitKind,
+        node: ast.AST,
+        now: bool,
+        *,
+        layers: int = 0,
+        suspicious: bool = False,
+        detail: str = "",
+    ) -> None:
+        self.hits.append(Hit(kind, getattr(node, "lineno", 1), now, layers, suspicious, detail))
+
+    def _call(self, node: ast.Call, now: bool, scope: _Scope) -> None:
+        q = self.qualname(node.func)
+        self.calls.add(q or "?")
+        q = q or ""
+        args: list[ast.AST] = [*node.args, *(k.value for k in node.keywords)]
+        if q == "setup" or q.endswith((".setup", "setuptools.setup")):
+            for k in node.keywords:
+                if k.arg == "cmdclass" and isinstance(k.value, ast.Dict):
+                    self._cmdclass(k.value)
+        if self._is_decoder(node):
+            self._hit(HitKind.DECODE, node, now, detail=q)
+        if q in EXEC_SINKS and node.args:
+            self._exec(node, now, scope)
+        elif q in PROCESS_CALLS or q.startswith(_PROCESS_PREFIXES):
+            self._process(node, q, now, scope)
+        elif self._is_network(node):
+            host = self._host_of(node, scope)
+            # layers=1 marks a call that sends data out rather than only fetching.
+            sends = q.endswith(_SENDING) or any(k.arg in ("data", "json", "files") for k in node.keywords)
+            self._hit(
+                HitKind.NETWORK, node, now, layers=int(sends), suspicious=host is not None, detail=host or q
+            )
+        elif q in ("__import__", "importlib.import_module") and node.args:
+            module = _literal_str(node.args[0])
+            if module is None:
+                self._hit(HitKind.DYNAMIC_IMPORT, node, now, detail=q)
+            else:
+                self.imports.add(module)
+        if self._opened_for_write(node) or q.endswith((".write_text", ".write_bytes")):
+            self._hit(HitKind.FILE_WRITE, node, now, detail=q)
+        elif self.cred_capable and self._reads_credentials(node, q, scope):
+            self._hit(HitKind.CREDENTIAL_READ, node, now, detail=q)
+        self._flows(node, q, args, now, scope)
+
+    def _flows(self, node: ast.Call, q: str, args: list[ast.AST], now: bool, scope: _Scope) -> None:
+        """Fetched data reaching exec or a process; environment dumps reaching the outside."""
+        fetched = any(self._is_net_source(a, scope) for a in args)
+        runs = q in EXEC_SINKS or q in PROCESS_CALLS or q.startswith(_PROCESS_PREFIXES)
+        if fetched and (runs or q in ("os.chmod", "marshal.loads", "importlib.util.spec_from_file_location")):
+            self._hit(HitKind.DOWNLOAD_EXEC, node, now, detail=q)
+        if q in ("urllib.request.urlretrieve", "urllib.urlretrieve") and len(node.args) > 1:
+            self._taint_path(node.args[1], scope)
+        writer = self._written_file(node, scope)
+        if writer is not None and any(self._is_net_source(a, scope) for a in node.args):
+            self._taint_path(writer, scope)
+        env = [a for a in args if self._is_env_source(a, scope)]
+        if not env or q in ("print", "logging.debug", "logging.info"):
+            return
+        if self._is_network(node) or any(_URL.search(s) for a in args for s in self._strings(a)):
+            self._hit(HitKind.ENV_EXFIL, node, now, suspicious=True, detail=q)
+        elif writer is not None or q in ENCODERS or q.endswith(".send"):
+            self._hit(HitKind.ENV_EXFIL, node, now, detail=q)
+
+    def _reads_credentials(self, node: ast.Call, q: str, scope: _Scope) -> bool:
+        if q in _READERS and node.args:
+            return self._is_cred_source(node.args[0], scope)
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in ("read_text", "read_bytes", "open"):
+            return self._is_cred_source(func.value, scope)
+        return False
+
+    def _written_file(self, node: ast.Call, scope: _Scope) -> ast.expr | None:
+        func = node.func
+        if not isinstance(func, ast.Attribute) or func.attr not in ("write", "writelines"):
+            return None
+        if isinstance(func.value, ast.Call) and self._opened_for_write(func.value):
+            return func.value.args[0]
+        if isinstance(func.value, ast.Name):
+            return scope.files.get(func.value.id)
+        return None
+
+    def _taint_path(self, path: ast.AST, scope: _Scope) -> None:
+        if isinstance(path, ast.Name):
+            scope.net.add(path.id)
+        elif (text := _literal_str(path)) is not None:
+            scope.net.add(text)
+
+    def _strings(self, node: ast.AST) -> Iterator[str]:
+        for n in ast.walk(node):
+            if (text := _literal_str(n)) is not None:
+                yield text
+
+    def _exec(self, node: ast.Call, now: bool, scope: _Scope) -> None:
+        code = node.args[0]
+        text = _literal_str(code)
+        if text is not None:
+            self._nested(text, node, now)
+            return
+        layers = self.layers(code, scope)
+        kind = HitKind.EXEC_DECODED if layers else HitKind.EXEC_DYNAMIC
+        carried = bool(layers) and self.embedded(code, scope)
+        self._hit(
+            kind, node, now, layers=layers, suspicious=carried, detail=self.qualname(node.func) or "exec"
+        )
+        if layers:
+            self._peel(code, node, now, scope)
+
+    def _peel(self, code: ast.AST, node: ast.AST, now: bool, scope: _Scope) -> None:
+        """Decode a literal payload (base64, hex, zlib: data transforms only) and analyse it too.
+
+        This is what turns an opaque blob into evidence: the hosts it contacts, the files it
+        reads. Nothing decoded is ever executed or unmarshalled.
+        """
+        payload = _static_decode(code, scope, self, MAX_NESTING * 4)
+        if payload is not None:
+            self._nested(payload.decode("utf-8", "replace"), node, now)
+
+    def _nested(self, text: str, node: ast.AST, now: bool) -> None:
+        """Literal code handed to exec or `python -c`: what it does is what this line does."""
+        data = text.encode("utf-8", "replace")
+        # One shared allowance for every nested payload of a file: a thousand decompression bombs
+        # cost no more than one.
+        if self.depth >= MAX_NESTING or not self.nested.spend(len(data)):
+            return
+        inner = analyze_source(data, depth=self.depth + 1, nested=self.nested)
+        if inner is None:
+            return
+        line = getattr(node, "lineno", 1)
+        for h in inner.hits:
+            self.hits.append(Hit(h.kind, line, now and h.import_time, h.layers, h.suspicious, h.detail))
+        self.calls.update(inner.calls)
+        self.imports.update(inner.imports)
+        self.hosts.extend(inner.hosts)
+        for cat in inner.credentials:
+            self.credentials.setdefault(cat, line)
+        self.assigns_state = self.assigns_state or inner.assigns_state
+
+    def _process(self, node: ast.Call, q: str, now: bool, scope: _Scope) -> None:
+        args: list[ast.AST] = [*node.args, *(k.value for k in node.keywords if k.arg in ("args", "cmd"))]
+        layers = max((self.layers(a, scope) for a in args), default=0)
+        strings = [s for a in args for s in self._strings(a)]
+        suspicious = layers > 0 or any(_SUSPICIOUS_COMMAND.search(s) for s in strings)
+        if "-c" in strings:
+            # `python -c CODE`: the code after -c is analysed like an exec of a literal.
+            for a in args:
+                if isinstance(a, (ast.List, ast.Tuple)):
+                    texts = [_literal_str(e) for e in a.elts]
+                    for i, text in enumerate(texts[:-1]):
+                        code = texts[i + 1]
+                        if text == "-c" and code is not None:
+                            self._nested(code, node, now)
+        if layers:
+            carried = any(self.embedded(a, scope) for a in args)
+            self._hit(HitKind.EXEC_DECODED, node, now, layers=layers, suspicious=carried, detail=q)
+            for a in args:
+                items: list[ast.AST] = list(a.elts) if isinstance(a, (ast.List, ast.Tuple)) else [a]
+                for item in items:
+                    if self.layers(item, scope):
+                        self._peel(item, node, now, scope)
+        self._hit(HitKind.PROCESS, node, now, suspicious=suspicious, detail=q)
+
+    def _host_of(self, node: ast.Call, scope: _Scope) -> str | None:
+        for a in node.args[:1]:
+            value = scope.lookup(a.id) if isinstance(a, ast.Name) else a
+            for text in self._strings(value) if value is not None else ():
+                if m := _URL.search(text):
+                    return m.group(1)
+                if _IPV4.match(text) or (
+                    text.count(".") >= 1 and re.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,}", text)
+                ):
+                    return text
+        return None
+
+    def _literal(self, node: ast.Constant) -> None:
+        text = node.value
+        if id(node) in self.docstrings or not isinstance(text, str) or len(text) > 4096:
+            return
+        if _ANY_CREDENTIAL.search(text):
+            for cat, pattern in CREDENTIAL_PATTERNS.items():
+                if cat not in self.credentials and pattern.search(text):
+                    self.credentials[cat] = node.lineno
+        if "://" in text:
+            self.hosts.extend(m.group(1) for m in _URL.finditer(text))
+
+    def _cmdclass(self, value: ast.Dict) -> None:
+        for k, v in zip(value.keys, value.values, strict=True):
+            name = _literal_str(k)
+            target = self.qualname(v)
+            if name and target:
+                self.cmdclass[name] = target.rsplit(".", 1)[-1]
+
+
+_READERS = frozenset(
+    {"open", "io.open", "codecs.open", "shutil.copy", "shutil.copy2", "shutil.copyfile", "shutil.copytree"}
+    | {"sqlite3.connect", "zipfile.ZipFile.write", "tarfile.open"}
+)
+MIN_PAYLOAD = 16
+"""Shorter literals are codec names, separators and keys, not payloads."""
+_FILE_READS = frozenset({"read", "read_bytes", "read_text", "readlines"})
+_TRACKED = EXEC_SINKS | DECODERS | PROCESS_CALLS | NETWORK_CALLS
+MAX_DECODED = 256 * 1024
+
+
+def _fromhex(data: bytes) -> bytes:
+    return bytes.fromhex(data.decode("ascii"))
+
+
+_STATIC_DECODERS: Mapping[str, Callable[[bytes], bytes]] = {
+    "base64.b64decode": base64.b64decode,
+    "base64.standard_b64decode": base64.standard_b64decode,
+    "base64.urlsafe_b64decode": base64.urlsafe_b64decode,
+    "base64.decodebytes": base64.decodebytes,
+    "base64.b32decode": base64.b32decode,
+    "base64.b16decode": base64.b16decode,
+    "base64.b85decode": base64.b85decode,
+    "base64.a85decode": base64.a85decode,
+    "binascii.a2b_base64": binascii.a2b_base64,
+    "binascii.unhexlify": binascii.unhexlify,
+    "bytes.fromhex": _fromhex,
+}
+
+
+def _inflate(data: bytes) -> bytes:
+    """zlib with a ceiling on the output: a decompression bomb stops at MAX_DECODED."""
+    return zlib.decompressobj().decompress(data, MAX_DECODED)
+
+
+def _static_decode(node: ast.AST, scope: _Scope, an: _Analyzer, budget: int) -> bytes | None:
+    """The bytes a chain of pure decoding calls over a literal produces, or None."""
+    if budget <= 0:
+        return None
+    if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
+        raw = node.value.encode("utf-8", "replace") if isinstance(node.value, str) else node.value
+        return raw if len(raw) <= MAX_DECODED else None
+    if isinstance(node, ast.Name):
+        value = scope.lookup(node.id)
+        return None if value is None else _static_decode(value, scope, an, budget - 1)
+    if not isinstance(node, ast.Call):
+        return None
+    q = an.qualname(node.func) or ""
+    if isinstance(node.func, ast.Attribute) and node.func.attr in ("decode", "encode") and not node.args:
+        return _static_decode(node.func.value, scope, an, budget - 1)
+    if not node.args:
+        return None
+    inner = _static_decode(node.args[0], scope, an, budget - 1)
+    if inner is None:
+        return None
+    try:
+        if q in _STATIC_DECODERS:
+            return _STATIC_DECODERS[q](inner)[:MAX_DECODED]
+        if q == "zlib.decompress":
+            return _inflate(inner)
+    except (ValueError, TypeError, binascii.Error, zlib.error):
+        return None
+    return None
+
+
+def _strip_builtins(name: str) -> str:
+    for prefix in ("builtins.", "__builtins__.", "__builtin__."):
+        if name.startswith(prefix):
+            return name[len(prefix) :]
+    return name
+
+
+# --- from hits to findings -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Where:
+    """Everything a finding needs to know about the file it is in."""
+
+    path: str
+    role: FileRole
+    package: str | None
+    version: str | None
+    lines: tuple[bytes, ...]
+
+
+def snippet(text: str | bytes, limit: int = EVIDENCE_CHARS) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def contextual(base: Severity, role: FileRole) -> Severity:
+    """Tests only run when someone runs them: two steps lower, and never above medium."""
+    if role is FileRole.TEST:
+        return min(base.lowered(2), Severity.MEDIUM)
+    return base
+
+
+def _finding(
+    where: Where, rule: str, sev: Severity, line: int | None, message: str, *, hosts: Iterable[str] = ()
+) -> Finding:
+    evidence = ""
+    if line is not None and 0 < line <= len(where.lines):
+        evidence = snippet(where.lines[line - 1])
+    iocs = [h for h in hosts if not h.startswith(_LOOPBACK)][:3]
+    if iocs:
+        message = f"{message} (hosts named in this file: {', '.join(iocs)})"
+    return Finding(
+        rule, contextual(sev, where.role), where.package, where.version, where.path, line, message, evidence
+    )
+
+
+def _runs_early(where: Where, hit: Hit) -> bool:
+    return where.role in (FileRole.STARTUP_HOOK, FileRole.INSTALL_SCRIPT) or hit.import_time
+
+
+def findings_for(where: Where, a: Analysis) -> Iterator[Finding]:
+    """Findings for one analysed Python file."""
+    yield from _exec_findings(where, a)
+    yield from _process_findings(where, a)
+    yield from _flow_findings(where, a)
+    yield from _credential_findings(where, a)
+    if where.role is FileRole.INSTALL_SCRIPT:
+        yield from _cmdclass_findings(where, a)
+
+
+def _first(hits: Iterable[Hit], kind: HitKind) -> list[Hit]:
+    return [h for h in hits if h.kind is kind]
+
+
+def _exec_findings(where: Where, a: Analysis) -> Iterator[Finding]:
+    for h in _first(a.hits, HitKind.EXEC_DECODED):
+        when = "at import time" if _runs_early(where, h) else "when called"
+        if not h.suspicious:
+            yield _finding(
+                where,
+                "code-exec-decoded",
+                Severity.MEDIUM,
+                h.line,
+                f"decodes data received at run time and hands it to {h.detail} {when}",
+                hosts=a.hosts,
+            )
+            continue
+        sev = Severity.CRITICAL if _runs_early(where, h) or h.layers >= 2 else Severity.HIGH
+        yield _finding(
+            where,
+            "code-exec-decoded",
+            sev,
+            h.line,
+            f"executes data hidden behind {h.layers} decoding layer(s) via {h.detail} {when}",
+            hosts=a.hosts,
+        )
+
+
+def _process_findings(where: Where, a: Analysis) -> Iterator[Finding]:
+    for h in _first(a.hits, HitKind.PROCESS):
+        if where.role is FileRole.INSTALL_SCRIPT:
+            sev = Severity.HIGH if h.suspicious else Severity.MEDIUM
+            yield _finding(
+                where,
+                "install-time-exec",
+                sev,
+                h.line,
+                f"setup script runs a command ({h.detail}) when the package is built or installed",
+                hosts=a.hosts,
+            )
+        elif h.import_time and where.role in (FileRole.MODULE, FileRole.TEST, FileRole.STARTUP_HOOK):
+            sev = Severity.CRITICAL if h.suspicious else Severity.HIGH
+            if not h.suspicious and where.role is not FileRole.STARTUP_HOOK:
+                sev = Severity.MEDIUM if _plain_command(where, h) else Severity.HIGH
+            yield _finding(
+                where,
+                "code-exec-at-import",
+                sev,
+                h.line,
+                f"runs a command ({h.detail}) as soon as the module is imported",
+                hosts=a.hosts,
+            )
+    for h in _first(a.hits, HitKind.NETWORK):
+        if h.import_time and where.role is not FileRole.TEST:
+            loopback = h.detail.startswith(_LOOPBACK)
+            # A hard-coded host contacted on import: high when data goes out, the host is a bare IP
+            # address, or the file is a setup script or hook; a plain fetch (a version check, a
+            # dataset index) is medium.
+            raw_ip = bool(_IPV4.match(h.detail.split("/")[0]))
+            early = where.role in (FileRole.INSTALL_SCRIPT, FileRole.STARTUP_HOOK)
+            strong = h.layers > 0 or raw_ip or early
+            sev = Severity.HIGH if h.suspicious and not loopback and strong else Severity.MEDIUM
+            yield _finding(
+                where,
+                "code-network-at-import",
+                sev,
+                h.line,
+                f"contacts {h.detail} as soon as the module is imported or installed",
+                hosts=a.hosts,
+            )
+
+
+def _plain_command(where: Where, hit: Hit) -> bool:
+    """A fixed command list of literals (`['git', 'describe']`): a build or probe step, not a payload."""
+    if not 0 < hit.line <= len(where.lines):
+        return False
+    line = where.lines[hit.line - 1].decode("utf-8", "replace")
+    return bool(re.search(r"\(\s*\[\s*['\"][\w./-]+['\"](\s*,\s*['\"][\w./= -]*['\"])*\s*\]", line))
+
+
+def _flow_findings(where: Where, a: Analysis) -> Iterator[Finding]:
+    for h in _first(a.hits, HitKind.DOWNLOAD_EXEC):
+        sev = Severity.CRITICAL if _runs_early(where, h) else Severity.HIGH
+        yield _finding(
+            where,
+            "code-download-exec",
+            sev,
+            h.line,
+            f"downloaded data reaches {h.detail}: fetch-and-execute",
+            hosts=a.hosts,
+        )
+    for h in _first(a.hits, HitKind.ENV_EXFIL):
+        if h.suspicious:
+            sev = Severity.CRITICAL if _runs_early(where, h) else Severity.HIGH
+            what = "sends a dump of every environment variable (tokens, keys) to a remote address"
+        else:
+            sev = Severity.HIGH if _runs_early(where, h) else Severity.MEDIUM
+            what = f"encodes or writes out a dump of every environment variable ({h.detail})"
+        yield _finding(where, "code-env-dump", sev, h.line, what, hosts=a.hosts)
+
+
+def _credential_findings(where: Where, a: Analysis) -> Iterator[Finding]:
+    """Naming one store is what an SDK does; reading several, or reading and sending, is a stealer."""
+    cats = dict(a.credentials)
+    if not cats:
+        return
+    count = len(cats)
+    reads = _first(a.hits, HitKind.CREDENTIAL_READ)
+    sev = Severity.LOW if count == 1 else Severity.MEDIUM if count == 2 else Severity.HIGH
+    outward = any(
+        h.kind in (HitKind.ENV_EXFIL, HitKind.FILE_WRITE)
+        or (h.kind is HitKind.NETWORK and (h.suspicious or h.layers))
+        for h in a.hits
+    )
+    if reads and (count >= 2 or any(_runs_early(where, h) for h in reads)):
+        sev = max(sev, Severity.HIGH)
+    if reads and outward:
+        sev = sev.raised()
+    if where.role in (FileRole.STARTUP_HOOK, FileRole.INSTALL_SCRIPT):
+        sev = sev.raised()
+    names = ", ".join(sorted(cats))
+    what = "reads" if reads else "names"
+    line = reads[0].line if reads else min(cats.values())
+    tail = " and sends or writes data out" if reads and outward else ""
+    yield _finding(
+        where,
+        "code-credential-read",
+        sev,
+        line,
+        f"{what} credential locations ({names}){tail}",
+        hosts=a.hosts,
+    )
+
+
+_INSTALL_COMMANDS = frozenset(
+    {
+        "install",
+        "develop",
+        "egg_info",
+        "bdist_egg",
+        "install_lib",
+        "install_scripts",
+        "easy_install",
+        "bdist_wheel",
+        "dist_info",
+    }
+)
+_BUILD_COMMANDS = frozenset({"build_py", "build_ext", "build", "sdist", "build_clib", "build_scripts"})
+
+
+def _cmdclass_findings(where: Where, a: Analysis) -> Iterator[Finding]:
+    for command, cls in sorted(a.cmdclass.items()):
+        if cls not in a.class_spans or command not in _INSTALL_COMMANDS | _BUILD_COMMANDS:
+            continue
+        _bases, first, last = a.class_spans[cls]
+        inside = [h for h in a.hits if first <= h.line <= last]
+        risky = [
+            h
+            for h in inside
+            if h.kind
+            in (
+                HitKind.PROCESS,
+                HitKind.NETWORK,
+                HitKind.EXEC_DECODED,
+                HitKind.EXEC_DYNAMIC,
+                HitKind.DOWNLOAD_EXEC,
+                HitKind.ENV_EXFIL,
+            )
+        ]
+        if command in _INSTALL_COMMANDS:
+            sev = Severity.HIGH if risky else Severity.LOW
+        else:
+            sev = Severity.MEDIUM if any(h.kind is not HitKind.PROCESS for h in risky) else Severity.INFO
+        if sev is Severity.INFO:
+            continue
+        doing = f"; it runs {', '.join(sorted({h.detail or h.kind.value for h in risky}))}" if risky else ""
+        yield _finding(
+            where,
+            "install-cmdclass",
+            sev,
+            first,
+            f"setup.py replaces the `{command}` command with {cls}{doing}",
+            hosts=a.hosts,
+        )
+
+
+# --- whitespace-hidden code ------------------------------------------------------------------
+
+_HIDDEN = re.compile(rb"\S([ \t]{%d,})(\S)" % WHITESPACE_RUN)
+_HIDDEN_DANGER = re.compile(
+    rb"exec|eval|__import__|base64|subprocess|os\.system|urlopen|requests|socket|marshal"
+)
+_HIDDEN_CODE_START = re.compile(rb"[;]|(import|from|exec|eval|__import__|os\.|subprocess)\b")
+
+
+_BLANK_RUN = re.compile(rb"[ \t]{%d}" % WHITESPACE_RUN)
+
+
+def _has_blank_run(data: bytes) -> bool:
+    """Substring tests for the common case; the regex only for files that mix in tabs."""
+    if b" " * WHITESPACE_RUN in data or b"\t" * WHITESPACE_RUN in data:
+        return True
+    return b"\t" in data and _BLANK_RUN.search(data) is not None
+
+
+def hidden_whitespace(where: Where, a: Analysis | None) -> Iterator[Finding]:
+    """Code pushed far right on a line so an editor or a diff view shows nothing (W4SP)."""
+    for number, raw in enumerate(where.lines, start=1):
+        if len(raw) < WHITESPACE_RUN:
+            continue
+        m = _HIDDEN.search(raw)
+        if m is None:
+            continue
+        col = m.start(2)
+        tail = raw[col:]
+        if tail.startswith(b"#"):
+            continue
+        if a is not None:
+            hidden = tail.startswith(b";") or any(ln == number and c >= col for ln, c in a.statement_starts)
+        else:
+            hidden = bool(_HIDDEN_CODE_START.match(tail))
+        if not hidden:
+            continue
+        sev = Severity.CRITICAL if _HIDDEN_DANGER.search(tail) else Severity.HIGH
+        yield Finding(
+            "code-hidden-whitespace",
+            contextual(sev, where.role),
+            where.package,
+            where.version,
+            where.path,
+            number,
+            f"code hidden after {len(m.group(1))} blanks on one line, out of sight in editors and diffs",
+            snippet(tail),
+        )
+
+
+# --- the rules -------------------------------------------------------------------------------
+
+# Substring tests (memchr-fast) that rule files in for parsing; regexes here cost more than parsing.
+_T_PROCESS = (
+    *(b"subprocess", b"os.system", b"popen", b"os.spawn", b"posix_spawn", b"os.exec", b"startfile"),
+    *(b"pty.spawn", b"from os import", b"from pty import", b"create_subprocess", b"'os')", b'"os")'),
+)
+# Network modules as used (the bare words are common in prose: "requests", "socket").
+_T_NET = (
+    *(b"requests.", b"from requests", b"requests as", b"httpx", b"socket.", b"from socket", b"socket as"),
+    *(b"urllib3", b"urlopen", b"urlretrieve", b"HTTPConnection", b"HTTPSConnection"),
+    *(b"smtplib", b"ftplib", b"telnetlib", b"dns.resolver"),
+)
+_T_EXEC = (b"exec", b"eval", b"compile(", b"FunctionType", b"loads(")
+_T_DECODE = (
+    *(b"b64decode", b"b32decode", b"b16decode", b"b85decode", b"a85decode", b"decodebytes", b"decodestring"),
+    *(b"decompress", b"unhexlify", b"a2b_", b"fromhex", b"marshal", b"codecs", b"rot13", b"rot_13", b"chr("),
+    *(b"::-1]", b"bytes("),
+)
+_T_ENV_OUT = (b"b64encode", b"hexlify", b".write(", b".send")
+_T_CRED = (
+    *(b".ssh", b".aws", b".kube", b"gcloud", b".azure", b".env'", b'.env"', b"git-credentials", b"pypirc"),
+    *(b"netrc", b"id_rsa", b"id_dsa", b"id_ecdsa", b"id_ed25519", b".docker", b"Login Data", b"Web Data"),
+    *(
+        b"Local State",
+        b"User Data",
+        b"Chrome",
+        b"BraveSoftware",
+        b"Firefox",
+        b"cookies.sqlite",
+        b"logins.json",
+    ),
+    *(
+        b"key4.db",
+        b"wallet",
+        b"Exodus",
+        b"Electrum",
+        b"MetaMask",
+        b"nkbihfbeogaeaoehlefnkodbefgpgknn",
+    ),
+    *(b"bitcoin", b"ethereum", b"exodus", b"electrum", b"Local Storage", b"application_default_credentials"),
+)
+
+
+def _any(data: bytes, tokens: tuple[bytes, ...]) -> bool:
+    return any(t in data for t in tokens)
+
+
+class Depth(enum.Enum):
+    """How much of a file the code rules need to look at."""
+
+    NONE = 0
+    MODULE = 1
+    """Only code that runs at import time (module level): all a process call alone can matter for."""
+    FULL = 2
+
+
+def parse_depth(data: bytes) -> Depth:
+    """How deep any code rule could need to look, from substring tests on the raw bytes.
+
+    Parsing and walking are the expensive part of a scan: a file that names no exec, decoder,
+    process, network, environment or credential API cannot produce a code finding and is not
+    parsed; one that only runs processes is only walked at module level (in functions a process
+    call is ordinary; at import time it is a finding).
+    """
+    if _any(data, _T_NET) or _any(data, _T_CRED) or (_any(data, _T_EXEC) and _any(data, _T_DECODE)):
+        return Depth.FULL
+    if b"environ" in data and _any(data, _T_ENV_OUT):
+        return Depth.FULL
+    return Depth.MODULE if _any(data, _T_PROCESS) else Depth.NONE
+
+
+def worth_parsing(data: bytes) -> bool:
+    return parse_depth(data) is not Depth.NONE
+
+
+def _owner(ctx: ScanContext, path: str) -> Distribution | None:
+    return ctx.owners.get(path)
+
+
+def where_of(ctx: ScanContext, path: str, role: FileRole, data: bytes) -> Where:
+    dist = _owner(ctx, path)
+    return Where(
+        path, role, dist.name if dist else None, dist.version if dist else None, tuple(data.splitlines())
+    )
+
+
+def _unparsed(where: Where, why: str) -> Finding:
+    return Finding(
+        "code-unparsed",
+        contextual(Severity.LOW, where.role),
+        where.package,
+        where.version,
+        where.path,
+        None,
+        f"not analysed: {why}; review by hand if the package is not trusted",
+    )
+
+
+def scan_python_file(where: Where, data: bytes) -> Iterator[Finding]:
+    """Every code finding for one .py file's bytes."""
+    always = where.role in (FileRole.STARTUP_HOOK, FileRole.INSTALL_SCRIPT)
+    if len(data) > MAX_PARSE_BYTES:
+        yield _unparsed(where, f"{len(data)} bytes, over the {MAX_PARSE_BYTES}-byte parse limit")
+        yield from hidden_whitespace(where, None)
+        return
+    depth = Depth.FULL if always or _has_blank_run(data) else parse_depth(data)
+    if depth is Depth.NONE:
+        yield from hidden_whitespace(where, None)
+        return
+    analysis = analyze_source(data, module_only=depth is Depth.MODULE)
+    yield from hidden_whitespace(where, analysis)
+    if analysis is not None:
+        yield from findings_for(where, analysis)
+
+
+def code_rules(ctx: ScanContext) -> Iterator[Finding]:
+    """The code rules over every .py file of the tree (startup-hook modules included)."""
+    kind = ctx.tree.kind
+    early = startup_modules(ctx.tree)
+    for path in ctx.tree.paths():
+        if not path.endswith(".py"):
+            continue
+        role = classify(path, kind)
+        if role is FileRole.STARTUP_HOOK:
+            continue  # sitecustomize/usercustomize: the hook rules judge them
+        if installed_path(path, kind) in early:
+            role = FileRole.STARTUP_HOOK
+        try:
+            data = ctx.tree.read(path)
+        except TreeError:
+            continue
+        kind_name = _binary_kind(data[:4096])
+        quiet = role not in (FileRole.STARTUP_HOOK, FileRole.INSTALL_SCRIPT) and not worth_parsing(data)
+        if kind_name is None and quiet and not _has_blank_run(data) and len(data) <= MAX_PARSE_BYTES:
+            continue  # nothing any code rule looks for: skip splitting it into lines
+        where = where_of(ctx, path, role, data)
+        if kind_name is not None:
+            yield Finding(
+                "binary-unexpected",
+                Severity.HIGH,
+                where.package,
+                where.version,
+                path,
+                None,
+                f"{kind_name} executable disguised as a Python source file",
+                snippet(repr(data[:16])),
+            )
+            continue
+        yield from scan_python_file(where, data)
+
+
+# --- shipped bytecode and binaries -----------------------------------------------------------
+
+_BINARY_MAGIC = {
+    b"\x7fELF": "ELF",
+    b"MZ": "PE",
+    b"\xfe\xed\xfa\xce": "Mach-O",
+    b"\xfe\xed\xfa\xcf": "Mach-O",
+    b"\xce\xfa\xed\xfe": "Mach-O",
+    b"\xcf\xfa\xed\xfe": "Mach-O",
+}
+_NATIVE_SUFFIX = re.compile(r"\.(so(\.\d+)*|pyd|dll|dylib|exe|a|lib|node|bin)$", re.IGNORECASE)
+_NATIVE_DIRS = re.compile(
+    r"(^|/)(bin|scripts|[^/]*\.libs|\.dylibs|lib|libs|[^/]+\.data/scripts|[^/]+\.data/data)/"
+)
+# A binary wearing a text or data name is disguised: nothing legitimate needs that.
+_TEXT_SUFFIX = re.compile(
+    r"\.(py|pyi|pth|txt|md|rst|json|toml|cfg|ini|ya?ml|html?|css|js|csv|xml|png|jpe?g|gif|svg|typed)$",
+    re.IGNORECASE,
+)
+_SKIP_READ = re.compile(r"\.(so(\.\d+)*|pyd|dll|dylib|pyc|pyo|py)$", re.IGNORECASE)
+MAX_BINARY_PROBE = 8 * 1024 * 1024
+
+
+def _binary_kind(head: bytes) -> str | None:
+    for magic, name in _BINARY_MAGIC.items():
+        if head.startswith(magic):
+            # "MZ" alone is two common letters; a PE file also carries "PE\0\0" at e_lfanew.
+            if name == "PE" and not _is_pe(head):
+                continue
+            return name
+    return None
+
+
+def _is_pe(data: bytes) -> bool:
+    if len(data) < 0x40:
+        return False
+    offset = int.from_bytes(data[0x3C:0x40], "little")
+    return data[offset : offset + 4] == b"PE\0\0"
+
+
+def _pyc_finding(ctx: ScanContext, path: str, paths: set[str]) -> Finding | None:
+    parts = path.split("/")
+    name = parts[-1]
+    if len(parts) >= 2 and parts[-2] == "__pycache__":
+        stem = name.split(".")[0]
+        source = "/".join([*parts[:-2], f"{stem}.py"])
+        if source in paths:
+            return None
+        # Python ignores a __pycache__ file without its source, but a loader shipped beside it can
+        # load it by path, which is how bytecode-only payloads run.
+        sev = Severity.LOW if ctx.tree.kind is TargetKind.ENVIRONMENT else Severity.HIGH
+        why = "compiled bytecode without its source: what runs cannot be reviewed"
+    else:
+        source = path[: -len(".pyc")] + ".py" if path.endswith(".pyc") else path[:-4] + ".py"
+        if source in paths:
+            sev, why = Severity.MEDIUM, "bytecode outside __pycache__ beside its source"
+        else:
+            sev = Severity.HIGH
+            why = "importable bytecode shipped without source: it runs instead of reviewable code"
+    dist = _owner(ctx, path)
+    role = classify(path.replace(".pyc", ".py"), ctx.tree.kind)
+    return Finding(
+        "binary-pyc-without-source",
+        contextual(sev, role),
+        dist.name if dist else None,
+        dist.version if dist else None,
+        path,
+        None,
+        why,
+    )
+
+
+def _binary_finding(ctx: ScanContext, path: str) -> Finding | None:
+    if _SKIP_READ.search(path):
+        return None  # .py files are probed by the code rules, which read them anyway
+    try:
+        size = ctx.tree.size(path)
+        if size < 4 or size > MAX_BINARY_PROBE:
+            return None
+        head = ctx.tree.read(path, MAX_BINARY_PROBE)
+    except (TreeError, KeyError):
+        return None
+    kind = _binary_kind(head)
+    if kind is None:
+        return None
+    disguised = bool(_TEXT_SUFFIX.search(path))
+    if not disguised and (_NATIVE_SUFFIX.search(path) or _NATIVE_DIRS.search("/" + path)):
+        return None
+    if disguised:
+        sev, why = Severity.HIGH, f"{kind} executable disguised under a text or data file name"
+    else:
+        sev = Severity.MEDIUM if ctx.tree.kind is not TargetKind.SDIST else Severity.HIGH
+        why = f"{kind} executable where Python source or data is expected"
+    dist = _owner(ctx, path)
+    return Finding(
+        "binary-unexpected",
+        sev,
+        dist.name if dist else None,
+        dist.version if dist else None,
+        path,
+        None,
+        why,
+        snippet(repr(head[:16])),
+    )
+
+
+def binary_rules(ctx: ScanContext) -> Iterator[Finding]:
+    """Bytecode without source and native executables in places meant for source or data."""
+    paths = set(ctx.tree.paths())
+    for path in sorted(paths):
+        if path.endswith((".pyc", ".pyo")):
+            found = _pyc_finding(ctx, path, paths)
+        else:
+            found = _binary_finding(ctx, path)
+        if found is not None:
+            yield found

@@ -1,0 +1,119 @@
+"""A scan: target -> trees -> inventory -> every registered rule -> one sorted `ScanResult`.
+
+This is the only place that wires the parts together; each part stays testable on its own. A rule
+that fails on one file is recorded as an error of the scan, never allowed to stop the other rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from chainproof.deps.files import FileTree, TargetKind, TreeError
+from chainproof.deps.inventory import read_inventory
+from chainproof.deps.model import Finding, ScanResult, Severity
+from chainproof.deps.rules import registry
+from chainproof.deps.rules.base import Rule, ScanContext
+from chainproof.deps.targets import locks
+from chainproof.deps.targets.archive import PROBLEM_RULE, ArchiveTree, archive_kind, open_archive
+from chainproof.deps.targets.directory import DirectoryTree
+from chainproof.deps.targets.environment import (
+    Environment,
+    current_environment,
+    environment_of_directory,
+    environment_of_python,
+)
+from chainproof.errors import UsageError
+
+
+def sort_key(finding: Finding) -> tuple[int, str, int, str]:
+    return (-finding.severity, finding.path, finding.line or 0, finding.rule)
+
+
+def _rule_name(rule: Rule) -> str:
+    return getattr(rule, "__name__", type(rule).__name__)
+
+
+def run_rules(ctx: ScanContext, rules: Iterable[Rule]) -> tuple[list[Finding], list[str]]:
+    """Findings of every rule, and one error line for each rule that stopped early."""
+    findings: list[Finding] = []
+    errors: list[str] = []
+    for rule in rules:
+        try:
+            for finding in rule(ctx):
+                findings.append(finding)
+        except TreeError as e:
+            errors.append(f"{ctx.tree.label}: {_rule_name(rule)}: {e}")
+        except (RecursionError, MemoryError, ValueError, UnicodeError, KeyError, IndexError, TypeError) as e:
+            # A defect in one rule on hostile input must not hide what the others find.
+            errors.append(f"{ctx.tree.label}: {_rule_name(rule)} failed: {type(e).__name__}: {e}"[:300])
+    return findings, errors
+
+
+def scan_tree(
+    tree: FileTree, rules: Iterable[Rule] | None = None, fallback: tuple[str, str] | None = None
+) -> ScanResult:
+    """Inventory and every rule over one tree."""
+    if rules is None:
+        rules = registry.RULES
+    inventory = read_inventory(tree, fallback)
+    ctx = ScanContext(tree, inventory.distributions, inventory.owners)
+    findings, errors = run_rules(ctx, rules)
+    result = ScanResult(target=tree.label, packages=list(inventory.distributions))
+    result.findings = [*inventory.findings, *findings]
+    result.errors = [*getattr(tree, "errors", ()), *inventory.errors, *errors]
+    result.findings.sort(key=sort_key)
+    return result
+
+
+def _archive_findings(tree: ArchiveTree) -> list[Finding]:
+    name, version = tree.declared if tree.declared else (None, None)
+    return [Finding(PROBLEM_RULE, p.severity, name, version, p.path, None, p.message) for p in tree.problems]
+
+
+def scan_archive(path: Path) -> ScanResult:
+    tree = open_archive(path)
+    result = scan_tree(tree, fallback=tree.declared)
+    result.findings = sorted([*result.findings, *_archive_findings(tree)], key=sort_key)
+    return result
+
+
+def scan_environment(env: Environment) -> ScanResult:
+    parts = [scan_tree(DirectoryTree(site, TargetKind.ENVIRONMENT)) for site in env.site_dirs]
+    return combine(parts, env.label)
+
+
+def scan(target: str | Path) -> ScanResult:
+    """Scan one target: a venv, a site-packages directory, a wheel, an sdist, or a lock file."""
+    path = Path(target)
+    if path.is_dir():
+        return scan_environment(environment_of_directory(path))
+    if not path.exists():
+        raise UsageError(f"{target}: no such file or directory")
+    if archive_kind(path) is not None:
+        return scan_archive(path)
+    if locks.is_lockfile(path):
+        return locks.scan_lockfile(path)
+    raise UsageError(f"{target}: not a directory, wheel, sdist, lock or requirements file")
+
+
+def scan_python(exe: str | None) -> ScanResult:
+    """The environment of interpreter `exe`, or of the running interpreter."""
+    env = current_environment() if exe is None else environment_of_python(exe)
+    return scan_environment(env)
+
+
+def combine(results: Sequence[ScanResult], target: str | None = None) -> ScanResult:
+    """Several scans as one report: packages, findings and errors together, findings re-sorted."""
+    combined = ScanResult(target=target if target is not None else ", ".join(r.target for r in results))
+    for r in results:
+        combined.packages += r.packages
+        combined.requirements += r.requirements
+        combined.findings += r.findings
+        combined.errors += r.errors
+    combined.findings.sort(key=sort_key)
+    return combined
+
+
+def fails(result: ScanResult, level: Severity) -> bool:
+    return bool(result.at_or_above(level))

@@ -1,0 +1,287 @@
+"""Wheels and sdists as FileTrees, read in memory and never extracted to disk.
+
+An archive is hostile input: its member names may be absolute or climb out with `..`, it may hold
+links, devices or the same name twice, declare sizes it does not have, or expand a thousandfold.
+Members with unsafe names are kept out of the tree and reported as problems (a scan turns them into
+findings); an archive that cannot be read at all, or goes over a limit, is a `TreeError`.
+"""
+
+from __future__ import annotations
+
+import io
+import lzma
+import posixpath
+import re
+import stat
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+
+from chainproof.deps.files import (
+    MAX_ARCHIVE_BYTES,
+    MAX_ARCHIVE_MEMBERS,
+    MAX_FILE_BYTES,
+    TargetKind,
+    TreeError,
+)
+from chainproof.deps.model import Severity
+
+PROBLEM_RULE = "archive-unsafe-member"
+_SDIST_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")
+_READ_ERRORS = (
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    zlib.error,
+    lzma.LZMAError,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    RuntimeError,
+)
+"""What a damaged or hostile archive makes zipfile/tarfile raise (RuntimeError: encrypted zip)."""
+
+
+@dataclass(frozen=True)
+class MemberProblem:
+    """A member that was left out of the tree, or is dangerous to whoever extracts the archive."""
+
+    path: str
+    severity: Severity
+    message: str
+
+
+class UnsafeMember(ValueError):
+    pass
+
+
+def member_path(name: str) -> str:
+    """A member name as a tree path; raise UnsafeMember for names that escape the archive root."""
+    text = name.replace("\\", "/")
+    if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
+        raise UnsafeMember("absolute path")
+    parts = [p for p in text.split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise UnsafeMember("`..` in the path climbs out of the extraction directory")
+    if not parts:
+        raise UnsafeMember("empty name")
+    return "/".join(parts)
+
+
+def link_escapes(path: str, target: str, hard: bool = False) -> bool:
+    """Whether a link member points outside the archive (hard links are relative to the root)."""
+    text = target.replace("\\", "/")
+    if text.startswith("/") or re.match(r"^[A-Za-z]:", text):
+        return True
+    base = "" if hard else posixpath.dirname(path)
+    joined = posixpath.normpath(posixpath.join(base, text))
+    return joined == ".." or joined.startswith("../")
+
+
+def archive_kind(path: Path) -> TargetKind | None:
+    name = path.name.lower()
+    if name.endswith(".whl"):
+        return TargetKind.WHEEL
+    if name.endswith(_SDIST_SUFFIXES):
+        return TargetKind.SDIST
+    return None
+
+
+def declared_name(path: Path, kind: TargetKind) -> tuple[str, str] | None:
+    """(name, version) from an archive's file name, when it follows the wheel or sdist convention."""
+    try:
+        if kind is TargetKind.WHEEL:
+            name, version, _, _ = parse_wheel_filename(path.name)
+            return str(name), str(version)
+        stem = re.sub(r"\.(tgz|tar\.bz2|tar\.xz|tar)$", ".tar.gz", path.name, flags=re.IGNORECASE)
+        sname, sversion = parse_sdist_filename(stem)
+        return str(sname), str(sversion)
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+
+
+class ArchiveTree:
+    """The members of an archive, held in memory (zip members are inflated on demand)."""
+
+    def __init__(self, path: Path, kind: TargetKind) -> None:
+        self.path = path
+        self._kind = kind
+        self.problems: list[MemberProblem] = []
+        self.declared = declared_name(path, kind)
+        self._sizes: dict[str, int] = {}
+        self._data: dict[str, bytes | None] = {}
+        """Tar members' bytes (None: over the per-file limit, size known, not kept)."""
+        self._zip: zipfile.ZipFile | None = None
+        self._zip_infos: dict[str, zipfile.ZipInfo] = {}
+        self._links: list[tuple[str, str]] = []
+        try:
+            if path.stat().st_size > MAX_ARCHIVE_BYTES:
+                raise TreeError(f"{path}: larger than {MAX_ARCHIVE_BYTES} bytes")
+            raw = path.read_bytes()
+        except OSError as e:
+            raise TreeError(f"{path}: cannot read ({e.strerror})") from None
+        try:
+            if zipfile.is_zipfile(io.BytesIO(raw)):
+                self._load_zip(raw)
+            elif path.name.lower().endswith((".whl", ".zip")):
+                raise TreeError(f"{path}: not a zip archive (corrupt or truncated)")
+            else:
+                self._load_tar(raw)
+        except TreeError:
+            raise
+        except _READ_ERRORS as e:
+            raise TreeError(f"{path}: corrupt or truncated archive ({_short(e)})") from None
+
+    @property
+    def label(self) -> str:
+        return str(self.path)
+
+    @property
+    def kind(self) -> TargetKind:
+        return self._kind
+
+    def paths(self) -> Iterator[str]:
+        return iter(sorted(self._sizes))
+
+    def size(self, path: str) -> int:
+        return self._sizes[path]
+
+    def links(self) -> Iterator[tuple[str, str]]:
+        return iter(sorted(self._links))
+
+    def read(self, path: str, limit: int = MAX_FILE_BYTES) -> bytes:
+        if path not in self._sizes:
+            raise TreeError(f"{path}: not a regular file of {self.path}")
+        if self._sizes[path] > limit:
+            raise TreeError(f"{path}: {self._sizes[path]} bytes, over the {limit}-byte limit")
+        if self._zip is None:
+            data = self._data[path]
+            if data is None:
+                raise TreeError(f"{path}: {self._sizes[path]} bytes, over the {MAX_FILE_BYTES}-byte limit")
+            return data
+        try:
+            with self._zip.open(self._zip_infos[path]) as member:
+                # zipfile stops at the declared size and checks the CRC at the end of the member.
+                return member.read(limit + 1)[:limit]
+        except _READ_ERRORS as e:
+            raise TreeError(f"{path}: cannot read from {self.path.name} ({_short(e)})") from None
+
+    # --- loading ---
+
+    def _admit(self, name: str, total: int) -> str | None:
+        """The tree path of a member, after the count, size and name checks (None: left out)."""
+        if len(self._sizes) + len(self._links) >= MAX_ARCHIVE_MEMBERS:
+            raise TreeError(f"{self.path}: more than {MAX_ARCHIVE_MEMBERS} members")
+        if total > MAX_ARCHIVE_BYTES:
+            raise TreeError(f"{self.path}: expands to more than {MAX_ARCHIVE_BYTES} bytes (zip bomb?)")
+        try:
+            path = member_path(name)
+        except UnsafeMember as e:
+            self.problems.append(MemberProblem(name, Severity.HIGH, f"unsafe member name: {e}"))
+            return None
+        if path in self._sizes or any(path == p for p, _ in self._links):
+            self.problems.append(
+                MemberProblem(
+                    path,
+                    Severity.HIGH,
+                    "the archive holds this name twice: the copy that gets installed "
+                    "may not be the one that was checked",
+                )
+            )
+            return None
+        return path
+
+    def _add_link(self, path: str, target: str, hard: bool) -> None:
+        self._links.append((path, target))
+        if link_escapes(path, target, hard):
+            kind = "hard link" if hard else "symbolic link"
+            self.problems.append(
+                MemberProblem(path, Severity.HIGH, f"{kind} to {target[:120]!r}, outside the archive")
+            )
+
+    def _load_zip(self, raw: bytes) -> None:
+        zf = zipfile.ZipFile(io.BytesIO(raw))
+        infos = zf.infolist()
+        if len(infos) > MAX_ARCHIVE_MEMBERS:
+            raise TreeError(f"{self.path}: more than {MAX_ARCHIVE_MEMBERS} members")
+        total = 0
+        for info in infos:
+            if info.is_dir():
+                continue
+            total += info.file_size
+            path = self._admit(info.filename, total)
+            if path is None:
+                continue
+            if stat.S_ISLNK(info.external_attr >> 16):
+                with zf.open(info) as member:
+                    target = member.read(4096).decode("utf-8", "replace")
+                self._add_link(path, target, hard=False)
+                continue
+            self._sizes[path] = info.file_size
+            self._zip_infos[path] = info
+        self._zip = zf
+
+    def _load_tar(self, raw: bytes) -> None:
+        total = 0
+        # Stream mode: members are read in order, once, and nothing is written to disk.
+        with tarfile.open(fileobj=io.BytesIO(raw), mode="r|*") as tf:
+            for member in tf:
+                if member.isdir():
+                    continue
+                total += max(member.size, 0)
+                path = self._admit(member.name, total)
+                if path is None:
+                    continue
+                if member.issym() or member.islnk():
+                    self._add_link(path, member.linkname, hard=member.islnk())
+                elif member.isreg():
+                    self._sizes[path] = member.size
+                    self._data[path] = self._tar_bytes(tf, member)
+                else:
+                    self.problems.append(MemberProblem(path, Severity.MEDIUM, "a device or FIFO member"))
+
+    def _tar_bytes(self, tf: tarfile.TarFile, member: tarfile.TarInfo) -> bytes | None:
+        if member.size > MAX_FILE_BYTES:
+            return None
+        stream = tf.extractfile(member)
+        if stream is None:
+            return None
+        data = stream.read(member.size + 1)
+        if len(data) != member.size:
+            raise TreeError(f"{self.path}: {member.name} is truncated")
+        return data
+
+
+class WheelTree(ArchiveTree):
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, TargetKind.WHEEL)
+
+
+class SdistTree(ArchiveTree):
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, TargetKind.SDIST)
+
+
+def open_archive(path: Path) -> ArchiveTree:
+    """The tree of a `.whl` or an sdist (`.tar.gz`, `.tgz`, `.zip`, ...); TreeError otherwise."""
+    kind = archive_kind(path)
+    if kind is TargetKind.WHEEL:
+        return WheelTree(path)
+    if kind is TargetKind.SDIST:
+        return SdistTree(path)
+    raise TreeError(f"{path}: not a wheel or an sdist")
+
+
+def _short(error: BaseException) -> str:
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text[:160]
