@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SHARED ?= ../shared
 
-.PHONY: install demo test lint bench acceptance clean
+.PHONY: install demo test lint bench acceptance scan-self clean
 
 install: $(STAMP)
 
@@ -35,8 +35,13 @@ bench: install
 acceptance: install
 	@if [ -d $(SHARED)/acceptance ]; then \
 		CP=$(CURDIR)/$(BIN)/chainproof $(BIN)/python $(SHARED)/acceptance/check_log.py && \
-		CP=$(CURDIR)/$(BIN)/chainproof $(BIN)/python $(SHARED)/acceptance/check_crash.py; \
+		CP=$(CURDIR)/$(BIN)/chainproof $(BIN)/python $(SHARED)/acceptance/check_crash.py && \
+		CP=$(CURDIR)/$(BIN)/chainproof $(BIN)/python $(SHARED)/acceptance/check_deps.py all; \
 	else echo "no $(SHARED)/acceptance here; skipping"; fi
+
+# We practise what the guard preaches: our own environment and lock files pass it.
+scan-self: install
+	$(BIN)/chainproof deps scan $(VENV) requirements.lock requirements-dev.lock --fail-on high
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -397,6 +397,8 @@ def test_include_in_a_subdirectory_is_relative_to_its_file(tmp_path: Path) -> No
         ("constraints.txt", "", True),
         ("dev-requirements.txt", "pytest\n", True),
         ("requirements.in", "attrs\n", True),
+        ("requirements.lock", f"attrs==25.3.0 --hash=sha256:{H1}\n", True),
+        ("requirements-dev.lock", "", True),
         ("notes.in", "attrs==1\n", False),
         ("uv.lock", "", True),
         ("poetry.lock", "", True),

@@ -788,6 +788,9 @@ def is_lockfile(path: Path) -> bool:
     name = path.name.lower()
     if name in {"uv.lock", "poetry.lock", "pylock.toml"} or fnmatch(name, "pylock.*.toml"):
         return path.is_file()
+    if fnmatch(name, "*requirements*.lock"):
+        # pip-compile and uv output written as requirements.lock: pip's format, hashes and all.
+        return path.is_file()
     if not name.endswith((".txt", ".in")) or not path.is_file():
         return False
     # requirements.txt, requirements-dev.txt, dev-requirements.txt, pip-tools' requirements.in...
