@@ -122,7 +122,7 @@ def _typosquat(key: str, table: Popular) -> NameMatch | None:
         rank = table.rank.get(candidate)
         if rank is None or len(candidate) < MIN_TARGET_LENGTH:
             continue
-        if how.startswith("affix") and rank >= TOP_TIER:
+        if how.startswith("affix") and rank > TOP_TIER:
             continue
         if best is None or rank < best.rank:
             best = NameMatch(RULE_TYPOSQUAT, candidate, rank, how)
@@ -157,7 +157,7 @@ def name_finding(dist: Distribution, table: Popular | None = None) -> Finding | 
         severity = Severity.CRITICAL
         message = f"{dist.name!r} imitates the popular project {found.target!r} with {found.how}"
     else:
-        severity = Severity.HIGH if found.rank < TOP_TIER else Severity.MEDIUM
+        severity = Severity.HIGH if found.rank <= TOP_TIER else Severity.MEDIUM
         message = (
             f"{dist.name!r} is one slip from the popular project {found.target!r} "
             f"(#{found.rank} by downloads; {found.how}): a possible typosquat"
