@@ -20,6 +20,7 @@ from chainproof.log import custody, export, merkle
 from chainproof.log.audit import AuditReport
 from chainproof.log.custody import DB_FILE, CustodyLog, sign_statement
 from chainproof.log.note import Checkpoint, parse_vkey, verify_checkpoint
+from chainproof.log.sqlite import LEAF_INDEX_FILE
 
 ORIGIN = "test.example/custody"
 HOP = "https://chainproof.test/hop/v1"
@@ -115,8 +116,10 @@ def leaf_hashes(log: CustodyLog) -> list[bytes]:
 
 
 def sql(directory: Path, statements: Iterable[tuple[str, tuple[object, ...]]]) -> None:
-    """Tamper with a (closed) store directly, bypassing chainproof."""
+    """Tamper with a (closed) store directly, bypassing chainproof (its leaf index attached)."""
     db = sqlite3.connect(directory / DB_FILE)
+    if (directory / LEAF_INDEX_FILE).is_file():
+        db.execute("ATTACH DATABASE ? AS leafidx", (str(directory / LEAF_INDEX_FILE),))
     try:
         for text, params in statements:
             db.execute(text, params)

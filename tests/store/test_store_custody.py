@@ -29,6 +29,7 @@ from chainproof.errors import FormatError, StoreError, UsageError, VerificationE
 from chainproof.log import entries, merkle
 from chainproof.log.custody import ADMIN_FILE, DB_FILE, SIGNER_FILE, CustodyLog, sign_statement
 from chainproof.log.entries import RejectedEntry
+from chainproof.log.sqlite import LEAF_INDEX_FILE
 
 # -- creation ------------------------------------------------------------------------------
 
@@ -37,8 +38,8 @@ def test_create_writes_keys_genesis_and_first_checkpoint(tmp_path: Path) -> None
     log = CustodyLog.create(tmp_path / "s", ORIGIN)
     try:
         assert sorted(
-            p.name for p in (tmp_path / "s").iterdir() if not p.name.startswith("log.db-")
-        ) == sorted([ADMIN_FILE, DB_FILE, SIGNER_FILE])
+            p.name for p in (tmp_path / "s").iterdir() if not p.name.startswith(("log.db-", "leaf-index.db-"))
+        ) == sorted([ADMIN_FILE, DB_FILE, LEAF_INDEX_FILE, SIGNER_FILE])
         assert (tmp_path / "s" / ADMIN_FILE).stat().st_mode & 0o077 == 0
         assert (tmp_path / "s" / SIGNER_FILE).stat().st_mode & 0o077 == 0
         assert log.size() == 1

@@ -1,9 +1,10 @@
 """The custody log: a store directory, its signing keys, and the rules for writing to it.
 
-A store directory holds `log.db` (the SQLite store), `log-signer.pem` (the checkpoint signing key)
-and, unless `init` was told to keep it elsewhere, `admin.pem` (the key that registers and revokes
-actor keys). Every append admits each envelope under `entries.admit`, writes the canonical leaves,
-updates the key registry index, and signs a checkpoint for the new size, all in one transaction.
+A store directory holds `log.db` (the SQLite store), `leaf-index.db` (its leaf-hash index, derived
+data), `log-signer.pem` (the checkpoint signing key) and, unless `init` was told to keep it
+elsewhere, `admin.pem` (the key that registers and revokes actor keys). Every append admits each
+envelope under `entries.admit`, writes the canonical leaves, updates the key registry index, and
+signs a checkpoint for the new size, all in one transaction.
 """
 
 from __future__ import annotations

@@ -1,0 +1,114 @@
+"""Per-file analysis spread over the machine's cores.
+
+Parsing and walking syntax trees is CPU-bound pure Python, so threads would not help: work goes to
+forked worker processes instead. The parent still does all reading (only the `FileTree` reads the
+target); workers receive bytes and return plain values, and only ever parse what they get, never
+import or run it. Results come back in submission order, so a scan's output does not depend on
+scheduling. Small inputs stay in-process: starting workers costs more than it saves there.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+JOBS_ENV = "CHAINPROOF_JOBS"
+"""Worker processes for per-file analysis; 1 (or 0) keeps everything in the scanning process."""
+MIN_PARALLEL_ITEMS = 200
+"""Fewer items than this are analysed in-process (tests, single archives)."""
+CHUNK_ITEMS = 64
+CHUNK_BYTES = 4 * 1024 * 1024
+"""A chunk closes at whichever limit comes first: few round trips, yet even load across workers."""
+
+
+def worker_count() -> int:
+    """Workers to use: `CHAINPROOF_JOBS` when set to a number, else every core."""
+    raw = os.environ.get(JOBS_ENV, "").strip()
+    if raw.isdigit():
+        return max(1, int(raw))
+    return os.cpu_count() or 1
+
+
+def _fork_available() -> bool:
+    # Fork keeps start-up cheap (no re-import of chainproof in each worker); elsewhere stay serial.
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def _apply(func: Callable[[T], list[R]], chunk: list[T]) -> list[list[R]]:
+    return [func(item) for item in chunk]
+
+
+def _chunks(items: Iterable[T], size: Callable[[T], int]) -> Iterator[list[T]]:
+    chunk: list[T] = []
+    total = 0
+    for item in items:
+        chunk.append(item)
+        total += size(item)
+        if len(chunk) >= CHUNK_ITEMS or total >= CHUNK_BYTES:
+            yield chunk
+            chunk, total = [], 0
+    if chunk:
+        yield chunk
+
+
+def map_items(
+    func: Callable[[T], list[R]],
+    items: list[T],
+    size: Callable[[T], int],
+    jobs: int | None = None,
+) -> Iterator[list[R]]:
+    """`func` over every item, results in item order; in worker processes when that pays off.
+
+    `func` must be a module-level function (workers receive it by reference) whose results pickle.
+    `size` weighs an item for chunking (its byte count). A pool that breaks (a worker killed by the
+    OS) does not lose work: the remaining chunks are analysed in-process.
+    """
+    workers = worker_count() if jobs is None else max(1, jobs)
+    if workers <= 1 or len(items) < MIN_PARALLEL_ITEMS or not _fork_available():
+        for item in items:
+            yield func(item)
+        return
+    yield from _pooled(func, items, size, workers)
+
+
+def _pooled(
+    func: Callable[[T], list[R]], items: list[T], size: Callable[[T], int], workers: int
+) -> Iterator[list[R]]:
+    chunks = _chunks(items, size)
+    pending: deque[tuple[list[T], Future[list[list[R]]]]] = deque()
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        # A bounded window of chunks in flight keeps every worker busy without copying the whole
+        # tree's bytes into the pipes at once.
+        for chunk in chunks:
+            pending.append((chunk, _submit(pool, func, chunk)))
+            if len(pending) >= workers * 3:
+                yield from _collect(func, pending.popleft())
+        while pending:
+            yield from _collect(func, pending.popleft())
+
+
+def _submit(pool: ProcessPoolExecutor, func: Callable[[T], list[R]], chunk: list[T]) -> Future[list[list[R]]]:
+    try:
+        return pool.submit(_apply, func, chunk)
+    except BrokenProcessPool:
+        # The pool is gone; this chunk is analysed in-process when it is collected.
+        failed: Future[list[list[R]]] = Future()
+        failed.set_exception(BrokenProcessPool("worker pool broke"))
+        return failed
+
+
+def _collect(func: Callable[[T], list[R]], entry: tuple[list[T], Future[list[list[R]]]]) -> list[list[R]]:
+    chunk, future = entry
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        return _apply(func, chunk)

