@@ -588,6 +588,32 @@ def _hash_table(table: Mapping[str, object]) -> list[str | None]:
     return [f"{alg}:{hexd}" if isinstance(hexd, str) else None for alg, hexd in hashes.items()]
 
 
+def _locked_entry(
+    name: str,
+    version: str | None,
+    *,
+    kind: SourceKind,
+    detail: str,
+    path: str,
+    line: int | None,
+    hashes: tuple[str, ...],
+    is_project: bool = False,
+) -> LockEntry:
+    """A package of a TOML lock file: pinned by its exact version or by its artifacts' hashes."""
+    return LockEntry(
+        name=name,
+        version=version,
+        kind=kind,
+        path=path,
+        line=line,
+        pinned=version is not None or bool(hashes),
+        hashes=hashes,
+        evidence=f"{name} {version or ''}".strip(),
+        detail=detail,
+        is_project=is_project,
+    )
+
+
 def parse_pylock(data: bytes, path: str) -> ParsedLock:
     doc, findings = load_toml(data, path)
     if doc is None:
@@ -611,17 +637,7 @@ def parse_pylock(data: bytes, path: str) -> ParsedLock:
         findings.extend(bad)
         kind, detail = _pylock_source(pkg)
         entries.append(
-            LockEntry(
-                name=name,
-                version=version,
-                kind=kind,
-                path=path,
-                line=line,
-                pinned=version is not None or bool(hashes),
-                hashes=hashes,
-                evidence=f"{name} {version or ''}".strip(),
-                detail=detail,
-            )
+            _locked_entry(name, version, kind=kind, detail=detail, path=path, line=line, hashes=hashes)
         )
     return ParsedLock(tuple(entries), tuple(findings))
 
@@ -665,16 +681,14 @@ def parse_uv_lock(data: bytes, path: str) -> ParsedLock:
         findings.extend(bad)
         kind, detail, is_project = _uv_source(_table(pkg, "source"))
         entries.append(
-            LockEntry(
-                name=name,
-                version=version,
+            _locked_entry(
+                name,
+                version,
                 kind=kind,
+                detail=detail,
                 path=path,
                 line=line,
-                pinned=version is not None or bool(hashes),
                 hashes=hashes,
-                evidence=f"{name} {version or ''}".strip(),
-                detail=detail,
                 is_project=is_project,
             )
         )
@@ -728,17 +742,7 @@ def parse_poetry_lock(data: bytes, path: str) -> ParsedLock:
         findings.extend(bad)
         kind, detail = _poetry_source(_table(pkg, "source"))
         entries.append(
-            LockEntry(
-                name=name,
-                version=version,
-                kind=kind,
-                path=path,
-                line=line,
-                pinned=version is not None or bool(hashes),
-                hashes=hashes,
-                evidence=f"{name} {version or ''}".strip(),
-                detail=detail,
-            )
+            _locked_entry(name, version, kind=kind, detail=detail, path=path, line=line, hashes=hashes)
         )
     return ParsedLock(tuple(entries), tuple(findings))
 
