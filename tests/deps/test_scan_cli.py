@@ -185,7 +185,7 @@ def test_table_report() -> None:
     assert "x.pth:1" in text
     assert "critical" in text
     assert "\x1b[" not in text
-    assert table.summary_line(result) == "0 packages, 1 findings (1 critical)"
+    assert table.summary_line(result) == "0 packages, 1 finding (1 critical)"
 
 
 def test_unknown_and_missing_formats(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -213,7 +213,7 @@ def test_clean_site_exits_0(deps: Any, site: Path) -> None:
     obj = run.json()
     assert [p["name"] for p in obj["packages"]] == ["alpha"]
     assert [f for f in obj["findings"] if f["severity"] in ("high", "critical")] == []
-    assert "1 packages" in run.err
+    assert "1 package," in run.err
 
 
 def test_planted_files_exit_1(deps: Any, site: Path) -> None:
