@@ -18,12 +18,12 @@ Memory stays O(log n): the root at any size is folded from a compact range of co
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 from chainproof.attest import dsse
-from chainproof.errors import ChainproofError, VerificationError
-from chainproof.log import entries, merkle, tiles
+from chainproof.errors import ChainproofError, StoreError, VerificationError
+from chainproof.log import entries, export, merkle, tiles
 from chainproof.log.entries import KeyRecord
 from chainproof.log.export import EntryLine, Event
 from chainproof.log.note import Checkpoint, NoteVerifier, verify_checkpoint
@@ -31,6 +31,7 @@ from chainproof.log.store import LogReader
 from chainproof.log.tiles import Tile, TileId
 
 MAX_PROBLEMS = 1000
+BATCH = 256  # entries hashed together; a power of two, so that full batches are complete subtrees
 
 
 class AuditFailed(VerificationError):
@@ -91,16 +92,67 @@ class CompactRange:
         self._hashes.append(h)
         self.size += 1
 
+    def extend(self, leaf_hashes: list[bytes], root: bytes | None = None) -> None:
+        """Append leaves; a block of 2^k leaves at a multiple of 2^k goes in as one subtree.
+
+        `root`, when given, is that subtree's root already known to hash from `leaf_hashes`.
+        """
+        count = len(leaf_hashes)
+        if count > 1 and count & (count - 1) == 0 and self.size % count == 0:
+            self._push(root if root is not None else _subtree_root(leaf_hashes), count.bit_length() - 1)
+            return
+        for h in leaf_hashes:
+            self.append(h)
+
+    def _push(self, h: bytes, height: int) -> None:
+        # Like `append`, one level up: size is a multiple of 2^height, so only subtrees of this
+        # height (and, after merging, higher) sit at the end of the range.
+        n = self.size >> height
+        while n & 1:
+            h = merkle.node_hash(self._hashes.pop(), h)
+            n >>= 1
+        self._hashes.append(h)
+        self.size += 1 << height
+
     def root(self) -> bytes:
         return merkle.fold_range(self._hashes)
 
 
+def _subtree_root(hashes: list[bytes]) -> bytes:
+    """The root of a complete subtree (a power-of-two count), level by level in list passes."""
+    level = hashes
+    while len(level) > 1:
+        level = merkle.parent_hashes(level)
+    return level[0]
+
+
 class Auditor:
-    def __init__(self, verifier: NoteVerifier, *, saved: Checkpoint | None = None) -> None:
+    """Fed a log in order; entries are checked in batches of BATCH, in the order they came.
+
+    Batching lets leaf hashes, their comparison and the subtree they form be computed in list
+    passes rather than entry by entry; every batch is checked before a checkpoint, the saved
+    checkpoint's size or the end is looked at, so problems come out as if entry by entry.
+    """
+
+    def __init__(
+        self,
+        verifier: NoteVerifier,
+        *,
+        saved: Checkpoint | None = None,
+        block_roots: Callable[[int], bytes] | None = None,
+    ) -> None:
+        """`block_roots(k)`, if given, is the root of leaves [k*BATCH, (k+1)*BATCH) as hashed from
+        the claimed leaf hashes (a store's verified tiles): a full block whose leaves match their
+        claims takes it instead of hashing its subtree again, and gets the very same root."""
         self.verifier = verifier
         self.saved = saved
+        self._block_roots = block_roots
         self.report = AuditReport(origin=verifier.name)
         self._range = CompactRange()
+        self._leaves: list[bytes] = []  # entries received but not yet checked
+        self._claims: list[bytes | None] = []
+        self._seen = 0
+        self._flush_at = self._next_flush()
         self._keys = self.report.registry
         self._signed: dict[str, array[int]] = {}
         self._last_checkpoint = 0
@@ -111,18 +163,50 @@ class Auditor:
         self.report.add(index, message)
 
     def entry(self, leaf: bytes, claimed: bytes | None) -> None:
-        index = self._range.size
-        h = merkle.leaf_hash(leaf)
-        if claimed is not None and claimed != h:
-            self.problem(
-                index,
-                "its bytes do not hash to the leaf hash the log committed to "
-                "(modified, inserted, deleted or moved)",
-            )
-        self._range.append(h)
-        self._admit(index, leaf)
-        if self.saved is not None and self._range.size == self.saved.size:
-            self._check_saved(self.saved)
+        self._leaves.append(leaf)
+        self._claims.append(claimed)
+        self._seen += 1
+        if self._seen == self._flush_at:
+            self._flush()
+            if self.saved is not None and self._seen == self.saved.size:
+                self._check_saved(self.saved)
+
+    def _next_flush(self) -> int:
+        """The end of the current batch: the next multiple of BATCH, or the saved size first."""
+        end = (self._seen // BATCH + 1) * BATCH
+        if self.saved is not None and self._seen < self.saved.size < end:
+            return self.saved.size
+        return end
+
+    def _flush(self) -> None:
+        """Check the pending entries: leaf hashes against the claims, range, admission."""
+        leaves, claims = self._leaves, self._claims
+        self._flush_at = self._next_flush()
+        if not leaves:
+            return
+        self._leaves, self._claims = [], []
+        start = self._range.size
+        hashes = merkle.leaf_hashes(leaves)
+        matched = hashes == claims  # the usual case: one comparison in C for the whole batch
+        self._range.extend(hashes, self._known_root(start, len(hashes)) if matched else None)
+        if matched:
+            for index, leaf in enumerate(leaves, start):
+                self._admit(index, leaf)
+            return
+        # Some claim differs (or is missing): entry by entry, so problems keep the log's order.
+        for index, (leaf, h, claimed) in enumerate(zip(leaves, hashes, claims, strict=True), start):
+            if claimed is not None and claimed != h:
+                self.problem(
+                    index,
+                    "its bytes do not hash to the leaf hash the log committed to "
+                    "(modified, inserted, deleted or moved)",
+                )
+            self._admit(index, leaf)
+
+    def _known_root(self, start: int, count: int) -> bytes | None:
+        if self._block_roots is None or count != BATCH or start % BATCH:
+            return None
+        return self._block_roots(start // BATCH)
 
     def _admit(self, index: int, leaf: bytes) -> None:
         try:
@@ -160,6 +244,7 @@ class Auditor:
             self.problem(0, "the genesis names another checkpoint key than the one audited with")
 
     def checkpoint(self, note: str) -> None:
+        self._flush()
         size = self._range.size
         try:
             cp = verify_checkpoint(note, self.verifier)
@@ -200,6 +285,7 @@ class Auditor:
             )
 
     def finish(self, claimed_size: int) -> AuditReport:
+        self._flush()
         size = self._range.size
         self.report.tree_size = size
         if claimed_size != size:
@@ -222,10 +308,15 @@ class Auditor:
 
 
 def audit_events(
-    events: Iterable[Event], claimed_size: int, verifier: NoteVerifier, *, saved: Checkpoint | None = None
+    events: Iterable[Event],
+    claimed_size: int,
+    verifier: NoteVerifier,
+    *,
+    saved: Checkpoint | None = None,
+    block_roots: Callable[[int], bytes] | None = None,
 ) -> AuditReport:
     """Audit a log given as the export's events (from a file or from a store)."""
-    auditor = Auditor(verifier, saved=saved)
+    auditor = Auditor(verifier, saved=saved, block_roots=block_roots)
     for ev in events:
         if isinstance(ev, EntryLine):
             auditor.entry(ev.leaf, ev.claimed)
@@ -234,9 +325,58 @@ def audit_events(
     return auditor.finish(claimed_size)
 
 
+def audit_store(
+    reader: LogReader,
+    size: int,
+    verifier: NoteVerifier,
+    *,
+    saved: Checkpoint | None = None,
+    watch: Callable[[Iterable[Event]], Iterable[Event]] = lambda events: events,
+) -> AuditReport:
+    """Audit a store: its entries and checkpoints, then its tiles and key index.
+
+    The tiles are checked first, on their own: when they are sound, each full block of entries
+    whose leaf hashes match the stored ones takes its subtree root from them rather than hashing
+    the block's interior nodes a second time. When they are not, the entries are audited without
+    them and the tile problems are reported after, as they always are.
+    """
+    events = watch(export.events(reader, size))
+    if not _tiles_sound(reader, size):
+        report = audit_events(events, size, verifier, saved=saved)
+        check_store(reader, size, report)
+        return report
+    report = audit_events(events, size, verifier, saved=saved, block_roots=tile_roots(reader))
+    check_keys(reader, report)
+    return report
+
+
+def _tiles_sound(reader: LogReader, size: int) -> bool:
+    probe = AuditReport()
+    try:
+        check_tiles(reader, size, probe)
+    except StoreError:  # a damaged store: let the audit proper meet it in its usual order
+        return False
+    return probe.ok
+
+
+def tile_roots(reader: LogReader) -> Callable[[int], bytes]:
+    """The root of the k-th full level-0 tile, as stored; only to be trusted once `check_tiles`
+    found the tiles sound."""
+
+    def root(k: int) -> bytes:
+        return reader.node_hashes([merkle.Node(tiles.HEIGHT, k)])[0]
+
+    return root
+
+
 def check_store(reader: LogReader, size: int, report: AuditReport) -> None:
     """What only a store holds: its tiles and its key index, against the audited entries."""
     check_tiles(reader, size, report)
+    check_keys(reader, report)
+
+
+def check_keys(reader: LogReader, report: AuditReport) -> None:
+    """The store's key index against the registry the audit rebuilt from the entries."""
     stored = {k.keyid: k for k in reader.keys()}  # noqa: SIM118 -- a store, not a dict
     if stored != report.registry:
         differing = sorted(set(stored) ^ set(report.registry)) or sorted(

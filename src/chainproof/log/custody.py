@@ -205,9 +205,7 @@ class CustodyLog:
         """Audit the store: its entries and checkpoints, then its tiles and key index."""
         with self.store.reader() as r:
             size = r.size()
-            report = audit.audit_events(watch(export.events(r, size), size), size, verifier, saved=saved)
-            audit.check_store(r, size, report)
-        return report
+            return audit.audit_store(r, size, verifier, saved=saved, watch=lambda events: watch(events, size))
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -12,13 +12,14 @@ signatures, hashes and checkpoints catch.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import rfc8785
 
@@ -48,8 +49,9 @@ class Header:
         return data + b"\n"
 
 
-@dataclass(frozen=True)
-class EntryLine:
+class EntryLine(NamedTuple):
+    """One per entry of a log; a named tuple because a whole log streams through these."""
+
     leaf: bytes
     claimed: bytes | None
 
@@ -80,12 +82,17 @@ def events(reader: LogReader, size: int) -> Iterator[Event]:
     """
     notes = iter(reader.checkpoints())
     pending = next(notes, None)
-    hashes = stored_leaf_hashes(reader, size)
-    for index, leaf in enumerate(reader.entries(0, size)):
-        yield EntryLine(leaf, next(hashes, None))
-        while pending is not None and pending[0] == index + 1:
+    # None once the stored hashes run out: the auditor has no claim to compare those entries with.
+    claims = itertools.chain(stored_leaf_hashes(reader, size), itertools.repeat(None))
+    due = -1 if pending is None else pending[0]  # the size completing the next checkpoint
+    for count, (leaf, claimed) in enumerate(zip(reader.entries(0, size), claims, strict=False), start=1):
+        yield EntryLine(leaf, claimed)
+        if count != due:
+            continue
+        while pending is not None and pending[0] == count:
             yield CheckpointLine(pending[1])
             pending = next(notes, None)
+        due = -1 if pending is None else pending[0]
     while pending is not None:
         yield CheckpointLine(pending[1])
         pending = next(notes, None)

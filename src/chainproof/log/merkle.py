@@ -32,6 +32,17 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha256(b"\x01" + left + right).digest()
 
 
+def leaf_hashes(leaves: Sequence[bytes]) -> list[bytes]:
+    """`leaf_hash` of each entry, in one list pass (no call per entry)."""
+    return [_sha256(b"\x00" + data).digest() for data in leaves]
+
+
+def parent_hashes(level: Sequence[bytes]) -> list[bytes]:
+    """`node_hash` of each pair of an even-length level: the level above it."""
+    pairs = zip(level[::2], level[1::2], strict=True)
+    return [_sha256(b"\x01" + left + right).digest() for left, right in pairs]
+
+
 EMPTY_ROOT = _sha256(b"").digest()
 
 
