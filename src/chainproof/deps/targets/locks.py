@@ -588,30 +588,48 @@ def _hash_table(table: Mapping[str, object]) -> list[str | None]:
     return [f"{alg}:{hexd}" if isinstance(hexd, str) else None for alg, hexd in hashes.items()]
 
 
-def _locked_entry(
-    name: str,
-    version: str | None,
-    *,
-    kind: SourceKind,
-    detail: str,
+@dataclass(frozen=True)
+class _Described:
+    """What a TOML lock format says of one package besides its name and version."""
+
+    hashes: Iterable[str | None]
+    kind: SourceKind
+    detail: str
+    is_project: bool = False
+
+
+def _lock_entries(
+    tables: _Tables,
     path: str,
-    line: int | None,
-    hashes: tuple[str, ...],
-    is_project: bool = False,
-) -> LockEntry:
-    """A package of a TOML lock file: pinned by its exact version or by its artifacts' hashes."""
-    return LockEntry(
-        name=name,
-        version=version,
-        kind=kind,
-        path=path,
-        line=line,
-        pinned=version is not None or bool(hashes),
-        hashes=hashes,
-        evidence=f"{name} {version or ''}".strip(),
-        detail=detail,
-        is_project=is_project,
-    )
+    findings: list[Finding],
+    describe: Callable[[Mapping[str, object], str], _Described],
+) -> ParsedLock:
+    """The packages of a TOML lock file, each pinned by its exact version or its artifacts' hashes."""
+    entries: list[LockEntry] = []
+    for line, pkg in tables.tables:
+        named = _named(pkg, path, line)
+        if isinstance(named, Finding):
+            findings.append(named)
+            continue
+        name, version = named
+        described = describe(pkg, name)
+        hashes, bad = _collect_hashes(described.hashes, path, line)
+        findings.extend(bad)
+        entries.append(
+            LockEntry(
+                name=name,
+                version=version,
+                kind=described.kind,
+                path=path,
+                line=line,
+                pinned=version is not None or bool(hashes),
+                hashes=hashes,
+                evidence=f"{name} {version or ''}".strip(),
+                detail=described.detail,
+                is_project=described.is_project,
+            )
+        )
+    return ParsedLock(tuple(entries), tuple(findings))
 
 
 def parse_pylock(data: bytes, path: str) -> ParsedLock:
@@ -625,21 +643,13 @@ def parse_pylock(data: bytes, path: str) -> ParsedLock:
         return ParsedLock(findings=tuple(findings))
     tables = _package_tables(doc, data, "packages", path)
     findings.extend(tables.findings)
-    entries: list[LockEntry] = []
-    for line, pkg in tables.tables:
-        named = _named(pkg, path, line)
-        if isinstance(named, Finding):
-            findings.append(named)
-            continue
-        name, version = named
+
+    def describe(pkg: Mapping[str, object], name: str) -> _Described:
         artifacts = [_table(pkg, "sdist"), _table(pkg, "archive"), *_tables(pkg, "wheels")]
-        hashes, bad = _collect_hashes((h for a in artifacts for h in _hash_table(a)), path, line)
-        findings.extend(bad)
         kind, detail = _pylock_source(pkg)
-        entries.append(
-            _locked_entry(name, version, kind=kind, detail=detail, path=path, line=line, hashes=hashes)
-        )
-    return ParsedLock(tuple(entries), tuple(findings))
+        return _Described((h for a in artifacts for h in _hash_table(a)), kind, detail)
+
+    return _lock_entries(tables, path, findings, describe)
 
 
 def _pylock_source(pkg: Mapping[str, object]) -> tuple[SourceKind, str]:
@@ -669,30 +679,13 @@ def parse_uv_lock(data: bytes, path: str) -> ParsedLock:
         return ParsedLock(findings=tuple(findings))
     tables = _package_tables(doc, data, "package", path)
     findings.extend(tables.findings)
-    entries: list[LockEntry] = []
-    for line, pkg in tables.tables:
-        named = _named(pkg, path, line)
-        if isinstance(named, Finding):
-            findings.append(named)
-            continue
-        name, version = named
+
+    def describe(pkg: Mapping[str, object], name: str) -> _Described:
         artifacts = [_table(pkg, "sdist"), *_tables(pkg, "wheels")]
-        hashes, bad = _collect_hashes((_str(a, "hash") for a in artifacts), path, line)
-        findings.extend(bad)
         kind, detail, is_project = _uv_source(_table(pkg, "source"))
-        entries.append(
-            _locked_entry(
-                name,
-                version,
-                kind=kind,
-                detail=detail,
-                path=path,
-                line=line,
-                hashes=hashes,
-                is_project=is_project,
-            )
-        )
-    return ParsedLock(tuple(entries), tuple(findings))
+        return _Described((_str(a, "hash") for a in artifacts), kind, detail, is_project)
+
+    return _lock_entries(tables, path, findings, describe)
 
 
 def _uv_source(source: Mapping[str, object]) -> tuple[SourceKind, str, bool]:
@@ -727,24 +720,16 @@ def parse_poetry_lock(data: bytes, path: str) -> ParsedLock:
     old_files = {canonicalize_name(k): v for k, v in _table(_table(doc, "metadata"), "files").items()}
     tables = _package_tables(doc, data, "package", path)
     findings.extend(tables.findings)
-    entries: list[LockEntry] = []
-    for line, pkg in tables.tables:
-        named = _named(pkg, path, line)
-        if isinstance(named, Finding):
-            findings.append(named)
-            continue
-        name, version = named
+
+    def describe(pkg: Mapping[str, object], name: str) -> _Described:
         files = _tables(pkg, "files")
         if not files:
             legacy = old_files.get(canonicalize_name(name), [])
             files = [f for f in legacy if isinstance(f, dict)] if isinstance(legacy, list) else []
-        hashes, bad = _collect_hashes((_str(f, "hash") for f in files), path, line)
-        findings.extend(bad)
         kind, detail = _poetry_source(_table(pkg, "source"))
-        entries.append(
-            _locked_entry(name, version, kind=kind, detail=detail, path=path, line=line, hashes=hashes)
-        )
-    return ParsedLock(tuple(entries), tuple(findings))
+        return _Described((_str(f, "hash") for f in files), kind, detail)
+
+    return _lock_entries(tables, path, findings, describe)
 
 
 def _poetry_source(source: Mapping[str, object]) -> tuple[SourceKind, str]:
