@@ -129,6 +129,23 @@ class Store:
             log.close()
 
 
+def attest_args(key: Path, predicate: str | Path, out: str | Path) -> list[str | Path]:
+    """`attest` with KEY about one subject `m` of the test hop type, PREDICATE to OUT."""
+    return [
+        "attest",
+        "--key",
+        key,
+        "--type",
+        HOP,
+        "--subject",
+        f"m=sha256:{digest('m')}",
+        "--predicate",
+        predicate,
+        "--out",
+        out,
+    ]
+
+
 def digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -13,6 +13,7 @@ from cli_support import (
     ORIGIN,
     Cli,
     Store,
+    attest_args,
     digest,
     envelope,
     envelope_json,
@@ -310,17 +311,7 @@ def test_attest_writes_one_canonical_signed_envelope(cli: Cli, store: Store, ali
 
 def test_attest_to_stdout_from_stdin(cli: Cli, store: Store, alice: Path) -> None:
     result = cli.ok(
-        "attest",
-        "--key",
-        alice,
-        "--type",
-        HOP,
-        "--subject",
-        f"m=sha256:{digest('m')}",
-        "--predicate",
-        "-",
-        "--out",
-        "-",
+        *attest_args(alice, "-", "-"),
         stdin=b'{"from": "stdin"}',
     )
     env = dsse.parse(result.out_bytes)

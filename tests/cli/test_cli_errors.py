@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from cli_support import HOP, Cli, Store, digest, envelope, envelope_json, read_key, statement
+from cli_support import Cli, Store, attest_args, envelope, envelope_json, read_key, statement
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chainproof.attest import dsse, keys
@@ -302,46 +302,16 @@ def test_missing_files(cli: Cli, store: Store, alice: Path) -> None:
     assert "cannot read" in cli.fails(2, "verify-note", missing, "--vkey", store.vkey)
     assert "cannot read key file" in cli.fails(
         2,
-        "attest",
-        "--key",
-        missing,
-        "--type",
-        HOP,
-        "--subject",
-        f"m=sha256:{digest('m')}",
-        "--predicate",
-        "-",
-        "--out",
-        "-",
+        *attest_args(missing, "-", "-"),
     )
     predicate_missing = cli.fails(
         2,
-        "attest",
-        "--key",
-        alice,
-        "--type",
-        HOP,
-        "--subject",
-        f"m=sha256:{digest('m')}",
-        "--predicate",
-        missing,
-        "--out",
-        "-",
+        *attest_args(alice, missing, "-"),
     )
     assert "cannot read" in predicate_missing
     assert "cannot write" in cli.fails(
         2,
-        "attest",
-        "--key",
-        alice,
-        "--type",
-        HOP,
-        "--subject",
-        f"m=sha256:{digest('m')}",
-        "--predicate",
-        "-",
-        "--out",
-        missing / "sub" / "a.dsse",
+        *attest_args(alice, "-", missing / "sub" / "a.dsse"),
         stdin=b"{}",
     )
 
@@ -351,17 +321,7 @@ def test_a_key_file_that_is_not_a_key(cli: Cli, store: Store) -> None:
     bogus.write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
     message = cli.fails(
         2,
-        "attest",
-        "--key",
-        bogus,
-        "--type",
-        HOP,
-        "--subject",
-        f"m=sha256:{digest('m')}",
-        "--predicate",
-        "-",
-        "--out",
-        "-",
+        *attest_args(bogus, "-", "-"),
         stdin=b"{}",
     )
     assert "not a PKCS#8 PEM private key" in message
@@ -382,17 +342,7 @@ def test_attest_with_a_predicate_json_cannot_canonicalise(
     out = alice.parent / "never.dsse"
     message = cli.fails(
         1,
-        "attest",
-        "--key",
-        alice,
-        "--type",
-        HOP,
-        "--subject",
-        f"m=sha256:{digest('m')}",
-        "--predicate",
-        "-",
-        "--out",
-        out,
+        *attest_args(alice, "-", out),
         stdin=predicate,
     )
     assert fragment in message
