@@ -10,7 +10,7 @@ import typer
 from chainproof.attest import keys
 from chainproof.cli.output import JsonOption, emit, passphrase_from, store_dir
 from chainproof.log.custody import CustodyLog
-from chainproof.log.entries import KeyRecord
+from chainproof.log.store import KeyRecord
 
 app = typer.Typer(
     help="Register, list and revoke actor keys (registry entries signed by the admin key).",

@@ -7,16 +7,16 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from chainproof.attest import dsse
 from chainproof.cli.output import JsonOption, emit, progress, read_input, store_dir
 from chainproof.errors import UsageError
-from chainproof.log import export
 from chainproof.log.custody import CustodyLog
-from chainproof.log.note import parse_checkpoint
+
+if TYPE_CHECKING:
+    from chainproof.log.export import Event
 
 app = typer.Typer(
     help="Append to the custody log, read it, prove inclusion and consistency, export it.",
@@ -43,6 +43,8 @@ def append(
 
     An envelope the log already holds is not added again; its existing index is returned.
     """
+    from chainproof.attest import dsse
+
     labelled = [pair for name in files for pair in dsse.parse_documents(read_input(name), name)]
     log = _open(ctx)
     result = log.append([env for _, env in labelled], [label for label, _ in labelled])
@@ -76,6 +78,8 @@ def get(
         sys.stdout.buffer.write(leaf)
         sys.stdout.flush()
         return
+    from chainproof.attest import dsse
+
     env = dsse.parse(leaf)
     payload = env.payload.decode("utf-8", errors="replace")
     emit(
@@ -100,6 +104,8 @@ def checkpoint(ctx: typer.Context, as_json: JsonOption = False) -> None:
         sys.stdout.write(note)
         sys.stdout.flush()
         return
+    from chainproof.log.note import parse_checkpoint
+
     cp = parse_checkpoint(note.split("\n\n", 1)[0] + "\n")
     emit(
         True,
@@ -202,5 +208,7 @@ def info(ctx: typer.Context, as_json: JsonOption = False) -> None:
     )
 
 
-def _shown(events: Iterable[export.Event], size: int) -> Iterator[export.Event]:
+def _shown(events: Iterable[Event], size: int) -> Iterator[Event]:
+    from chainproof.log import export
+
     return progress(events, size, "exporting", lambda ev: isinstance(ev, export.EntryLine))

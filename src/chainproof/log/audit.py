@@ -24,10 +24,9 @@ from dataclasses import dataclass, field
 from chainproof.attest import dsse
 from chainproof.errors import ChainproofError, StoreError, VerificationError
 from chainproof.log import entries, export, merkle, tiles
-from chainproof.log.entries import KeyRecord
 from chainproof.log.export import EntryLine, Event
 from chainproof.log.note import Checkpoint, NoteVerifier, verify_checkpoint
-from chainproof.log.store import LogReader
+from chainproof.log.store import KeyRecord, LogReader
 from chainproof.log.tiles import Tile, TileId
 
 MAX_PROBLEMS = 1000

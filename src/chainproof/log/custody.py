@@ -14,19 +14,25 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-from chainproof.attest import dsse, keys
-from chainproof.attest.statement import Statement
 from chainproof.errors import StoreError, UsageError, VerificationError
-from chainproof.log import audit, entries, export, merkle
-from chainproof.log.audit import AuditReport
-from chainproof.log.entries import KeyRecord
-from chainproof.log.note import Checkpoint, NoteSigner, NoteVerifier
+from chainproof.log import merkle
 from chainproof.log.proofs import ConsistencyProof, InclusionProof
 from chainproof.log.sqlite import SqliteStore
-from chainproof.log.store import LogReader, LogStore, LogWriter
+from chainproof.log.store import KeyRecord, LogReader, LogStore, LogWriter
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from chainproof.attest import dsse
+    from chainproof.attest.statement import Statement
+    from chainproof.log.audit import AuditReport
+    from chainproof.log.export import Event
+    from chainproof.log.note import Checkpoint, NoteSigner, NoteVerifier
+
+# Signing, admission, audit and export are imported where they are used: read-only commands
+# (`log get`, `log prove`) run once per call and should not pay for loading the crypto stack.
 
 DB_FILE = "log.db"
 SIGNER_FILE = "log-signer.pem"
@@ -47,11 +53,11 @@ class AppendResult:
     checkpoint: str
 
 
-Watch = Callable[[Iterable[export.Event], int], Iterable[export.Event]]
+Watch = Callable[[Iterable["Event"], int], Iterable["Event"]]
 """Sees the events of an export or audit go by (given the log size), e.g. to show progress."""
 
 
-def _unwatched(events: Iterable[export.Event], size: int) -> Iterable[export.Event]:
+def _unwatched(events: Iterable[Event], size: int) -> Iterable[Event]:
     return events
 
 
@@ -95,6 +101,10 @@ class CustodyLog:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as e:
             raise UsageError(f"cannot create {directory}: {e.strerror}") from None
+        from chainproof.attest import keys
+        from chainproof.log import entries
+        from chainproof.log.note import NoteSigner
+
         signer = NoteSigner(origin, keys.generate())
         admin = keys.generate()
         keys.write_private(directory / SIGNER_FILE, signer.private_key)
@@ -195,6 +205,8 @@ class CustodyLog:
         """Write the whole log to an export file, from one snapshot; return its size."""
         with self.store.reader() as r:
             size = r.size()
+            from chainproof.log import export
+
             header = export.Header(self._meta(r, "origin"), self._meta(r, "checkpoint_vkey"), size)
             export.write(path, header, watch(export.events(r, size), size))
         return size
@@ -205,11 +217,16 @@ class CustodyLog:
         """Audit the store: its entries and checkpoints, then its tiles and key index."""
         with self.store.reader() as r:
             size = r.size()
+            from chainproof.log import audit
+
             return audit.audit_store(r, size, verifier, saved=saved, watch=lambda events: watch(events, size))
 
     # -- writing ---------------------------------------------------------------------------
 
     def _signer(self, reader: LogReader) -> NoteSigner:
+        from chainproof.attest import keys
+        from chainproof.log.note import NoteSigner
+
         return NoteSigner(self._meta(reader, "origin"), keys.read_private(self.directory / SIGNER_FILE))
 
     def append(self, envelopes: Sequence[dsse.Envelope], labels: Sequence[str] = ()) -> AppendResult:
@@ -224,6 +241,8 @@ class CustodyLog:
         signer: NoteSigner,
         labels: Sequence[str] = (),
     ) -> AppendResult:
+        from chainproof.log import entries
+
         size = w.size()
         known: dict[str, KeyRecord | None] = {}
 
@@ -261,11 +280,15 @@ class CustodyLog:
         for record in changed:
             w.put_key(record)
         new_size = size + len(leaves)
+        from chainproof.log.note import Checkpoint
+
         note = signer.sign(Checkpoint(signer.name, new_size, root_at(w, new_size)).body())
         w.add_checkpoint(new_size, note)
         return AppendResult(tuple(results), new_size, note)
 
     def _admin_key(self, admin_key: Path | None, passphrase: bytes | None) -> tuple[Ed25519PrivateKey, str]:
+        from chainproof.attest import keys
+
         key = keys.read_private(admin_key or self.directory / ADMIN_FILE, passphrase)
         with self.store.reader() as r:
             expected = self._meta(r, "admin_keyid")
@@ -282,6 +305,8 @@ class CustodyLog:
         passphrase: bytes | None = None,
     ) -> AppendResult:
         admin, _ = self._admin_key(admin_key, passphrase)
+        from chainproof.log import entries
+
         st = entries.registration_statement(name, key.public_key())
         return self.append([sign_statement(st, admin)])
 
@@ -296,6 +321,8 @@ class CustodyLog:
     ) -> AppendResult:
         admin, _ = self._admin_key(admin_key, passphrase)
         start = self.size() if effective_from is None else effective_from
+        from chainproof.log import entries
+
         st = entries.revocation_statement(record, start, reason)
         return self.append([sign_statement(st, admin)])
 
@@ -304,6 +331,8 @@ def audit_export(
     path: Path, verifier: NoteVerifier, *, saved: Checkpoint | None = None, watch: Watch = _unwatched
 ) -> AuditReport:
     """Audit an export file against the verifier key (and a checkpoint saved earlier)."""
+    from chainproof.log import audit, export
+
     try:
         f = path.open("rb")
     except OSError as e:
@@ -319,6 +348,8 @@ def audit_export(
 
 
 def sign_statement(st: Statement, key: Ed25519PrivateKey) -> dsse.Envelope:
+    from chainproof.attest import dsse, keys
+
     return dsse.sign(dsse.INTOTO_PAYLOAD_TYPE, st.canonical(), key, keys.keyid(key.public_key()))
 
 

@@ -23,33 +23,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from chainproof.attest import dsse, keys, statement
 from chainproof.attest.statement import Statement, Subject
 from chainproof.errors import FormatError, VerificationError
+from chainproof.log.store import ACTOR_ROLE, ADMIN_ROLE, KeyRecord
 
 PREDICATE_BASE = "https://chainproof.dev/log"
 GENESIS = f"{PREDICATE_BASE}/genesis/v1"
 KEY_REGISTRATION = f"{PREDICATE_BASE}/key-registration/v1"
 KEY_REVOCATION = f"{PREDICATE_BASE}/key-revocation/v1"
-ADMIN_ROLE = "admin"
-ACTOR_ROLE = "actor"
 
 
 class RejectedEntry(VerificationError):
     """An envelope may not enter the log: unknown or revoked signer, bad signature, bad statement."""
-
-
-@dataclass(frozen=True)
-class KeyRecord:
-    keyid: str
-    name: str
-    public_key: bytes
-    role: str
-    registered_at: int
-    revoked_from: int | None = None
-    revoked_at: int | None = None
-
-    def valid_at(self, index: int) -> bool:
-        """Whether an entry at `index` may carry this key's signature."""
-        after_registration = index > self.registered_at or (self.role == ADMIN_ROLE and index == 0)
-        return after_registration and (self.revoked_from is None or index < self.revoked_from)
 
 
 KeyLookup = Callable[[str], KeyRecord | None]

@@ -23,9 +23,8 @@ from pathlib import Path
 
 from chainproof.errors import StoreError
 from chainproof.log import tiles as tl
-from chainproof.log.entries import KeyRecord
 from chainproof.log.merkle import HASH_SIZE, Node
-from chainproof.log.store import FORMAT
+from chainproof.log.store import FORMAT, KeyRecord
 from chainproof.log.tiles import Tile, TileId
 
 _SCHEMA = """

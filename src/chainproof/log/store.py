@@ -13,13 +13,33 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Protocol
 
-from chainproof.log.entries import KeyRecord
 from chainproof.log.merkle import Node
 from chainproof.log.tiles import Tile, TileId
 
 FORMAT = "chainproof-log/1"
+ADMIN_ROLE = "admin"
+ACTOR_ROLE = "actor"
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A key of the log's registry, as its registration and revocation entries made it."""
+
+    keyid: str
+    name: str
+    public_key: bytes
+    role: str
+    registered_at: int
+    revoked_from: int | None = None
+    revoked_at: int | None = None
+
+    def valid_at(self, index: int) -> bool:
+        """Whether an entry at `index` may carry this key's signature."""
+        after_registration = index > self.registered_at or (self.role == ADMIN_ROLE and index == 0)
+        return after_registration and (self.revoked_from is None or index < self.revoked_from)
 
 
 class LogReader(Protocol):
