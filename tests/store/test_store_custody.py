@@ -480,3 +480,35 @@ def test_entry_out_of_range_is_a_usage_error(built: Built) -> None:
 def test_open_a_missing_store(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no chainproof store at"):
         CustodyLog.open(tmp_path / "nothing-here")
+
+
+# -- signatures checked before the write lock ----------------------------------------------
+
+
+def test_preverify_lists_only_signatures_that_verify_under_registered_keys(
+    built: Built, stranger: Ed25519PrivateKey
+) -> None:
+    log = built.log
+    good = envelope(built.actor, 1, "pre")
+    forged = replace(good, signatures=(replace(good.signatures[0], sig=bytes(64)),))
+    unknown = envelope(stranger, 1, "pre")
+    verified = log._preverify([good, forged, unknown])
+    assert verified[0] == {(good.signatures[0].sig, keys.public_raw(built.actor.public_key()))}
+    assert verified[1:] == [frozenset(), frozenset()]
+    with pytest.raises(RejectedEntry):
+        log.append([forged])
+
+
+def test_a_stale_preverification_does_not_skip_the_registry_checks(
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key revoked between the check outside the lock and the append inside it is still refused."""
+    log = built.log
+    late = envelope(built.actor, 7, "late")
+    stale = log._preverify([late])
+    log.revoke_key(log.find_key(keys.keyid(built.actor.public_key())), effective_from=None, reason="leaked")
+    before = snapshot(log)
+    monkeypatch.setattr(CustodyLog, "_preverify", lambda self, envs: stale)
+    with pytest.raises(RejectedEntry, match="revoked"):
+        log.append([late])
+    assert snapshot(log) == before

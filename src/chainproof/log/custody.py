@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from chainproof.attest import dsse
     from chainproof.attest.statement import Statement
     from chainproof.log.audit import AuditReport
+    from chainproof.log.entries import Verified
     from chainproof.log.export import Event
     from chainproof.log.note import Checkpoint, NoteSigner, NoteVerifier
 
@@ -231,8 +232,23 @@ class CustodyLog:
 
     def append(self, envelopes: Sequence[dsse.Envelope], labels: Sequence[str] = ()) -> AppendResult:
         """Admit and append every envelope, or none of them; `labels` name them in errors."""
+        verified = self._preverify(envelopes)
         with self.store.writer() as w:
-            return self._append(w, envelopes, self._signer(w), labels)
+            return self._append(w, envelopes, self._signer(w), labels, verified)
+
+    def _preverify(self, envelopes: Sequence[dsse.Envelope]) -> list[Verified]:
+        """Each envelope's signatures checked before the write lock, against the registry as it is."""
+        from chainproof.log import entries
+
+        with self.reading() as r:
+            cache: dict[str, KeyRecord | None] = {}
+
+            def lookup(keyid: str) -> KeyRecord | None:
+                if keyid not in cache:
+                    cache[keyid] = r.key(keyid)
+                return cache[keyid]
+
+            return [entries.preverify(env, lookup) for env in envelopes]
 
     def _append(
         self,
@@ -240,6 +256,7 @@ class CustodyLog:
         envelopes: Sequence[dsse.Envelope],
         signer: NoteSigner,
         labels: Sequence[str] = (),
+        verified: Sequence[Verified] = (),
     ) -> AppendResult:
         from chainproof.log import entries
 
@@ -263,7 +280,9 @@ class CustodyLog:
                 continue
             index = size + len(leaves)
             try:
-                admitted = entries.admit(env, index, lookup)
+                admitted = entries.admit(
+                    env, index, lookup, verified[position] if position < len(verified) else frozenset()
+                )
             except VerificationError as e:
                 label = labels[position] if position < len(labels) else f"envelope {position + 1}"
                 raise type(e)(f"{label}: {e}") from None

@@ -36,6 +36,9 @@ class RejectedEntry(VerificationError):
 
 
 KeyLookup = Callable[[str], KeyRecord | None]
+Verified = frozenset[tuple[bytes, bytes]]
+"""(signature, public key) pairs already checked over one envelope's PAE: `admit` need not redo
+the Ed25519 work, only the registry checks (which key, valid at which index) that can change."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,9 @@ def _genesis(env: dsse.Envelope, st: Statement, index: int) -> KeyRecord:
     return record
 
 
-def _check_signatures(env: dsse.Envelope, index: int, lookup: KeyLookup) -> list[KeyRecord]:
+def _check_signatures(
+    env: dsse.Envelope, index: int, lookup: KeyLookup, verified: Verified = frozenset()
+) -> list[KeyRecord]:
     """Every signature must come from a key valid at `index` and verify; returns the signers."""
     signers: list[KeyRecord] = []
     for sig in env.signatures:
@@ -123,22 +128,25 @@ def _check_signatures(env: dsse.Envelope, index: int, lookup: KeyLookup) -> list
             raise RejectedEntry(f"key {sig.keyid} is not registered in this log")
         if not record.valid_at(index):
             raise RejectedEntry(f"key {sig.keyid} ({record.name}) is revoked for entry {index}")
-        try:
-            env.verify_signature(sig, record.public_key)
-        except dsse.SignatureError as e:
-            raise RejectedEntry(str(e)) from None
+        if (sig.sig, record.public_key) not in verified:
+            try:
+                env.verify_signature(sig, record.public_key)
+            except dsse.SignatureError as e:
+                raise RejectedEntry(str(e)) from None
         signers.append(record)
     return signers
 
 
-def admit(env: dsse.Envelope, index: int, lookup: KeyLookup) -> Admitted:
-    """Check one envelope for entry `index`; raise RejectedEntry or FormatError if it may not enter."""
+def admit(env: dsse.Envelope, index: int, lookup: KeyLookup, verified: Verified = frozenset()) -> Admitted:
+    """Check one envelope for entry `index`; raise RejectedEntry or FormatError if it may not enter.
+
+    `verified` names signatures over `env` already checked (see `preverify`)."""
     if env.payload_type != dsse.INTOTO_PAYLOAD_TYPE:
         raise RejectedEntry(f"payloadType {env.payload_type!r} is not {dsse.INTOTO_PAYLOAD_TYPE!r}")
     st = statement.parse(env.payload)
     if st.predicate_type == GENESIS:
         return Admitted(env, st, _genesis(env, st, index))
-    signers = _check_signatures(env, index, lookup)
+    signers = _check_signatures(env, index, lookup, verified)
     if st.predicate_type not in (KEY_REGISTRATION, KEY_REVOCATION):
         return Admitted(env, st, None)
     if any(s.role != ADMIN_ROLE for s in signers):
@@ -146,6 +154,28 @@ def admit(env: dsse.Envelope, index: int, lookup: KeyLookup) -> Admitted:
     if st.predicate_type == KEY_REGISTRATION:
         return Admitted(env, st, _registration(st, index, lookup))
     return Admitted(env, st, _revocation(st, index, lookup))
+
+
+def preverify(env: dsse.Envelope, lookup: KeyLookup) -> Verified:
+    """The signatures of `env` that verify under the keys `lookup` knows now.
+
+    Ed25519 verification is most of an append's cost and needs no lock: doing it against a snapshot
+    of the registry before the write lock lets writers to one log verify in parallel. A signature
+    that fails here is simply not listed; `admit` checks it again under the lock and gives the error.
+    """
+    good: set[tuple[bytes, bytes]] = set()
+    if env.payload_type != dsse.INTOTO_PAYLOAD_TYPE:
+        return frozenset()  # admit rejects it before any signature
+    for sig in env.signatures:
+        record = lookup(sig.keyid) if sig.keyid else None
+        if record is None:
+            continue
+        try:
+            env.verify_signature(sig, record.public_key)
+        except dsse.SignatureError:
+            continue
+        good.add((sig.sig, record.public_key))
+    return frozenset(good)
 
 
 def _registration(st: Statement, index: int, lookup: KeyLookup) -> KeyRecord:
