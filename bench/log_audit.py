@@ -37,7 +37,9 @@ class _RehashOnly(Auditor):
 def _rehash(reader: LogReader, size: int) -> None:
     auditor = _RehashOnly(c.raw_verifier(), block_roots=tile_roots(reader))
     for ev in export.events(reader, size):
-        if isinstance(ev, export.EntryLine):
+        if isinstance(ev, export.EntryBatch):
+            auditor.entry_batch(ev.leaves, ev.claims)
+        elif isinstance(ev, export.EntryLine):
             auditor.entry(ev.leaf, ev.claimed)
         else:
             auditor.checkpoint(ev.note)

@@ -70,4 +70,4 @@ def _saved(path: Path | None, verifier: NoteVerifier) -> Checkpoint | None:
 
 
 def _shown(events: Iterable[export.Event], size: int) -> Iterator[export.Event]:
-    return progress(events, size, "auditing", lambda ev: isinstance(ev, export.EntryLine))
+    return progress(events, size, "auditing", export.entry_count)

@@ -211,4 +211,4 @@ def info(ctx: typer.Context, as_json: JsonOption = False) -> None:
 def _shown(events: Iterable[Event], size: int) -> Iterator[Event]:
     from chainproof.log import export
 
-    return progress(events, size, "exporting", lambda ev: isinstance(ev, export.EntryLine))
+    return progress(events, size, "exporting", export.entry_count)

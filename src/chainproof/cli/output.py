@@ -55,10 +55,10 @@ T = TypeVar("T")
 _PROGRESS_MIN = 20_000
 
 
-def progress(items: Iterable[T], total: int, what: str, counts: Callable[[T], bool]) -> Iterator[T]:
+def progress(items: Iterable[T], total: int, what: str, counts: Callable[[T], int]) -> Iterator[T]:
     """Yield `items`, showing a progress bar on a terminal's stderr for long runs.
 
-    `counts` says which items advance the bar (entries, say, not the checkpoints between them).
+    `counts` says how far each item advances the bar (entries, say, not the checkpoints between).
     """
     if total < _PROGRESS_MIN or not sys.stderr.isatty():
         yield from items
@@ -68,10 +68,10 @@ def progress(items: Iterable[T], total: int, what: str, counts: Callable[[T], bo
 
     with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task(what, total=total)
-        done = 0
+        done = shown = 0
         for item in items:
             yield item
-            if counts(item):
-                done += 1
-                if done % 1000 == 0:
-                    bar.update(task, completed=done)
+            done += counts(item)
+            if done - shown >= 1000:
+                shown = done
+                bar.update(task, completed=done)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from chainproof.attest import dsse
 from chainproof.errors import ChainproofError, StoreError, VerificationError
 from chainproof.log import entries, export, merkle, tiles
-from chainproof.log.export import EntryLine, Event
+from chainproof.log.export import EntryBatch, EntryLine, Event
 from chainproof.log.note import Checkpoint, NoteVerifier, verify_checkpoint
 from chainproof.log.store import KeyRecord, LogReader
 from chainproof.log.tiles import Tile, TileId
@@ -169,6 +169,21 @@ class Auditor:
             self._flush()
             if self.saved is not None and self._seen == self.saved.size:
                 self._check_saved(self.saved)
+
+    def entry_batch(self, leaves: list[bytes], claims: list[bytes | None]) -> None:
+        """Consecutive entries at once: the same checks as `entry` for each, in order."""
+        taken = 0
+        while taken < len(leaves):
+            room = self._flush_at - self._seen
+            part = min(room, len(leaves) - taken)
+            self._leaves += leaves[taken : taken + part]
+            self._claims += claims[taken : taken + part]
+            taken += part
+            self._seen += part
+            if self._seen == self._flush_at:
+                self._flush()
+                if self.saved is not None and self._seen == self.saved.size:
+                    self._check_saved(self.saved)
 
     def _next_flush(self) -> int:
         """The end of the current batch: the next multiple of BATCH, or the saved size first."""
@@ -317,7 +332,9 @@ def audit_events(
     """Audit a log given as the export's events (from a file or from a store)."""
     auditor = Auditor(verifier, saved=saved, block_roots=block_roots)
     for ev in events:
-        if isinstance(ev, EntryLine):
+        if isinstance(ev, EntryBatch):
+            auditor.entry_batch(ev.leaves, ev.claims)
+        elif isinstance(ev, EntryLine):
             auditor.entry(ev.leaf, ev.claimed)
         else:
             auditor.checkpoint(ev.note)

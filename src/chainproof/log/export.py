@@ -56,43 +56,68 @@ class EntryLine(NamedTuple):
     claimed: bytes | None
 
 
+class EntryBatch(NamedTuple):
+    """Consecutive entries, as a store streams them: the same lines as that many EntryLines."""
+
+    leaves: list[bytes]
+    claims: list[bytes | None]
+
+
 @dataclass(frozen=True)
 class CheckpointLine:
     note: str
 
 
-Event = EntryLine | CheckpointLine
+Event = EntryLine | EntryBatch | CheckpointLine
+
+
+def entry_count(ev: Event) -> int:
+    """How many entries an event carries (for progress)."""
+    if isinstance(ev, EntryBatch):
+        return len(ev.leaves)
+    return 1 if isinstance(ev, EntryLine) else 0
 
 
 def stored_leaf_hashes(reader: LogReader, size: int) -> Iterator[bytes]:
     """The leaf hashes the store committed to, from its level-0 tiles."""
+    return itertools.chain.from_iterable(_stored_tile_bases(reader, size))
+
+
+def _stored_tile_bases(reader: LogReader, size: int) -> Iterator[tuple[bytes, ...]]:
     left = size
     for _, width, encoded in reader.tile_level(0):
-        yield from tiles.base_of(encoded, width)[:left]
-        left -= min(width, left)
         if not left:
             return
+        yield tiles.base_of(encoded, width)[:left]
+        left -= min(width, left)
 
 
 def events(reader: LogReader, size: int) -> Iterator[Event]:
     """A log as the auditor reads it: entries, each checkpoint after the entry completing it.
 
-    A stored checkpoint that no entry completes (its size exceeds `size`, the store's size) comes
-    last, where the auditor reports it: a store must not serve a checkpoint it cannot back.
+    Entries come in batches (`EntryBatch`), cut where a checkpoint falls. A stored checkpoint that
+    no entry completes (its size exceeds `size`, the store's size) comes last, where the auditor
+    reports it: a store must not serve a checkpoint it cannot back.
     """
     notes = iter(reader.checkpoints())
     pending = next(notes, None)
     # None once the stored hashes run out: the auditor has no claim to compare those entries with.
     claims = itertools.chain(stored_leaf_hashes(reader, size), itertools.repeat(None))
-    due = -1 if pending is None else pending[0]  # the size completing the next checkpoint
-    for count, (leaf, claimed) in enumerate(zip(reader.entries(0, size), claims, strict=False), start=1):
-        yield EntryLine(leaf, claimed)
-        if count != due:
-            continue
-        while pending is not None and pending[0] == count:
-            yield CheckpointLine(pending[1])
-            pending = next(notes, None)
-        due = -1 if pending is None else pending[0]
+    count = 0  # entries yielded so far
+    for leaves in reader.entry_chunks(0, size):
+        batch_claims: list[bytes | None] = list(itertools.islice(claims, len(leaves)))
+        start, end = 0, len(leaves)
+        while pending is not None and count < pending[0] <= count + end:
+            cut = pending[0] - count
+            if cut > start:
+                yield EntryBatch(leaves[start:cut], batch_claims[start:cut])
+                start = cut
+            while pending is not None and pending[0] == count + cut:
+                yield CheckpointLine(pending[1])
+                pending = next(notes, None)
+        if start < end:
+            yield EntryBatch(leaves[start:] if start else leaves, batch_claims[start:])
+        count += end
     while pending is not None:
         yield CheckpointLine(pending[1])
         pending = next(notes, None)
@@ -106,7 +131,12 @@ def write(path: Path, header: Header, stream: Iterable[Event]) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(header.encode())
             for ev in stream:
-                f.write(_encode(ev))
+                if isinstance(ev, EntryBatch):
+                    f.writelines(
+                        _encode(EntryLine(leaf, c)) for leaf, c in zip(ev.leaves, ev.claims, strict=True)
+                    )
+                else:
+                    f.write(_encode(ev))
             f.flush()
             os.fsync(f.fileno())
         Path(tmp).replace(path)
@@ -115,7 +145,7 @@ def write(path: Path, header: Header, stream: Iterable[Event]) -> None:
         raise
 
 
-def _encode(ev: Event) -> bytes:
+def _encode(ev: EntryLine | CheckpointLine) -> bytes:
     if isinstance(ev, CheckpointLine):
         data: bytes = rfc8785.dumps(ev.note)
         return data + b"\n"

@@ -99,6 +99,10 @@ class _Session:
         return _blob(row[0], f"entry {index}")
 
     def entries(self, start: int, end: int) -> Iterator[bytes]:
+        for chunk in self.entry_chunks(start, end):
+            yield from chunk
+
+    def entry_chunks(self, start: int, end: int) -> Iterator[list[bytes]]:
         cur = self._db.execute(
             "SELECT idx, body FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx", (start, end)
         )
@@ -107,12 +111,15 @@ class _Session:
         # Rows in batches: an audit or export reads every entry, and one fetch per row costs more
         # than the row itself.
         while rows := cur.fetchmany():
-            for idx, body in rows:
-                if idx != expected:
-                    raise StoreError(f"entry {expected} is missing from the store")
-                expected += 1
-                # The message is only formatted for a damaged row.
-                yield body if isinstance(body, bytes) else _blob(body, f"entry {idx}")
+            # idx is the primary key, so ascending and unique: the ends show whether any is missing.
+            if rows[0][0] != expected or rows[-1][0] != expected + len(rows) - 1:
+                gap = next(expected + i for i, (idx, _) in enumerate(rows) if idx != expected + i)
+                raise StoreError(f"entry {gap} is missing from the store")
+            bodies = [body for _, body in rows]
+            if set(map(type, bodies)) != {bytes}:
+                bodies = [_blob(body, f"entry {expected + i}") for i, body in enumerate(bodies)]
+            expected += len(rows)
+            yield bodies
         if expected != end:
             raise StoreError(f"entry {expected} is missing from the store")
 

@@ -55,6 +55,9 @@ class LogReader(Protocol):
     def entries(self, start: int, end: int) -> Iterator[bytes]:
         """Leaf bytes for indexes [start, end), in order, streamed."""
 
+    def entry_chunks(self, start: int, end: int) -> Iterator[list[bytes]]:
+        """The same leaves in consecutive lists: a whole-log pass pays per list, not per entry."""
+
     def find_leaves(self, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
         """The index of each given leaf hash that the log holds."""
 

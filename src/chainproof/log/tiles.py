@@ -63,7 +63,7 @@ def level_offset(width: int, r: int) -> int:
 
 
 def base_of(encoded: bytes, width: int) -> tuple[bytes, ...]:
-    return tuple(encoded[i : i + HASH_SIZE] for i in range(0, width * HASH_SIZE, HASH_SIZE))
+    return tuple([encoded[i : i + HASH_SIZE] for i in range(0, width * HASH_SIZE, HASH_SIZE)])
 
 
 def locate(node: Node) -> tuple[TileId, int, int]:
