@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The custody log end to end, on the embedded SQLite store: a lab and its data vendor record every
 # hop from raw data to a released model, a contractor key is compromised and revoked, and an
-# auditor checks the exported log offline and catches a one-byte forgery.
+# auditor checks the exported log offline and catches a one-byte forgery. Then the dependency guard
+# finds a LiteLLM-style replica on a training box, and the pre-install gate keeps it off the next one.
 set -euo pipefail
 
 work=${DEMO_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/chainproof-demo.XXXXXX")}
@@ -113,5 +114,29 @@ python3 -c "import json; d = json.load(open('trainbox-scan.json')); print(json.d
 chainproof attest --key trainer-ci.pem --type https://chainproof.dev/hop/dependency-scan/v1 \
     --subject "trainbox-scan.json=sha256:$scan_digest" --predicate scan-predicate.json --out scan.dsse
 chainproof log append scan.dsse
+
+step "12. The next install goes through the gate: the same replica, as a wheel, never lands"
+python3 -m venv nextbox
+python3 - <<'EOF4'
+# The replica packaged as the wheel an attacker would upload (no index here: a local wheelhouse).
+import base64, hashlib, os, zipfile
+site = "trainbox/lib/" + os.listdir("trainbox/lib")[0] + "/site-packages"
+members = {rel: open(f"{site}/{rel}", "rb").read() for rel in ("litellm/__init__.py", "litellm_init.pth")}
+dist = "litellm-1.82.8.dist-info"
+members[f"{dist}/METADATA"] = b"Metadata-Version: 2.1\nName: litellm\nVersion: 1.82.8\n"
+members[f"{dist}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: demo\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+lines = [f"{rel},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}"
+         for rel, data in members.items()]
+members[f"{dist}/RECORD"] = ("\n".join(lines + [f"{dist}/RECORD,,"]) + "\n").encode()
+os.makedirs("wheelhouse", exist_ok=True)
+with zipfile.ZipFile("wheelhouse/litellm-1.82.8-py3-none-any.whl", "w") as zf:
+    for rel, data in members.items():
+        zf.writestr(rel, data)
+EOF4
+if PIP_CONFIG_FILE=/dev/null chainproof pip --python nextbox/bin/python install --no-index --find-links wheelhouse litellm==1.82.8; then
+    echo "UNEXPECTED: the gate let the replica in"; exit 1
+fi
+ls nextbox/lib/python3*/site-packages | grep -q litellm && { echo "UNEXPECTED: litellm was installed"; exit 1; }
+test ! -e canary-fired && echo "blocked before install: nothing was installed and the payload never ran"
 
 step "Done. Everything is in $work"

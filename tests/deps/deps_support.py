@@ -61,11 +61,11 @@ def make_dist(
     return site / di
 
 
-def wheel_members(name: str, version: str, files: Files) -> dict[str, bytes]:
+def wheel_members(name: str, version: str, files: Files, requires: tuple[str, ...] = ()) -> dict[str, bytes]:
     """The members of a well-formed pure-Python wheel, RECORD included."""
     di = dist_info_name(name, version)
     members = {rel: as_bytes(data) for rel, data in files.items()}
-    members[f"{di}/METADATA"] = metadata_text(name, version).encode()
+    members[f"{di}/METADATA"] = metadata_text(name, version, requires).encode()
     members[f"{di}/WHEEL"] = (
         b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )
@@ -92,10 +92,10 @@ def write_tar(path: Path, members: Mapping[str, bytes]) -> Path:
     return path
 
 
-def make_wheel(path: Path, name: str, version: str, files: Files) -> Path:
+def make_wheel(path: Path, name: str, version: str, files: Files, requires: tuple[str, ...] = ()) -> Path:
     """Write `{name}-{version}-py3-none-any.whl` into directory `path`; return the wheel's path."""
     wheel = path / f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
-    return write_zip(wheel, wheel_members(name, version, files))
+    return write_zip(wheel, wheel_members(name, version, files, requires))
 
 
 def make_sdist(path: Path, name: str, version: str, files: Files, fmt: str = "tar.gz") -> Path:

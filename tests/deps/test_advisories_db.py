@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import socket
 import sqlite3
+import threading
 import zipfile
 from importlib.metadata import distributions
 from pathlib import Path
@@ -184,6 +187,24 @@ def test_update_downloads_and_imports_a_zip(tmp_path: Path, db_path: Path) -> No
     stats = advisory_db.update(db_path, archive.resolve().as_uri(), timeout=5)
     assert stats.added == 1
     assert stored(db_path) == {"PYSEC-9": "2025-01-01T00:00:00Z"}
+
+
+def test_update_over_http_and_a_refused_oversized_answer(tmp_path: Path, db_path: Path) -> None:
+    """The path `advisories update` takes against osv.dev: HTTP, streamed to a temp file, imported."""
+    archive = osv_zip(tmp_path / "all.zip", [record("PYSEC-7", name="remote")])
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        assert advisory_db.update(db_path, f"{base}/{archive.name}", timeout=5).added == 1
+        assert stored(db_path) == {"PYSEC-7": "2025-01-01T00:00:00Z"}
+        with pytest.raises(advisory_db.FetchError, match="404"):
+            advisory_db.update(db_path, f"{base}/missing.zip", timeout=5)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def _closed_port() -> int:

@@ -96,6 +96,12 @@ def _register_deps(app: typer.Typer) -> None:
     app.add_typer(deps_cmd.app, name="deps")
 
 
+def _register_pip(app: typer.Typer) -> None:
+    from chainproof.cli import gate_cmd
+
+    app.add_typer(gate_cmd.pip_app, name="pip")
+
+
 # Each command group is imported only when it runs: start-up time is paid on every call.
 _COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "init": _register_init,
@@ -107,6 +113,7 @@ _COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "verify-note": _register_tools,
     "advisories": _register_advisories,
     "deps": _register_deps,
+    "pip": _register_pip,
 }
 
 

@@ -127,3 +127,12 @@ def scan_command(
     code = _exit_code(result, Severity.parse(fail_on.value))
     if code:
         raise typer.Exit(code)
+
+
+from chainproof.cli.gate_cmd import gate_command  # noqa: E402 - registered after scan: help lists scan first
+
+app.command("gate")(gate_command)
+
+from chainproof.cli.diff_cmd import diff_command  # noqa: E402 - registered after scan: help lists scan first
+
+app.command("diff")(diff_command)

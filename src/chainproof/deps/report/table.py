@@ -24,16 +24,16 @@ def summary_line(result: ScanResult) -> str:
     """`N packages, M findings (1 critical, 2 high), K errors` for stderr."""
     counts = [(s, sum(f.severity is s for f in result.findings)) for s in sorted(Severity, reverse=True)]
     parts = ", ".join(f"{n} {s}" for s, n in counts if n)
-    text = f"{_count(len(result.packages), 'package')}, {_count(len(result.findings), 'finding')}"
+    text = f"{plural(len(result.packages), 'package')}, {plural(len(result.findings), 'finding')}"
     if result.requirements:
-        text = f"{_count(len(result.requirements), 'requirement')}, " + text
+        text = f"{plural(len(result.requirements), 'requirement')}, " + text
     text += f" ({parts})" if parts else ""
     if result.errors:
-        text += f", {_count(len(result.errors), 'error')}"
+        text += f", {plural(len(result.errors), 'error')}"
     return text
 
 
-def _count(n: int, noun: str) -> str:
+def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 

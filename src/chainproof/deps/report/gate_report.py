@@ -1,0 +1,97 @@
+"""The gate's report: what was resolved, what each file is, what was found, and the decision.
+
+JSON: `{"packages": [...], "findings": [...], "excluded": {...}, "decision": {...}, "summary": {...}}`
+with findings exactly as in `deps scan --format json`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from chainproof.deps.gate.run import Artifact, GateResult
+from chainproof.deps.report import json_report, table
+
+
+def artifact_obj(a: Artifact) -> dict[str, Any]:
+    c = a.candidate
+    listed = a.listed
+    return {
+        "name": c.name,
+        "version": c.version,
+        "file": c.filename,
+        "url": c.url,
+        "sha256": a.sha256,
+        "requested": c.requested,
+        "previous": a.previous,
+        "upload_time": listed.upload_time.isoformat() if listed and listed.upload_time else None,
+        "yanked": listed.yanked if listed else None,
+        "on_index": listed is not None,
+    }
+
+
+def decision_obj(result: GateResult) -> dict[str, Any]:
+    return {
+        "allowed": not result.blocked and not result.errors and not result.unresolved,
+        "blocking": [json_report.finding_obj(f) for f in result.blocked],
+        "installed": result.installed,
+        "unresolved": result.unresolved or None,
+    }
+
+
+def report_obj(result: GateResult, target: str) -> dict[str, Any]:
+    scan = result.scan_result(target)
+    return {
+        "packages": [artifact_obj(a) for a in result.artifacts],
+        "findings": [json_report.finding_obj(f) for f in scan.findings],
+        "excluded": result.excluded,
+        "decision": decision_obj(result),
+        "summary": {**json_report.summary_obj(scan), "packages": len(result.artifacts)},
+    }
+
+
+def render_json(result: GateResult, target: str) -> str:
+    return json.dumps(report_obj(result, target), indent=2) + "\n"
+
+
+def _packages_table(result: GateResult) -> Table:
+    t = Table(show_lines=False, expand=False)
+    for column in ("package", "version", "was", "uploaded", "file"):
+        t.add_column(column, overflow="fold")
+    for a in result.artifacts:
+        listed = a.listed
+        uploaded = listed.upload_time.strftime("%Y-%m-%d %H:%M") if listed and listed.upload_time else "?"
+        if listed and listed.yanked is not None:
+            uploaded += " (yanked)"
+        t.add_row(a.candidate.name, a.candidate.version, a.previous or "", uploaded, a.candidate.filename)
+    return t
+
+
+def verdict(result: GateResult) -> str:
+    if result.unresolved:
+        return f"blocked: unresolvable with wheels only ({result.unresolved})"
+    if result.blocked:
+        return f"blocked by {table.plural(len(result.blocked), 'finding')}"
+    if result.errors:
+        return "not allowed: part of the check failed"
+    return "installed" if result.installed else "allowed"
+
+
+def render_table(result: GateResult, target: str, color: bool = False) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=120, force_terminal=color, no_color=not color, highlight=False)
+    scan = result.scan_result(target)
+    head = f"{table.plural(len(result.artifacts), 'file')}, {table.plural(len(scan.findings), 'finding')}"
+    console.print(f"gate {target}: {head}", markup=False)
+    if result.artifacts:
+        console.print(_packages_table(result))
+    for name, versions in result.excluded.items():
+        console.print(f"cooldown: left out {name} {', '.join(versions)}", markup=False)
+    if scan.findings:
+        console.print(table.findings_table(scan))
+    console.print(f"decision: {verdict(result)}", markup=False)
+    return out.getvalue()
