@@ -42,6 +42,8 @@ class Module:
     """Module-level `NAME = "text"` assignments."""
     imports: dict[str, tuple[str, str]] = field(default_factory=dict)
     """`from module import NAME as alias`: alias -> (module, NAME)."""
+    tables: dict[str, list[ast.expr]] = field(default_factory=dict)
+    """Module-level `NAME = {key: value, ...}` dicts: a rule looked up in one is any of its values."""
 
 
 def _module_name(path: Path) -> str:
@@ -57,6 +59,8 @@ def load_modules() -> dict[str, Module]:
             target, value = _simple_assignment(node)
             if target is not None and isinstance(value, ast.Constant) and isinstance(value.value, str):
                 module.constants[target] = value.value
+            if target is not None and isinstance(value, ast.Dict):
+                module.tables[target] = list(value.values)
             if isinstance(node, ast.ImportFrom) and node.module:
                 for alias in node.names:
                     module.imports[alias.asname or alias.name] = (node.module, alias.name)
@@ -188,6 +192,13 @@ class _Collector:
             return  # `found.rule`: the id was named where `found` was built, itself a sink
         elif isinstance(expr, ast.Name):
             yield from self._name(module, expr.id, function, where, depth)
+        elif (
+            isinstance(expr, ast.Subscript)
+            and isinstance(expr.value, ast.Name)
+            and expr.value.id in module.tables
+        ):
+            for value in module.tables[expr.value.id]:
+                yield from self._values(module, value, function, where, depth)
         else:
             self.result.unresolved.append(f"{where}: {ast.unparse(expr)}")
 

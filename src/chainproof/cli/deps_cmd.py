@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from chainproof.cli.deps_options import Level
 from chainproof.deps.model import ScanResult, Severity
 
 app = typer.Typer(
@@ -27,14 +28,6 @@ class Format(enum.StrEnum):
     JSON = "json"
     SARIF = "sarif"
     CYCLONEDX = "cyclonedx"
-
-
-class Level(enum.StrEnum):
-    INFO = "info"
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
 
 
 def _run(targets: list[str], python: str | None) -> ScanResult:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import enum
 import importlib
 import shutil
 import sys
@@ -15,22 +14,9 @@ import typer
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from chainproof.cli.deps_options import Level, ReportFormat
 from chainproof.deps.model import Severity
 from chainproof.errors import UsageError
-
-
-class Format(enum.StrEnum):
-    TABLE = "table"
-    JSON = "json"
-
-
-class Level(enum.StrEnum):
-    INFO = "info"
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
 
 _ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")
 
@@ -104,8 +90,8 @@ def diff_command(
         ),
     ] = None,
     fmt: Annotated[
-        Format, typer.Option("--format", "-f", help="Report format: table (people) or json (machines).")
-    ] = Format.TABLE,
+        ReportFormat, typer.Option("--format", "-f", help="Report format: table (people) or json (machines).")
+    ] = ReportFormat.TABLE,
     fail_on: Annotated[
         Level, typer.Option("--fail-on", help="Exit 1 when a finding has this severity or worse.")
     ] = Level.HIGH,
@@ -142,7 +128,9 @@ def diff_command(
         new_version=new_tree.declared[1] if new_tree.declared else None,
     )
     result = dataclasses.replace(result, old_label=old_label, new_label=new_label)
-    text = render_json(result) if fmt is Format.JSON else render_table(result, color=sys.stdout.isatty())
+    text = (
+        render_json(result) if fmt is ReportFormat.JSON else render_table(result, color=sys.stdout.isatty())
+    )
     sys.stdout.write(text)
     sys.stdout.flush()
     for note in notes:

@@ -3,7 +3,6 @@ exactly the files that were checked."""
 
 from __future__ import annotations
 
-import enum
 import os
 import sys
 from pathlib import Path
@@ -11,25 +10,13 @@ from typing import Annotated
 
 import typer
 
+from chainproof.cli.deps_options import Level, ReportFormat
 from chainproof.deps.model import Severity
 
 _MIN_AGE_HELP = (
     "Cooldown: refuse files uploaded less than this long ago (7d, 36h, 0 to disable); newer "
     "versions are left out of resolution while older ones fit. Env CHAINPROOF_MIN_AGE."
 )
-
-
-class Level(enum.StrEnum):
-    INFO = "info"
-    LOW = "low"
-    MEDIUM = "medium"
-    HIGH = "high"
-    CRITICAL = "critical"
-
-
-class GateFormat(enum.StrEnum):
-    TABLE = "table"
-    JSON = "json"
 
 
 MinAge = Annotated[
@@ -44,7 +31,7 @@ Python = Annotated[
         "--python", metavar="EXE", help="The interpreter to resolve for and install into (default: this one)."
     ),
 ]
-Fmt = Annotated[GateFormat, typer.Option("--format", "-f", help="Report format: table (people) or json.")]
+Fmt = Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format: table (people) or json.")]
 Output = Annotated[
     Path | None,
     typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout."),
@@ -98,7 +85,7 @@ def gate_command(
     keep: Annotated[
         Path | None, typer.Option("--keep", metavar="DIR", help="Keep the downloaded files in DIR.")
     ] = None,
-    fmt: Fmt = GateFormat.TABLE,
+    fmt: Fmt = ReportFormat.TABLE,
     output: Output = None,
 ) -> None:
     """Check what pip would install, before it is installed: resolve wheels only, download into a
@@ -143,7 +130,7 @@ def _pip_options(
     min_age: MinAge = "7d",
     fail_on: FailOn = Level.HIGH,
     python: Python = None,
-    fmt: Fmt = GateFormat.TABLE,
+    fmt: Fmt = ReportFormat.TABLE,
     output: Output = None,
 ) -> None:
     """Gate options go before `install`; everything after it is pip's."""
@@ -199,7 +186,7 @@ def _run(
     fresh: bool,
     diff: bool,
     keep: Path | None,
-    fmt: GateFormat,
+    fmt: ReportFormat,
     output: Path | None,
 ) -> None:
     from chainproof.deps.gate.policy import parse_age
@@ -221,7 +208,7 @@ def _run(
     )
     result = run_gate(request, _progress)
     target = " ".join(pip_args)
-    if fmt is GateFormat.JSON:
+    if fmt is ReportFormat.JSON:
         text = gate_report.render_json(result, target)
     else:
         text = gate_report.render_table(result, target, color=output is None and sys.stdout.isatty())

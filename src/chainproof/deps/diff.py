@@ -38,7 +38,7 @@ from chainproof.deps.capabilities import (
 )
 from chainproof.deps.files import FileTree, TreeError
 from chainproof.deps.model import Finding, ScanResult, Severity
-from chainproof.deps.report.json_report import finding_obj
+from chainproof.deps.report.json_report import finding_obj, severity_counts
 from chainproof.deps.report.table import findings_table
 from chainproof.deps.rules.base import FileRole
 from chainproof.deps.rules.roles import classify, installed_path
@@ -227,27 +227,23 @@ def _findings(name: str, old: _Side, new: _Side, own: frozenset[str]) -> list[Fi
     return out
 
 
+_NEW_RULES = {
+    Kind.STARTUP_HOOK: RULE_STARTUP_HOOK,
+    Kind.BINARY: RULE_BINARY,
+    Kind.NETWORK: RULE_NETWORK,
+    Kind.PROCESS: RULE_PROCESS,
+    Kind.EXEC: RULE_EXEC,
+    Kind.CREDENTIALS: RULE_CREDENTIALS,
+    Kind.INSTALL_HOOK: RULE_INSTALL_HOOK,
+    Kind.UNANALYSED: RULE_UNANALYSED,
+}
+
+
 def _added(name: str, old: str, new: str, cap: Capability, outside: bool) -> Finding:
-    kind = cap.kind
-    rule = (
-        RULE_STARTUP_HOOK
-        if kind is Kind.STARTUP_HOOK
-        else RULE_BINARY
-        if kind is Kind.BINARY
-        else RULE_NETWORK
-        if kind is Kind.NETWORK
-        else RULE_PROCESS
-        if kind is Kind.PROCESS
-        else RULE_EXEC
-        if kind is Kind.EXEC
-        else RULE_CREDENTIALS
-        if kind is Kind.CREDENTIALS
-        else RULE_INSTALL_HOOK
-        if kind is Kind.INSTALL_HOOK
-        else RULE_UNANALYSED
-    )
     message = f"new in {new}: {describe(cap, outside)}; {old} did not have it"
-    return Finding(rule, grade(cap, outside), name, new, cap.path, cap.line, message, cap.evidence)
+    return Finding(
+        _NEW_RULES[cap.kind], grade(cap, outside), name, new, cap.path, cap.line, message, cap.evidence
+    )
 
 
 def _earlier(name: str, old: str, new: str, cap: Capability, before: Capability) -> Finding:
@@ -349,9 +345,6 @@ def diff_trees(
 
 
 def summary_obj(result: DiffResult) -> dict[str, Any]:
-    counts = {str(s): 0 for s in sorted(Severity, reverse=True)}
-    for f in result.findings:
-        counts[str(f.severity)] += 1
     worst = result.worst()
     return {
         "old_artifact": result.old_label,
@@ -363,7 +356,7 @@ def summary_obj(result: DiffResult) -> dict[str, Any]:
             "unchanged": result.unchanged_files,
         },
         "findings": len(result.findings),
-        "by_severity": counts,
+        "by_severity": severity_counts(result.findings),
         "worst": None if worst is None else str(worst),
         "notes": list(result.notes),
     }

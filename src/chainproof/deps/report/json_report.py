@@ -9,6 +9,7 @@ listed as packages too, located at their `file:line`.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from chainproof.deps.model import AdvisoryRef, Distribution, Finding, Requirement, ScanResult, Severity
@@ -48,10 +49,16 @@ def finding_obj(f: Finding) -> dict[str, Any]:
     }
 
 
-def summary_obj(result: ScanResult) -> dict[str, Any]:
+def severity_counts(findings: Iterable[Finding]) -> dict[str, int]:
+    """Findings per severity, worst first, zeros included."""
     counts = {str(s): 0 for s in sorted(Severity, reverse=True)}
-    for f in result.findings:
+    for f in findings:
         counts[str(f.severity)] += 1
+    return counts
+
+
+def summary_obj(result: ScanResult) -> dict[str, Any]:
+    counts = severity_counts(result.findings)
     worst = result.worst()
     return {
         "target": result.target,
