@@ -11,8 +11,8 @@ import pytest
 from deps_support import make_dist, make_wheel, site_of, wheel_members, write_zip
 
 from chainproof.deps.files import MAX_FILE_BYTES, TreeError
-from chainproof.deps.model import Finding, Severity
-from chainproof.deps.rules import registry
+from chainproof.deps.model import Finding, ScanResult, Severity
+from chainproof.deps.rules import integrity, parallel, registry
 from chainproof.deps.rules.integrity import (
     INTEGRITY_RULES,
     is_startup_hook,
@@ -140,6 +140,52 @@ def test_an_unreadable_file_does_not_stop_verification(site: Path) -> None:
     assert [f.path for f in result.findings] == ["alpha/b_changed.py"]
     assert len(result.errors) == 1
     assert "1 installed files could not be read to verify them: alpha/a_locked.py" in result.errors[0]
+
+
+def _threaded_and_serial(
+    site: Path, monkeypatch: pytest.MonkeyPatch, tree: type[DirectoryTree] = DirectoryTree
+) -> tuple[ScanResult, ScanResult]:
+    monkeypatch.setattr(integrity, "HASH_BATCH", 2)  # many batches, so several threads take part
+    monkeypatch.setenv(parallel.JOBS_ENV, "3")
+    threaded = scan_tree(tree(site), rules=INTEGRITY_RULES)
+    monkeypatch.setenv(parallel.JOBS_ENV, "1")
+    return threaded, scan_tree(tree(site), rules=INTEGRITY_RULES)
+
+
+def test_verification_on_threads_matches_the_serial_one(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = {f"alpha/m{i:02}.py": f"M = {i}\n" for i in range(20)}
+    make_dist(site, "alpha", "1.0", {**files, "alpha/z_locked.py": "", "alpha.pth": "/opt\n"})
+    for changed in ("alpha/m03.py", "alpha/m17.py", "alpha.pth"):
+        (site / changed).write_text("import os; os.system('x')\n")
+    (site / "alpha" / "m09.py").unlink()
+    threaded, serial = _threaded_and_serial(site, monkeypatch, _PartlyUnreadable)
+    assert (threaded.findings, threaded.errors) == (serial.findings, serial.errors)
+    assert {(f.rule, f.path) for f in threaded.findings} == {
+        ("record-mismatch", "alpha/m03.py"),
+        ("record-mismatch", "alpha/m17.py"),
+        ("record-mismatch", "alpha.pth"),
+        ("record-missing", "alpha/m09.py"),
+    }
+    assert "alpha/z_locked.py" in threaded.errors[0]
+
+
+class _BreaksOnOne(DirectoryTree):
+    def read(self, path: str, limit: int = MAX_FILE_BYTES) -> bytes:
+        if path.endswith("b_breaks.py"):
+            raise ValueError("a defect met on this file")
+        return super().read(path, limit)
+
+
+def test_a_failure_on_one_file_keeps_what_was_found_before_it(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_dist(site, "alpha", "1.0", {"alpha/a_changed.py": "x", "alpha/b_breaks.py": "", "alpha/c.py": ""})
+    (site / "alpha" / "a_changed.py").write_text("y")
+    threaded, serial = _threaded_and_serial(site, monkeypatch, _BreaksOnOne)
+    for result in (threaded, serial):
+        assert [f.path for f in result.findings] == ["alpha/a_changed.py"]
+        assert len(result.errors) == 1
+        assert "check_installed_record failed: ValueError: a defect met on this file" in result.errors[0]
 
 
 def test_a_path_shared_by_two_distributions_matches_either(site: Path) -> None:

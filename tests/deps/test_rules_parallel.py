@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,10 @@ from chainproof.deps.rules.base import ScanContext
 from chainproof.deps.rules.code import code_rules
 
 P64 = "cHJpbnQoJ2hlbGxvIHdvcmxkJyk="
+
+
+def _collector_enabled(_n: int) -> list[bool]:
+    return [gc.isenabled()]
 
 
 def _square(n: int) -> list[int]:
@@ -91,3 +97,42 @@ def test_pooled_scan_matches_the_in_process_scan(tmp_path: Path, monkeypatch: py
     pooled = _tree_findings(tmp_path, monkeypatch, "2")
     assert pooled == serial
     assert {f.path for f in serial} == {"pkg/evil.py", "pkg/spawn.py", "tests/test_x.py"}
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_cycle_collector_pauses_during_analysis_only(monkeypatch: pytest.MonkeyPatch, jobs: int) -> None:
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ITEMS", 1)
+    assert gc.isenabled()
+    assert (
+        list(parallel.map_items(_collector_enabled, list(range(20)), lambda _n: 1, jobs=jobs))
+        == [[False]] * 20
+    )
+    assert gc.isenabled()
+
+
+class _Counted:
+    """Items made on demand, counting how many were made so far."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.made = 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator[int]:
+        for i in range(self.n):
+            self.made += 1
+            yield i
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_items_are_taken_as_the_analysis_needs_them(monkeypatch: pytest.MonkeyPatch, jobs: int) -> None:
+    monkeypatch.setattr(parallel, "MIN_PARALLEL_ITEMS", 1)
+    monkeypatch.setattr(parallel, "CHUNK_ITEMS", 1)
+    items = _Counted(100)
+    results = parallel.map_items(_square, items, lambda _n: 1, jobs=jobs)
+    assert next(results) == [0]
+    assert items.made < 100  # the first result came back before every item was made
+    assert list(results) == [[n * n] for n in range(1, 100)]
+    assert items.made == 100

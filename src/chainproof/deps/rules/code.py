@@ -260,19 +260,41 @@ def _literal_str(node: ast.AST | None) -> str | None:
 
 
 _SKIP_FIELDS = frozenset({"ctx", "op", "ops", "type_comment", "type_ignores"})
+_SCALAR_FIELDS: Mapping[type, frozenset[str]] = {
+    ast.Constant: frozenset({"value", "kind"}),
+    ast.Name: frozenset({"id"}),
+    ast.Attribute: frozenset({"attr"}),
+    ast.keyword: frozenset({"arg"}),
+    ast.arg: frozenset({"arg"}),
+    ast.alias: frozenset({"name", "asname"}),
+    ast.ImportFrom: frozenset({"module", "level"}),
+    ast.Global: frozenset({"names"}),
+    ast.Nonlocal: frozenset({"names"}),
+    ast.FormattedValue: frozenset({"conversion"}),
+    ast.comprehension: frozenset({"is_async"}),
+}
+"""Fields that the parser only ever fills with names, numbers or strings, never with nodes: the most
+common nodes (names, constants, attributes) are leaves or near-leaves, and are known as such."""
 _FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _fields(cls: type) -> tuple[str, ...]:
+    skip = _SKIP_FIELDS | _SCALAR_FIELDS.get(cls, frozenset())
+    fields: tuple[str, ...] = getattr(cls, "_fields", ())
+    _FIELDS[cls] = found = tuple(f for f in fields if f not in skip)
+    return found
 
 
 def _children(node: ast.AST) -> list[ast.AST]:
     """Child nodes, without expression contexts and operators (a third of all nodes, never useful)."""
     fields = _FIELDS.get(type(node))
     if fields is None:
-        fields = _FIELDS[type(node)] = tuple(f for f in node._fields if f not in _SKIP_FIELDS)
+        fields = _fields(type(node))
     out: list[ast.AST] = []
     for name in fields:
         value = getattr(node, name, None)
         if isinstance(value, list):
-            out.extend(v for v in value if isinstance(v, ast.AST))
+            out += [v for v in value if isinstance(v, ast.AST)]
         elif isinstance(value, ast.AST):
             out.append(value)
     return out
@@ -287,7 +309,8 @@ def _walk(node: ast.AST) -> Iterator[ast.AST]:
     todo = deque([node])
     while todo:
         current = todo.popleft()
-        todo.extend(_children(current))
+        if _FIELDS.get(type(current), True):  # leaf types have no children to look for
+            todo.extend(_children(current))
         yield current
 
 
@@ -398,7 +421,9 @@ class _Analyzer:
         stack: list[tuple[ast.AST, _Scope, bool]] = [(n, module, True) for n in reversed(self.tree.body)]
         while stack:
             node, scope, now = stack.pop()
-            self._visit(node, scope, now)
+            statement, active = _NODE_FLAGS.get(type(node)) or _node_flags(type(node))
+            if statement or active:  # (names, attributes, operators: nothing to record)
+                self._visit(node, scope, now)
             if isinstance(node, _SCOPE_NODES):
                 body: list[ast.AST] = [node.body] if isinstance(node, ast.Lambda) else list(node.body)
                 inner = _Scope(scope)
@@ -409,10 +434,12 @@ class _Analyzer:
                 outer.extend(d for d in node.args.kw_defaults if d is not None)
                 stack.extend((c, scope, now) for c in reversed(outer))
                 continue
+            if not _FIELDS.get(type(node), True):
+                continue  # a leaf type (names, constants): nothing to queue, no need to look
             children = _children(node)
-            if children:  # most nodes are leaves (names, constants): nothing to queue
+            if children:
                 inner_now = now and not (isinstance(node, ast.If) and _is_main_guard(node))
-                stack.extend((c, scope, inner_now) for c in reversed(children))
+                stack += [(c, scope, inner_now) for c in reversed(children)]
         starts = frozenset(self.starts)
         return Analysis(
             hits=tuple(self.hits),
@@ -1423,7 +1450,8 @@ def scan_python_file(where: Where, data: bytes, depth: Depth | None = None) -> I
         yield from hidden_whitespace(where, None)
         return
     analysis = analyze_source(data, module_only=depth is Depth.MODULE)
-    yield from hidden_whitespace(where, analysis)
+    if _has_blank_run(data):  # without a long run of blanks no line can hide code: skip the line loop
+        yield from hidden_whitespace(where, analysis)
     if analysis is not None:
         yield from findings_for(where, analysis)
 
@@ -1468,26 +1496,36 @@ def file_findings(job: FileJob) -> list[Finding]:
     return list(scan_python_file(where, data, depth))
 
 
-def _file_jobs(ctx: ScanContext) -> list[FileJob]:
-    """Every .py file the code rules look at, read by the tree, with its role and owner."""
-    kind = ctx.tree.kind
-    early = startup_modules(ctx.tree)
-    jobs: list[FileJob] = []
-    for path in ctx.tree.paths():
-        if not path.endswith(".py"):
-            continue
-        role = classify(path, kind)
-        if role is FileRole.STARTUP_HOOK:
-            continue  # sitecustomize/usercustomize: the hook rules judge them
-        if installed_path(path, kind) in early:
-            role = FileRole.STARTUP_HOOK
-        try:
-            data = ctx.tree.read(path)
-        except TreeError:
-            continue
-        dist = _owner(ctx, path)
-        jobs.append(FileJob(path, data, role, dist.name if dist else None, dist.version if dist else None))
-    return jobs
+class _FileJobs:
+    """Every .py file the code rules look at, with its role and owner, read by the tree as the
+    analysis asks for it: workers start on the first files while the rest are still being read."""
+
+    def __init__(self, ctx: ScanContext) -> None:
+        self.ctx = ctx
+        kind = ctx.tree.kind
+        early = startup_modules(ctx.tree)
+        self.files: list[tuple[str, FileRole]] = []
+        for path in ctx.tree.paths():
+            if not path.endswith(".py"):
+                continue
+            role = classify(path, kind)
+            if role is FileRole.STARTUP_HOOK:
+                continue  # sitecustomize/usercustomize: the hook rules judge them
+            if installed_path(path, kind) in early:
+                role = FileRole.STARTUP_HOOK
+            self.files.append((path, role))
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __iter__(self) -> Iterator[FileJob]:
+        for path, role in self.files:
+            try:
+                data = self.ctx.tree.read(path)
+            except TreeError:
+                continue
+            dist = _owner(self.ctx, path)
+            yield FileJob(path, data, role, dist.name if dist else None, dist.version if dist else None)
 
 
 def code_rules(ctx: ScanContext) -> Iterator[Finding]:
@@ -1496,7 +1534,7 @@ def code_rules(ctx: ScanContext) -> Iterator[Finding]:
     Files are read here and analysed by `file_findings`, across worker processes for large trees
     (`CHAINPROOF_JOBS` sets how many); findings come out in path order either way.
     """
-    for found in map_items(file_findings, _file_jobs(ctx), _job_size):
+    for found in map_items(file_findings, _FileJobs(ctx), _job_size):
         yield from found
 
 

@@ -16,12 +16,14 @@ import hashlib
 import posixpath
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from chainproof.deps.files import MAX_FILE_BYTES, TargetKind, TreeError
 from chainproof.deps.inventory import record_path
 from chainproof.deps.model import Distribution, Finding, RecordEntry, Severity
 from chainproof.deps.rules.base import Rule, ScanContext
+from chainproof.deps.rules.parallel import worker_count
 
 MISMATCH = "record-mismatch"
 MISSING = "record-missing"
@@ -163,6 +165,45 @@ def _missing(path: str, claims: list[_Claim]) -> Finding | None:
     )
 
 
+_UNREADABLE = "unreadable"
+HASH_BATCH = 256
+"""Files verified per task: tasks of one small file each would cost more to schedule than to hash."""
+
+
+_Verdict = Finding | str | Exception | None
+"""A finding, `_UNREADABLE`, None when the file matches, or what stopped the check of this file
+(raised again where the verdict is taken, so a failure surfaces at the same file as without threads)."""
+
+
+def _verify_batch(ctx: ScanContext, batch: list[tuple[str, list[_Claim]]]) -> list[_Verdict]:
+    out: list[_Verdict] = []
+    for path, claims in batch:
+        try:
+            out.append(_mismatch(ctx, path, claims))
+        except TreeError:
+            out.append(_UNREADABLE)
+        except Exception as e:  # noqa: BLE001 - handed over to the consumer, which raises it again
+            out.append(e)
+    return out
+
+
+def _verified(ctx: ScanContext, items: list[tuple[str, list[_Claim]]]) -> Iterator[_Verdict]:
+    """`_verify_batch` over every item, in order, on as many threads as there are worker processes.
+
+    Reading and hashing hold no lock on the interpreter (hashlib releases it on large buffers), so
+    threads share the hundreds of megabytes of a real environment between the cores.
+    """
+    batches = [items[i : i + HASH_BATCH] for i in range(0, len(items), HASH_BATCH)]
+    workers = min(worker_count(), len(batches))
+    if workers <= 1:
+        for batch in batches:
+            yield from _verify_batch(ctx, batch)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for verdicts in pool.map(lambda batch: _verify_batch(ctx, batch), batches):
+            yield from verdicts
+
+
 def check_installed_record(ctx: ScanContext) -> Iterator[Finding]:
     """Every installed file against every RECORD line that lists it."""
     if ctx.tree.kind is not TargetKind.ENVIRONMENT:
@@ -170,13 +211,18 @@ def check_installed_record(ctx: ScanContext) -> Iterator[Finding]:
     present = set(ctx.tree.paths())
     links = {p for p, _ in ctx.tree.links()}
     unreadable: list[str] = []
-    for path, claims in sorted(_claims(ctx.distributions).items()):
+    claimed = sorted(_claims(ctx.distributions).items())
+    verdicts = _verified(ctx, [(path, claims) for path, claims in claimed if path in present])
+    for path, claims in claimed:
         finding = None
         if path in present:
-            try:
-                finding = _mismatch(ctx, path, claims)
-            except TreeError:
+            verdict = next(verdicts)
+            if isinstance(verdict, Exception):
+                raise verdict
+            if isinstance(verdict, str):
                 unreadable.append(path)  # reported once, below, after every other file is checked
+            elif isinstance(verdict, Finding):
+                finding = verdict
         elif path not in links and not any(path.startswith(link + "/") for link in links):
             finding = _missing(path, claims)  # (a path reached through a link is never followed)
         if finding is not None:
