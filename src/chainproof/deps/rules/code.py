@@ -1310,9 +1310,13 @@ def hidden_whitespace(where: Where, a: Analysis | None) -> Iterator[Finding]:
 # --- the rules -------------------------------------------------------------------------------
 
 # Substring tests (memchr-fast) that rule files in for parsing; regexes here cost more than parsing.
+# Python reads identifiers in NFKC form: `ｅｘｅｃ` (fullwidth, UTF-8 EF BC/EF BD ..) and mathematical
+# letters (F0 9D ..) are `exec` to it, so their first bytes count as a hint of any name.
+_T_NFKC = (b"\xef\xbc", b"\xef\xbd", b"\xf0\x9d")
 _T_PROCESS = (
-    *(b"subprocess", b"os.system", b"popen", b"os.spawn", b"posix_spawn", b"os.exec", b"startfile"),
+    *(b"subprocess", b"system(", b"popen", b"os.spawn", b"posix_spawn", b"os.exec", b"startfile"),
     *(b"pty.spawn", b"from os import", b"from pty import", b"create_subprocess", b"'os')", b'"os")'),
+    *(b"'system'", b'"system"', *_T_NFKC),
 )
 # Network modules as used (the bare words are common in prose: "requests", "socket").
 _T_NET = (
@@ -1320,11 +1324,11 @@ _T_NET = (
     *(b"urllib3", b"urlopen", b"urlretrieve", b"HTTPConnection", b"HTTPSConnection"),
     *(b"smtplib", b"ftplib", b"telnetlib", b"dns.resolver"),
 )
-_T_EXEC = (b"exec", b"eval", b"compile(", b"FunctionType", b"loads(")
+_T_EXEC = (b"exec", b"eval", b"compile(", b"FunctionType", b"loads(", b"import loads", b"loads as", *_T_NFKC)
 _T_DECODE = (
     *(b"b64decode", b"b32decode", b"b16decode", b"b85decode", b"a85decode", b"decodebytes", b"decodestring"),
     *(b"decompress", b"unhexlify", b"a2b_", b"fromhex", b"marshal", b"codecs", b"rot13", b"rot_13", b"chr("),
-    *(b"::-1]", b"bytes("),
+    *(b"::-1]", b"bytes(", b"bytearray("),
 )
 _T_ENV_OUT = (b"b64encode", b"hexlify", b".write(", b".send")
 _T_CRED = (
