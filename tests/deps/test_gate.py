@@ -291,3 +291,22 @@ def test_pip_wrapper_without_an_index_checks_a_local_wheelhouse(
     assert any(rule.startswith("hook-") for rule in blocking)
     assert report["packages"][0]["on_index"] is False
     assert not any(p.name.startswith("litellm") for p in site_of(venv).iterdir())
+
+
+def test_an_interpreter_with_a_malicious_startup_hook_is_never_started(
+    index: LocalIndex,
+    venv: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    canary = tmp_path / "canary"
+    monkeypatch.setenv("CANARY", str(canary))
+    (site_of(venv) / "evil.pth").write_text(CANARY_PTH)
+    index.add("alpha", "1.0", clean_files("alpha"))
+    code = main(["deps", "gate", "--python", python_of(venv), "--index-url", index.url, "alpha"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "refusing to start" in err
+    assert "evil.pth" in err
+    assert not canary.exists()

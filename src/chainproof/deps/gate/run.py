@@ -19,6 +19,7 @@ from packaging.utils import canonicalize_name
 
 from chainproof.deps import diff, scan
 from chainproof.deps import index as idx
+from chainproof.deps.files import TargetKind
 from chainproof.deps.gate import pip
 from chainproof.deps.gate.policy import (
     RULE_HASH_MISMATCH,
@@ -31,11 +32,13 @@ from chainproof.deps.gate.policy import (
     too_new_versions,
 )
 from chainproof.deps.model import Finding, ScanResult, Severity
+from chainproof.deps.rules.hooks import hook_rules
 from chainproof.deps.rules.names import IndexAnswer, dependency_confusion
 from chainproof.deps.scan import sort_key
 from chainproof.deps.targets.archive import open_archive
+from chainproof.deps.targets.directory import DirectoryTree
 from chainproof.deps.targets.environment import current_environment, environment_of_python
-from chainproof.errors import ChainproofError
+from chainproof.errors import ChainproofError, VerificationError
 
 MAX_COOLDOWN_ROUNDS = 3
 """Re-resolutions that exclude too-new versions; dependencies of the older picks can bring more."""
@@ -118,6 +121,7 @@ class _Indexes:
 
 def run_gate(request: GateRequest, progress: Progress = lambda _: None) -> GateResult:
     pip.refuse_source_requirements(request.pip_args)
+    _refuse_hooked_interpreter(request.python)
     policy = Policy(request.min_age, request.now or datetime.now(UTC))
     indexes = _Indexes([u for u in (request.index_url, *request.extra_index_urls) if u])
     work = Path(tempfile.mkdtemp(prefix="chainproof-gate-"))
@@ -145,6 +149,23 @@ def run_gate(request: GateRequest, progress: Progress = lambda _: None) -> GateR
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _refuse_hooked_interpreter(python: str) -> None:
+    """pip runs in the target interpreter, and a normal start runs every `.pth` hook of its
+    environment: look at those hooks first (without starting it) and refuse a compromised one."""
+    try:
+        env = current_environment() if python == sys.executable else environment_of_python(python)
+    except ChainproofError:
+        return  # not an environment chainproof can read; pip's own error will say why
+    for site in env.site_dirs:
+        hooks = scan.scan_tree(DirectoryTree(site, TargetKind.ENVIRONMENT), rules=[hook_rules])
+        bad = hooks.at_or_above(Severity.HIGH)
+        if bad:
+            raise VerificationError(
+                f"refusing to start {python}: its environment has a startup hook that would run with "
+                f"pip ({bad[0].path}: {bad[0].message}); see `chainproof deps scan --python {python}`"
+            )
 
 
 def _finish(result: GateResult, request: GateRequest) -> GateResult:
