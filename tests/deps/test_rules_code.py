@@ -417,7 +417,8 @@ def test_the_projects_own_environment_has_no_high_findings() -> None:
             "code-exec-decoded",
         ),
         (
-            "import os\nopen(os.path.expanduser('~/.config/Atomic/Local Storage/leveldb/000003.log')).read()\n",
+            "import os\n"
+            "open(os.path.expanduser('~/.config/Atomic/Local Storage/leveldb/000003.log')).read()\n",
             "code-credential-read",
         ),
     ],

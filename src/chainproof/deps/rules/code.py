@@ -1310,8 +1310,8 @@ def hidden_whitespace(where: Where, a: Analysis | None) -> Iterator[Finding]:
 # --- the rules -------------------------------------------------------------------------------
 
 # Substring tests (memchr-fast) that rule files in for parsing; regexes here cost more than parsing.
-# Python reads identifiers in NFKC form: `ｅｘｅｃ` (fullwidth, UTF-8 EF BC/EF BD ..) and mathematical
-# letters (F0 9D ..) are `exec` to it, so their first bytes count as a hint of any name.
+# Python reads identifiers in NFKC form: `exec` spelled in fullwidth letters (UTF-8 EF BC/EF BD ..)
+# or mathematical letters (F0 9D ..) is `exec` to it, so their first bytes count as a hint of any name.
 _T_NFKC = (b"\xef\xbc", b"\xef\xbd", b"\xf0\x9d")
 _T_PROCESS = (
     *(b"subprocess", b"system(", b"popen", b"os.spawn", b"posix_spawn", b"os.exec", b"startfile"),
