@@ -15,6 +15,7 @@ from corpus import tree_of
 
 from chainproof.deps.files import TargetKind
 from chainproof.deps.model import Finding, Severity
+from chainproof.deps.rules import code
 from chainproof.deps.rules.base import FileRole, ScanContext
 from chainproof.deps.rules.code import MAX_PARSE_BYTES, binary_rules, code_rules
 from chainproof.deps.rules.hooks import hook_rules
@@ -427,3 +428,41 @@ def test_the_projects_own_environment_has_no_high_findings() -> None:
 def test_the_parse_prefilter_does_not_let_evasions_through(tmp_path: Path, source: str, rule: str) -> None:
     """Spellings that dodge the substring prefilter's words still get the file parsed."""
     assert rule in rules(scan(tmp_path, {"m.py": source}))
+
+
+def _findings_both_ways(data: bytes) -> tuple[list[Finding], list[Finding]]:
+    where = code.Where("m.py", FileRole.MODULE, "pkg", "1", tuple(data.splitlines()))
+    found = []
+    for skip in (False, True):
+        analysis = code.analyze_source(data, skip_quiet=skip)
+        found.append([] if analysis is None else list(code.findings_for(where, analysis)))
+    return found[0], found[1]
+
+
+@pytest.mark.slow
+def test_skipping_quiet_function_bodies_changes_no_finding() -> None:
+    """Real code: every stdlib and site-packages file the prefilter sends to a full analysis."""
+    roots = [Path(sysconfig.get_paths()["stdlib"]), Path(sysconfig.get_paths()["purelib"])]
+    checked = 0
+    for path in sorted(p for root in roots for p in root.rglob("*.py"))[::3]:
+        data = path.read_bytes()
+        if code.parse_depth(data) is not code.Depth.FULL or len(data) > code.MAX_PARSE_BYTES:
+            continue
+        full, skipped = _findings_both_ways(data)
+        assert skipped == full, path
+        checked += 1
+    assert checked > 300
+
+
+def test_skipping_quiet_function_bodies_keeps_what_flows_across_them() -> None:
+    """Bodies that open files, import, name hosts or define classes are walked."""
+    source = (
+        "import os\n"
+        "def key():\n    return open(os.path.expanduser('~/.ssh/id_rsa')).read()\n"
+        "def save(x):\n    with open('/tmp/out', 'w') as f:\n        f.write(x)\n"
+        "def where():\n    return 'https://203.0.113.7/collect'\n"
+        "def helper(v):\n    return v + 1\n"
+    )
+    full, skipped = _findings_both_ways(source.encode())
+    assert skipped == full
+    assert full

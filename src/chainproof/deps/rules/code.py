@@ -14,6 +14,7 @@ import ast
 import base64
 import binascii
 import enum
+import itertools
 import re
 import zlib
 from collections import deque
@@ -235,12 +236,19 @@ def parse_source(data: bytes) -> ast.Module | None:
 
 
 def analyze_source(
-    data: bytes, *, depth: int = 0, nested: _Budget | None = None, module_only: bool = False
+    data: bytes,
+    *,
+    depth: int = 0,
+    nested: _Budget | None = None,
+    module_only: bool = False,
+    skip_quiet: bool = False,
 ) -> Analysis | None:
     """What one file's code does.
 
     `nested` bounds the bytes of nested code analysed below it; `module_only` skips function
-    bodies (for files where only import-time behaviour can matter).
+    bodies (for files where only import-time behaviour can matter); `skip_quiet` skips the bodies
+    of functions whose source names nothing any code rule keys on (for the scan's findings; the
+    calls and imports it records are then incomplete).
     """
     tree = parse_source(data)
     if tree is None:
@@ -248,6 +256,7 @@ def analyze_source(
     try:
         analyzer = _Analyzer(tree, depth, data, nested or _Budget(MAX_NESTED_BYTES))
         analyzer.module_only = module_only
+        analyzer.skip_quiet = skip_quiet and not analyzer.want_starts
         return analyzer.run()
     except RecursionError:
         return None
@@ -392,6 +401,9 @@ class _Analyzer:
         self.depth = depth
         self.nested = nested
         self.module_only = False
+        self.skip_quiet = False
+        self.source = source
+        self._line_ends: list[int] | None = None
         self.aliases: dict[str, str] = {}
         # Most files never touch the environment or the network: skip those flow checks for them.
         self.env_capable = b"environ" in source
@@ -427,7 +439,7 @@ class _Analyzer:
             if isinstance(node, _SCOPE_NODES):
                 body: list[ast.AST] = [node.body] if isinstance(node, ast.Lambda) else list(node.body)
                 inner = _Scope(scope)
-                if not self.module_only:
+                if not self.module_only and not self._quiet(node):
                     stack.extend((c, inner, False) for c in reversed(body))
                 # Decorators and defaults run when the function is defined, in the enclosing scope.
                 outer: list[ast.AST] = [*getattr(node, "decorator_list", []), *node.args.defaults]
@@ -452,6 +464,26 @@ class _Analyzer:
             cmdclass=dict(self.cmdclass),
             assigns_state=self.assigns_state,
         )
+
+    def _quiet(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> bool:
+        """Whether a function's body names nothing any rule keys on, so walking it can find nothing.
+
+        Most of a large library is such functions; a byte search of their lines is far cheaper
+        than visiting their nodes.
+        """
+        if not self.skip_quiet or isinstance(node, ast.Lambda):
+            return False
+        body = node.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:]  # the docstring: text, which no rule reads (its examples are not code)
+        if not body:
+            return True
+        if self._line_ends is None:
+            self._line_ends = list(itertools.accumulate(map(len, self.source.splitlines(keepends=True))))
+        first, last = body[0].lineno, node.end_lineno or body[-1].lineno
+        ends = self._line_ends
+        start = ends[first - 2] if first >= 2 else 0
+        return not _any(self.source[start : ends[min(last, len(ends)) - 1]], _G_FUNCTION_BODY)
 
     # -- names ----------------------------------------------------------------------------
 
@@ -1328,7 +1360,7 @@ _T_EXEC = (b"exec", b"eval", b"compile(", b"FunctionType", b"loads(", b"import l
 _T_DECODE = (
     *(b"b64decode", b"b32decode", b"b16decode", b"b85decode", b"a85decode", b"decodebytes", b"decodestring"),
     *(b"decompress", b"unhexlify", b"a2b_", b"fromhex", b"marshal", b"codecs", b"rot13", b"rot_13", b"chr("),
-    *(b"::-1]", b"bytes(", b"bytearray("),
+    *(b"::-", b":: -", b"bytes(", b"bytearray("),
 )
 _T_ENV_OUT = (b"b64encode", b"hexlify", b".write(", b".send")
 _T_CRED = (
@@ -1349,6 +1381,7 @@ _T_CRED = (
         b"Exodus",
         b"Electrum",
         b"MetaMask",
+        b"Atomic",
         b"nkbihfbeogaeaoehlefnkodbefgpgknn",
     ),
     *(b"bitcoin", b"ethereum", b"exodus", b"electrum", b"Local Storage", b"application_default_credentials"),
@@ -1382,6 +1415,14 @@ _G_EXEC = _grouped(_T_EXEC)
 _G_DECODE = _grouped(_T_DECODE)
 _G_ENV_OUT = _grouped(_T_ENV_OUT)
 _G_CRED = _grouped(_T_CRED, (b"id_", b" Data", b"Local St", b"lectrum", b"xodus", b".env", b"credentials"))
+_T_BODY_ONLY = (b"environ", b"://", b"import", b"class", b"open(", b".write_")
+_G_FUNCTION_BODY = _grouped(
+    (*_T_PROCESS, *_T_NET, *_T_EXEC, *_T_DECODE, *_T_ENV_OUT, *_T_CRED, *_T_BODY_ONLY),
+    (b"subprocess", b"spawn", b"requests", b"socket", b"url", b"Connection", b"tplib", b"id_", b" Data"),
+)
+"""What makes a function body worth walking in a file that is: any word a rule keys on, a URL (hosts
+named in the file), an import (the alias map is shared), a class (install-command spans) or a file
+opened or written (what turns a credential read into a theft)."""
 
 
 class Depth(enum.Enum):
@@ -1442,6 +1483,10 @@ def _depth_of(role: FileRole, data: bytes) -> Depth:
     return parse_depth(data)
 
 
+_QUIET_ROLES = frozenset({FileRole.MODULE, FileRole.TEST, FileRole.OTHER})
+"""Roles whose quiet function bodies are skipped; hooks and install scripts are always read whole."""
+
+
 def scan_python_file(where: Where, data: bytes, depth: Depth | None = None) -> Iterator[Finding]:
     """Every code finding for one .py file's bytes (`depth`: `_depth_of`, when already known)."""
     if len(data) > MAX_PARSE_BYTES:
@@ -1453,7 +1498,7 @@ def scan_python_file(where: Where, data: bytes, depth: Depth | None = None) -> I
     if depth is Depth.NONE:
         yield from hidden_whitespace(where, None)
         return
-    analysis = analyze_source(data, module_only=depth is Depth.MODULE)
+    analysis = analyze_source(data, module_only=depth is Depth.MODULE, skip_quiet=where.role in _QUIET_ROLES)
     if _has_blank_run(data):  # without a long run of blanks no line can hide code: skip the line loop
         yield from hidden_whitespace(where, analysis)
     if analysis is not None:
