@@ -60,6 +60,9 @@ class Config:
     strict: bool
     json_out: Path | None
     markdown_out: Path | None
+    guard_sample: int | None = None  # wheels GuardDog scans in guard-peer; None: the whole set
+    top_n: int | None = None  # projects in guard-fp; None: the whole top-1000 list
+    guarddog_fp: bool = False  # also run GuardDog over the guard-fp projects (slow)
 
     @property
     def largest(self) -> int:
@@ -106,6 +109,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is not met")
     parser.add_argument("--json", type=Path, dest="json_out", help="also write the figures as JSON here")
     parser.add_argument("--markdown", type=Path, dest="markdown_out", help="also write a Markdown table here")
+    parser.add_argument(
+        "--guard-sample", type=int, metavar="N", help="guard-peer: GuardDog scans N of the wheels (0: all)"
+    )
+    parser.add_argument("--top-n", type=int, metavar="N", help="guard-fp: the N most downloaded only")
+    parser.add_argument(
+        "--guarddog-fp", action="store_true", help="guard-fp: also run GuardDog on every project (hours)"
+    )
 
 
 def config_from(args: argparse.Namespace) -> Config:
@@ -121,6 +131,9 @@ def config_from(args: argparse.Namespace) -> Config:
         strict=args.strict,
         json_out=args.json_out,
         markdown_out=args.markdown_out,
+        guard_sample=getattr(args, "guard_sample", None),
+        top_n=getattr(args, "top_n", None),
+        guarddog_fp=getattr(args, "guarddog_fp", False),
     )
 
 

@@ -3,9 +3,11 @@
     .venv/bin/python bench/run.py                  # the full run: logs of 1M and 10M entries
     .venv/bin/python bench/run.py --quick          # a smoke run with small sizes
     .venv/bin/python bench/run.py --sizes 1M,10M --areas build,proofs
+    .venv/bin/python bench/run.py --areas guard-scan,guard-peer,guard-fp   # the dependency guard
 
-Large logs are built once and cached under bench/.cache/ (`--rebuild` builds them again). Nothing
-is written outside bench/.cache/ except the optional --json file.
+Large logs, the dependency guard's environment, wheels and PyPI downloads are built or fetched once
+and cached under bench/.cache/ (`--rebuild` builds them again). Nothing is written outside
+bench/.cache/ except the optional --json file and guard-fp's copy of its findings in /tmp.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import time
 from collections.abc import Callable
 
 import _common as c
+import guard_env
+import guard_fp
+import guard_peer
 import log_append
 import log_audit
 import log_build
@@ -29,6 +34,9 @@ AREAS: dict[str, Callable[[c.Config], list[c.Figure]]] = {
     "proofs": log_proofs.measure,
     "audit": log_audit.measure,
     "peer": peer_pymerkle.measure,
+    "guard-scan": guard_env.measure,
+    "guard-peer": guard_peer.measure,
+    "guard-fp": guard_fp.measure,
 }
 
 
