@@ -388,6 +388,14 @@ def test_decoded_payloads_are_analysed_for_hosts_without_running(tmp_path: Path)
         ("pkg/testing/utils.py", TargetKind.ENVIRONMENT, FileRole.MODULE),
         ("pkg/core.py", TargetKind.ENVIRONMENT, FileRole.MODULE),
         ("pkg/data.json", TargetKind.ENVIRONMENT, FileRole.OTHER),
+        ("p-1/tools/pre-commit-hook.py", TargetKind.SDIST, FileRole.TEST),
+        ("p-1/vendored-meson/meson/mpackage.py", TargetKind.SDIST, FileRole.TEST),
+        ("p-1/benchmarks/asv_pip.py", TargetKind.SDIST, FileRole.TEST),
+        ("p-1/src/p-impl/core.py", TargetKind.SDIST, FileRole.TEST),
+        ("p-1/src/p/core.py", TargetKind.SDIST, FileRole.MODULE),
+        ("p-1/tools/release.py", TargetKind.SDIST, FileRole.MODULE),
+        ("pkg/odd-name.py", TargetKind.ENVIRONMENT, FileRole.MODULE),
+        ("pkg/benchmarks/run.py", TargetKind.WHEEL, FileRole.MODULE),
     ],
 )
 def test_roles(path: str, kind: TargetKind, role: FileRole) -> None:
@@ -466,3 +474,19 @@ def test_skipping_quiet_function_bodies_keeps_what_flows_across_them() -> None:
     full, skipped = _findings_both_ways(source.encode())
     assert skipped == full
     assert full
+
+
+def test_keys_and_codec_names_are_not_payloads(tmp_path: Path) -> None:
+    """A dict key or a codec name passed as a literal is not carried data (apscheduler, keras)."""
+    keyed = in_function(
+        "import pickle\nfrom base64 import b64decode\n"
+        "return pickle.loads(b64decode(dct.get('__apscheduler_pickle__')))"
+    )
+    assert rules(scan(tmp_path / "a", {"m.py": keyed}))["code-exec-decoded"] is Severity.MEDIUM
+    codec = in_function("import marshal\nraw = code.encode('raw_unicode_escape')\nreturn marshal.loads(raw)")
+    assert (
+        rules(scan(tmp_path / "b", {"m.py": codec})).get("code-exec-decoded", Severity.INFO)
+        <= Severity.MEDIUM
+    )
+    carried = f"import codecs\nP = '{P64}'\nexec(codecs.decode(P.encode('ascii'), 'base64'))\n"
+    assert rules(scan(tmp_path / "c", {"m.py": carried}))["code-exec-decoded"] is Severity.CRITICAL

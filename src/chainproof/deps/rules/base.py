@@ -21,7 +21,8 @@ class FileRole(enum.Enum):
     MODULE = "module"
     """Importable package code."""
     TEST = "test"
-    """Test code: `tests/`, `test_*.py`, `*_test.py`, `conftest.py`."""
+    """Code that runs only when someone runs it: tests (`tests/`, `test_*.py`, `*_test.py`,
+    `conftest.py`), demos, examples, and an sdist's benchmarks and scripts no import can name."""
     OTHER = "other"
 
 

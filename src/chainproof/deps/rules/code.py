@@ -581,6 +581,14 @@ class _Analyzer:
                 return self._beside_module(func.value, scope, seen, budget)
             if self.qualname(func) in ("pkgutil.get_data", "importlib.resources.read_binary"):
                 return True
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr in _KEYED_METHODS
+                and not (isinstance(func.value, ast.Name) and func.value.id in self.aliases)
+            ):
+                # `d.get("__pickle__")`, `text.encode("raw_unicode_escape")`: the literal is a key
+                # or a codec name; the data is the object (a module's `codecs.decode(x, ..)` is not).
+                return self.embedded(func.value, scope, seen, budget)
             # The data of `decode(x)` is x, of `x.decode()` is x, of `map(chr, x)` is x: short
             # literals (codec names, separators) never count, so both places can be looked at.
             data: list[ast.AST] = [*node.args, *([func.value] if isinstance(func, ast.Attribute) else [])]
@@ -980,6 +988,7 @@ _READERS = frozenset(
     | {"sqlite3.connect", "zipfile.ZipFile.write", "tarfile.open"}
 )
 MIN_PAYLOAD = 16
+_KEYED_METHODS = frozenset({"get", "pop", "setdefault", "encode", "decode"})
 """Shorter literals are codec names, separators and keys, not payloads."""
 _FILE_READS = frozenset({"read", "read_bytes", "read_text", "readlines"})
 _TRACKED = EXEC_SINKS | DECODERS | PROCESS_CALLS | NETWORK_CALLS

@@ -18,6 +18,7 @@ _HOOK_MODULES = frozenset({"sitecustomize.py", "usercustomize.py"})
 _TEST_DIRS = frozenset(
     {"tests", "test", "_tests", "unittests", "demos", "demo", "examples", "example", "samples"}
 )
+_BENCH_DIRS = frozenset({"benchmarks", "benchmark", "asv_bench"})
 _TEST_FILE = re.compile(r"^(test_.*|.*_test|conftest|tests?)\.py$")
 # Only setup.py and the build hooks named by backends run at build time; a setup.py deep inside a
 # package (a vendored copy, an example) is not what pip runs.
@@ -66,7 +67,22 @@ def classify(path: str, kind: TargetKind) -> FileRole:
     parts = path.split("/")[:-1]
     if _TEST_FILE.match(name) or any(p in _TEST_DIRS for p in parts):
         return FileRole.TEST
+    if kind is TargetKind.SDIST and _sdist_tooling(path.split("/")[1:]):
+        return FileRole.TEST
     return FileRole.MODULE
+
+
+def _sdist_tooling(parts: list[str]) -> bool:
+    """A script of the source tree rather than package code: under a benchmarks directory, or on a
+    path no `import` statement can name (`tools/pre-commit-hook.py`, `vendored-meson/...`).
+
+    Only in sdists, whose trees carry a project's whole tooling; in a wheel or an environment every
+    file is installed, and `importlib.import_module("odd-name")` can still load it.
+    """
+    *dirs, name = parts
+    if any(d in _BENCH_DIRS for d in dirs):
+        return True
+    return not all(p.isidentifier() for p in [*dirs, name.removesuffix(".py")])
 
 
 MAX_HOOK_BYTES = 1024 * 1024
