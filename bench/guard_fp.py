@@ -8,8 +8,8 @@ x86_64), else its sdist, fetched from PyPI's JSON API and cached under bench/.ca
 popular, trusted releases: a project with a finding at high or critical counts as a false positive.
 Target: at most 1% of the projects.
 
-Every high or critical finding is written to bench/.cache/top1000-findings.json and to
-/tmp/guard_fp_findings.json (a run over the first N only writes bench/.cache/topN-findings.json).
+Every high or critical finding is written to bench/.cache/top1000-findings.json (a run over the
+first N only writes bench/.cache/topN-findings.json).
 `--guarddog-fp` also runs GuardDog on every artifact (one call each, at most 60 s), most downloaded
 first; its results are kept in bench/.cache/top1000-guarddog.jsonl
 so an interrupted run resumes, and a later run reports whatever part is there, labelled with the
@@ -40,7 +40,6 @@ from chainproof.errors import UsageError
 AREA = "guard-fp"
 ARTIFACTS = c.CACHE / "top1000"
 FINDINGS = c.CACHE / "top1000-findings.json"
-FINDINGS_COPY = Path("/tmp/guard_fp_findings.json")
 DOG_RESULTS = c.CACHE / "top1000-guarddog.jsonl"
 TARGET_PERCENT = 1.0
 QUICK_N = 30
@@ -113,7 +112,6 @@ def write_findings(rows: list[dict[str, Any]], scanned: int, skipped: dict[str, 
         path.write_text(text)
         return path
     FINDINGS.write_text(text)
-    FINDINGS_COPY.write_text(text)
     return FINDINGS
 
 

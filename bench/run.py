@@ -7,7 +7,7 @@
 
 Large logs, the dependency guard's environment, wheels and PyPI downloads are built or fetched once
 and cached under bench/.cache/ (`--rebuild` builds them again). Nothing is written outside
-bench/.cache/ except the optional --json file and guard-fp's copy of its findings in /tmp.
+bench/.cache/ except the optional --json file.
 """
 
 from __future__ import annotations
