@@ -342,34 +342,20 @@ def _hit_capabilities(where: _Where, a: Analysis, base: When) -> Iterator[Capabi
 
 def _literal_capabilities(where: _Where, a: Analysis, base: When) -> Iterator[Capability]:
     """Hosts, credential locations and bulk environment reads named anywhere in the file."""
+
+    def named(kind: Kind, detail: str, line: int | None) -> Capability:
+        return Capability(
+            kind, where.key, detail, base, where.path, line, where.evidence(line), weak=True, timed=False
+        )
+
     contacted = {h.detail for h in a.hits if h.kind is HitKind.NETWORK and h.suspicious}
     for host in a.hosts:
         if host.startswith(_LOOPBACK) or host in contacted:
             continue
         line = next((n for n, raw in enumerate(where.lines, 1) if host.encode() in raw), None)
-        yield Capability(
-            Kind.NETWORK,
-            where.key,
-            f"names host {host}",
-            base,
-            where.path,
-            line,
-            where.evidence(line),
-            weak=True,
-            timed=False,
-        )
+        yield named(Kind.NETWORK, f"names host {host}", line)
     for category, line in sorted(a.credentials.items()):
-        yield Capability(
-            Kind.CREDENTIALS,
-            where.key,
-            f"names {category} credentials",
-            base,
-            where.path,
-            line,
-            where.evidence(line),
-            weak=True,
-            timed=False,
-        )
+        yield named(Kind.CREDENTIALS, f"names {category} credentials", line)
     if a.calls & _BULK_ENV:
         yield Capability(
             Kind.CREDENTIALS,
