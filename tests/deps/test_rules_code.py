@@ -430,8 +430,22 @@ def test_the_projects_own_environment_has_no_high_findings() -> None:
             "open(os.path.expanduser('~/.config/Atomic/Local Storage/leveldb/000003.log')).read()\n",
             "code-credential-read",
         ),
+        (
+            f"D = {[b ^ 7 for b in b'print(1); print(2); print(3)']}\n"
+            "exec(bytearray(c ^ 7 for c in D).decode())\n",
+            "code-exec-decoded",
+        ),
+        (f"P = {P64[::-1]!r}\nimport base64\nexec(base64.b64decode(P[:: -1]))\n", "code-exec-decoded"),
     ],
-    ids=["os-alias", "loads-alias", "fullwidth-exec", "math-bold-exec", "atomic-wallet"],
+    ids=[
+        "os-alias",
+        "loads-alias",
+        "fullwidth-exec",
+        "math-bold-exec",
+        "atomic-wallet",
+        "bytearray-xor",
+        "spaced-reverse",
+    ],
 )
 def test_the_parse_prefilter_does_not_let_evasions_through(tmp_path: Path, source: str, rule: str) -> None:
     """Spellings that dodge the substring prefilter's words still get the file parsed."""
