@@ -37,7 +37,7 @@ from chainproof.deps.rules.names import IndexAnswer, dependency_confusion
 from chainproof.deps.scan import sort_key
 from chainproof.deps.targets.archive import open_archive
 from chainproof.deps.targets.directory import DirectoryTree
-from chainproof.deps.targets.environment import current_environment, environment_of_python
+from chainproof.deps.targets.environment import Environment, current_environment, environment_of_python
 from chainproof.errors import ChainproofError, VerificationError
 
 MAX_COOLDOWN_ROUNDS = 3
@@ -121,7 +121,9 @@ class _Indexes:
 
 def run_gate(request: GateRequest, progress: Progress = lambda _: None) -> GateResult:
     pip.refuse_source_requirements(request.pip_args)
-    _refuse_hooked_interpreter(request.python)
+    target = _target_environment(request.python)
+    if target is not None:
+        _refuse_hooked_interpreter(request.python, target)
     policy = Policy(request.min_age, request.now or datetime.now(UTC))
     indexes = _Indexes([u for u in (request.index_url, *request.extra_index_urls) if u])
     work = Path(tempfile.mkdtemp(prefix="chainproof-gate-"))
@@ -130,7 +132,7 @@ def run_gate(request: GateRequest, progress: Progress = lambda _: None) -> GateR
         candidates = _resolve(request, policy, indexes, work, result=result, progress=progress)
         if candidates is None:
             return _finish(result, request)
-        installed = _installed_versions(request.python)
+        installed = _installed_versions(target) if target is not None else {}
         result.artifacts = [
             Artifact(c, indexes.listing(c), previous=_previous(c, installed)) for c in candidates
         ]
@@ -151,13 +153,18 @@ def run_gate(request: GateRequest, progress: Progress = lambda _: None) -> GateR
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _refuse_hooked_interpreter(python: str) -> None:
+def _target_environment(python: str) -> Environment | None:
+    """The target interpreter's site-packages, found without starting it normally; None when it is
+    not an environment chainproof can read (pip's own error will then say why)."""
+    try:
+        return current_environment() if python == sys.executable else environment_of_python(python)
+    except ChainproofError:
+        return None
+
+
+def _refuse_hooked_interpreter(python: str, env: Environment) -> None:
     """pip runs in the target interpreter, and a normal start runs every `.pth` hook of its
     environment: look at those hooks first (without starting it) and refuse a compromised one."""
-    try:
-        env = current_environment() if python == sys.executable else environment_of_python(python)
-    except ChainproofError:
-        return  # not an environment chainproof can read; pip's own error will say why
     for site in env.site_dirs:
         hooks = scan.scan_tree(DirectoryTree(site, TargetKind.ENVIRONMENT), rules=[hook_rules])
         bad = hooks.at_or_above(Severity.HIGH)
@@ -250,12 +257,8 @@ def _previous(c: Candidate, installed: dict[str, str]) -> str | None:
     return version if version is not None and version != c.version else None
 
 
-def _installed_versions(python: str) -> dict[str, str]:
+def _installed_versions(env: Environment) -> dict[str, str]:
     """Name -> version of what the target environment has, from its `*.dist-info` directory names."""
-    try:
-        env = current_environment() if python == sys.executable else environment_of_python(python)
-    except ChainproofError:
-        return {}
     versions: dict[str, str] = {}
     for site in env.site_dirs:
         for meta in site.glob("*.dist-info"):
