@@ -1,3 +1,3 @@
-from chainproof.cli.app import main
+from chainproof.cli.start import run
 
-raise SystemExit(main())
+raise SystemExit(run())

@@ -127,3 +127,22 @@ def test_errors_through_the_executable(tmp_path: Path) -> None:
     usage = run("--store", store, "log", "get")
     assert usage.returncode == 2
     assert b"Missing argument" in usage.stderr
+
+
+def test_the_collector_paused_for_start_up_is_back_on_when_a_command_runs() -> None:
+    """cli/start.py pauses the cyclic GC while importing; the command itself must run with it."""
+    code = (
+        "import gc, sys\n"
+        "from chainproof.cli import start, app\n"
+        "seen = []\n"
+        "real = app.build_app\n"
+        "def build(args):\n"
+        "    seen.append(gc.isenabled())\n"
+        "    return real(args)\n"
+        "app.build_app = build\n"
+        "sys.argv = ['chainproof', '--version']\n"
+        "rc = start.run()\n"
+        "print(seen, gc.isenabled(), rc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.splitlines()[-1] == "[False] True 0"

@@ -5,6 +5,7 @@ Exit codes: 0 success; 1 verification failed or input rejected; 2 usage or runti
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -149,7 +150,9 @@ def build_app(args: Sequence[str] = ()) -> typer.Typer:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        build_app(args)(args=args, prog_name="chainproof")
+        app = build_app(args)
+        gc.enable()  # paused by the console script while importing (cli/start.py)
+        app(args=args, prog_name="chainproof")
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
     except ChainproofError as e:
