@@ -131,18 +131,19 @@ def test_yanked_pin_is_blocked(index: LocalIndex, venv: Path) -> None:
     assert "broken upload" in yanked[0].message
 
 
+def add_litellm_pair(index: LocalIndex) -> None:
+    """1.82.6 clean, 1.82.8 with a LiteLLM-style startup hook; both old enough for the cooldown."""
+    index.add("litellm", "1.82.6", clean_files("litellm"), age=timedelta(days=60))
+    hooked = {**clean_files("litellm"), "litellm_init.pth": CANARY_PTH}
+    index.add("litellm", "1.82.8", hooked, age=timedelta(days=60))
+
+
 def test_startup_hook_release_is_blocked_and_nothing_runs(
     index: LocalIndex, venv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     canary = tmp_path / "canary"
     monkeypatch.setenv("CANARY", str(canary))
-    index.add("litellm", "1.82.6", clean_files("litellm"), age=timedelta(days=60))
-    index.add(
-        "litellm",
-        "1.82.8",
-        {**clean_files("litellm"), "litellm_init.pth": CANARY_PTH},
-        age=timedelta(days=60),
-    )
+    add_litellm_pair(index)
     result = gate(index, venv, "litellm==1.82.8", install=True)
     assert any(f.rule.startswith("hook-") and f.severity >= Severity.HIGH for f in result.blocked)
     assert not result.installed
@@ -151,13 +152,7 @@ def test_startup_hook_release_is_blocked_and_nothing_runs(
 
 
 def test_upgrade_is_compared_with_the_installed_release(index: LocalIndex, venv: Path) -> None:
-    index.add("litellm", "1.82.6", clean_files("litellm"), age=timedelta(days=60))
-    index.add(
-        "litellm",
-        "1.82.8",
-        {**clean_files("litellm"), "litellm_init.pth": CANARY_PTH},
-        age=timedelta(days=60),
-    )
+    add_litellm_pair(index)
     assert gate(index, venv, "litellm==1.82.6", install=True).installed
     result = gate(index, venv, "litellm==1.82.8", fresh=False)
     assert [(a.candidate.version, a.previous) for a in result.artifacts] == [("1.82.8", "1.82.6")]
