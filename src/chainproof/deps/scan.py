@@ -14,6 +14,7 @@ from chainproof.deps.inventory import read_inventory
 from chainproof.deps.model import Finding, ScanResult, Severity
 from chainproof.deps.rules import registry
 from chainproof.deps.rules.base import Rule, ScanContext
+from chainproof.deps.rules.parallel import map_items
 from chainproof.deps.targets import locks
 from chainproof.deps.targets.archive import PROBLEM_RULE, ArchiveTree, archive_kind, open_archive
 from chainproof.deps.targets.directory import DirectoryTree
@@ -95,6 +96,30 @@ def scan(target: str | Path) -> ScanResult:
     if locks.is_lockfile(path):
         return locks.scan_lockfile(path)
     raise UsageError(f"{target}: not a directory, wheel, sdist, lock or requirements file")
+
+
+def _scan_archive_item(path: Path) -> list[ScanResult]:
+    return [scan_archive(path)]
+
+
+def _file_size(path: Path) -> int:
+    return path.stat().st_size
+
+
+def scan_targets(targets: Sequence[str | Path]) -> list[ScanResult]:
+    """`scan` of each target, in order. Several archives (a download directory's wheels) are
+    scanned side by side in worker processes, one archive per task: most are too small to spread
+    their own files over the cores."""
+    paths = [Path(t) for t in targets]
+    archives = [i for i, p in enumerate(paths) if p.is_file() and archive_kind(p) is not None]
+    results: dict[int, ScanResult] = {}
+    if len(archives) >= 2:
+        items = [paths[i] for i in archives]
+        for i, found in zip(
+            archives, map_items(_scan_archive_item, items, _file_size, min_items=2), strict=True
+        ):
+            results[i] = found[0]
+    return [results[i] if i in results else scan(p) for i, p in enumerate(paths)]
 
 
 def scan_python(exe: str | None) -> ScanResult:

@@ -16,6 +16,7 @@ import binascii
 import enum
 import itertools
 import re
+import warnings
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -25,6 +26,7 @@ from chainproof.deps.files import TargetKind, TreeError
 from chainproof.deps.model import Distribution, Finding, Severity
 from chainproof.deps.rules.base import FileRole, ScanContext
 from chainproof.deps.rules.parallel import map_items
+from chainproof.deps.rules.prefilter import CRED, NET, Depth, Marks, depth_for, signs
 from chainproof.deps.rules.roles import classify, installed_path, startup_modules
 
 MAX_PARSE_BYTES = 4 * 1024 * 1024
@@ -230,7 +232,10 @@ def parse_source(data: bytes) -> ast.Module | None:
     if len(data) > MAX_PARSE_BYTES:
         return None
     try:
-        return ast.parse(data)
+        # The parser's warnings (invalid escapes, `1if`) are about someone else's style, not ours to print.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(data)
     except (SyntaxError, ValueError, RecursionError, MemoryError, OverflowError):
         return None
 
@@ -242,19 +247,22 @@ def analyze_source(
     nested: _Budget | None = None,
     module_only: bool = False,
     skip_quiet: bool = False,
+    found: int | None = None,
 ) -> Analysis | None:
     """What one file's code does.
 
     `nested` bounds the bytes of nested code analysed below it; `module_only` skips function
     bodies (for files where only import-time behaviour can matter); `skip_quiet` skips the bodies
     of functions whose source names nothing any code rule keys on (for the scan's findings; the
-    calls and imports it records are then incomplete).
+    calls and imports it records are then incomplete). `found`: the file's `prefilter.signs`, when
+    already known.
     """
     tree = parse_source(data)
     if tree is None:
         return None
     try:
-        analyzer = _Analyzer(tree, depth, data, nested or _Budget(MAX_NESTED_BYTES))
+        found = signs(data) if found is None else found
+        analyzer = _Analyzer(tree, depth, data, nested or _Budget(MAX_NESTED_BYTES), found)
         analyzer.module_only = module_only
         analyzer.skip_quiet = skip_quiet and not analyzer.want_starts
         return analyzer.run()
@@ -396,7 +404,7 @@ class _Scope:
 
 
 class _Analyzer:
-    def __init__(self, tree: ast.Module, depth: int, source: bytes, nested: _Budget) -> None:
+    def __init__(self, tree: ast.Module, depth: int, source: bytes, nested: _Budget, found: int) -> None:
         self.tree = tree
         self.depth = depth
         self.nested = nested
@@ -404,11 +412,15 @@ class _Analyzer:
         self.skip_quiet = False
         self.source = source
         self._line_ends: list[int] | None = None
+        self._marks: Marks | None = None
         self.aliases: dict[str, str] = {}
+        self.renamed: set[str] = set()
+        """Names bound to a tracked API under another name (`run = exec`, `import subprocess as sp`)."""
+        self._renamed_re: re.Pattern[bytes] | None = None
         # Most files never touch the environment or the network: skip those flow checks for them.
         self.env_capable = b"environ" in source
-        self.net_capable = _any(source, _G_NET)
-        self.cred_capable = _any(source, _G_CRED)
+        self.net_capable = bool(found & NET)
+        self.cred_capable = bool(found & CRED)
         self.docstrings: set[int] = set()
         """ids of bare string statements (docstrings): text, never a path the code uses."""
         # Statement positions only matter to the whitespace rule, and only on long lines.
@@ -478,12 +490,20 @@ class _Analyzer:
             body = body[1:]  # the docstring: text, which no rule reads (its examples are not code)
         if not body:
             return True
-        if self._line_ends is None:
+        if self._line_ends is None or self._marks is None:
             self._line_ends = list(itertools.accumulate(map(len, self.source.splitlines(keepends=True))))
+            self._marks = Marks(self.source)
         first, last = body[0].lineno, node.end_lineno or body[-1].lineno
         ends = self._line_ends
-        start = ends[first - 2] if first >= 2 else 0
-        return not _any(self.source[start : ends[min(last, len(ends)) - 1]], _G_FUNCTION_BODY)
+        start, end = ends[first - 2] if first >= 2 else 0, ends[min(last, len(ends)) - 1]
+        if self._marks.any_within(start, end):
+            return False
+        if not self.renamed:
+            return True
+        if self._renamed_re is None:
+            words = b"|".join(re.escape(n.encode()) for n in sorted(self.renamed))
+            self._renamed_re = re.compile(rb"(?<![A-Za-z0-9_])(?:" + words + rb")(?![A-Za-z0-9_])")
+        return self._renamed_re.search(self.source, start, end) is None
 
     # -- names ----------------------------------------------------------------------------
 
@@ -664,13 +684,21 @@ class _Analyzer:
         if isinstance(node, ast.Import):
             for a in node.names:
                 top = a.name.split(".")[0]
-                self.aliases[a.asname or top] = a.name if a.asname else top
+                self._set_alias(a.asname or top, a.name if a.asname else top)
             self.imports.update(a.name for a in node.names)
             return
         if node.module and not node.level:
             for a in node.names:
-                self.aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+                self._set_alias(a.asname or a.name, f"{node.module}.{a.name}")
         self.imports.add("." * node.level + (node.module or ""))
+
+    def _set_alias(self, name: str, target: str) -> None:
+        self.aliases[name] = target
+        # A new name for an API a rule tracks makes its calls invisible to the prefilter's words:
+        # a function body that uses the name has to be walked.
+        if name != target and _tracked(_strip_builtins(target)) and name not in self.renamed:
+            self.renamed.add(name)
+            self._renamed_re = None
 
     def _assign(
         self, node: ast.Assign | ast.AnnAssign | ast.AugAssign | ast.NamedExpr, scope: _Scope
@@ -697,7 +725,7 @@ class _Analyzer:
         if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
             q = self.qualname(value)
             if q in _TRACKED or (q or "").startswith(_PROCESS_PREFIXES):
-                self.aliases[name] = q or ""
+                self._set_alias(name, q or "")
 
     def _bind(self, target: ast.AST, value: ast.AST, scope: _Scope) -> None:
         # A plain name is by far the most common target: no walk needed for it.
@@ -992,6 +1020,16 @@ _KEYED_METHODS = frozenset({"get", "pop", "setdefault", "encode", "decode"})
 """Shorter literals are codec names, separators and keys, not payloads."""
 _FILE_READS = frozenset({"read", "read_bytes", "read_text", "readlines"})
 _TRACKED = EXEC_SINKS | DECODERS | PROCESS_CALLS | NETWORK_CALLS
+_TRACKED_MODULES = frozenset(q.rsplit(".", i)[0] for q in _TRACKED for i in range(1, q.count(".") + 1)) | {
+    *("os", "builtins", "__builtins__", "__builtin__")
+}
+
+
+def _tracked(target: str) -> bool:
+    """Whether a name bound to `target` can reach a tracked call: the call itself, or its module."""
+    return target in _TRACKED or target in _TRACKED_MODULES or target.startswith(_PROCESS_PREFIXES)
+
+
 MAX_DECODED = 256 * 1024
 
 
@@ -1350,117 +1388,6 @@ def hidden_whitespace(where: Where, a: Analysis | None) -> Iterator[Finding]:
 
 # --- the rules -------------------------------------------------------------------------------
 
-# Substring tests (memchr-fast) that rule files in for parsing; regexes here cost more than parsing.
-# Python reads identifiers in NFKC form: `exec` spelled in fullwidth letters (UTF-8 EF BC/EF BD ..)
-# or mathematical letters (F0 9D ..) is `exec` to it, so their first bytes count as a hint of any name.
-_T_NFKC = (b"\xef\xbc", b"\xef\xbd", b"\xf0\x9d")
-_T_PROCESS = (
-    *(b"subprocess", b"system(", b"popen", b"os.spawn", b"posix_spawn", b"os.exec", b"startfile"),
-    *(b"pty.spawn", b"from os import", b"from pty import", b"create_subprocess", b"'os')", b'"os")'),
-    *(b"'system'", b'"system"', *_T_NFKC),
-)
-# Network modules as used (the bare words are common in prose: "requests", "socket").
-_T_NET = (
-    *(b"requests.", b"from requests", b"requests as", b"httpx", b"socket.", b"from socket", b"socket as"),
-    *(b"urllib3", b"urlopen", b"urlretrieve", b"HTTPConnection", b"HTTPSConnection"),
-    *(b"smtplib", b"ftplib", b"telnetlib", b"dns.resolver"),
-)
-_T_EXEC = (b"exec", b"eval", b"compile(", b"FunctionType", b"loads(", b"import loads", b"loads as", *_T_NFKC)
-_T_DECODE = (
-    *(b"b64decode", b"b32decode", b"b16decode", b"b85decode", b"a85decode", b"decodebytes", b"decodestring"),
-    *(b"decompress", b"unhexlify", b"a2b_", b"fromhex", b"marshal", b"codecs", b"rot13", b"rot_13", b"chr("),
-    *(b"::-", b":: -", b"bytes(", b"bytearray("),
-)
-_T_ENV_OUT = (b"b64encode", b"hexlify", b".write(", b".send")
-_T_CRED = (
-    *(b".ssh", b".aws", b".kube", b"gcloud", b".azure", b".env'", b'.env"', b"git-credentials", b"pypirc"),
-    *(b"netrc", b"id_rsa", b"id_dsa", b"id_ecdsa", b"id_ed25519", b".docker", b"Login Data", b"Web Data"),
-    *(
-        b"Local State",
-        b"User Data",
-        b"Chrome",
-        b"BraveSoftware",
-        b"Firefox",
-        b"cookies.sqlite",
-        b"logins.json",
-    ),
-    *(
-        b"key4.db",
-        b"wallet",
-        b"Exodus",
-        b"Electrum",
-        b"MetaMask",
-        b"Atomic",
-        b"nkbihfbeogaeaoehlefnkodbefgpgknn",
-    ),
-    *(b"bitcoin", b"ethereum", b"exodus", b"electrum", b"Local Storage", b"application_default_credentials"),
-)
-
-
-_Groups = tuple[tuple[bytes, tuple[bytes, ...]], ...]
-
-
-def _grouped(tokens: tuple[bytes, ...], cores: tuple[bytes, ...] = ()) -> _Groups:
-    """Tokens under the first core each contains, as (core, tokens), or (token, ()) when alone.
-
-    Every search is a pass over the whole file, and most files contain none of the tokens: one
-    search for a shared core rules out its whole group. A group only matches when one of its own
-    tokens is present, so this answers exactly what searching every token would.
-    """
-    groups: dict[bytes, list[bytes]] = {}
-    for token in tokens:
-        core = next((c for c in cores if c in token), token)
-        groups.setdefault(core, []).append(token)
-    return tuple((core, () if members == [core] else tuple(members)) for core, members in groups.items())
-
-
-def _any(data: bytes, groups: _Groups) -> bool:
-    return any(core in data and (not members or any(t in data for t in members)) for core, members in groups)
-
-
-_G_PROCESS = _grouped(_T_PROCESS, (b"subprocess", b"spawn"))
-_G_NET = _grouped(_T_NET, (b"requests", b"socket", b"url", b"Connection", b"tplib"))
-_G_EXEC = _grouped(_T_EXEC)
-_G_DECODE = _grouped(_T_DECODE)
-_G_ENV_OUT = _grouped(_T_ENV_OUT)
-_G_CRED = _grouped(_T_CRED, (b"id_", b" Data", b"Local St", b"lectrum", b"xodus", b".env", b"credentials"))
-_T_BODY_ONLY = (b"environ", b"://", b"import", b"class", b"open(", b".write_")
-_G_FUNCTION_BODY = _grouped(
-    (*_T_PROCESS, *_T_NET, *_T_EXEC, *_T_DECODE, *_T_ENV_OUT, *_T_CRED, *_T_BODY_ONLY),
-    (b"subprocess", b"spawn", b"requests", b"socket", b"url", b"Connection", b"tplib", b"id_", b" Data"),
-)
-"""What makes a function body worth walking in a file that is: any word a rule keys on, a URL (hosts
-named in the file), an import (the alias map is shared), a class (install-command spans) or a file
-opened or written (what turns a credential read into a theft)."""
-
-
-class Depth(enum.Enum):
-    """How much of a file the code rules need to look at."""
-
-    NONE = 0
-    MODULE = 1
-    """Only code that runs at import time (module level): all a process call alone can matter for."""
-    FULL = 2
-
-
-def parse_depth(data: bytes) -> Depth:
-    """How deep any code rule could need to look, from substring tests on the raw bytes.
-
-    Parsing and walking are the expensive part of a scan: a file that names no exec, decoder,
-    process, network, environment or credential API cannot produce a code finding and is not
-    parsed; one that only runs processes is only walked at module level (in functions a process
-    call is ordinary; at import time it is a finding).
-    """
-    if _any(data, _G_NET) or _any(data, _G_CRED) or (_any(data, _G_EXEC) and _any(data, _G_DECODE)):
-        return Depth.FULL
-    if b"environ" in data and _any(data, _G_ENV_OUT):
-        return Depth.FULL
-    return Depth.MODULE if _any(data, _G_PROCESS) else Depth.NONE
-
-
-def worth_parsing(data: bytes) -> bool:
-    return parse_depth(data) is not Depth.NONE
-
 
 def _owner(ctx: ScanContext, path: str) -> Distribution | None:
     return ctx.owners.get(path)
@@ -1485,29 +1412,31 @@ def _unparsed(where: Where, why: str) -> Finding:
     )
 
 
-def _depth_of(role: FileRole, data: bytes) -> Depth:
+def _depth_of(role: FileRole, data: bytes, found: int) -> Depth:
     """How deep the code rules look at a file of this role (hooks and setup scripts: always fully)."""
     if role in (FileRole.STARTUP_HOOK, FileRole.INSTALL_SCRIPT) or _has_blank_run(data):
         return Depth.FULL
-    return parse_depth(data)
+    return depth_for(found)
 
 
 _QUIET_ROLES = frozenset({FileRole.MODULE, FileRole.TEST, FileRole.OTHER})
 """Roles whose quiet function bodies are skipped; hooks and install scripts are always read whole."""
 
 
-def scan_python_file(where: Where, data: bytes, depth: Depth | None = None) -> Iterator[Finding]:
-    """Every code finding for one .py file's bytes (`depth`: `_depth_of`, when already known)."""
+def scan_python_file(where: Where, data: bytes, found: int | None = None) -> Iterator[Finding]:
+    """Every code finding for one .py file's bytes (`found`: its `prefilter.signs`, when known)."""
     if len(data) > MAX_PARSE_BYTES:
         yield _unparsed(where, f"{len(data)} bytes, over the {MAX_PARSE_BYTES}-byte parse limit")
         yield from hidden_whitespace(where, None)
         return
-    if depth is None:
-        depth = _depth_of(where.role, data)
+    found = signs(data) if found is None else found
+    depth = _depth_of(where.role, data, found)
     if depth is Depth.NONE:
         yield from hidden_whitespace(where, None)
         return
-    analysis = analyze_source(data, module_only=depth is Depth.MODULE, skip_quiet=where.role in _QUIET_ROLES)
+    analysis = analyze_source(
+        data, module_only=depth is Depth.MODULE, skip_quiet=where.role in _QUIET_ROLES, found=found
+    )
     if _has_blank_run(data):  # without a long run of blanks no line can hide code: skip the line loop
         yield from hidden_whitespace(where, analysis)
     if analysis is not None:
@@ -1547,11 +1476,13 @@ def file_findings(job: FileJob) -> list[Finding]:
             )
         ]
     # The pre-filter runs once: a file no code rule looks at is not even split into lines.
-    depth = _depth_of(job.role, data) if len(data) <= MAX_PARSE_BYTES else None
-    if depth is Depth.NONE:
-        return []
+    found = None
+    if len(data) <= MAX_PARSE_BYTES:
+        found = signs(data)
+        if _depth_of(job.role, data, found) is Depth.NONE:
+            return []
     where = Where(job.path, job.role, job.package, job.version, tuple(data.splitlines()))
-    return list(scan_python_file(where, data, depth))
+    return list(scan_python_file(where, data, found))
 
 
 class _FileJobs:

@@ -68,7 +68,9 @@ def _apply(func: Callable[[T], list[R]], chunk: list[T]) -> list[list[R]]:
 
 
 def _worker_start() -> None:
-    """Objects inherited from the scanning process live as long as the worker: out of the collector."""
+    """Objects inherited from the scanning process live as long as the worker: out of the collector.
+    Work a worker maps in turn (the files of one archive) stays in it: no pools inside pools."""
+    os.environ[JOBS_ENV] = "1"
     gc.freeze()
 
 
@@ -90,15 +92,18 @@ def map_items(
     items: Items[T],
     size: Callable[[T], int],
     jobs: int | None = None,
+    min_items: int | None = None,
 ) -> Iterator[list[R]]:
     """`func` over every item, results in item order; in worker processes when that pays off.
 
     `func` must be a module-level function (workers receive it by reference) whose results pickle.
-    `size` weighs an item for chunking (its byte count). A pool that breaks (a worker killed by the
+    `size` weighs an item for chunking (its byte count); `min_items` is the fewest items worth
+    starting workers for (default `MIN_PARALLEL_ITEMS`). A pool that breaks (a worker killed by the
     OS) does not lose work: the remaining chunks are analysed in-process.
     """
     workers = worker_count() if jobs is None else max(1, jobs)
-    if workers <= 1 or len(items) < MIN_PARALLEL_ITEMS or not _fork_available():
+    fewest = MIN_PARALLEL_ITEMS if min_items is None else min_items
+    if workers <= 1 or len(items) < fewest or not _fork_available():
         for item in items:
             yield _apply(func, [item])[0]
         return

@@ -1,0 +1,252 @@
+"""Which files the code rules must parse, and how deeply, decided from their raw bytes.
+
+Parsing and walking syntax trees is most of a scan's cost, and most files of a library can produce
+no code finding: they name no exec, decoder, process, network, environment or credential API. One
+multi-pattern (Aho-Corasick) pass over a file's bytes finds every word any rule keys on; what is
+present decides the depth. The words are a superset of what the analyser can resolve (it only
+follows names through imports, `__import__`, `importlib.import_module`, getattr and assignments),
+so a file ruled out here is one the analyser would have found nothing in.
+
+Some words are common in ordinary code and prose ("evaluate", "re.compile(", "requests.Session",
+"the urllib3 response"); a word like that counts only when what follows it could still make the
+name an API the analyser knows, which `_Token.then` checks at the match.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from bisect import bisect_left
+from dataclasses import dataclass
+
+from ahocorasick_rs import BytesAhoCorasick
+
+
+class Depth(enum.Enum):
+    """How much of a file the code rules need to look at."""
+
+    NONE = 0
+    MODULE = 1
+    """Only code that runs at import time (module level): all a process or network call alone can
+    matter for (in a function either is ordinary; at import time it is a finding)."""
+    FULL = 2
+
+
+# What a file names, as bits: cheaper than a set or an enum.Flag in the per-match loop.
+NET = 1
+CRED = 2
+EXEC = 4
+DECODE = 8
+ENVIRON = 16
+ENV_OUT = 32
+PROCESS = 64
+RUNS_FILE = 128
+"""Calls that make a downloaded file run (`os.chmod`, loading a module from a path)."""
+PICKLE = 256
+LOADS = 512
+"""`pickle.loads` is an exec sink: both words must appear, wherever they come from."""
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: bytes
+    signs: int
+    then: re.Pattern[bytes] | None = None
+    """Checked at the match's start: the word only counts where this matches."""
+    builtin: bool = False
+    """A builtin's name: as an attribute (`model.eval()`, `re.compile`) it only counts in a file
+    that names the builtins module, the one object whose attribute is the builtin."""
+
+
+def _word(*words: bytes) -> re.Pattern[bytes]:
+    """A whole word: not the start of a longer identifier ("evaluate", "executor", "compiled")."""
+    return re.compile(rb"(?:" + b"|".join(re.escape(w) for w in words) + rb")(?![A-Za-z0-9_])")
+
+
+def _module(module: bytes, *calls: bytes) -> re.Pattern[bytes]:
+    """A module name where it can lead to one of `calls`: `module.call`, or the name on its own as
+    imports, aliases (`module as m`), `__import__("module")`, getattr(module, ...) and assignments
+    write it. Not `module.other`, a longer identifier, or the word inside a sentence."""
+    names = b"|".join(re.escape(c) for c in calls)
+    return re.compile(
+        re.escape(module)
+        + rb"(?=[\s\\]*\.[\s\\]*(?:"
+        + names
+        + rb")(?![A-Za-z0-9_])"
+        + rb"|[ \t]*(?:[,;:)\]}'\"#\\\r\n]|$)|[ \t]+(?:as|import)(?![A-Za-z0-9_]))"
+    )
+
+
+# Python reads identifiers in NFKC form: `exec` spelled in fullwidth letters (UTF-8 EF BC/EF BD ..)
+# or mathematical letters (F0 9D ..) is `exec` to it, so their first bytes count as a hint of any name.
+_NFKC = (b"\xef\xbc", b"\xef\xbd", b"\xf0\x9d")
+
+
+def _separated(*words: bytes) -> tuple[bytes, ...]:
+    """A path part followed by a separator: `/` or a backslash (in source also the start of any
+    escape, so `\\x2f` is covered)."""
+    return tuple(w + end for w in words for end in (b"/", b"\\"))
+
+
+def _ending(*words: bytes) -> tuple[bytes, ...]:
+    """A path part at the end of a string: in source, before a closing quote or the `{` that ends an
+    f-string's literal part."""
+    return tuple(w + end for w in words for end in (b"'", b'"', b"{"))
+
+
+def _part(*words: bytes) -> tuple[bytes, ...]:
+    """A path part followed by a separator or the end of the string."""
+    return (*_separated(*words), *_ending(*words))
+
+
+_EXEC_TOKENS = (
+    _Token(b"exec", EXEC, _word(b"exec", b"execfile"), builtin=True),
+    _Token(b"eval", EXEC, _word(b"eval"), builtin=True),
+    _Token(b"compile", EXEC, _word(b"compile"), builtin=True),
+    _Token(b"FunctionType", EXEC),
+    _Token(b"pickle", PICKLE),
+    _Token(b"loads", LOADS),
+    *(_Token(t, EXEC | PROCESS) for t in _NFKC),
+)
+_DECODE_TOKENS = (
+    *(
+        _Token(t, DECODE)
+        for t in (
+            *(b"b64decode", b"b32decode", b"b32hexdecode", b"b16decode", b"b85decode", b"a85decode"),
+            *(b"decodebytes", b"decodestring", b"decompress", b"unhexlify", b"a2b_", b"fromhex", b"codecs"),
+            *(b"rot13", b"rot_13"),
+        )
+    ),
+    # Text rebuilt from numbers: `''.join(map(chr, ...))`, `bytes(c ^ k for c in ...)`.
+    _Token(b"chr", DECODE, _word(b"chr")),
+    _Token(b"bytes", DECODE, re.compile(rb"bytes[\s\\]*\(")),
+    _Token(b"bytearray", DECODE, re.compile(rb"bytearray[\s\\]*\(")),
+)
+_REVERSED_SLICE = re.compile(rb":(?:[\s\\]|#[^\n]*\n)*:(?:[\s\\]|#[^\n]*\n)*(?:[-~+]|not(?![A-Za-z0-9_]))")
+"""A slice with a negative (or any unary) step, `text[::-1]`: reversing a literal hides it too."""
+_PROCESS_TOKENS = tuple(
+    _Token(t, PROCESS)
+    for t in (
+        *(b"subprocess", b"system(", b"popen", b"os.spawn", b"posix_spawn", b"os.exec", b"startfile"),
+        *(b"pty.spawn", b"from os import", b"from pty import", b"create_subprocess", b"'os')", b'"os")'),
+        *(b"'system'", b'"system"'),
+    )
+)
+_HTTP_VERBS = (b"get", b"post", b"put", b"patch", b"delete", b"head", b"request", b"stream")
+_NET_TOKENS = (
+    _Token(b"requests", NET, _module(b"requests", *_HTTP_VERBS)),
+    _Token(b"httpx", NET, _module(b"httpx", *_HTTP_VERBS)),
+    _Token(b"socket", NET, _module(b"socket", b"socket", b"create_connection", b"gethostbyname")),
+    _Token(b"urllib3", NET, _module(b"urllib3", b"request")),
+    *(
+        _Token(t, NET)
+        for t in (
+            *(b"urlopen", b"urlretrieve", b"HTTPConnection", b"HTTPSConnection", b"smtplib", b"ftplib"),
+            *(b"telnetlib", b"dns.resolver", b"from dns import"),
+        )
+    ),
+)
+_CRED_TOKENS = tuple(
+    _Token(t, CRED)
+    for t in (
+        *_ending(b".env"),
+        *_part(b".ssh", b".aws", b".kube", b".azure", b"Exodus", b"Electrum", b"MetaMask", b"Atomic"),
+        *_separated(b".docker", b"User Data", b"Google", b"Mozilla", b"Firefox", b"bitcoin", b"ethereum"),
+        *_separated(b"electrum"),
+        *(b"git-credentials", b"pypirc", b"netrc", b"id_rsa", b"id_dsa", b"id_ecdsa"),
+        *(b"id_ed25519", b"Login Data", b"Web Data", b"Local State", b"BraveSoftware", b"cookies.sqlite"),
+        *(b"logins.json", b"key4.db", b"wallet", b"nkbihfbeogaeaoehlefnkodbefgpgknn", b"exodus"),
+        *(b"Local Storage", b"gcloud", b"application_default_credentials"),
+    )
+)
+_OTHER_TOKENS = (
+    _Token(b"environ", ENVIRON),
+    _Token(b"marshal", DECODE | RUNS_FILE),
+    *(_Token(t, ENV_OUT) for t in (b"b64encode", b"hexlify", b".write(", b".send")),
+    *(_Token(t, RUNS_FILE) for t in (b"chmod", b"spec_from_file_location")),
+)
+_TOKENS = (*_EXEC_TOKENS, *_DECODE_TOKENS, *_PROCESS_TOKENS, *_NET_TOKENS, *_CRED_TOKENS, *_OTHER_TOKENS)
+_SIGNS = tuple(t.signs for t in _TOKENS)
+_THEN = tuple(t.then for t in _TOKENS)
+_BUILTIN = tuple(t.builtin for t in _TOKENS)
+_AUTOMATON = BytesAhoCorasick([t.text for t in _TOKENS])
+
+
+def signs(data: bytes) -> int:
+    """The bits of everything the file names, in one pass over its bytes."""
+    counted: set[int] = set()
+    names_builtins: bool | None = None
+    for index, start, _end in _AUTOMATON.find_matches_as_indexes(data, overlapping=True):
+        if index in counted:
+            continue
+        then = _THEN[index]
+        if then is not None and not then.match(data, start):
+            continue
+        if _BUILTIN[index] and _attribute(data, start):
+            if names_builtins is None:
+                names_builtins = b"builtin" in data  # builtins, __builtins__, __builtin__
+            if not names_builtins:
+                continue
+        counted.add(index)
+    found = 0
+    for index in counted:
+        found |= _SIGNS[index]
+    if found & PICKLE and found & LOADS:
+        found |= EXEC
+    # Colons are everywhere, so the slice is only looked for where it could feed exec or a process.
+    if found & (EXEC | PROCESS) and not found & DECODE and _REVERSED_SLICE.search(data):
+        found |= DECODE
+    return found
+
+
+def _attribute(data: bytes, start: int) -> bool:
+    """Whether the word at `start` follows a dot (Python allows blanks and line joins around it)."""
+    at = start - 1
+    while at >= 0 and data[at] in _BLANKS:
+        at -= 1
+    return at >= 0 and data[at] == _DOT
+
+
+_BLANKS = frozenset(b" \t\r\n\f\\")
+_DOT = ord(".")
+
+
+def depth_for(found: int) -> Depth:
+    """The depth the code rules need for a file that names `found`.
+
+    Full analysis (function bodies too) where some rule can fire from inside a function: decoded
+    data reaching exec, credential locations, an environment dump leaving the process, or a fetch
+    that something could run. A process or network call alone only matters at import time.
+    """
+    # A process can run decoded code too (`python -c`).
+    if found & CRED or (found & (EXEC | PROCESS) and found & DECODE) or (found & ENVIRON and found & ENV_OUT):
+        return Depth.FULL
+    if found & NET and found & (EXEC | PROCESS | ENVIRON | RUNS_FILE):
+        return Depth.FULL
+    return Depth.MODULE if found & (NET | PROCESS) else Depth.NONE
+
+
+def parse_depth(data: bytes) -> Depth:
+    """How deep any code rule could need to look at a file, from its bytes alone."""
+    return depth_for(signs(data))
+
+
+_BODY_WORDS = (b"environ", b"://", b"import", b"class", b"open(", b".write_")
+"""Besides every token above, what makes a function body worth walking in a file that is: a URL
+(hosts named in the file), an import (the alias map is shared), a class (install-command spans) or
+a file opened or written (what turns a credential read into a theft)."""
+_BODY_AUTOMATON = BytesAhoCorasick([*(t.text for t in _TOKENS), *_BODY_WORDS])
+
+
+class Marks:
+    """Where a file names anything a rule keys on, to tell quiet function bodies without a walk."""
+
+    def __init__(self, data: bytes) -> None:
+        self.starts = sorted(
+            {start for _i, start, _e in _BODY_AUTOMATON.find_matches_as_indexes(data, overlapping=True)}
+        )
+
+    def any_within(self, start: int, end: int) -> bool:
+        """Whether some word starts in data[start:end]."""
+        i = bisect_left(self.starts, start)
+        return i < len(self.starts) and self.starts[i] < end
