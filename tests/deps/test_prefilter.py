@@ -12,7 +12,18 @@ from hypothesis import strategies as st
 from chainproof.deps.model import Finding
 from chainproof.deps.rules import code, prefilter
 from chainproof.deps.rules.base import FileRole
-from chainproof.deps.rules.prefilter import CRED, DECODE, EXEC, NET, PROCESS, Depth, Marks, parse_depth, signs
+from chainproof.deps.rules.prefilter import (
+    CRED,
+    DECODE,
+    ENVIRON,
+    EXEC,
+    NET,
+    PROCESS,
+    Depth,
+    Marks,
+    parse_depth,
+    signs,
+)
 
 
 @pytest.mark.parametrize(
@@ -43,6 +54,11 @@ from chainproof.deps.rules.prefilter import CRED, DECODE, EXEC, NET, PROCESS, De
         (b"exec(P[::-1])", DECODE),
         (b"exec(P[: # reversed\n  : ~0])", DECODE),
         (b"base64.b32hexdecode(P)", DECODE),
+        (b"import os\nx = dict(os . environ)", ENVIRON),
+        (b"from os import (path, environ)", ENVIRON),
+        (b"import os as o\no.environ.copy()", ENVIRON),
+        (b"getattr(os, 'environ')", ENVIRON),
+        (b"__import__('os').environ", ENVIRON),
     ],
 )
 def test_what_counts(source: bytes, bit: int) -> None:
@@ -63,6 +79,8 @@ def test_what_counts(source: bytes, bit: int) -> None:
         (b"import kubernetes.kube_config", CRED),
         (b"class AtomicString(str): ...", CRED),
         (b"Chrome, Firefox and Safari accept it", CRED),
+        (b"def app(environ, start_response):\n    return environ['PATH_INFO']", ENVIRON),
+        (b"import os\nos.environment = 1", ENVIRON),
     ],
 )
 def test_what_does_not_count(source: bytes, bit: int) -> None:
@@ -95,6 +113,8 @@ def _naive_signs(data: bytes) -> int:
             at = data.find(token.text, at + 1)
     if found & prefilter.PICKLE and found & prefilter.LOADS:
         found |= EXEC
+    if found & prefilter.ENVIRON and not prefilter._OS_ENVIRON.search(data):
+        found &= ~prefilter.ENVIRON
     if found & (EXEC | PROCESS) and not found & DECODE and prefilter._REVERSED_SLICE.search(data):
         found |= DECODE
     return found

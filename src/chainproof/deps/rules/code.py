@@ -26,7 +26,7 @@ from chainproof.deps.files import TargetKind, TreeError
 from chainproof.deps.model import Distribution, Finding, Severity
 from chainproof.deps.rules.base import FileRole, ScanContext
 from chainproof.deps.rules.parallel import map_items
-from chainproof.deps.rules.prefilter import CRED, NET, Depth, Marks, depth_for, signs
+from chainproof.deps.rules.prefilter import CRED, ENVIRON, NET, Depth, Marks, depth_for, signs
 from chainproof.deps.rules.roles import classify, installed_path, startup_modules
 
 MAX_PARSE_BYTES = 4 * 1024 * 1024
@@ -418,7 +418,7 @@ class _Analyzer:
         """Names bound to a tracked API under another name (`run = exec`, `import subprocess as sp`)."""
         self._renamed_re: re.Pattern[bytes] | None = None
         # Most files never touch the environment or the network: skip those flow checks for them.
-        self.env_capable = b"environ" in source
+        self.env_capable = bool(found & ENVIRON)
         self.net_capable = bool(found & NET)
         self.cred_capable = bool(found & CRED)
         self.docstrings: set[int] = set()

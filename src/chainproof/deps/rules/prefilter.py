@@ -124,6 +124,15 @@ _DECODE_TOKENS = (
 )
 _REVERSED_SLICE = re.compile(rb":(?:[\s\\]|#[^\n]*\n)*:(?:[\s\\]|#[^\n]*\n)*(?:[-~+]|not(?![A-Za-z0-9_]))")
 """A slice with a negative (or any unary) step, `text[::-1]`: reversing a literal hides it too."""
+_OS_ENVIRON = re.compile(
+    rb"(?<![A-Za-z0-9_])os[\s\\]*\.[\s\\]*environ(?![A-Za-z0-9_])"  # os.environ
+    rb"|from[\s\\]+os[\s\\]+import(?![A-Za-z0-9_])"  # from os import environ
+    rb"|(?<![A-Za-z0-9_.])os[\s\\]+as(?![A-Za-z0-9_])"  # import os as o: o.environ
+    rb"|['\"]environ['\"]"  # getattr(os, "environ")
+    rb"|\)[\s\\]*\.[\s\\]*environ"  # __import__("os").environ
+)
+"""Ways to reach `os.environ` that the analyser resolves. WSGI code passes a request's `environ`
+dict around; that name alone is not the process environment."""
 _PROCESS_TOKENS = tuple(
     _Token(t, PROCESS)
     for t in (
@@ -193,6 +202,8 @@ def signs(data: bytes) -> int:
         found |= _SIGNS[index]
     if found & PICKLE and found & LOADS:
         found |= EXEC
+    if found & ENVIRON and not _OS_ENVIRON.search(data):
+        found &= ~ENVIRON
     # Colons are everywhere, so the slice is only looked for where it could feed exec or a process.
     if found & (EXEC | PROCESS) and not found & DECODE and _REVERSED_SLICE.search(data):
         found |= DECODE
