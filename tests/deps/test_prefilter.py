@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import re
 import sysconfig
 from pathlib import Path
 
@@ -81,6 +83,7 @@ def test_what_counts(source: bytes, bit: int) -> None:
         (b"Chrome, Firefox and Safari accept it", CRED),
         (b"def app(environ, start_response):\n    return environ['PATH_INFO']", ENVIRON),
         (b"import os\nos.environment = 1", ENVIRON),
+        (b"kwargs.environ = {}; 'environ_key'; macos.environ", ENVIRON),
     ],
 )
 def test_what_does_not_count(source: bytes, bit: int) -> None:
@@ -98,6 +101,13 @@ def test_depth() -> None:
     assert parse_depth(b"open(os.path.expanduser('~/.ssh/id_rsa'))") is Depth.FULL
 
 
+_NAIVE_OS_ENVIRON = re.compile(
+    rb"(?<![A-Za-z0-9_.])os[\s\\]*\.[\s\\]*environ(?![A-Za-z0-9_])|from[\s\\]+os[\s\\]+import(?![A-Za-z0-9_])"
+    rb"|(?<![A-Za-z0-9_.])os[\s\\]+as(?![A-Za-z0-9_])|['\"]environ['\"]|\)[\s\\]*\.[\s\\]*environ(?![A-Za-z0-9_])"
+)
+"""Every way `environ` can be the process environment, as one expression over the whole file."""
+
+
 def _naive_signs(data: bytes) -> int:
     """The same answer without the automaton: every token searched for at every position."""
     found = 0
@@ -105,16 +115,15 @@ def _naive_signs(data: bytes) -> int:
         at = data.find(token.text)
         while at >= 0:
             attribute = token.builtin and data[:at].rstrip(b" \t\r\n\f\\").endswith(b".")
+            environ = token.text == b"environ" and not _NAIVE_OS_ENVIRON.search(data)
             if (token.then is None or token.then.match(data, at)) and not (
-                attribute and b"builtin" not in data
+                (attribute and b"builtin" not in data) or environ
             ):
                 found |= token.signs
                 break
             at = data.find(token.text, at + 1)
     if found & prefilter.PICKLE and found & prefilter.LOADS:
         found |= EXEC
-    if found & prefilter.ENVIRON and not prefilter._OS_ENVIRON.search(data):
-        found &= ~prefilter.ENVIRON
     if found & (EXEC | PROCESS) and not found & DECODE and prefilter._REVERSED_SLICE.search(data):
         found |= DECODE
     return found
@@ -122,7 +131,24 @@ def _naive_signs(data: bytes) -> int:
 
 _PIECES = st.sampled_from(
     [t.text for t in prefilter._TOKENS]
-    + [b" ", b".", b"\n", b"(", b"'", b"re.", b"get", b"Session", b"_x", b"import ", b" as ", b"{"]
+    + [
+        b" ",
+        b".",
+        b"\n",
+        b"(",
+        b")",
+        b"'",
+        b'"',
+        b"\\",
+        b"re.",
+        b"get",
+        b"Session",
+        b"_x",
+        b"import ",
+        b" as ",
+        b"{",
+    ]
+    + [b"os", b"from os import ", b"builtins", b"[", b":", b"-"]
 )
 
 
@@ -132,9 +158,15 @@ def test_the_automaton_finds_what_a_search_for_every_token_finds(data: bytes) ->
     assert signs(data) == _naive_signs(data)
 
 
-@given(st.lists(_PIECES, max_size=12).map(b"".join), st.integers(0, 80), st.integers(0, 80))
-def test_marks_answer_like_a_substring_search(data: bytes, start: int, end: int) -> None:
+@given(st.lists(_PIECES, max_size=16).map(b"".join), st.integers(0, 8), st.integers(0, 8))
+def test_marks_answer_like_a_substring_search(data: bytes, first: int, count: int) -> None:
+    """For whole lines, as function bodies are: overlapping words may go unreported, not missed."""
     words = [t.text for t in prefilter._TOKENS] + list(prefilter._BODY_WORDS)
+    assert not any(b"\n" in w for w in words)
+    ends = list(itertools.accumulate(len(line) for line in data.splitlines(keepends=True)))
+    starts = [0, *ends]
+    start = starts[min(first, len(starts) - 1)]
+    end = starts[min(first + count, len(starts) - 1)]
     expected = any(start <= i < end for w in words for i in _all(data, w))
     assert Marks(data).any_within(start, end) == expected
 

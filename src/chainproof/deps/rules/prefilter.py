@@ -124,15 +124,11 @@ _DECODE_TOKENS = (
 )
 _REVERSED_SLICE = re.compile(rb":(?:[\s\\]|#[^\n]*\n)*:(?:[\s\\]|#[^\n]*\n)*(?:[-~+]|not(?![A-Za-z0-9_]))")
 """A slice with a negative (or any unary) step, `text[::-1]`: reversing a literal hides it too."""
-_OS_ENVIRON = re.compile(
-    rb"(?<![A-Za-z0-9_])os[\s\\]*\.[\s\\]*environ(?![A-Za-z0-9_])"  # os.environ
-    rb"|from[\s\\]+os[\s\\]+import(?![A-Za-z0-9_])"  # from os import environ
-    rb"|(?<![A-Za-z0-9_.])os[\s\\]+as(?![A-Za-z0-9_])"  # import os as o: o.environ
-    rb"|['\"]environ['\"]"  # getattr(os, "environ")
-    rb"|\)[\s\\]*\.[\s\\]*environ"  # __import__("os").environ
+_OS_ELSEWHERE = re.compile(
+    rb"from[\s\\]+os[\s\\]+import(?![A-Za-z0-9_])|(?<![A-Za-z0-9_.])os[\s\\]+as(?![A-Za-z0-9_])"
 )
-"""Ways to reach `os.environ` that the analyser resolves. WSGI code passes a request's `environ`
-dict around; that name alone is not the process environment."""
+"""`from os import environ` (a bare `environ` is then the process environment) and `import os as o`
+(then `o.environ` is)."""
 _PROCESS_TOKENS = tuple(
     _Token(t, PROCESS)
     for t in (
@@ -169,7 +165,7 @@ _CRED_TOKENS = tuple(
     )
 )
 _OTHER_TOKENS = (
-    _Token(b"environ", ENVIRON),
+    _Token(b"environ", ENVIRON, _word(b"environ")),
     _Token(b"marshal", DECODE | RUNS_FILE),
     *(_Token(t, ENV_OUT) for t in (b"b64encode", b"hexlify", b".write(", b".send")),
     *(_Token(t, RUNS_FILE) for t in (b"chmod", b"spec_from_file_location")),
@@ -178,6 +174,7 @@ _TOKENS = (*_EXEC_TOKENS, *_DECODE_TOKENS, *_PROCESS_TOKENS, *_NET_TOKENS, *_CRE
 _SIGNS = tuple(t.signs for t in _TOKENS)
 _THEN = tuple(t.then for t in _TOKENS)
 _BUILTIN = tuple(t.builtin for t in _TOKENS)
+_ENVIRON = next(i for i, t in enumerate(_TOKENS) if t.text == b"environ")
 _AUTOMATON = BytesAhoCorasick([t.text for t in _TOKENS])
 
 
@@ -185,6 +182,7 @@ def signs(data: bytes) -> int:
     """The bits of everything the file names, in one pass over its bytes."""
     counted: set[int] = set()
     names_builtins: bool | None = None
+    os_elsewhere: bool | None = None
     for index, start, _end in _AUTOMATON.find_matches_as_indexes(data, overlapping=True):
         if index in counted:
             continue
@@ -196,30 +194,56 @@ def signs(data: bytes) -> int:
                 names_builtins = b"builtin" in data  # builtins, __builtins__, __builtin__
             if not names_builtins:
                 continue
+        if index == _ENVIRON and not _process_environ(data, start):
+            if os_elsewhere is None:
+                os_elsewhere = _OS_ELSEWHERE.search(data) is not None
+            if not os_elsewhere:
+                continue
         counted.add(index)
     found = 0
     for index in counted:
         found |= _SIGNS[index]
     if found & PICKLE and found & LOADS:
         found |= EXEC
-    if found & ENVIRON and not _OS_ENVIRON.search(data):
-        found &= ~ENVIRON
     # Colons are everywhere, so the slice is only looked for where it could feed exec or a process.
     if found & (EXEC | PROCESS) and not found & DECODE and _REVERSED_SLICE.search(data):
         found |= DECODE
     return found
 
 
-def _attribute(data: bytes, start: int) -> bool:
-    """Whether the word at `start` follows a dot (Python allows blanks and line joins around it)."""
-    at = start - 1
+def _process_environ(data: bytes, start: int) -> bool:
+    """Whether `environ` at `start` is visibly the process environment: `os.environ`,
+    `__import__("os").environ` or `getattr(os, "environ")`. WSGI code passes a request's `environ`
+    dict around; that name alone is not it (unless the file imports from `os` or renames it)."""
+    if start > 0 and data[start - 1] in _QUOTES and data[start + 7 : start + 8] in (b"'", b'"'):
+        return True
+    before = _skip_blanks(data, start - 1)
+    if before < 0 or data[before] != _DOT:
+        return False
+    base_end = _skip_blanks(data, before - 1)
+    if base_end >= 0 and data[base_end] == _CLOSE:
+        return True
+    return data[max(0, base_end - 1) : base_end + 1] == b"os" and (
+        base_end < 2 or data[base_end - 2] not in _IDENTIFIER_OR_DOT
+    )
+
+
+def _skip_blanks(data: bytes, at: int) -> int:
     while at >= 0 and data[at] in _BLANKS:
         at -= 1
+    return at
+
+
+def _attribute(data: bytes, start: int) -> bool:
+    """Whether the word at `start` follows a dot (Python allows blanks and line joins around it)."""
+    at = _skip_blanks(data, start - 1)
     return at >= 0 and data[at] == _DOT
 
 
 _BLANKS = frozenset(b" \t\r\n\f\\")
-_DOT = ord(".")
+_DOT, _CLOSE = ord("."), ord(")")
+_QUOTES = frozenset(b"'\"")
+_IDENTIFIER_OR_DOT = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.")
 
 
 def depth_for(found: int) -> Depth:
@@ -253,9 +277,9 @@ class Marks:
     """Where a file names anything a rule keys on, to tell quiet function bodies without a walk."""
 
     def __init__(self, data: bytes) -> None:
-        self.starts = sorted(
-            {start for _i, start, _e in _BODY_AUTOMATON.find_matches_as_indexes(data, overlapping=True)}
-        )
+        # Matches that overlap a reported one are not reported, which loses nothing here: no word
+        # spans a line, bodies are whole lines, so one of the overlapping words starts in the body.
+        self.starts = [start for _i, start, _e in _BODY_AUTOMATON.find_matches_as_indexes(data)]
 
     def any_within(self, start: int, end: int) -> bool:
         """Whether some word starts in data[start:end]."""
