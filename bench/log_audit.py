@@ -1,10 +1,14 @@
 """Audit: re-hashing stored leaves into roots, recomputing tiles, and the full audit with signatures.
 
-- re-hash: the auditor's own hashing path as `audit_store` runs it once the tiles are found sound
-  (`Auditor.entry` / `Auditor.checkpoint`: leaf hashes, comparison with the committed leaf
-  hashes, CompactRange fed the stored root of each matching full tile, root against every signed
-  checkpoint) over `export.events` of the largest cached raw log, with DSSE admission switched off
-  because raw leaves are not envelopes; the store scan alone is timed too, to show its share;
+- re-hash: the auditor's hashing as `audit_store` runs it on a large store once the tiles are found
+  sound: `audit.rehash_store` (worker processes, one per core or `CHAINPROOF_JOBS`, each reading
+  its ranges of the largest cached raw log, hashing every leaf, comparing it with the committed
+  leaf hash, folding the ranges' subtrees into the root at every checkpoint size), then every
+  signed checkpoint verified and its root compared; the same in one process (`Auditor.entry` /
+  `Auditor.checkpoint` over `export.events`, DSSE admission switched off because raw leaves are
+  not envelopes), what a small log or `CHAINPROOF_JOBS=1` gets; the store scan alone, for its
+  share. The audit proper (`audit_store`) reads the entries once more, in its own transaction, to
+  admit them: that pass is part of the full audit below;
 - tiles: `check_tiles` over the same log: every stored tile recomputed from the level below;
 - full: `audit_store` over the DSSE log of the append area, exactly what `chainproof audit` does
   on a store: every signature, key rule and checkpoint verified.
@@ -14,14 +18,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import _common as c
 import log_append
 import log_build
-from chainproof.log import export
-from chainproof.log.audit import Auditor, AuditReport, audit_store, check_tiles, tile_roots
-from chainproof.log.custody import CustodyLog
-from chainproof.log.note import NoteVerifier
+from chainproof.log import export, sqlite
+from chainproof.log.audit import Auditor, AuditReport, audit_store, check_tiles, rehash_store, tile_roots
+from chainproof.log.custody import DB_FILE, CustodyLog
+from chainproof.log.note import NoteVerifier, verify_checkpoint
+from chainproof.log.rehash_workers import Jobs, Opener
 from chainproof.log.store import LogReader
 
 AREA = "audit"
@@ -34,7 +40,19 @@ class _RehashOnly(Auditor):
         return None
 
 
-def _rehash(reader: LogReader, size: int) -> None:
+def _rehash(reader: LogReader, size: int, opener: Opener, jobs: Jobs) -> None:
+    rehashed = rehash_store(reader, size, opener, jobs)
+    if rehashed is None:
+        raise SystemExit(f"the {size:,}-entry log is too small for worker processes")
+    verifier = c.raw_verifier()
+    for checkpoint_size, note in reader.checkpoints():
+        if verify_checkpoint(note, verifier).root != rehashed.roots[checkpoint_size]:
+            raise SystemExit(f"the checkpoint of size {checkpoint_size} does not match the entries")
+    if rehashed.mismatch_count:
+        raise SystemExit(f"{rehashed.mismatch_count} entries do not hash to their leaf hashes")
+
+
+def _rehash_in_process(reader: LogReader, size: int) -> None:
     auditor = _RehashOnly(c.raw_verifier(), block_roots=tile_roots(reader))
     for ev in export.events(reader, size):
         if isinstance(ev, export.EntryBatch):
@@ -72,11 +90,18 @@ def _seconds(log: CustodyLog, run: Callable[[LogReader, int], None]) -> tuple[in
 
 def raw_figures(size: int) -> list[c.Figure]:
     log_build.ensure_store(size)
-    log = c.open_raw(log_build.cache_dir(size))
+    directory = log_build.cache_dir(size)
+    log = c.open_raw(directory)
     n = f"{size:,}"
-    c.say(f"auditing the {n}-entry raw log: store scan, re-hash, tiles")
+    jobs = Jobs.default()
+
+    def opener() -> AbstractContextManager[LogReader]:
+        return sqlite.read_only(directory / DB_FILE)
+
+    c.say(f"auditing the {n}-entry raw log: store scan, re-hash ({jobs.workers} workers, then 1), tiles")
     _, scan = _seconds(log, _scan)
-    _, rehash = _seconds(log, _rehash)
+    _, rehash = _seconds(log, lambda r, s: _rehash(r, s, opener, jobs))
+    _, serial = _seconds(log, _rehash_in_process)
     _, tiles = _seconds(log, _tiles)
     log.close()
     return [
@@ -86,7 +111,8 @@ def raw_figures(size: int) -> list[c.Figure]:
             size / rehash,
             "leaves/s",
             500_000,
-            note=f"the store scan alone (export.events) runs at {size / scan:,.0f} leaves/s",
+            note=f"{jobs.workers} worker processes; in one process {size / serial:,.0f} leaves/s; "
+            f"the store scan alone (export.events) runs at {size / scan:,.0f} leaves/s",
         ),
         c.Figure(AREA, f"audit tile recomputation (check_tiles), {n}", size / tiles, "leaves/s", 500_000),
         c.Figure(

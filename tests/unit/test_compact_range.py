@@ -7,7 +7,8 @@ import itertools
 import pytest
 
 from chainproof.log import merkle
-from chainproof.log.audit import BATCH, CompactRange
+from chainproof.log.audit import BATCH
+from chainproof.log.rehash import CompactRange
 
 from .rfc6962_naive import NaiveTree
 

@@ -13,6 +13,8 @@ the auditor saved earlier). It checks that
 - the saved checkpoint, if given, has a root equal to the recomputed root at its size.
 
 Memory stays O(log n): the root at any size is folded from a compact range of complete subtrees.
+A large store's leaf hashes and roots are computed ahead on every core (`rehash`); the report is
+the same as when they are computed as the entries go by.
 """
 
 from __future__ import annotations
@@ -23,14 +25,18 @@ from dataclasses import dataclass, field
 
 from chainproof.attest import dsse
 from chainproof.errors import ChainproofError, StoreError, VerificationError
-from chainproof.log import entries, export, merkle, tiles
+from chainproof.log import entries, export, merkle, rehash, rehash_workers, tiles
 from chainproof.log.export import EntryBatch, EntryLine, Event
 from chainproof.log.note import Checkpoint, NoteVerifier, verify_checkpoint
+from chainproof.log.rehash import InlineHashing, LeafHashing, PrecomputedHashing, Rehashed
+from chainproof.log.rehash_workers import Jobs, Opener
 from chainproof.log.store import KeyRecord, LogReader
 from chainproof.log.tiles import Tile, TileId
 
 MAX_PROBLEMS = 1000
-BATCH = 256  # entries hashed together; a power of two, so that full batches are complete subtrees
+# Entries hashed together: a full level-0 tile, so that a full batch is a complete subtree whose
+# root a sound store holds.
+BATCH = rehash.BLOCK
 
 
 class AuditFailed(VerificationError):
@@ -76,55 +82,6 @@ class AuditReport:
             raise AuditFailed(f"audit failed: {self.problems[0]}{more}")
 
 
-class CompactRange:
-    """The complete subtrees covering [0, size): enough to give the root at every size."""
-
-    def __init__(self) -> None:
-        self._hashes: list[bytes] = []
-        self.size = 0
-
-    def append(self, leaf_hash: bytes) -> None:
-        h, n = leaf_hash, self.size
-        while n & 1:
-            h = merkle.node_hash(self._hashes.pop(), h)
-            n >>= 1
-        self._hashes.append(h)
-        self.size += 1
-
-    def extend(self, leaf_hashes: list[bytes], root: bytes | None = None) -> None:
-        """Append leaves; a block of 2^k leaves at a multiple of 2^k goes in as one subtree.
-
-        `root`, when given, is that subtree's root already known to hash from `leaf_hashes`.
-        """
-        count = len(leaf_hashes)
-        if count > 1 and count & (count - 1) == 0 and self.size % count == 0:
-            self._push(root if root is not None else _subtree_root(leaf_hashes), count.bit_length() - 1)
-            return
-        for h in leaf_hashes:
-            self.append(h)
-
-    def _push(self, h: bytes, height: int) -> None:
-        # Like `append`, one level up: size is a multiple of 2^height, so only subtrees of this
-        # height (and, after merging, higher) sit at the end of the range.
-        n = self.size >> height
-        while n & 1:
-            h = merkle.node_hash(self._hashes.pop(), h)
-            n >>= 1
-        self._hashes.append(h)
-        self.size += 1 << height
-
-    def root(self) -> bytes:
-        return merkle.fold_range(self._hashes)
-
-
-def _subtree_root(hashes: list[bytes]) -> bytes:
-    """The root of a complete subtree (a power-of-two count), level by level in list passes."""
-    level = hashes
-    while len(level) > 1:
-        level = merkle.parent_hashes(level)
-    return level[0]
-
-
 class Auditor:
     """Fed a log in order; entries are checked in batches of BATCH, in the order they came.
 
@@ -139,15 +96,15 @@ class Auditor:
         *,
         saved: Checkpoint | None = None,
         block_roots: Callable[[int], bytes] | None = None,
+        hashing: LeafHashing | None = None,
     ) -> None:
-        """`block_roots(k)`, if given, is the root of leaves [k*BATCH, (k+1)*BATCH) as hashed from
-        the claimed leaf hashes (a store's verified tiles): a full block whose leaves match their
-        claims takes it instead of hashing its subtree again, and gets the very same root."""
+        """`block_roots` is handed to the `InlineHashing` the auditor hashes with, unless `hashing`
+        says otherwise (leaf hashes computed ahead, say)."""
         self.verifier = verifier
         self.saved = saved
-        self._block_roots = block_roots
+        self._hashing = hashing if hashing is not None else InlineHashing(block_roots)
         self.report = AuditReport(origin=verifier.name)
-        self._range = CompactRange()
+        self._checked = 0  # entries whose leaf hashes were checked
         self._leaves: list[bytes] = []  # entries received but not yet checked
         self._claims: list[bytes | None] = []
         self._seen = 0
@@ -199,28 +156,23 @@ class Auditor:
         if not leaves:
             return
         self._leaves, self._claims = [], []
-        start = self._range.size
-        hashes = merkle.leaf_hashes(leaves)
-        matched = hashes == claims  # the usual case: one comparison in C for the whole batch
-        self._range.extend(hashes, self._known_root(start, len(hashes)) if matched else None)
-        if matched:
+        start = self._checked
+        mismatched = self._hashing.check(start, leaves, claims)
+        self._checked += len(leaves)
+        if not mismatched:
             for index, leaf in enumerate(leaves, start):
                 self._admit(index, leaf)
             return
-        # Some claim differs (or is missing): entry by entry, so problems keep the log's order.
-        for index, (leaf, h, claimed) in enumerate(zip(leaves, hashes, claims, strict=True), start):
-            if claimed is not None and claimed != h:
+        # Some claim differs: entry by entry, so problems keep the log's order.
+        differing = set(mismatched)
+        for index, leaf in enumerate(leaves, start):
+            if index in differing:
                 self.problem(
                     index,
                     "its bytes do not hash to the leaf hash the log committed to "
                     "(modified, inserted, deleted or moved)",
                 )
             self._admit(index, leaf)
-
-    def _known_root(self, start: int, count: int) -> bytes | None:
-        if self._block_roots is None or count != BATCH or start % BATCH:
-            return None
-        return self._block_roots(start // BATCH)
 
     def _admit(self, index: int, leaf: bytes) -> None:
         try:
@@ -259,7 +211,7 @@ class Auditor:
 
     def checkpoint(self, note: str) -> None:
         self._flush()
-        size = self._range.size
+        size = self._checked
         try:
             cp = verify_checkpoint(note, self.verifier)
         except ChainproofError as e:
@@ -270,7 +222,7 @@ class Auditor:
         if cp.size != size:
             # Entries were deleted or inserted since the last checkpoint that matched them.
             self.problem(self._verified, f"a checkpoint of size {cp.size} stands after entry {size - 1}")
-        elif cp.root != self._range.root():
+        elif cp.root != self._hashing.root(size):
             self._root_mismatch(size)
         elif repeated:
             self.problem(None, f"the checkpoint of size {size} appears twice")
@@ -291,7 +243,7 @@ class Auditor:
             )
 
     def _check_saved(self, saved: Checkpoint) -> None:
-        if self._range.root() != saved.root:
+        if self._hashing.root(saved.size) != saved.root:
             self.problem(
                 None,
                 f"the log was rewritten: your saved checkpoint of size {saved.size} "
@@ -300,7 +252,9 @@ class Auditor:
 
     def finish(self, claimed_size: int) -> AuditReport:
         self._flush()
-        size = self._range.size
+        size = self._checked
+        # Past the problem limit: counted, as `AuditReport.add` would, but not listed.
+        self.report.problem_count += self._hashing.unlisted
         self.report.tree_size = size
         if claimed_size != size:
             self.problem(None, f"the log claims {claimed_size} entries but holds {size}")
@@ -328,9 +282,10 @@ def audit_events(
     *,
     saved: Checkpoint | None = None,
     block_roots: Callable[[int], bytes] | None = None,
+    hashing: LeafHashing | None = None,
 ) -> AuditReport:
     """Audit a log given as the export's events (from a file or from a store)."""
-    auditor = Auditor(verifier, saved=saved, block_roots=block_roots)
+    auditor = Auditor(verifier, saved=saved, block_roots=block_roots, hashing=hashing)
     for ev in events:
         if isinstance(ev, EntryBatch):
             auditor.entry_batch(ev.leaves, ev.claims)
@@ -348,6 +303,8 @@ def audit_store(
     *,
     saved: Checkpoint | None = None,
     watch: Callable[[Iterable[Event]], Iterable[Event]] = lambda events: events,
+    open_reader: Opener | None = None,
+    jobs: Jobs | None = None,
 ) -> AuditReport:
     """Audit a store: its entries and checkpoints, then its tiles and key index.
 
@@ -355,24 +312,66 @@ def audit_store(
     whose leaf hashes match the stored ones takes its subtree root from them rather than hashing
     the block's interior nodes a second time. When they are not, the entries are audited without
     them and the tile problems are reported after, as they always are.
+
+    Given `open_reader` (a read transaction of its own on the same store), a store whose tiles are
+    sound and laid out by index is first re-hashed by worker processes (`rehash_store`; `jobs`,
+    by default `Jobs.default()`, says how many and from what size). The audit proper then takes
+    the leaf-hash mismatches and roots from them, checking that the entries it admits are the ones
+    the workers hashed, and reports the same problems in the same order.
     """
     events = watch(export.events(reader, size))
-    if not _tiles_sound(reader, size):
+    sound, by_index = _tiles_sound(reader, size)
+    if not sound:
         report = audit_events(events, size, verifier, saved=saved)
         check_store(reader, size, report)
         return report
-    report = audit_events(events, size, verifier, saved=saved, block_roots=tile_roots(reader))
+    rehashed = None
+    if open_reader is not None and by_index:
+        rehashed = rehash_store(reader, size, open_reader, jobs or Jobs.default(), saved=saved)
+    if rehashed is None:
+        report = audit_events(events, size, verifier, saved=saved, block_roots=tile_roots(reader))
+    else:
+        report = audit_events(events, size, verifier, saved=saved, hashing=PrecomputedHashing(rehashed))
     check_keys(reader, report)
     return report
 
 
-def _tiles_sound(reader: LogReader, size: int) -> bool:
+def rehash_store(
+    reader: LogReader, size: int, open_reader: Opener, jobs: Jobs, *, saved: Checkpoint | None = None
+) -> Rehashed | None:
+    """Every leaf hash recomputed and compared, and the root at every size the audit of `reader`
+    looks at, in worker processes; None when the log is too small for them to pay off.
+
+    Only for a store whose tiles `check_tiles` found sound and laid out by index: the workers take
+    the claimed leaf hashes of an entry from the level-0 tile at its index, and each full block's
+    root from the level-1 tiles of `reader`.
+    """
+    workers = jobs.workers_for(size)
+    if workers <= 1:
+        return None
+    checkpoint_sizes = (s for s, _ in reader.checkpoints())
+    sizes = rehash.root_sizes(checkpoint_sizes, size, saved.size if saved is not None else None)
+    tasks = rehash.plan(size, jobs.span, sizes, _stored_block_roots(reader, size), MAX_PROBLEMS)
+    return rehash.combine(rehash_workers.run(open_reader, tasks, workers), sizes, MAX_PROBLEMS)
+
+
+def _tiles_sound(reader: LogReader, size: int) -> tuple[bool, bool]:
+    """Whether `check_tiles` finds nothing, and whether each level's tiles are laid out by index."""
     probe = AuditReport()
     try:
-        check_tiles(reader, size, probe)
+        by_index = _check_tiles(reader, size, probe)
     except StoreError:  # a damaged store: let the audit proper meet it in its usual order
-        return False
-    return probe.ok
+        return False, False
+    return probe.ok, by_index
+
+
+def _stored_block_roots(reader: LogReader, size: int) -> list[bytes]:
+    """The root of each full level-0 tile, as the level-1 tiles store them (tiles laid out by index
+    and found sound)."""
+    roots: list[bytes] = []
+    for _, width, encoded in reader.tile_level(1):
+        roots += tiles.base_of(encoded, width)
+    return roots[: size // tiles.WIDTH]
 
 
 def tile_roots(reader: LogReader) -> Callable[[int], bytes]:
@@ -403,12 +402,20 @@ def check_keys(reader: LogReader, report: AuditReport) -> None:
 
 def check_tiles(reader: LogReader, size: int, report: AuditReport) -> None:
     """Recompute every stored tile from the level below; proofs are served from these."""
+    _check_tiles(reader, size, report)
+
+
+def _check_tiles(reader: LogReader, size: int, report: AuditReport) -> bool:
+    """`check_tiles`, telling also whether each level holds tiles 0, 1, 2, ... with every one but
+    the last full: then the tile at index k holds the nodes at k * WIDTH onwards."""
     level, base_count = 0, size
     expected_bases: Iterator[bytes] | None = None
+    by_index = True
     while base_count:
         next_bases: list[bytes] = []
         stored = 0
         for index, width, encoded in reader.tile_level(level):
+            by_index = by_index and index * tiles.WIDTH == stored and width <= tiles.WIDTH
             tile = Tile(TileId(level, index), tiles.base_of(encoded, width))
             if expected_bases is not None:
                 want = tuple(next(expected_bases, b"") for _ in range(width))
@@ -423,3 +430,4 @@ def check_tiles(reader: LogReader, size: int, report: AuditReport) -> None:
             report.add(None, f"tile level {level} covers {stored} nodes, not {base_count}")
         expected_bases = iter(next_bases)
         level, base_count = level + 1, base_count // tiles.WIDTH
+    return by_index

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from chainproof.log.entries import Verified
     from chainproof.log.export import Event
     from chainproof.log.note import Checkpoint, NoteSigner, NoteVerifier
+    from chainproof.log.rehash_workers import Jobs, Opener
 
 # Signing, admission, audit and export are imported where they are used: read-only commands
 # (`log get`, `log prove`) run once per call and should not pay for loading the crypto stack.
@@ -213,14 +214,39 @@ class CustodyLog:
         return size
 
     def audit(
-        self, verifier: NoteVerifier, *, saved: Checkpoint | None = None, watch: Watch = _unwatched
+        self,
+        verifier: NoteVerifier,
+        *,
+        saved: Checkpoint | None = None,
+        watch: Watch = _unwatched,
+        jobs: Jobs | None = None,
     ) -> AuditReport:
-        """Audit the store: its entries and checkpoints, then its tiles and key index."""
+        """Audit the store: its entries and checkpoints, then its tiles and key index.
+
+        `jobs` says how many processes re-hash a large SQLite store (default: `Jobs.default()`).
+        """
         with self.store.reader() as r:
             size = r.size()
             from chainproof.log import audit
 
-            return audit.audit_store(r, size, verifier, saved=saved, watch=lambda events: watch(events, size))
+            return audit.audit_store(
+                r,
+                size,
+                verifier,
+                saved=saved,
+                watch=lambda events: watch(events, size),
+                open_reader=self._read_only_opener(),
+                jobs=jobs,
+            )
+
+    def _read_only_opener(self) -> Opener | None:
+        """Another read transaction on this store, for worker processes; None if it cannot give one."""
+        store = self.store
+        if not isinstance(store, SqliteStore):
+            return None
+        from chainproof.log import sqlite
+
+        return lambda: sqlite.read_only(store.path)
 
     # -- writing ---------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from chainproof.errors import StoreError
 from chainproof.log import tiles as tl
 from chainproof.log.merkle import HASH_SIZE, Node
-from chainproof.log.store import FORMAT, KeyRecord
+from chainproof.log.store import FORMAT, KeyRecord, LogReader
 from chainproof.log.tiles import Tile, TileId
 
 _SCHEMA = """
@@ -336,6 +336,26 @@ def _key_record(row: tuple[object, ...]) -> KeyRecord:
         revoked_from=None if revoked_from is None else int(revoked_from),  # type: ignore[call-overload]
         revoked_at=None if revoked_at is None else int(revoked_at),  # type: ignore[call-overload]
     )
+
+
+@contextmanager
+def read_only(path: Path) -> Iterator[LogReader]:
+    """A read transaction on a read-only connection of its own, for scans of entries and tiles
+    (another process re-hashing part of the store, say); the leaf-hash index is not attached, so
+    `find_leaves` is not available on it."""
+    try:
+        db = sqlite3.connect(
+            f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=_BUSY_TIMEOUT_S
+        )
+    except sqlite3.Error as e:
+        raise _store_error(path, e) from None
+    try:
+        db.execute("BEGIN")
+        yield _Session(db)
+    except sqlite3.Error as e:
+        raise _store_error(path, e) from None
+    finally:
+        db.close()
 
 
 class SqliteStore:
