@@ -32,13 +32,14 @@ from chainproof.deps.rules.prefilter import (
     ("source", "bit"),
     [
         (b"requests.get(url)", NET),
-        (b"import requests\n", NET),
         (b"import requests as r\n", NET),
         (b"from requests import post", NET),
         (b"getattr(requests, 'post')", NET),
         (b"__import__('requests')", NET),
         (b"(requests\n .post)(url)", NET),
         (b"requests .get(url)", NET),
+        (b"getattr(\n    socket\n    , 'create_connection')", NET),
+        (b"globals()['requests'].get(u)", NET),
         (b"socket.create_connection(a)", NET),
         (b"from urllib3 import request", NET),
         (b"exec(code)", EXEC),
@@ -72,12 +73,16 @@ def test_what_counts(source: bytes, bit: int) -> None:
     [
         (b"session = requests.Session()", NET),
         (b"import requests_mock\n", NET),
+        (b"import requests\n", NET),
+        (b"path='/apis/certificates.k8s.io/v1/certificatesigningrequests'", NET),
+        (b"limits = spec['requests']", NET),
         (b"the server handles requests for you", NET),
         (b"if False, the urllib3.HTTPResponse object is returned", NET),
         (b"socket.AF_INET", NET),
         (b"evaluate(x); executor.submit(f)", EXEC),
         (b"import re\nPATTERN = re.compile(r'x')\n", EXEC),
         (b"model.eval(); cursor.exec(q); query.compile()", EXEC),
+        (b"myeval(x); _exec(y)", EXEC),
         (b"import kubernetes.kube_config", CRED),
         (b"class AtomicString(str): ...", CRED),
         (b"Chrome, Firefox and Safari accept it", CRED),
@@ -95,7 +100,7 @@ def test_depth() -> None:
     assert parse_depth(b"import subprocess\n") is Depth.MODULE
     assert parse_depth(b"import requests\nrequests.get(u)\n") is Depth.MODULE
     assert parse_depth(b"import requests, os\nrequests.post(u, json=dict(os.environ))\n") is Depth.FULL
-    assert parse_depth(b"import requests, subprocess\n") is Depth.FULL
+    assert parse_depth(b"requests.get(u)\nsubprocess.run(x)\n") is Depth.FULL
     assert parse_depth(b"import base64\nexec(base64.b64decode(p))\n") is Depth.FULL
     assert parse_depth(b"subprocess.run([sys.executable, '-c', base64.b64decode(p)])") is Depth.FULL
     assert parse_depth(b"open(os.path.expanduser('~/.ssh/id_rsa'))") is Depth.FULL
@@ -116,7 +121,9 @@ def _naive_signs(data: bytes) -> int:
         while at >= 0:
             attribute = token.builtin and data[:at].rstrip(b" \t\r\n\f\\").endswith(b".")
             environ = token.text == b"environ" and not _NAIVE_OS_ENVIRON.search(data)
-            if (token.then is None or token.then.match(data, at)) and not (
+            then = token.then is None or token.then.match(data, at) is not None
+            looked_up = token.looked_up is not None and token.looked_up.match(data, at) is not None
+            if (then or (looked_up and any(w in data for w in prefilter._LOOKUPS))) and not (
                 (attribute and b"builtin" not in data) or environ
             ):
                 found |= token.signs
@@ -148,7 +155,7 @@ _PIECES = st.sampled_from(
         b" as ",
         b"{",
     ]
-    + [b"os", b"from os import ", b"builtins", b"[", b":", b"-"]
+    + [b"os", b"from os import ", b"builtins", b"[", b":", b"-", b",", b"getattr", b"__import__"]
 )
 
 

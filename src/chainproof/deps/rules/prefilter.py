@@ -53,28 +53,41 @@ class _Token:
     signs: int
     then: re.Pattern[bytes] | None = None
     """Checked at the match's start: the word only counts where this matches."""
+    looked_up: re.Pattern[bytes] | None = None
+    """Also counts where this matches, in a file that names one of `_LOOKUPS`."""
     builtin: bool = False
     """A builtin's name: as an attribute (`model.eval()`, `re.compile`) it only counts in a file
     that names the builtins module, the one object whose attribute is the builtin."""
 
 
 def _word(*words: bytes) -> re.Pattern[bytes]:
-    """A whole word: not the start of a longer identifier ("evaluate", "executor", "compiled")."""
-    return re.compile(rb"(?:" + b"|".join(re.escape(w) for w in words) + rb")(?![A-Za-z0-9_])")
+    """A whole word, not part of a longer identifier ("evaluate", "executor", "myeval")."""
+    return re.compile(
+        rb"(?<![A-Za-z0-9_])(?:" + b"|".join(re.escape(w) for w in words) + rb")(?![A-Za-z0-9_])"
+    )
 
 
 def _module(module: bytes, *calls: bytes) -> re.Pattern[bytes]:
-    """A module name where it can lead to one of `calls`: `module.call`, or the name on its own as
-    imports, aliases (`module as m`), `__import__("module")`, getattr(module, ...) and assignments
-    write it. Not `module.other`, a longer identifier, or the word inside a sentence."""
+    """A module name where it leads to one of `calls`: `module.call` (blanks and line joins allowed
+    around the dot), `import module as m` or `from module import call`. Not `module.other`, a
+    longer identifier, a bare import (its calls are `module.call`) or the word in a sentence."""
     names = b"|".join(re.escape(c) for c in calls)
     return re.compile(
-        re.escape(module)
+        rb"(?<![A-Za-z0-9_])"
+        + re.escape(module)
         + rb"(?=[\s\\]*\.[\s\\]*(?:"
         + names
-        + rb")(?![A-Za-z0-9_])"
-        + rb"|[ \t]*(?:[,;:)\]}'\"#\\\r\n]|$)|[ \t]+(?:as|import)(?![A-Za-z0-9_]))"
+        + rb")(?![A-Za-z0-9_])|[ \t\\]+(?:as|import)(?![A-Za-z0-9_]))"
     )
+
+
+def _looked_up(module: bytes) -> re.Pattern[bytes]:
+    """A module name as `__import__("module")`, `globals()["module"]` or `getattr(module, ...)`
+    write it: counts in files that look names up so."""
+    return re.compile(rb"(?<![A-Za-z0-9_])" + re.escape(module) + rb"(?=[\s\\]*[,'\"])")
+
+
+_LOOKUPS = (b"__import__", b"import_module", b"getattr", b"globals", b"vars", b"locals")
 
 
 # Python reads identifiers in NFKC form: `exec` spelled in fullwidth letters (UTF-8 EF BC/EF BD ..)
@@ -119,8 +132,8 @@ _DECODE_TOKENS = (
     ),
     # Text rebuilt from numbers: `''.join(map(chr, ...))`, `bytes(c ^ k for c in ...)`.
     _Token(b"chr", DECODE, _word(b"chr")),
-    _Token(b"bytes", DECODE, re.compile(rb"bytes[\s\\]*\(")),
-    _Token(b"bytearray", DECODE, re.compile(rb"bytearray[\s\\]*\(")),
+    _Token(b"bytes", DECODE, re.compile(rb"(?<![A-Za-z0-9_])bytes[\s\\]*\(")),
+    _Token(b"bytearray", DECODE, re.compile(rb"(?<![A-Za-z0-9_])bytearray[\s\\]*\(")),
 )
 _REVERSED_SLICE = re.compile(rb":(?:[\s\\]|#[^\n]*\n)*:(?:[\s\\]|#[^\n]*\n)*(?:[-~+]|not(?![A-Za-z0-9_]))")
 """A slice with a negative (or any unary) step, `text[::-1]`: reversing a literal hides it too."""
@@ -139,10 +152,15 @@ _PROCESS_TOKENS = tuple(
 )
 _HTTP_VERBS = (b"get", b"post", b"put", b"patch", b"delete", b"head", b"request", b"stream")
 _NET_TOKENS = (
-    _Token(b"requests", NET, _module(b"requests", *_HTTP_VERBS)),
-    _Token(b"httpx", NET, _module(b"httpx", *_HTTP_VERBS)),
-    _Token(b"socket", NET, _module(b"socket", b"socket", b"create_connection", b"gethostbyname")),
-    _Token(b"urllib3", NET, _module(b"urllib3", b"request")),
+    *(
+        _Token(module, NET, _module(module, *calls), _looked_up(module))
+        for module, calls in (
+            (b"requests", _HTTP_VERBS),
+            (b"httpx", _HTTP_VERBS),
+            (b"socket", (b"socket", b"create_connection", b"gethostbyname")),
+            (b"urllib3", (b"request",)),
+        )
+    ),
     *(
         _Token(t, NET)
         for t in (
@@ -173,6 +191,7 @@ _OTHER_TOKENS = (
 _TOKENS = (*_EXEC_TOKENS, *_DECODE_TOKENS, *_PROCESS_TOKENS, *_NET_TOKENS, *_CRED_TOKENS, *_OTHER_TOKENS)
 _SIGNS = tuple(t.signs for t in _TOKENS)
 _THEN = tuple(t.then for t in _TOKENS)
+_LOOKED_UP = tuple(t.looked_up for t in _TOKENS)
 _BUILTIN = tuple(t.builtin for t in _TOKENS)
 _ENVIRON = next(i for i, t in enumerate(_TOKENS) if t.text == b"environ")
 _AUTOMATON = BytesAhoCorasick([t.text for t in _TOKENS])
@@ -181,25 +200,10 @@ _AUTOMATON = BytesAhoCorasick([t.text for t in _TOKENS])
 def signs(data: bytes) -> int:
     """The bits of everything the file names, in one pass over its bytes."""
     counted: set[int] = set()
-    names_builtins: bool | None = None
-    os_elsewhere: bool | None = None
+    facts = _FileFacts(data)
     for index, start, _end in _AUTOMATON.find_matches_as_indexes(data, overlapping=True):
-        if index in counted:
-            continue
-        then = _THEN[index]
-        if then is not None and not then.match(data, start):
-            continue
-        if _BUILTIN[index] and _attribute(data, start):
-            if names_builtins is None:
-                names_builtins = b"builtin" in data  # builtins, __builtins__, __builtin__
-            if not names_builtins:
-                continue
-        if index == _ENVIRON and not _process_environ(data, start):
-            if os_elsewhere is None:
-                os_elsewhere = _OS_ELSEWHERE.search(data) is not None
-            if not os_elsewhere:
-                continue
-        counted.add(index)
+        if index not in counted and _counts(index, data, start, facts):
+            counted.add(index)
     found = 0
     for index in counted:
         found |= _SIGNS[index]
@@ -209,6 +213,43 @@ def signs(data: bytes) -> int:
     if found & (EXEC | PROCESS) and not found & DECODE and _REVERSED_SLICE.search(data):
         found |= DECODE
     return found
+
+
+class _FileFacts:
+    """What some matches depend on in the rest of the file, each looked for once, when first asked."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._builtins: bool | None = None
+        self._lookups: bool | None = None
+        self._os: bool | None = None
+
+    def names_builtins(self) -> bool:
+        if self._builtins is None:
+            self._builtins = b"builtin" in self.data  # builtins, __builtins__, __builtin__
+        return self._builtins
+
+    def looks_up_names(self) -> bool:
+        if self._lookups is None:
+            self._lookups = any(w in self.data for w in _LOOKUPS)
+        return self._lookups
+
+    def imports_from_os(self) -> bool:
+        if self._os is None:
+            self._os = _OS_ELSEWHERE.search(self.data) is not None
+        return self._os
+
+
+def _counts(index: int, data: bytes, start: int, facts: _FileFacts) -> bool:
+    """Whether the match of token `index` at `start` counts."""
+    then = _THEN[index]
+    if then is not None and not then.match(data, start):
+        looked_up = _LOOKED_UP[index]
+        if looked_up is None or not looked_up.match(data, start) or not facts.looks_up_names():
+            return False
+    if _BUILTIN[index] and _attribute(data, start) and not facts.names_builtins():
+        return False
+    return index != _ENVIRON or _process_environ(data, start) or facts.imports_from_os()
 
 
 def _process_environ(data: bytes, start: int) -> bool:
