@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from corpus import tree_of
-from deps_support import make_wheel
+from deps_support import make_dist, make_wheel
 
 from chainproof.deps import scan
 from chainproof.deps.model import Finding
-from chainproof.deps.rules import parallel
+from chainproof.deps.rules import parallel, registry
 from chainproof.deps.rules.base import ScanContext
 from chainproof.deps.rules.code import code_rules
+from chainproof.deps.targets.directory import DirectoryTree
 
 P64 = "cHJpbnQoJ2hlbGxvIHdvcmxkJyk="
 
@@ -172,3 +173,60 @@ def test_several_archives_scan_side_by_side_as_one_by_one(
     assert [[p.name for p in r.packages] for r in side_by_side] == [["alpha"], [], ["beta"], ["gamma"]]
     assert {f.rule for f in side_by_side[0].findings} >= {"code-exec-decoded"}
     assert {f.rule for f in side_by_side[3].findings} >= {"code-exec-at-import"}
+
+
+def _where_and_jobs() -> tuple[int, str | None]:
+    return os.getpid(), os.environ.get(parallel.JOBS_ENV)
+
+
+def _fails() -> int:
+    raise ValueError("bad input")
+
+
+def _dies_in_child() -> int:
+    if os.getpid() != _PARENT:
+        os._exit(1)  # a child killed mid-task
+    return 7
+
+
+def test_beside_runs_in_a_child_and_keeps_it_from_starting_pools(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(parallel.JOBS_ENV, "2")
+    pid, jobs = parallel.Beside(_where_and_jobs).result()
+    assert pid != os.getpid()
+    assert jobs == "1"
+    monkeypatch.setenv(parallel.JOBS_ENV, "1")
+    assert parallel.Beside(_where_and_jobs).result() == (os.getpid(), "1")
+
+
+def test_beside_raises_what_the_work_raised_and_redoes_what_a_dead_child_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(parallel.JOBS_ENV, "2")
+    with pytest.raises(ValueError, match="bad input"):
+        parallel.Beside(_fails).result()
+    assert parallel.Beside(_dies_in_child).result() == 7
+
+
+def test_rules_run_beside_give_the_same_report(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = tmp_path / "site"
+    payload = f"import base64\nexec(base64.b64decode('{P64}'))\n"
+    make_dist(env, "alpha", "1.0", {"alpha/__init__.py": "A = 1\n", "alpha/evil.py": payload})
+    (env / "alpha" / "__init__.py").write_text("A = 2\n")
+    started: list[object] = []
+
+    class Spy(parallel.Beside[object]):
+        def __init__(self, func: Callable[[], object]) -> None:
+            started.append(func)
+            super().__init__(func)
+
+    monkeypatch.setenv(parallel.JOBS_ENV, "2")
+    monkeypatch.setattr(scan, "MIN_PARALLEL_ITEMS", 1)
+    monkeypatch.setattr(scan, "Beside", Spy)
+    beside = scan.scan_tree(DirectoryTree(env))
+    assert len(started) == len(registry.BESIDE) == 1
+    monkeypatch.setattr(registry, "BESIDE", frozenset())
+    alone = scan.scan_tree(DirectoryTree(env))
+    assert len(started) == 1
+    assert beside.findings == alone.findings
+    assert beside.errors == alone.errors
+    assert {f.rule for f in beside.findings} >= {"record-mismatch", "code-exec-decoded"}

@@ -408,3 +408,17 @@ def test_not_an_archive(tmp_path: Path) -> None:
     path.write_text("x")
     with pytest.raises(TreeError, match="not a wheel or an sdist"):
         open_archive(path)
+
+
+def test_directory_reads_what_the_file_holds_now_up_to_the_limit(tmp_path: Path) -> None:
+    (tmp_path / "empty.py").write_bytes(b"")
+    (tmp_path / "grows.py").write_bytes(b"x = 1\n")
+    (tmp_path / "big.bin").write_bytes(b"a" * 3_000_000)
+    tree = DirectoryTree(tmp_path)
+    (tmp_path / "grows.py").write_bytes(b"x = 1\n" * 400_000)  # 2.4 MB since the walk saw 6 bytes
+    assert tree.read("empty.py") == b""
+    assert tree.read("grows.py") == b"x = 1\n" * 400_000
+    assert tree.read("grows.py", limit=10) == b"x = 1\nx = "
+    assert tree.read("big.bin") == b"a" * 3_000_000
+    (tmp_path / "big.bin").write_bytes(b"b" * 10)
+    assert tree.read("big.bin") == b"b" * 10

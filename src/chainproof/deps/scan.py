@@ -6,7 +6,9 @@ that fails on one file is recorded as an error of the scan, never allowed to sto
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from functools import partial
+from itertools import islice
 from pathlib import Path
 
 from chainproof.deps.files import FileTree, TargetKind, TreeError
@@ -14,7 +16,7 @@ from chainproof.deps.inventory import read_inventory
 from chainproof.deps.model import Finding, ScanResult, Severity
 from chainproof.deps.rules import registry
 from chainproof.deps.rules.base import Rule, ScanContext
-from chainproof.deps.rules.parallel import map_items
+from chainproof.deps.rules.parallel import MIN_PARALLEL_ITEMS, Beside, map_items
 from chainproof.deps.targets import locks
 from chainproof.deps.targets.archive import PROBLEM_RULE, ArchiveTree, archive_kind, open_archive
 from chainproof.deps.targets.directory import DirectoryTree
@@ -35,20 +37,36 @@ def _rule_name(rule: Rule) -> str:
     return getattr(rule, "__name__", type(rule).__name__)
 
 
-def run_rules(ctx: ScanContext, rules: Iterable[Rule]) -> tuple[list[Finding], list[str]]:
-    """Findings of every rule, and one error line for each rule that stopped early."""
+def run_rules(
+    ctx: ScanContext, rules: Iterable[Rule], beside: Collection[Rule] = frozenset()
+) -> tuple[list[Finding], list[str]]:
+    """Findings of every rule, and one error line for each rule that stopped early, in rule order.
+
+    Rules in `beside` run in a forked child process while the others run here.
+    """
+    ordered = list(rules)
+    started = {i: Beside(partial(_run_rule, ctx, r)) for i, r in enumerate(ordered) if r in beside}
+    done = {i: _run_rule(ctx, r) for i, r in enumerate(ordered) if i not in started}
+    done.update((i, child.result()) for i, child in started.items())
     findings: list[Finding] = []
     errors: list[str] = []
-    for rule in rules:
-        try:
-            for finding in rule(ctx):
-                findings.append(finding)
-        except TreeError as e:
-            errors.append(f"{ctx.tree.label}: {_rule_name(rule)}: {e}")
-        except (RecursionError, MemoryError, ValueError, UnicodeError, KeyError, IndexError, TypeError) as e:
-            # A defect in one rule on hostile input must not hide what the others find.
-            errors.append(f"{ctx.tree.label}: {_rule_name(rule)} failed: {type(e).__name__}: {e}"[:300])
+    for i in range(len(ordered)):
+        found, error = done[i]
+        findings += found
+        errors += error
     return findings, errors
+
+
+def _run_rule(ctx: ScanContext, rule: Rule) -> tuple[list[Finding], list[str]]:
+    findings: list[Finding] = []
+    try:
+        findings.extend(rule(ctx))
+    except TreeError as e:
+        return findings, [f"{ctx.tree.label}: {_rule_name(rule)}: {e}"]
+    except (RecursionError, MemoryError, ValueError, UnicodeError, KeyError, IndexError, TypeError) as e:
+        # A defect in one rule on hostile input must not hide what the others find.
+        return findings, [f"{ctx.tree.label}: {_rule_name(rule)} failed: {type(e).__name__}: {e}"[:300]]
+    return findings, []
 
 
 def scan_tree(
@@ -59,12 +77,19 @@ def scan_tree(
         rules = registry.RULES
     inventory = read_inventory(tree, fallback)
     ctx = ScanContext(tree, inventory.distributions, inventory.owners)
-    findings, errors = run_rules(ctx, rules)
+    findings, errors = run_rules(ctx, rules, registry.BESIDE if _large_environment(tree) else ())
     result = ScanResult(target=tree.label, packages=list(inventory.distributions))
     result.findings = [*inventory.findings, *findings]
     result.errors = [*getattr(tree, "errors", ()), *inventory.errors, *errors]
     result.findings.sort(key=sort_key)
     return result
+
+
+def _large_environment(tree: FileTree) -> bool:
+    """Worth a child process for the rules that run beside: an installed tree of many files."""
+    return tree.kind is TargetKind.ENVIRONMENT and len(list(islice(tree.paths(), MIN_PARALLEL_ITEMS))) >= (
+        MIN_PARALLEL_ITEMS
+    )
 
 
 def _archive_findings(tree: ArchiveTree) -> list[Finding]:

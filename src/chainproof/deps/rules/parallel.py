@@ -16,7 +16,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Protocol, TypeVar
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Generic, Protocol, TypeVar, cast
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -143,3 +145,52 @@ def _collect(func: Callable[[T], list[R]], entry: tuple[list[T], Future[list[lis
         return future.result()
     except BrokenProcessPool:
         return _apply(func, chunk)
+
+
+class Beside(Generic[R]):
+    """`func()` in a forked child process while the caller goes on with other work.
+
+    The child is forked before the caller starts anything else (no thread is running yet), gets
+    everything by inheritance and sends back only the result. `result()` waits for it; where fork
+    is missing, or the child dies, `func` runs in-process then, so no work is lost.
+    """
+
+    def __init__(self, func: Callable[[], R]) -> None:
+        self._func = func
+        self._child: BaseProcess | None = None
+        self._receive: Connection | None = None
+        if worker_count() <= 1 or not _fork_available():
+            return
+        context = multiprocessing.get_context("fork")
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(target=_send_result, args=(func, send), daemon=True)
+        child.start()
+        send.close()
+        self._child, self._receive = child, receive
+
+    def result(self) -> R:
+        if self._child is None or self._receive is None:
+            return self._func()
+        try:
+            ok, value = self._receive.recv()
+        except (EOFError, OSError):  # the child died before it could answer
+            ok, value = False, None
+        finally:
+            self._receive.close()
+            self._child.join()
+        if ok:
+            return cast(R, value)
+        if isinstance(value, BaseException):
+            raise value
+        return self._func()
+
+
+def _send_result(func: Callable[[], R], send: Connection) -> None:
+    gc.freeze()
+    os.environ[JOBS_ENV] = "1"  # whatever func maps stays in this child
+    try:
+        outcome: tuple[bool, object] = (True, func())
+    except BaseException as e:  # noqa: BLE001 - raised again in the parent, as without a child
+        outcome = (False, e)
+    send.send(outcome)
+    send.close()

@@ -19,7 +19,7 @@ import re
 from bisect import bisect_left
 from dataclasses import dataclass
 
-from ahocorasick_rs import BytesAhoCorasick
+from ahocorasick_rs import BytesAhoCorasick, Implementation
 
 
 class Depth(enum.Enum):
@@ -194,7 +194,8 @@ _THEN = tuple(t.then for t in _TOKENS)
 _LOOKED_UP = tuple(t.looked_up for t in _TOKENS)
 _BUILTIN = tuple(t.builtin for t in _TOKENS)
 _ENVIRON = next(i for i, t in enumerate(_TOKENS) if t.text == b"environ")
-_AUTOMATON = BytesAhoCorasick([t.text for t in _TOKENS])
+# A DFA: three times the speed of the default automaton here, for under a millisecond to build.
+_AUTOMATON = BytesAhoCorasick([t.text for t in _TOKENS], implementation=Implementation.DFA)
 
 
 def signs(data: bytes) -> int:
@@ -311,7 +312,9 @@ _BODY_WORDS = (b"environ", b"://", b"import", b"class", b"open(", b".write_")
 """Besides every token above, what makes a function body worth walking in a file that is: a URL
 (hosts named in the file), an import (the alias map is shared), a class (install-command spans) or
 a file opened or written (what turns a credential read into a theft)."""
-_BODY_AUTOMATON = BytesAhoCorasick([*(t.text for t in _TOKENS), *_BODY_WORDS])
+_BODY_AUTOMATON = BytesAhoCorasick(
+    [*(t.text for t in _TOKENS), *_BODY_WORDS], implementation=Implementation.DFA
+)
 
 
 class Marks:

@@ -15,6 +15,7 @@ class DirectoryTree:
         if not root.is_dir():
             raise TreeError(f"{root} is not a directory")
         self.root = root
+        self._prefix = f"{root}{os.sep}"
         self._kind = kind
         self.errors: list[str] = []
         """Subdirectories that could not be listed, for the scan report."""
@@ -66,11 +67,34 @@ class DirectoryTree:
             raise TreeError(f"{path}: {self._files[path]} bytes, over the {limit}-byte limit")
         try:
             # O_NOFOLLOW: a file swapped for a link since the walk is not followed either.
-            fd = os.open(self.root / path, os.O_RDONLY | os.O_NOFOLLOW)
-            with os.fdopen(fd, "rb") as f:
-                return f.read(limit + 1)[:limit]
+            fd = os.open(self._prefix + path, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError as e:
             raise TreeError(f"{path}: cannot read ({e.strerror})") from None
+        try:
+            return _read_all(fd, self._files[path], limit)
+        except OSError as e:
+            raise TreeError(f"{path}: cannot read ({e.strerror})") from None
+        finally:
+            os.close(fd)
 
     def links(self) -> Iterator[tuple[str, str]]:
         return iter(sorted(self._links))
+
+
+def _read_all(fd: int, expected: int, limit: int) -> bytes:
+    """Up to `limit` bytes of an open regular file, in one read when it is still `expected` long.
+
+    Plain reads on the descriptor: a scan reads tens of thousands of files, and a file object per
+    read costs more than the read of most of them. A short read of a regular file is its end.
+    """
+    parts: list[bytes] = []
+    left = limit + 1
+    ask = min(expected + 1, left)
+    while left > 0:
+        chunk = os.read(fd, ask)
+        parts.append(chunk)
+        left -= len(chunk)
+        if len(chunk) < ask:
+            break
+        ask = min(1 << 20, left)
+    return b"".join(parts)[:limit]
