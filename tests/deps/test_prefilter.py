@@ -62,6 +62,12 @@ from chainproof.deps.rules.prefilter import (
         (b"import os as o\no.environ.copy()", ENVIRON),
         (b"getattr(os, 'environ')", ENVIRON),
         (b"__import__('os').environ", ENVIRON),
+        (b"os.system(cmd)", PROCESS),
+        (b"from os import path, system as s", PROCESS),
+        (b"import os as o\no.execvpe(f, a, e)", PROCESS),
+        (b"getattr(__import__('os'), 'system')(cmd)", PROCESS),
+        (b"__import__('os') . popen(cmd)", PROCESS),
+        (b"import os\ngetattr(os, 'execvp')(f, a)", PROCESS),
     ],
 )
 def test_what_counts(source: bytes, bit: int) -> None:
@@ -89,6 +95,7 @@ def test_what_counts(source: bytes, bit: int) -> None:
         (b"def app(environ, start_response):\n    return environ['PATH_INFO']", ENVIRON),
         (b"import os\nos.environment = 1", ENVIRON),
         (b"kwargs.environ = {}; 'environ_key'; macos.environ", ENVIRON),
+        (b"import os, platform\nplatform.system(); filesystem; myexecv()", PROCESS),
     ],
 )
 def test_what_does_not_count(source: bytes, bit: int) -> None:
@@ -106,11 +113,13 @@ def test_depth() -> None:
     assert parse_depth(b"open(os.path.expanduser('~/.ssh/id_rsa'))") is Depth.FULL
 
 
-_NAIVE_OS_ENVIRON = re.compile(
-    rb"(?<![A-Za-z0-9_.])os[\s\\]*\.[\s\\]*environ(?![A-Za-z0-9_])|from[\s\\]+os[\s\\]+import(?![A-Za-z0-9_])"
-    rb"|(?<![A-Za-z0-9_.])os[\s\\]+as(?![A-Za-z0-9_])|['\"]environ['\"]|\)[\s\\]*\.[\s\\]*environ(?![A-Za-z0-9_])"
-)
-"""Every way `environ` can be the process environment, as one expression over the whole file."""
+def _naive_os_name(data: bytes, at: int, name: bytes) -> bool:
+    """`os.name`, `(...).name`, `"name"`, or a file that imports from os or renames it."""
+    if re.search(rb"(?:(?<![A-Za-z0-9_.])os|\))[\s\\]*\.[\s\\]*\Z", data[:at]):
+        return True
+    if at and re.match(rb"['\"]" + name + rb"[A-Za-z0-9_]*['\"]", data[at - 1 :]):
+        return True
+    return re.search(rb"from[\s\\]+os[\s\\]+import\b|(?<![A-Za-z0-9_.])os[\s\\]+as\b", data) is not None
 
 
 def _naive_signs(data: bytes) -> int:
@@ -120,11 +129,11 @@ def _naive_signs(data: bytes) -> int:
         at = data.find(token.text)
         while at >= 0:
             attribute = token.builtin and data[:at].rstrip(b" \t\r\n\f\\").endswith(b".")
-            environ = token.text == b"environ" and not _NAIVE_OS_ENVIRON.search(data)
+            foreign = token.os_attribute and not _naive_os_name(data, at, token.text)
             then = token.then is None or token.then.match(data, at) is not None
             looked_up = token.looked_up is not None and token.looked_up.match(data, at) is not None
             if (then or (looked_up and any(w in data for w in prefilter._LOOKUPS))) and not (
-                (attribute and b"builtin" not in data) or environ
+                (attribute and b"builtin" not in data) or foreign
             ):
                 found |= token.signs
                 break
@@ -155,7 +164,7 @@ _PIECES = st.sampled_from(
         b" as ",
         b"{",
     ]
-    + [b"os", b"from os import ", b"builtins", b"[", b":", b"-", b",", b"getattr", b"__import__"]
+    + [b"os", b"from os import ", b"builtins", b"[", b":", b"-", b",", b"getattr", b"__import__", b"os as "]
 )
 
 
