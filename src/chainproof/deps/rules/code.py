@@ -996,7 +996,8 @@ class _Analyzer:
         text = node.value
         if id(node) in self.docstrings or not isinstance(text, str) or len(text) > 4096:
             return
-        if _ANY_CREDENTIAL.search(text):
+        # (A file whose bytes name no credential location has no literal that is one.)
+        if self.cred_capable and _ANY_CREDENTIAL.search(text):
             for cat, pattern in CREDENTIAL_PATTERNS.items():
                 if cat not in self.credentials and pattern.search(text):
                     self.credentials[cat] = node.lineno
