@@ -7,6 +7,7 @@ unique so that it cannot collide with helper modules of other test directories.
 from __future__ import annotations
 
 import hashlib
+import shutil
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -60,6 +61,11 @@ class Built:
 
     def batch_of(self, index: int) -> tuple[int, int]:
         return next((b, e) for b, e in self.batches if b <= index < e)
+
+    def copy(self, directory: Path) -> Path:
+        """A copy of the (closed) log's store in `directory`, for a test to damage."""
+        shutil.copytree(self.log.directory, directory)
+        return directory
 
 
 def build_log(directory: Path, batch_sizes: Sequence[int], *, tag: str = "") -> Built:

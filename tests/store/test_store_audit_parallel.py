@@ -48,9 +48,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 @pytest.fixture
 def store(pristine: Built, tmp_path: Path) -> Path:
-    directory = tmp_path / "store"
-    shutil.copytree(pristine.log.directory, directory)
-    return directory
+    return pristine.copy(tmp_path / "store")
 
 
 @pytest.fixture

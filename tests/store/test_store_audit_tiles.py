@@ -7,7 +7,6 @@ then the tiles and key index checked).
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,9 +34,7 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Built:
 
 @pytest.fixture
 def store(pristine: Built, tmp_path: Path) -> Path:
-    directory = tmp_path / "store"
-    shutil.copytree(pristine.log.directory, directory)
-    return directory
+    return pristine.copy(tmp_path / "store")
 
 
 def _reports(directory: Path, vkey: str, saved: Checkpoint | None = None) -> tuple[AuditReport, AuditReport]:
