@@ -8,8 +8,9 @@ follows names through imports, `__import__`, `importlib.import_module`, getattr 
 so a file ruled out here is one the analyser would have found nothing in.
 
 Some words are common in ordinary code and prose ("evaluate", "re.compile(", "requests.Session",
-"the urllib3 response"); a word like that counts only when what follows it could still make the
-name an API the analyser knows, which `_Token.then` checks at the match.
+"platform.system()", "the urllib3 response"); a word like that counts only where its surroundings
+could still make it an API the analyser knows, which the checks of each `_Token` decide at the match.
+docs/adr/0007-code-rule-prefilter.md gives the reasoning for each.
 """
 
 from __future__ import annotations
