@@ -41,7 +41,7 @@ from chainproof.log import entries, merkle, tiles
 from chainproof.log.audit import AuditReport
 from chainproof.log.custody import ADMIN_FILE, DB_FILE, SIGNER_FILE, CustodyLog, sign_statement
 from chainproof.log.note import Checkpoint, NoteSigner
-from chainproof.log.sqlite import SqliteStore
+from chainproof.log.sqlite import SqliteStore, leaf_key
 
 # Appends of one entry (indexes 0, 1, 6, 13, 22, 32) between appends of several.
 BATCHES = [4, 1, 6, 1, 5, 3, 1, 7, 2, 1, 6, 2]
@@ -343,8 +343,8 @@ def test_store_an_entry_replaced_with_tiles_and_index_rewritten_is_caught_by_its
         [
             ("UPDATE entries SET body = ? WHERE idx = ?", (forged, index)),
             (
-                "UPDATE leaf_index SET hash = ? WHERE hash = ?",
-                (merkle.leaf_hash(forged), merkle.leaf_hash(old)),
+                "UPDATE leaf_keys SET k = ? WHERE k = ?",
+                (leaf_key(merkle.leaf_hash(forged)), leaf_key(merkle.leaf_hash(old))),
             ),
         ],
     )
@@ -383,7 +383,7 @@ def test_store_truncated_consistently_still_fails_by_its_latest_checkpoint(tampe
         tampered.log.directory,
         [
             ("DELETE FROM entries WHERE idx = ?", (last,)),
-            ("DELETE FROM leaf_index WHERE hash = ?", (merkle.leaf_hash(body),)),
+            ("DELETE FROM leaf_keys WHERE k = ?", (leaf_key(merkle.leaf_hash(body)),)),
         ],
     )
     _rewrite_level0(tampered, lambda base: base[:-1])

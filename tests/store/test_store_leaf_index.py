@@ -26,8 +26,9 @@ from store_support import Built, envelope, envelopes, leaf_hashes, query, sql
 
 from chainproof.attest import keys
 from chainproof.log import merkle
+from chainproof.log import sqlite as sqlite_mod
 from chainproof.log.custody import CustodyLog
-from chainproof.log.sqlite import LEAF_INDEX_FILE, SqliteStore
+from chainproof.log.sqlite import LEAF_INDEX_FILE, SqliteStore, leaf_key
 
 SIDE_FILES = (LEAF_INDEX_FILE, f"{LEAF_INDEX_FILE}-wal", f"{LEAF_INDEX_FILE}-shm")
 
@@ -77,10 +78,10 @@ def indexed_size(directory: Path) -> int:
         db.close()
 
 
-def index_rows(directory: Path) -> int:
-    db = sqlite3.connect(directory / LEAF_INDEX_FILE)
+def index_rows(directory: Path, name: str = LEAF_INDEX_FILE) -> int:
+    db = sqlite3.connect(directory / name)
     try:
-        return int(db.execute("SELECT count(*) FROM leaf_index").fetchone()[0])
+        return int(db.execute("SELECT count(*) FROM leaf_keys").fetchone()[0])
     finally:
         db.close()
 
@@ -304,9 +305,9 @@ def test_stale_rows_never_dedup_another_envelope(built: Built) -> None:
     side_sql(
         directory,
         [
-            ("INSERT INTO leaf_index VALUES (?, ?)", (merkle.leaf_hash(wrong.canonical()), 3)),
-            ("INSERT INTO leaf_index VALUES (?, ?)", (merkle.leaf_hash(past.canonical()), size)),
-            ("INSERT INTO leaf_index VALUES (?, ?)", (merkle.leaf_hash(b"beyond"), size + 5)),
+            ("INSERT INTO leaf_keys VALUES (?, ?)", (leaf_key(merkle.leaf_hash(wrong.canonical())), 3)),
+            ("INSERT INTO leaf_keys VALUES (?, ?)", (leaf_key(merkle.leaf_hash(past.canonical())), size)),
+            ("INSERT INTO leaf_keys VALUES (?, ?)", (leaf_key(merkle.leaf_hash(b"beyond")), size + 5)),
             ("UPDATE state SET value = ? WHERE key = 'indexed_size'", (size + 6,)),
         ],
     )
@@ -329,7 +330,7 @@ def test_an_index_behind_the_log_is_scanned_then_caught_up(make_log: Callable[..
     side_sql(
         directory,
         [
-            *(("DELETE FROM leaf_index WHERE hash = ?", (h,)) for h in hashes[behind:]),
+            *(("DELETE FROM leaf_keys WHERE k = ?", (leaf_key(h),)) for h in hashes[behind:]),
             ("UPDATE state SET value = ? WHERE key = 'indexed_size'", (behind,)),
         ],
     )
@@ -362,6 +363,58 @@ def test_a_store_with_its_index_in_the_main_file_is_migrated(make_log: Callable[
     assert_dedups(built, log, 1000)
     log = reopen(built)
     assert_exact(log)
+
+
+def test_an_index_of_whole_hashes_is_replaced_by_one_of_keys(make_log: Callable[..., Built]) -> None:
+    """The side file as earlier versions wrote it (a `leaf_index` table of whole hashes), even one
+    whose mark claims it is complete, is started afresh: its rows are not carried over."""
+    built = make_log([10, 4])
+    directory = built.log.directory
+    size = built.log.size()
+    hashes = leaf_hashes(built.log)
+    built.log.close()
+    side_sql(
+        directory,
+        [
+            ("DROP TABLE leaf_keys", ()),
+            ("CREATE TABLE leaf_index (hash BLOB PRIMARY KEY, idx INTEGER NOT NULL) WITHOUT ROWID", ()),
+            *(("INSERT INTO leaf_index VALUES (?, ?)", (h, i)) for i, h in enumerate(hashes[:3])),
+        ],
+    )
+    assert indexed_size(directory) == size
+    log = built.log = CustodyLog.open(directory)
+    side = sqlite3.connect(directory / LEAF_INDEX_FILE)
+    try:
+        tables = {name for (name,) in side.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        side.close()
+    assert "leaf_index" not in tables
+    assert index_rows(directory) == indexed_size(directory) == size
+    assert_exact(log)
+    assert_dedups(built, log, 1000)
+
+
+def test_leaf_hashes_that_share_a_key_are_told_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a key of one byte, hundreds of leaves share each key (as crafted 8-byte prefixes
+    could): every hit is confirmed by its whole hash, and a leaf stored twice answers its first
+    index."""
+    monkeypatch.setattr(sqlite_mod, "leaf_key", lambda leaf_hash: leaf_hash[0])
+    leaves = [b"leaf %d" % i for i in range(3000)]
+    stored = [*leaves, *leaves[:50]]
+    store = SqliteStore(tmp_path / "keys.db", create=True)
+    try:
+        for start in range(0, len(stored), 700):
+            part = stored[start : start + 700]
+            with store.writer() as w:
+                w.catch_up()
+                w.append(part, merkle.leaf_hashes(part))
+        strangers = [merkle.leaf_hash(b"stranger %d" % i) for i in range(200)]
+        with store.reader() as r:
+            expected = {merkle.leaf_hash(leaf): i for i, leaf in enumerate(leaves)}
+            assert r.find_leaves([*merkle.leaf_hashes(leaves), *strangers]) == expected
+    finally:
+        store.close()
+    assert index_rows(tmp_path, "keys.db.leaf-index") == len(stored)
 
 
 def test_a_raw_store_under_another_name_keeps_its_own_index(tmp_path: Path) -> None:

@@ -68,7 +68,8 @@ def root_at(reader: LogReader, size: int) -> bytes:
     return merkle.fold_range(reader.node_hashes(merkle.perfect_nodes(0, size)))
 
 
-def _range_hashes(reader: LogReader, ranges: Sequence[tuple[int, int]]) -> tuple[bytes, ...]:
+def _range_hashes(reader: LogReader, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
+    """The Merkle tree hash of each leaf range, from one read of the subtrees they are made of."""
     groups = [merkle.perfect_nodes(b, e) for b, e in ranges]
     flat = reader.node_hashes([n for g in groups for n in g])
     out: list[bytes] = []
@@ -76,7 +77,7 @@ def _range_hashes(reader: LogReader, ranges: Sequence[tuple[int, int]]) -> tuple
     for g in groups:
         out.append(merkle.fold_range(flat[pos : pos + len(g)]))
         pos += len(g)
-    return tuple(out)
+    return out
 
 
 class CustodyLog:
@@ -182,9 +183,10 @@ class CustodyLog:
         with self.store.reader() as r:
             n = _check_size(size, r.size())
             _check_index(index, n)
-            proof = _range_hashes(r, merkle.inclusion_plan(index, n))
-            leaf = r.node_hashes([merkle.Node(0, index)])[0]
-            return InclusionProof(index, n, leaf, root_at(r, n), proof)
+            # The path, then the leaf, then the whole tree: one pass over the tiles for all three.
+            ranges = [*merkle.inclusion_plan(index, n), (index, index + 1), (0, n)]
+            *proof, leaf, root = _range_hashes(r, ranges)
+            return InclusionProof(index, n, leaf, root, tuple(proof))
 
     def prove_leaf(self, leaf_hash: bytes, size: int | None = None) -> InclusionProof:
         with self.store.reader() as r:
@@ -198,8 +200,9 @@ class CustodyLog:
             n = _check_size(new, r.size())
             if not 0 <= old <= n:
                 raise UsageError(f"old size {old} is outside 0..{n}")
-            proof = _range_hashes(r, merkle.consistency_plan(old, n))
-            return ConsistencyProof(old, n, root_at(r, old), root_at(r, n), proof)
+            ranges = [*merkle.consistency_plan(old, n), (0, old), (0, n)]
+            *proof, old_root, new_root = _range_hashes(r, ranges)
+            return ConsistencyProof(old, n, old_root, new_root, tuple(proof))
 
     # -- export and audit ------------------------------------------------------------------
 

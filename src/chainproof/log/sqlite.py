@@ -4,10 +4,12 @@ Durability: every write transaction commits with `synchronous=FULL`, so an ackno
 survives a crash or SIGKILL. Isolation: readers run in WAL snapshots while one writer holds the
 lock that `BEGIN IMMEDIATE` takes; a second writer waits for it up to the busy timeout.
 
-The leaf-hash index (hash -> entry index, for `find_leaves`) lives in a second database,
+The leaf-hash index (for `find_leaves`) lives in a second database,
 `leaf-index.db`, ATTACHed to the same connection so that one transaction covers both, and written
 with `synchronous=OFF`: its random-key B-tree inserts would otherwise dominate the cost of an
-append. It is derived data (every leaf hash is in the level-0 tiles) and only a hint: every hit is
+append. It is derived data (every leaf hash is in the level-0 tiles) and only a hint: it maps the
+first 8 bytes of a leaf hash to the entry indexes whose hash starts so (two integers per row: half
+the size of a row keyed by the whole hash, and as much faster to insert into), every hit is
 confirmed against the level-0 tile at its index, entries past its high-water mark
 `indexed_size` are found by scanning the tiles (and indexed by the next writer), and a side file
 that is missing, damaged or belongs to another log is rebuilt from the tiles.
@@ -46,11 +48,19 @@ _SCAN_ROWS = 1024  # rows per fetch when scanning entries
 
 LEAF_INDEX_FILE = "leaf-index.db"
 _IDX_SCHEMA = """
-CREATE TABLE IF NOT EXISTS leafidx.leaf_index (hash BLOB PRIMARY KEY, idx INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS leafidx.leaf_keys (
+    k INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (k, idx)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS leafidx.state (key TEXT PRIMARY KEY, value) WITHOUT ROWID
 """
 _IDX_ID_KEY = "leaf_index_id"  # in main.meta and in the side state: which log the index belongs to
 _REBUILD_CHUNK = 1 << 16
+_OLD_INDEX = "leaf_index"  # the table of whole hashes that earlier versions kept
+
+
+def leaf_key(leaf_hash: bytes) -> int:
+    """The leaf index's key for a leaf hash: its first 8 bytes as a signed 64-bit integer."""
+    return int.from_bytes(leaf_hash[:8], "big", signed=True)
 
 
 def _is_damage(e: sqlite3.Error) -> bool:
@@ -74,11 +84,21 @@ def _store_error(path: Path, e: sqlite3.Error) -> StoreError:
     return StoreError(f"{path}: {text}")
 
 
+_TileRow = tuple[int, bytes]  # (width, encoded hashes)
+_CACHED_TILES = 2048
+"""Tiles a store keeps in memory for proofs (at most 16 KB each): the upper levels that every proof
+crosses are read once."""
+
+
 class _Session:
     """One transaction's view of the database: what LogReader and LogWriter ask for."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: sqlite3.Connection, tiles_read: dict[TileId, _TileRow] | None = None) -> None:
         self._db = db
+        # A log only grows: a committed tile only ever gains hashes, so a version of it read once
+        # serves every node it is wide enough for, in any later transaction. Writers get no cache:
+        # they could read tiles of their own that a rollback then takes back.
+        self._tiles_read = tiles_read
         # The size the index covers once `catch_up` ran (writers); readers ask the index.
         self._indexed: int | None = None
         # The index failed to read or write: answers come from the tiles, and the store
@@ -127,19 +147,23 @@ class _Session:
         if not leaf_hashes:
             return {}
         size = self.size()
-        hints: dict[bytes, int] = {}
+        by_key: dict[int, list[bytes]] = {}
+        for h in leaf_hashes:
+            by_key.setdefault(leaf_key(h), []).append(h)
+        keys = list(by_key)
+        hints: list[tuple[bytes, int]] = []
         try:
             indexed = self._indexed if self._indexed is not None else _indexed_size(self._db)
-            for start in range(0, len(leaf_hashes), _IN_CHUNK):
-                chunk = leaf_hashes[start : start + _IN_CHUNK]
+            for start in range(0, len(keys), _IN_CHUNK):
+                chunk = keys[start : start + _IN_CHUNK]
                 marks = ",".join("?" * len(chunk))
-                query = f"SELECT hash, idx FROM leafidx.leaf_index WHERE hash IN ({marks})"  # noqa: S608 -- only '?' marks
-                hints.update((bytes(h), int(i)) for h, i in self._db.execute(query, chunk))
+                query = f"SELECT k, idx FROM leafidx.leaf_keys WHERE k IN ({marks})"  # noqa: S608 -- only '?' marks
+                hints += [(h, int(i)) for k, i in self._db.execute(query, chunk) for h in by_key.get(k, ())]
         except sqlite3.Error as e:
             if not _is_damage(e):
                 raise
             self._mark_damaged()
-            indexed, hints = 0, {}
+            indexed, hints = 0, []
         found = self._confirm(hints, size)
         if min(indexed, size) < size and len(found) < len(set(leaf_hashes)):
             wanted = set(leaf_hashes).difference(found)
@@ -148,10 +172,10 @@ class _Session:
                     found.setdefault(h, index)
         return found
 
-    def _confirm(self, hints: dict[bytes, int], size: int) -> dict[bytes, int]:
-        """The index rows whose hash is the leaf hash at their index in the level-0 tiles."""
+    def _confirm(self, hints: list[tuple[bytes, int]], size: int) -> dict[bytes, int]:
+        """Each hash's lowest hinted index where the level-0 tiles hold that very leaf hash."""
         by_tile: dict[int, list[tuple[bytes, int]]] = {}
-        for h, index in hints.items():
+        for h, index in hints:
             if 0 <= index < size:
                 by_tile.setdefault(index // tl.WIDTH, []).append((h, index))
         found: dict[bytes, int] = {}
@@ -163,7 +187,7 @@ class _Session:
             for h, index in rows:
                 position = index - tile_index * tl.WIDTH
                 if position < width and encoded[position * HASH_SIZE : (position + 1) * HASH_SIZE] == h:
-                    found[h] = index
+                    found[h] = min(index, found.get(h, index))
         return found
 
     def _leaf_hashes_from(self, start: int, end: int) -> Iterator[tuple[int, bytes]]:
@@ -205,14 +229,32 @@ class _Session:
         self._indexed = size
 
     def _index_rows(self, rows: list[tuple[bytes, int]]) -> None:
-        rows.sort()
-        self._db.executemany("INSERT OR REPLACE INTO leafidx.leaf_index (hash, idx) VALUES (?, ?)", rows)
+        # In key order: each insert then lands beside the last one, in pages already at hand.
+        keyed = sorted([(leaf_key(h), index) for h, index in rows])
+        self._db.executemany("INSERT OR IGNORE INTO leafidx.leaf_keys (k, idx) VALUES (?, ?)", keyed)
 
-    def _tile_row(self, tid: TileId) -> tuple[int, bytes] | None:
+    def _tile_row(self, tid: TileId) -> _TileRow | None:
         row = self._db.execute(
             "SELECT width, hashes FROM tiles WHERE level = ? AND idx = ?", (tid.level, tid.index)
         ).fetchone()
         return None if row is None else (int(row[0]), _blob(row[1], f"tile {tid.level}/{tid.index}"))
+
+    def _tile_covering(self, tid: TileId, width: int) -> _TileRow:
+        """Tile `tid` at least `width` hashes wide: from the readers' shared cache when it holds
+        such a version, else from the database (and into the cache)."""
+        cache = self._tiles_read
+        row = None if cache is None else cache.get(tid)
+        if row is None or row[0] < width:
+            row = self._tile_row(tid)
+            if row is None:
+                raise StoreError(f"tile {tid.level}/{tid.index} is missing from the store")
+            if row[0] < width:
+                raise StoreError(f"tile {tid.level}/{tid.index} is shorter than the tree")
+            if cache is not None:
+                if len(cache) >= _CACHED_TILES:
+                    cache.clear()
+                cache[tid] = row
+        return row
 
     def tiles(self, ids: Sequence[TileId]) -> dict[TileId, Tile]:
         found: dict[TileId, Tile] = {}
@@ -223,20 +265,15 @@ class _Session:
         return found
 
     def node_hashes(self, nodes: Sequence[Node]) -> list[bytes]:
-        rows: dict[TileId, tuple[int, bytes]] = {}
+        rows: dict[TileId, _TileRow] = {}
         out: list[bytes] = []
         for node in nodes:
             tid, r, position = tl.locate(node)
-            if tid not in rows:
-                row = self._tile_row(tid)
-                if row is None:
-                    raise StoreError(f"tile {tid.level}/{tid.index} is missing from the store")
-                rows[tid] = row
-            width, encoded = rows[tid]
-            try:
-                out.append(tl.node_from_tile(encoded, width, r, position))
-            except ValueError:
-                raise StoreError(f"tile {tid.level}/{tid.index} is shorter than the tree") from None
+            needed = (position + 1) << r
+            row = rows.get(tid)
+            if row is None or row[0] < needed:
+                row = rows[tid] = self._tile_covering(tid, needed)
+            out.append(tl.node_from_tile(row[1], row[0], r, position))
         return out
 
     def tile_level(self, level: int) -> Iterator[tuple[int, int, bytes]]:
@@ -365,6 +402,7 @@ class SqliteStore:
         self.path = path
         self.index_path = leaf_index_path(path)
         self._index_damaged = False
+        self._tiles_read: dict[TileId, _TileRow] = {}
         mode = "rwc" if create else "rw"
         if not create and not path.is_file():
             raise StoreError(f"no log database at {path}")
@@ -454,7 +492,7 @@ class SqliteStore:
                 str(name)
                 for (name,) in self._db.execute("SELECT name FROM leafidx.sqlite_master WHERE type = 'table'")
             }
-            if not {"leaf_index", "state"} <= tables or self._main_has_old_index():
+            if not {"leaf_keys", "state"} <= tables or _OLD_INDEX in tables or self._main_has_old_index():
                 return True
             token = _Session(self._db).meta(_IDX_ID_KEY)
             row = self._db.execute("SELECT value FROM leafidx.state WHERE key = ?", (_IDX_ID_KEY,)).fetchone()
@@ -467,7 +505,7 @@ class SqliteStore:
 
     def _main_has_old_index(self) -> bool:
         row = self._db.execute(
-            "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'leaf_index'"
+            "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ?", (_OLD_INDEX,)
         ).fetchone()
         return row is not None
 
@@ -479,7 +517,12 @@ class SqliteStore:
                 if statement.strip():
                     self._db.execute(statement)
             if self._main_has_old_index():  # a store written before the index moved out
-                self._db.execute("DROP TABLE main.leaf_index")
+                self._db.execute(f"DROP TABLE main.{_OLD_INDEX}")
+            if self._db.execute(
+                "SELECT 1 FROM leafidx.sqlite_master WHERE type = 'table' AND name = ?", (_OLD_INDEX,)
+            ).fetchone():  # an index of whole hashes, as earlier versions kept it: start afresh
+                self._db.execute(f"DROP TABLE leafidx.{_OLD_INDEX}")
+                self._db.execute("DELETE FROM leafidx.state")
             session = _Session(self._db)
             token = session.meta(_IDX_ID_KEY)
             if token is None:
@@ -487,7 +530,7 @@ class SqliteStore:
                 session.set_meta(_IDX_ID_KEY, token)
             row = self._db.execute("SELECT value FROM leafidx.state WHERE key = ?", (_IDX_ID_KEY,)).fetchone()
             if row is None or row[0] != token:  # new, or another log's index: start it empty
-                self._db.execute("DELETE FROM leafidx.leaf_index")
+                self._db.execute("DELETE FROM leafidx.leaf_keys")
                 self._db.execute("DELETE FROM leafidx.state")
                 self._db.execute("INSERT INTO leafidx.state VALUES (?, ?)", (_IDX_ID_KEY, token))
                 self._db.execute("INSERT INTO leafidx.state VALUES ('indexed_size', 0)")
@@ -519,7 +562,7 @@ class SqliteStore:
             self._repair_index()
         try:
             self._db.execute("BEGIN")
-            session = _Session(self._db)
+            session = _Session(self._db, self._tiles_read)
             try:
                 yield session
             finally:

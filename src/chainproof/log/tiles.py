@@ -13,18 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
+from typing import NamedTuple
 
-from chainproof.log.merkle import HASH_SIZE, Node, node_hash
+from chainproof.log.merkle import HASH_SIZE, Node, parent_hashes
 
 HEIGHT = 8
 WIDTH = 1 << HEIGHT
 
 
-@dataclass(frozen=True)
-class TileId:
+class TileId(NamedTuple):
     level: int
-    index: int
+    index: int  # type: ignore[assignment]  # (shadows tuple.index, which nothing calls on it)
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Tile:
         levels = [list(self.base)]
         for _ in range(HEIGHT):
             below = levels[-1]
-            levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
+            levels.append(parent_hashes(below[: len(below) & ~1]))
         return levels
 
     def encode(self) -> bytes:
@@ -57,6 +57,7 @@ class Tile:
         return self._levels[HEIGHT][0]
 
 
+@cache
 def level_offset(width: int, r: int) -> int:
     """Byte offset of in-tile level r inside an encoded tile of `width` base hashes."""
     return HASH_SIZE * sum(width >> j for j in range(r))
