@@ -163,3 +163,19 @@ def test_a_saved_checkpoint_is_checked_the_same(pristine: Built, store: Path) ->
     got, want = _reports(store, pristine.vkey, saved)
     assert got.ok, got.problems
     _same(got, want)
+
+
+@pytest.mark.parametrize(
+    ("level", "index", "to"),
+    [(0, 1, 7), (0, 3, 4), (1, 0, 2)],  # a gap in the middle, the last tile moved on, an upper level
+)
+def test_a_tile_moved_to_another_index_is_reported(
+    pristine: Built, store: Path, level: int, index: int, to: int
+) -> None:
+    """Same contents, another index: proofs would read the wrong tile (or none) at both indexes."""
+    sql(store, [("UPDATE tiles SET idx = ? WHERE level = ? AND idx = ?", (to, level, index))])
+    assert not _tiles_ok(store)
+    got, want = _reports(store, pristine.vkey)
+    assert not got.ok
+    assert any(f"tile {level}/{to}" in p.message for p in got.problems), got.problems
+    _same(got, want)

@@ -42,12 +42,14 @@ def run_rules(
 ) -> tuple[list[Finding], list[str]]:
     """Findings of every rule, and one error line for each rule that stopped early, in rule order.
 
-    Rules in `beside` run in a forked child process while the others run here.
+    Rules in `beside` run one after another in a forked child process while the others run here.
     """
     ordered = list(rules)
-    started = {i: Beside(partial(_run_rule, ctx, r)) for i, r in enumerate(ordered) if r in beside}
-    done = {i: _run_rule(ctx, r) for i, r in enumerate(ordered) if i not in started}
-    done.update((i, child.result()) for i, child in started.items())
+    aside = [i for i, r in enumerate(ordered) if r in beside]
+    child = Beside(partial(_run_each, ctx, [ordered[i] for i in aside])) if aside else None
+    done = {i: _run_rule(ctx, r) for i, r in enumerate(ordered) if i not in aside}
+    if child is not None:
+        done.update(zip(aside, child.result(), strict=True))
     findings: list[Finding] = []
     errors: list[str] = []
     for i in range(len(ordered)):
@@ -55,6 +57,10 @@ def run_rules(
         findings += found
         errors += error
     return findings, errors
+
+
+def _run_each(ctx: ScanContext, rules: list[Rule]) -> list[tuple[list[Finding], list[str]]]:
+    return [_run_rule(ctx, r) for r in rules]
 
 
 def _run_rule(ctx: ScanContext, rule: Rule) -> tuple[list[Finding], list[str]]:

@@ -314,19 +314,18 @@ def audit_store(
     them and the tile problems are reported after, as they always are.
 
     Given `open_reader` (a read transaction of its own on the same store), a store whose tiles are
-    sound and laid out by index is first re-hashed by worker processes (`rehash_store`; `jobs`,
+    sound is first re-hashed by worker processes (`rehash_store`; `jobs`,
     by default `Jobs.default()`, says how many and from what size). The audit proper then takes
     the leaf-hash mismatches and roots from them, checking that the entries it admits are the ones
     the workers hashed, and reports the same problems in the same order.
     """
     events = watch(export.events(reader, size))
-    sound, by_index = _tiles_sound(reader, size)
-    if not sound:
+    if not _tiles_sound(reader, size):
         report = audit_events(events, size, verifier, saved=saved)
         check_store(reader, size, report)
         return report
     rehashed = None
-    if open_reader is not None and by_index:
+    if open_reader is not None:
         rehashed = rehash_store(reader, size, open_reader, jobs or Jobs.default(), saved=saved)
     if rehashed is None:
         report = audit_events(events, size, verifier, saved=saved, block_roots=tile_roots(reader))
@@ -342,7 +341,7 @@ def rehash_store(
     """Every leaf hash recomputed and compared, and the root at every size the audit of `reader`
     looks at, in worker processes; None when the log is too small for them to pay off.
 
-    Only for a store whose tiles `check_tiles` found sound and laid out by index: the workers take
+    Only for a store whose tiles `check_tiles` found sound: the workers take
     the claimed leaf hashes of an entry from the level-0 tile at its index, and each full block's
     root from the level-1 tiles of `reader`.
     """
@@ -355,19 +354,18 @@ def rehash_store(
     return rehash.combine(rehash_workers.run(open_reader, tasks, workers), sizes, MAX_PROBLEMS)
 
 
-def _tiles_sound(reader: LogReader, size: int) -> tuple[bool, bool]:
-    """Whether `check_tiles` finds nothing, and whether each level's tiles are laid out by index."""
+def _tiles_sound(reader: LogReader, size: int) -> bool:
+    """Whether `check_tiles` finds nothing (so every tile is also where its index says)."""
     probe = AuditReport()
     try:
-        by_index = _check_tiles(reader, size, probe)
+        check_tiles(reader, size, probe)
     except StoreError:  # a damaged store: let the audit proper meet it in its usual order
-        return False, False
-    return probe.ok, by_index
+        return False
+    return probe.ok
 
 
 def _stored_block_roots(reader: LogReader, size: int) -> list[bytes]:
-    """The root of each full level-0 tile, as the level-1 tiles store them (tiles laid out by index
-    and found sound)."""
+    """The root of each full level-0 tile, as the level-1 tiles store them (tiles found sound)."""
     roots: list[bytes] = []
     for _, width, encoded in reader.tile_level(1):
         roots += tiles.base_of(encoded, width)
@@ -401,21 +399,21 @@ def check_keys(reader: LogReader, report: AuditReport) -> None:
 
 
 def check_tiles(reader: LogReader, size: int, report: AuditReport) -> None:
-    """Recompute every stored tile from the level below; proofs are served from these."""
-    _check_tiles(reader, size, report)
+    """Recompute every stored tile from the level below; proofs are served from these.
 
-
-def _check_tiles(reader: LogReader, size: int, report: AuditReport) -> bool:
-    """`check_tiles`, telling also whether each level holds tiles 0, 1, 2, ... with every one but
-    the last full: then the tile at index k holds the nodes at k * WIDTH onwards."""
+    Each level must hold tiles 0, 1, 2, ... with every one but the last full, so that the tile at
+    index k holds the nodes from k * WIDTH on: proofs find a node's tile by its index.
+    """
     level, base_count = 0, size
     expected_bases: Iterator[bytes] | None = None
-    by_index = True
     while base_count:
         next_bases: list[bytes] = []
         stored = 0
         for index, width, encoded in reader.tile_level(level):
-            by_index = by_index and index * tiles.WIDTH == stored and width <= tiles.WIDTH
+            if width > tiles.WIDTH:
+                report.add(None, f"tile {level}/{index} claims {width} hashes; a tile holds {tiles.WIDTH}")
+            elif index * tiles.WIDTH != stored:
+                report.add(None, f"tile {level}/{index} is out of place: the tiles before it end at {stored}")
             tile = Tile(TileId(level, index), tiles.base_of(encoded, width))
             if expected_bases is not None:
                 want = tuple(next(expected_bases, b"") for _ in range(width))
@@ -430,4 +428,3 @@ def _check_tiles(reader: LogReader, size: int, report: AuditReport) -> bool:
             report.add(None, f"tile level {level} covers {stored} nodes, not {base_count}")
         expected_bases = iter(next_bases)
         level, base_count = level + 1, base_count // tiles.WIDTH
-    return by_index
