@@ -70,8 +70,8 @@ def side_sql(directory: Path, statements: list[tuple[str, tuple[object, ...]]]) 
         db.close()
 
 
-def indexed_size(directory: Path) -> int:
-    db = sqlite3.connect(directory / LEAF_INDEX_FILE)
+def indexed_size(directory: Path, name: str = LEAF_INDEX_FILE) -> int:
+    db = sqlite3.connect(directory / name)
     try:
         return int(db.execute("SELECT value FROM state WHERE key = 'indexed_size'").fetchone()[0])
     finally:
@@ -415,6 +415,30 @@ def test_leaf_hashes_that_share_a_key_are_told_apart(tmp_path: Path, monkeypatch
     finally:
         store.close()
     assert index_rows(tmp_path, "keys.db.leaf-index") == len(stored)
+
+
+def test_raw_appends_leave_the_index_to_the_next_writer_that_looks_leaves_up(tmp_path: Path) -> None:
+    """Raw leaves are not deduplicated, so their appends skip the index; readers find them from the
+    tiles meanwhile, and a writer that looks up indexes them first, then what it appends."""
+    leaves = [b"raw leaf %d" % i for i in range(700)]
+    hashes = merkle.leaf_hashes(leaves)
+    store = SqliteStore(tmp_path / "raw.db", create=True)
+    side = tmp_path / "raw.db.leaf-index"
+    try:
+        for start in (0, 300):
+            with store.writer() as w:
+                w.append(leaves[start : start + 300], hashes[start : start + 300])
+        assert (indexed_size(tmp_path, side.name), index_rows(tmp_path, side.name)) == (0, 0)
+        with store.reader() as r:
+            assert r.find_leaves(hashes[:600]) == {h: i for i, h in enumerate(hashes[:600])}
+        with store.writer() as w:
+            assert w.find_leaves([hashes[5], hashes[650]]) == {hashes[5]: 5}
+            w.append(leaves[600:], hashes[600:])
+        assert (indexed_size(tmp_path, side.name), index_rows(tmp_path, side.name)) == (700, 700)
+        with store.reader() as r:
+            assert r.find_leaves(hashes) == {h: i for i, h in enumerate(hashes)}
+    finally:
+        store.close()
 
 
 def test_a_raw_store_under_another_name_keeps_its_own_index(tmp_path: Path) -> None:

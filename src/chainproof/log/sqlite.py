@@ -4,15 +4,19 @@ Durability: every write transaction commits with `synchronous=FULL`, so an ackno
 survives a crash or SIGKILL. Isolation: readers run in WAL snapshots while one writer holds the
 lock that `BEGIN IMMEDIATE` takes; a second writer waits for it up to the busy timeout.
 
-The leaf-hash index (for `find_leaves`) lives in a second database,
-`leaf-index.db`, ATTACHed to the same connection so that one transaction covers both, and written
-with `synchronous=OFF`: its random-key B-tree inserts would otherwise dominate the cost of an
-append. It is derived data (every leaf hash is in the level-0 tiles) and only a hint: it maps the
-first 8 bytes of a leaf hash to the entry indexes whose hash starts so (two integers per row: half
-the size of a row keyed by the whole hash, and as much faster to insert into), every hit is
-confirmed against the level-0 tile at its index, entries past its high-water mark
-`indexed_size` are found by scanning the tiles (and indexed by the next writer), and a side file
-that is missing, damaged or belongs to another log is rebuilt from the tiles.
+The leaf-hash index (for `find_leaves`) lives in a second database, `leaf-index.db`, ATTACHed to
+the same connection so that one transaction covers both, and written with `synchronous=OFF`: its
+random-key B-tree inserts would otherwise dominate the cost of an append. It is derived data (every
+leaf hash is in the level-0 tiles) and only a hint: it maps the first 8 bytes of a leaf hash to the
+entry indexes whose hash starts so (two integers per row: half the size of a row keyed by the whole
+hash), every hit is confirmed against the level-0 tile at its index, entries past its high-water
+mark `indexed_size` are found by scanning the tiles, and a side file that is missing, damaged or
+belongs to another log is rebuilt from the tiles.
+
+Only a writer that looks leaves up keeps the index: it first indexes the entries past the mark,
+then every entry it appends in the same transaction. The custody log does so on every append (it
+deduplicates); an append that looks nothing up (raw leaves, which are not deduplicated) leaves
+its entries to the next writer that does.
 """
 
 from __future__ import annotations
@@ -93,13 +97,20 @@ crosses are read once."""
 class _Session:
     """One transaction's view of the database: what LogReader and LogWriter ask for."""
 
-    def __init__(self, db: sqlite3.Connection, tiles_read: dict[TileId, _TileRow] | None = None) -> None:
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        tiles_read: dict[TileId, _TileRow] | None = None,
+        *,
+        writer: bool = False,
+    ) -> None:
         self._db = db
+        self._writer = writer
         # A log only grows: a committed tile only ever gains hashes, so a version of it read once
         # serves every node it is wide enough for, in any later transaction. Writers get no cache:
         # they could read tiles of their own that a rollback then takes back.
         self._tiles_read = tiles_read
-        # The size the index covers once `catch_up` ran (writers); readers ask the index.
+        # The size the index covers once `catch_up` ran (writers that look up); readers ask the index.
         self._indexed: int | None = None
         # The index failed to read or write: answers come from the tiles, and the store
         # rebuilds the index before its next transaction.
@@ -146,6 +157,8 @@ class _Session:
     def find_leaves(self, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
         if not leaf_hashes:
             return {}
+        if self._writer and self._indexed is None:
+            self.catch_up()  # then this transaction's appends are indexed as they are written
         size = self.size()
         by_key: dict[int, list[bytes]] = {}
         for h in leaf_hashes:
@@ -579,9 +592,8 @@ class SqliteStore:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as e:
             raise _store_error(self.path, e) from None
-        session = _Session(self._db)
+        session = _Session(self._db, writer=True)
         try:
-            session.catch_up()
             yield session
             self._db.execute("COMMIT")
         except sqlite3.Error as e:

@@ -85,7 +85,8 @@ class LogWriter(LogReader, Protocol):
     def set_meta(self, key: str, value: str) -> None: ...
 
     def append(self, leaves: Sequence[bytes], leaf_hashes: Sequence[bytes]) -> int:
-        """Add entries at the end, maintain tiles and the leaf index; return the first new index."""
+        """Add entries at the end and maintain the tiles (and the leaf index, once this transaction
+        has looked leaves up); return the first new index."""
 
     def put_key(self, record: KeyRecord) -> None:
         """Insert or replace a key registry record."""
