@@ -68,15 +68,34 @@ def root_at(reader: LogReader, size: int) -> bytes:
     return merkle.fold_range(reader.node_hashes(merkle.perfect_nodes(0, size)))
 
 
-def _range_hashes(reader: LogReader, ranges: Sequence[tuple[int, int]]) -> list[bytes]:
-    """The Merkle tree hash of each leaf range, from one read of the subtrees they are made of."""
-    groups = [merkle.perfect_nodes(b, e) for b, e in ranges]
+_KNOWN_RANGES = 4096
+
+
+def _range_hashes(
+    reader: LogReader, ranges: Sequence[tuple[int, int]], known: dict[tuple[int, int], bytes] | None = None
+) -> list[bytes]:
+    """The Merkle tree hash of each leaf range, from one read of the subtrees they are made of.
+
+    `known` keeps, between calls, the hashes of ranges made of several subtrees (a tree's right
+    border, a whole tree): a log only grows, so a range's hash never changes, and every proof at
+    one tree size needs the same ones. Only a read transaction may fill it (see `_Session`).
+    """
+    found = [None if known is None else known.get(r) for r in ranges]
+    groups = [[] if h is not None else merkle.perfect_nodes(*r) for r, h in zip(ranges, found, strict=True)]
     flat = reader.node_hashes([n for g in groups for n in g])
     out: list[bytes] = []
     pos = 0
-    for g in groups:
-        out.append(merkle.fold_range(flat[pos : pos + len(g)]))
+    for r, cached, g in zip(ranges, found, groups, strict=True):
+        if cached is not None:
+            out.append(cached)
+            continue
+        h = merkle.fold_range(flat[pos : pos + len(g)])
         pos += len(g)
+        if known is not None and len(g) > 1:
+            if len(known) >= _KNOWN_RANGES:
+                known.clear()
+            known[r] = h
+        out.append(h)
     return out
 
 
@@ -86,6 +105,7 @@ class CustodyLog:
     def __init__(self, directory: Path, store: LogStore) -> None:
         self.directory = directory
         self.store = store
+        self._known_ranges: dict[tuple[int, int], bytes] = {}  # for proofs: see `_range_hashes`
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -185,7 +205,7 @@ class CustodyLog:
             _check_index(index, n)
             # The path, then the leaf, then the whole tree: one pass over the tiles for all three.
             ranges = [*merkle.inclusion_plan(index, n), (index, index + 1), (0, n)]
-            *proof, leaf, root = _range_hashes(r, ranges)
+            *proof, leaf, root = _range_hashes(r, ranges, self._known_ranges)
             return InclusionProof(index, n, leaf, root, tuple(proof))
 
     def prove_leaf(self, leaf_hash: bytes, size: int | None = None) -> InclusionProof:
@@ -201,7 +221,7 @@ class CustodyLog:
             if not 0 <= old <= n:
                 raise UsageError(f"old size {old} is outside 0..{n}")
             ranges = [*merkle.consistency_plan(old, n), (0, old), (0, n)]
-            *proof, old_root, new_root = _range_hashes(r, ranges)
+            *proof, old_root, new_root = _range_hashes(r, ranges, self._known_ranges)
             return ConsistencyProof(old, n, old_root, new_root, tuple(proof))
 
     # -- export and audit ------------------------------------------------------------------

@@ -75,6 +75,10 @@ def perfect_nodes(begin: int, end: int) -> list[Node]:
     For every range that appears in a Merkle tree of RFC 9162 (a subtree, or the right border of
     one) the decomposition has strictly decreasing sizes, so `fold_range` gives its MTH.
     """
+    width = end - begin
+    if width > 0 and width & (width - 1) == 0 and begin & (width - 1) == 0:
+        level = width.bit_length() - 1  # one complete subtree, as most ranges of a proof are
+        return [Node(level, begin >> level)]
     nodes: list[Node] = []
     while begin < end:
         level = (end - begin).bit_length() - 1
