@@ -179,3 +179,15 @@ def test_a_tile_moved_to_another_index_is_reported(
     assert not got.ok
     assert any(f"tile {level}/{to}" in p.message for p in got.problems), got.problems
     _same(got, want)
+
+
+@pytest.mark.parametrize(("level", "index"), [(3, 0), (7, 12)])
+def test_a_tile_above_the_tree_is_reported(pristine: Built, store: Path, level: int, index: int) -> None:
+    """807 entries fill tile levels 0 and 1; a tile at a level the tree has not reached is not
+    read by any proof yet, but no honest log wrote it."""
+    stray = tiles.Tile(tiles.TileId(level, index), (bytes(32),))
+    sql(store, [("INSERT INTO tiles VALUES (?, ?, ?, ?)", (level, index, stray.width, stray.encode()))])
+    assert not _tiles_ok(store)
+    got, want = _reports(store, pristine.vkey)
+    assert f"tile {level}/{index} lies above the tree of 807 entries" in [p.message for p in got.problems]
+    _same(got, want)

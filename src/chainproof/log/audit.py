@@ -402,7 +402,8 @@ def check_tiles(reader: LogReader, size: int, report: AuditReport) -> None:
     """Recompute every stored tile from the level below; proofs are served from these.
 
     Each level must hold tiles 0, 1, 2, ... with every one but the last full, so that the tile at
-    index k holds the nodes from k * WIDTH on: proofs find a node's tile by its index.
+    index k holds the nodes from k * WIDTH on: proofs find a node's tile by its index. A level the
+    tree does not reach yet must hold none.
     """
     level, base_count = 0, size
     expected_bases: Iterator[bytes] | None = None
@@ -428,3 +429,6 @@ def check_tiles(reader: LogReader, size: int, report: AuditReport) -> None:
             report.add(None, f"tile level {level} covers {stored} nodes, not {base_count}")
         expected_bases = iter(next_bases)
         level, base_count = level + 1, base_count // tiles.WIDTH
+    for above in range(level, tiles.MAX_LEVELS):  # where the tree has no node yet, no tile may be
+        for index, _, _ in reader.tile_level(above):
+            report.add(None, f"tile {above}/{index} lies above the tree of {size} entries")

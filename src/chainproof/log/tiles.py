@@ -20,6 +20,8 @@ from chainproof.log.merkle import HASH_SIZE, Node, parent_hashes
 
 HEIGHT = 8
 WIDTH = 1 << HEIGHT
+MAX_LEVELS = 8
+"""Tile levels a log can have: eight levels of 256-wide tiles cover 2**64 entries."""
 
 
 class TileId(NamedTuple):
