@@ -78,7 +78,8 @@ def _range_hashes(
 
     `known` keeps, between calls, the hashes of ranges made of several subtrees (a tree's right
     border, a whole tree): a log only grows, so a range's hash never changes, and every proof at
-    one tree size needs the same ones. Only a read transaction may fill it (see `_Session`).
+    one tree size needs the same ones. Only proofs pass it: they read committed data, where a
+    writer could fold ranges of its own that a rollback then takes back.
     """
     found = [None if known is None else known.get(r) for r in ranges]
     groups = [[] if h is not None else merkle.perfect_nodes(*r) for r, h in zip(ranges, found, strict=True)]
