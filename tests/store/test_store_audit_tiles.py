@@ -101,8 +101,8 @@ def test_an_honest_store_takes_tile_roots_and_passes(pristine: Built, store: Pat
     calls: list[int] = []
     real = audit.tile_roots
 
-    def counted(reader: LogReader) -> Callable[[int], bytes]:
-        root = real(reader)
+    def counted(reader: LogReader, size: int) -> Callable[[int], bytes]:
+        root = real(reader, size)
 
         def counted_root(k: int) -> bytes:
             calls.append(k)
@@ -140,6 +140,27 @@ def test_a_replaced_entry_with_sound_tiles_is_caught_by_its_checkpoint(pristine:
     assert got.problems[0].index == 2
     assert "does not match the entries" in got.problems[0].message
     _same(got, want)
+
+
+def test_an_audit_reads_the_tiles_a_process_has_served_proofs_from_again(
+    pristine: Built, store: Path
+) -> None:
+    """A long-lived process proved from the tiles (and keeps them), then the store was rewritten
+    consistently under it: the audit must judge the rewritten rows, not the copies it kept."""
+    verifier = parse_vkey(pristine.vkey)
+    log = CustodyLog.open(store)
+    try:
+        log.prove(FORGED)
+        forged = envelope(pristine.actor, 4242, "forged").canonical()
+        sql(store, [("UPDATE entries SET body = ? WHERE idx = ?", (forged, FORGED))])
+        leaves = _set_base(_tile(store, 0, 1), FORGED - tiles.WIDTH, merkle.leaf_hash(forged))
+        _write_tile(store, leaves)
+        _write_tile(store, _set_base(_tile(store, 1, 0), 1, leaves.root()))
+        report = log.audit(verifier)
+    finally:
+        log.close()
+    assert not report.ok
+    assert "does not match the entries" in report.problems[0].message
 
 
 @pytest.mark.parametrize(("level", "position"), [(0, 5), (1, 1)])  # level-0 tile 1, level-1 tile 0

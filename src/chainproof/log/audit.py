@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from chainproof.attest import dsse
 from chainproof.errors import ChainproofError, StoreError, VerificationError
-from chainproof.log import entries, export, merkle, rehash, rehash_workers, tiles
+from chainproof.log import entries, export, rehash, rehash_workers, tiles
 from chainproof.log.export import EntryBatch, EntryLine, Event
 from chainproof.log.note import Checkpoint, NoteVerifier, verify_checkpoint
 from chainproof.log.rehash import InlineHashing, LeafHashing, PrecomputedHashing, Rehashed
@@ -328,7 +328,7 @@ def audit_store(
     if open_reader is not None:
         rehashed = rehash_store(reader, size, open_reader, jobs or Jobs.default(), saved=saved)
     if rehashed is None:
-        report = audit_events(events, size, verifier, saved=saved, block_roots=tile_roots(reader))
+        report = audit_events(events, size, verifier, saved=saved, block_roots=tile_roots(reader, size))
     else:
         report = audit_events(events, size, verifier, saved=saved, hashing=PrecomputedHashing(rehashed))
     check_keys(reader, report)
@@ -365,21 +365,19 @@ def _tiles_sound(reader: LogReader, size: int) -> bool:
 
 
 def _stored_block_roots(reader: LogReader, size: int) -> list[bytes]:
-    """The root of each full level-0 tile, as the level-1 tiles store them (tiles found sound)."""
+    """The root of each full level-0 tile, as the level-1 tiles in the database store them; only
+    to be trusted once `check_tiles` found the tiles sound. Read with `tile_level`, as
+    `check_tiles` reads them, never through the tiles a store keeps for proofs: an audit checks the
+    very rows those copies were taken from."""
     roots: list[bytes] = []
     for _, width, encoded in reader.tile_level(1):
         roots += tiles.base_of(encoded, width)
     return roots[: size // tiles.WIDTH]
 
 
-def tile_roots(reader: LogReader) -> Callable[[int], bytes]:
-    """The root of the k-th full level-0 tile, as stored; only to be trusted once `check_tiles`
-    found the tiles sound."""
-
-    def root(k: int) -> bytes:
-        return reader.node_hashes([merkle.Node(tiles.HEIGHT, k)])[0]
-
-    return root
+def tile_roots(reader: LogReader, size: int) -> Callable[[int], bytes]:
+    """`_stored_block_roots` as the in-process auditor asks for them: the root of the k-th block."""
+    return _stored_block_roots(reader, size).__getitem__
 
 
 def check_store(reader: LogReader, size: int, report: AuditReport) -> None:
