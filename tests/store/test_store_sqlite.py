@@ -20,6 +20,7 @@ from chainproof.log import merkle, tiles
 from chainproof.log import sqlite as sqlite_mod
 from chainproof.log.audit import AuditReport, check_tiles
 from chainproof.log.custody import DB_FILE, CustodyLog, root_at
+from chainproof.log.merkle import Node
 from chainproof.log.sqlite import SqliteStore
 from chainproof.log.store import FORMAT
 
@@ -359,6 +360,26 @@ def test_an_append_reads_o_log_n_rows(big: Big, traced: Traced) -> None:
     assert len(reads) <= _tile_levels(BIG) + 1, reads  # the size, and the edge tile of each level
     assert len(writes) <= 2 + _tile_levels(BIG), writes  # entry, leaf index, one tile per level
     assert traced.log.size() == BIG
+
+
+def test_node_hashes_read_every_kind_of_node_from_the_tiles(big: Big) -> None:
+    """Nodes at every in-tile level, in full and partial tiles, at every tile level, against roots
+    computed here from the leaf hashes; the store reads them with `tiles.locate` inlined."""
+    rng = random.Random(3)
+    nodes = [Node(level, index) for level in range(8, 17) for index in range(BIG >> level)]
+    nodes += [Node(level, (BIG >> level) - 1) for level in range(17)]  # the last of each level
+    for level in range(8):
+        nodes += [Node(level, rng.randrange(BIG >> level)) for _ in range(40)]
+    store = SqliteStore(big.path)
+    try:
+        with store.reader() as r:
+            got = r.node_hashes(nodes)
+            again = r.node_hashes(nodes)  # now from the tiles the store kept
+    finally:
+        store.close()
+    expected = [merkle.root_of_leaf_hashes(big.hashes[n.begin : n.end]) for n in nodes]
+    assert got == expected
+    assert again == expected
 
 
 def _checked_proofs(log: CustodyLog, hashes: list[bytes], rng: random.Random) -> None:

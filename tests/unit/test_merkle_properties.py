@@ -52,6 +52,14 @@ class TileNodes:
     def root(self, size: int) -> bytes:
         return merkle.fold_range([self.node(n) for n in merkle.perfect_nodes(0, size)])
 
+    def resolved(self, path: merkle.ProofNodes) -> list[bytes]:
+        """A proof from its stored subtrees, as `CustodyLog` builds it from `inclusion_nodes` /
+        `consistency_nodes`: the border range folded and put in its place."""
+        hashes = [self.node(n) for n in path.nodes]
+        if path.border is not None:
+            hashes.insert(path.at, self.range_hashes([path.border])[0])
+        return hashes
+
 
 STORE = TileNodes(LEAF_HASHES)
 
@@ -156,6 +164,56 @@ def test_every_consistency_proof_up_to_128_leaves_equals_subproof_and_verifies()
             merkle.verify_consistency(old, new, NAIVE.root(old), new_root, proof)
             checked += 1
     assert checked == MAX_CONSISTENCY * (MAX_CONSISTENCY + 1) // 2
+
+
+def test_every_proof_from_resolved_nodes_equals_the_naive_one() -> None:
+    checked = 0
+    for size in range(1, MAX_INCLUSION + 1):
+        for index in range(size):
+            assert STORE.resolved(merkle.inclusion_nodes(index, size)) == NAIVE.path(index, size), (
+                index,
+                size,
+            )
+            checked += 1
+    for new in range(1, MAX_CONSISTENCY + 1):
+        for old in range(1, new + 1):
+            assert STORE.resolved(merkle.consistency_nodes(old, new)) == NAIVE.proof(old, new), (old, new)
+            checked += 1
+    assert checked == MAX_INCLUSION * (MAX_INCLUSION + 1) // 2 + MAX_CONSISTENCY * (MAX_CONSISTENCY + 1) // 2
+
+
+def _as_ranges(path: merkle.ProofNodes) -> list[tuple[int, int]]:
+    ranges = [(n.begin, n.end) for n in path.nodes]
+    if path.border is not None:
+        ranges.insert(path.at, path.border)
+    return ranges
+
+
+@settings(max_examples=500)
+@given(st.integers(1, 1 << 48), st.data())
+def test_proof_nodes_name_the_ranges_of_the_plans_at_any_size(size: int, data: st.DataObject) -> None:
+    index = data.draw(st.integers(0, size - 1))
+    old = data.draw(st.integers(0, size))
+    inclusion = merkle.inclusion_nodes(index, size)
+    consistency = merkle.consistency_nodes(old, size)
+    assert _as_ranges(inclusion) == merkle.inclusion_plan(index, size)
+    assert _as_ranges(consistency) == merkle.consistency_plan(old, size)
+    for path in (inclusion, consistency):
+        assert all(n.end <= size for n in path.nodes)  # every node is a complete subtree
+        if path.border is not None:  # the one range that the tree has not completed: its right end
+            assert path.border[1] == size
+
+
+@pytest.mark.parametrize(("index", "size"), [(0, 0), (3, 3), (-1, 5)])
+def test_inclusion_nodes_reject_out_of_range(index: int, size: int) -> None:
+    with pytest.raises(ValueError, match="outside"):
+        merkle.inclusion_nodes(index, size)
+
+
+@pytest.mark.parametrize(("old", "new"), [(5, 4), (-1, 3)])
+def test_consistency_nodes_reject_impossible_sizes(old: int, new: int) -> None:
+    with pytest.raises(ValueError, match="no consistency proof"):
+        merkle.consistency_nodes(old, new)
 
 
 def test_the_empty_tree_is_consistent_with_every_tree() -> None:

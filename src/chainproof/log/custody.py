@@ -69,35 +69,38 @@ def root_at(reader: LogReader, size: int) -> bytes:
 
 
 _KNOWN_RANGES = 4096
+_Known = dict[tuple[int, int], bytes]  # leaf range -> its Merkle tree hash
 
 
-def _range_hashes(
-    reader: LogReader, ranges: Sequence[tuple[int, int]], known: dict[tuple[int, int], bytes] | None = None
-) -> list[bytes]:
-    """The Merkle tree hash of each leaf range, from one read of the subtrees they are made of.
+def _range_hash(reader: LogReader, begin: int, end: int, known: _Known) -> bytes:
+    """The Merkle tree hash of leaves [begin, end), a range made of several stored subtrees.
 
-    `known` keeps, between calls, the hashes of ranges made of several subtrees (a tree's right
-    border, a whole tree): a log only grows, so a range's hash never changes, and every proof at
-    one tree size needs the same ones. Only proofs pass it: they read committed data, where a
-    writer could fold ranges of its own that a rollback then takes back.
+    `known` keeps these hashes between calls (a tree's right border, a whole tree): a log only
+    grows, so a range's hash never changes, and every proof at one tree size needs the same ones.
+    Only proofs use it: they read committed data, where a writer could fold ranges of its own that
+    a rollback then takes back.
     """
-    found = [None if known is None else known.get(r) for r in ranges]
-    groups = [[] if h is not None else merkle.perfect_nodes(*r) for r, h in zip(ranges, found, strict=True)]
-    flat = reader.node_hashes([n for g in groups for n in g])
-    out: list[bytes] = []
-    pos = 0
-    for r, cached, g in zip(ranges, found, groups, strict=True):
-        if cached is not None:
-            out.append(cached)
-            continue
-        h = merkle.fold_range(flat[pos : pos + len(g)])
-        pos += len(g)
-        if known is not None and len(g) > 1:
-            if len(known) >= _KNOWN_RANGES:
-                known.clear()
-            known[r] = h
-        out.append(h)
-    return out
+    h = known.get((begin, end))
+    if h is None:
+        h = merkle.fold_range(reader.node_hashes(merkle.perfect_nodes(begin, end)))
+        if len(known) >= _KNOWN_RANGES:
+            known.clear()
+        known[begin, end] = h
+    return h
+
+
+def _proof_hashes(
+    reader: LogReader,
+    path: merkle.ProofNodes,
+    extra: Sequence[merkle.Node],
+    known: dict[tuple[int, int], bytes],
+) -> tuple[list[bytes], list[bytes]]:
+    """The hashes of a proof's path, and of `extra` nodes read in the same pass over the tiles."""
+    hashes = reader.node_hashes([*path.nodes, *extra])
+    proof = hashes[: len(path.nodes)]
+    if path.border is not None:
+        proof.insert(path.at, _range_hash(reader, *path.border, known))
+    return proof, hashes[len(path.nodes) :]
 
 
 class CustodyLog:
@@ -106,7 +109,7 @@ class CustodyLog:
     def __init__(self, directory: Path, store: LogStore) -> None:
         self.directory = directory
         self.store = store
-        self._known_ranges: dict[tuple[int, int], bytes] = {}  # for proofs: see `_range_hashes`
+        self._known_ranges: _Known = {}  # for proofs: see `_range_hash`
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -204,9 +207,9 @@ class CustodyLog:
         with self.store.reader() as r:
             n = _check_size(size, r.size())
             _check_index(index, n)
-            # The path, then the leaf, then the whole tree: one pass over the tiles for all three.
-            ranges = [*merkle.inclusion_plan(index, n), (index, index + 1), (0, n)]
-            *proof, leaf, root = _range_hashes(r, ranges, self._known_ranges)
+            path = merkle.inclusion_nodes(index, n)
+            proof, [leaf] = _proof_hashes(r, path, [merkle.Node(0, index)], self._known_ranges)
+            root = _range_hash(r, 0, n, self._known_ranges)
             return InclusionProof(index, n, leaf, root, tuple(proof))
 
     def prove_leaf(self, leaf_hash: bytes, size: int | None = None) -> InclusionProof:
@@ -221,8 +224,9 @@ class CustodyLog:
             n = _check_size(new, r.size())
             if not 0 <= old <= n:
                 raise UsageError(f"old size {old} is outside 0..{n}")
-            ranges = [*merkle.consistency_plan(old, n), (0, old), (0, n)]
-            *proof, old_root, new_root = _range_hashes(r, ranges, self._known_ranges)
+            proof, _ = _proof_hashes(r, merkle.consistency_nodes(old, n), [], self._known_ranges)
+            old_root = _range_hash(r, 0, old, self._known_ranges)
+            new_root = _range_hash(r, 0, n, self._known_ranges)
             return ConsistencyProof(old, n, old_root, new_root, tuple(proof))
 
     # -- export and audit ------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Pure functions over bytes and integers; nothing here reads storage. Proof *generation* is split in
 two so that storage stays dumb: `inclusion_plan` / `consistency_plan` say which leaf ranges a proof
 needs, `perfect_nodes` breaks a range into the complete subtrees a store keeps, and `fold_range`
-hashes those back into the range's Merkle tree hash.
+hashes those back into the range's Merkle tree hash. `inclusion_nodes` / `consistency_nodes` name
+the same proofs as complete subtrees directly, with bit arithmetic: the store's fast path.
 """
 
 from __future__ import annotations
@@ -152,6 +153,66 @@ def consistency_plan(old_size: int, new_size: int) -> list[tuple[int, int]]:
         ranges.append((lo, hi))
     ranges.reverse()
     return ranges
+
+
+class ProofNodes(NamedTuple):
+    """A proof's hashes as stored subtrees, in proof order: each of `nodes` is a complete subtree,
+    and the hash of leaf range `border`, if any, belongs at position `at`: the range that holds the
+    tree's last leaf, where the tree has not completed the subtree the proof passes."""
+
+    nodes: list[Node]
+    border: tuple[int, int] | None
+    at: int
+
+
+def _path_nodes(index: int, level: int, size: int) -> ProofNodes:
+    """The audit path of complete node (level, index) in a tree of `size` leaves, bottom up.
+
+    Let `last` be the node at this level that holds the tree's last leaf. Below the highest bit
+    where `index` and `last` differ, every sibling lies inside one complete subtree left of `last`;
+    at that bit the sibling is the subtree holding `last`, complete or a right border; above it,
+    where `index` has a 1 its left sibling is complete, and where it has a 0 the tree has no sibling.
+    The same path as `inclusion_plan` gives, found with bit arithmetic instead of recursive splits.
+    """
+    last = (size - 1) >> level
+    inner = (index ^ last).bit_length()
+    nodes = [Node(level + k, (index >> k) ^ 1) for k in range(inner - 1)]
+    border: tuple[int, int] | None = None
+    if inner:
+        k = level + inner - 1
+        sibling = (index >> (inner - 1)) ^ 1
+        if (sibling + 1) << k <= size:
+            nodes.append(Node(k, sibling))
+        else:
+            border = (sibling << k, size)
+    at = len(nodes)
+    nodes += [Node(level + k, (index >> k) ^ 1) for k in range(inner, last.bit_length()) if index >> k & 1]
+    return ProofNodes(nodes, border, at if border else 0)
+
+
+def inclusion_nodes(index: int, size: int) -> ProofNodes:
+    """PATH(index, D[size]) as stored subtrees: the ranges of `inclusion_plan`, resolved."""
+    if not 0 <= index < size:
+        raise ValueError(f"index {index} is outside a tree of size {size}")
+    return _path_nodes(index, 0, size)
+
+
+def consistency_nodes(old_size: int, new_size: int) -> ProofNodes:
+    """PROOF(old_size, D[new_size]) as stored subtrees: the ranges of `consistency_plan`, resolved.
+
+    The proof is the path, in the new tree, of the last complete subtree of the old one, preceded
+    by that subtree unless it is the whole old tree (a power of two, whose root the verifier holds).
+    """
+    if not 0 <= old_size <= new_size:
+        raise ValueError(f"no consistency proof from size {old_size} to size {new_size}")
+    if old_size in (0, new_size):
+        return ProofNodes([], None, 0)
+    level = (old_size & -old_size).bit_length() - 1
+    index = (old_size - 1) >> level
+    path = _path_nodes(index, level, new_size)
+    if index == 0:
+        return path
+    return ProofNodes([Node(level, index), *path.nodes], path.border, path.at + 1 if path.border else 0)
 
 
 def _check_lengths(*hashes: bytes) -> None:

@@ -89,6 +89,8 @@ def _store_error(path: Path, e: sqlite3.Error) -> StoreError:
 
 
 _TileRow = tuple[int, bytes]  # (width, encoded hashes)
+_TileKey = tuple[int, int]  # (level, index), as a TileId is
+_FULL_OFFSETS = [tl.level_offset(tl.WIDTH, r) for r in range(tl.HEIGHT)]
 _CACHED_TILES = 2048
 """Tiles a store keeps in memory for proofs (at most 16 KB each): the upper levels that every proof
 crosses are read once."""
@@ -100,7 +102,7 @@ class _Session:
     def __init__(
         self,
         db: sqlite3.Connection,
-        tiles_read: dict[TileId, _TileRow] | None = None,
+        tiles_read: dict[_TileKey, _TileRow] | None = None,
         *,
         writer: bool = False,
     ) -> None:
@@ -252,21 +254,16 @@ class _Session:
         ).fetchone()
         return None if row is None else (int(row[0]), _blob(row[1], f"tile {tid.level}/{tid.index}"))
 
-    def _tile_covering(self, tid: TileId, width: int) -> _TileRow:
-        """Tile `tid` at least `width` hashes wide: from the readers' shared cache when it holds
-        such a version, else from the database (and into the cache)."""
-        cache = self._tiles_read
-        row = None if cache is None else cache.get(tid)
-        if row is None or row[0] < width:
-            row = self._tile_row(tid)
-            if row is None:
-                raise StoreError(f"tile {tid.level}/{tid.index} is missing from the store")
-            if row[0] < width:
-                raise StoreError(f"tile {tid.level}/{tid.index} is shorter than the tree")
-            if cache is not None:
-                if len(cache) >= _CACHED_TILES:
-                    cache.clear()
-                cache[tid] = row
+    def _tile_covering(self, rows: dict[_TileKey, _TileRow], key: tuple[int, int], width: int) -> _TileRow:
+        """Tile `key` (level, index) from the database, at least `width` hashes wide, kept in `rows`."""
+        row = self._tile_row(TileId(*key))
+        if row is None:
+            raise StoreError(f"tile {key[0]}/{key[1]} is missing from the store")
+        if row[0] < width:
+            raise StoreError(f"tile {key[0]}/{key[1]} is shorter than the tree")
+        if len(rows) >= _CACHED_TILES:
+            rows.clear()
+        rows[key] = row
         return row
 
     def tiles(self, ids: Sequence[TileId]) -> dict[TileId, Tile]:
@@ -278,15 +275,25 @@ class _Session:
         return found
 
     def node_hashes(self, nodes: Sequence[Node]) -> list[bytes]:
-        rows: dict[TileId, _TileRow] = {}
+        # `tl.locate` and `tl.node_from_tile` inlined: a proof resolves a score of nodes, and a
+        # call per step would cost more than the step.
+        # A reader keeps the tiles it reads for later transactions (see `_tiles_read`); a writer
+        # keeps them for this call only.
+        rows: dict[_TileKey, _TileRow] = {} if self._tiles_read is None else self._tiles_read
         out: list[bytes] = []
-        for node in nodes:
-            tid, r, position = tl.locate(node)
-            needed = (position + 1) << r
-            row = rows.get(tid)
-            if row is None or row[0] < needed:
-                row = rows[tid] = self._tile_covering(tid, needed)
-            out.append(tl.node_from_tile(row[1], row[0], r, position))
+        for level, index in nodes:
+            r = level % tl.HEIGHT
+            shift = tl.HEIGHT - r
+            key = (level // tl.HEIGHT, index >> shift)
+            position = index & ((1 << shift) - 1)
+            row = rows.get(key)
+            if row is None or row[0] < (position + 1) << r:
+                row = self._tile_covering(rows, key, (position + 1) << r)
+            width, encoded = row
+            start = (
+                _FULL_OFFSETS[r] if width == tl.WIDTH else tl.level_offset(width, r)
+            ) + position * HASH_SIZE
+            out.append(encoded[start : start + HASH_SIZE])
         return out
 
     def tile_level(self, level: int) -> Iterator[tuple[int, int, bytes]]:
@@ -415,7 +422,7 @@ class SqliteStore:
         self.path = path
         self.index_path = leaf_index_path(path)
         self._index_damaged = False
-        self._tiles_read: dict[TileId, _TileRow] = {}
+        self._tiles_read: dict[_TileKey, _TileRow] = {}
         mode = "rwc" if create else "rw"
         if not create and not path.is_file():
             raise StoreError(f"no log database at {path}")
