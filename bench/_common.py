@@ -323,7 +323,7 @@ def raw_verifier() -> NoteVerifier:
 
 def append_batch(store: SqliteStore, signer: NoteSigner, leaves: Sequence[bytes]) -> int:
     """One write transaction: hash the leaves, append them, insert one signed checkpoint."""
-    hashes = [merkle.leaf_hash(leaf) for leaf in leaves]
+    hashes = merkle.leaf_hashes(leaves)
     with store.writer() as w:
         first = w.append(leaves, hashes)
         size = first + len(leaves)

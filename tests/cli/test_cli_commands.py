@@ -23,7 +23,7 @@ from cli_support import (
 
 from chainproof import __version__
 from chainproof.attest import dsse, keys
-from chainproof.log import merkle
+from chainproof.log import bundles, merkle
 from chainproof.log.note import parse_vkey, verify_checkpoint
 
 # -- init, version, help ----------------------------------------------------------------------
@@ -594,31 +594,45 @@ def test_audit_with_the_wrong_vkey_fails(cli: Cli, store: Store, tmp_path: Path)
     assert result.json()["ok"] is False
 
 
+def _rewrite_entry(db_path: Path, index: int, body: bytes | None) -> None:
+    """Give entry `index` a new body (None: take it out of its bundle), as a forger with SQL would."""
+    db = sqlite3.connect(db_path)
+    [(width, ends, stored)] = db.execute("SELECT width, ends, body FROM entry_bundles WHERE idx = 0")
+    entries = bundles.decode(ends, stored, width)
+    entries[index : index + 1] = [] if body is None else [body]
+    db.execute(
+        "UPDATE entry_bundles SET width = ?, ends = ?, body = ? WHERE idx = 0",
+        (len(entries), *bundles.encode(entries)),
+    )
+    db.commit()
+    db.close()
+
+
 def test_audit_of_a_tampered_store(cli: Cli, store: Store, alice: Path) -> None:
     for n in range(3):
         cli.ok("--store", store.path, "log", "append", _attest(cli, alice, n))
-    db = sqlite3.connect(store.path / "log.db")
-    db.execute(
-        "UPDATE entries SET body = CAST(replace(body, 'payloadType', 'payloadtype') AS BLOB) WHERE idx = 3"
-    )
-    db.commit()
-    db.close()
+    db_path = store.path / "log.db"
+    original = cli.ok("--store", store.path, "log", "get", "3", "--raw").out_bytes
+    _rewrite_entry(db_path, 3, original.replace(b"payloadType", b"payloadtype"))
     result = cli("--store", store.path, "audit", "--vkey", store.vkey)
     assert result.code == 1
     assert result.out.splitlines()[0].startswith("problem: entry 3: ")
-    # the same change left as TEXT (what SQL's replace() returns): the store is damaged
-    db = sqlite3.connect(store.path / "log.db")
-    db.execute("UPDATE entries SET body = CAST(body AS TEXT) WHERE idx = 3")
+    _rewrite_entry(db_path, 3, original)
+    cli.ok("--store", store.path, "audit", "--vkey", store.vkey)
+    # the bundle's body left as TEXT (what SQL's string functions return): the store is damaged
+    db = sqlite3.connect(db_path)
+    db.execute("UPDATE entry_bundles SET body = CAST(body AS TEXT) WHERE idx = 0")
     db.commit()
     db.close()
     message = cli.fails(2, "--store", store.path, "audit", "--vkey", store.vkey)
-    assert message == "entry 3 is not stored as bytes; the store is damaged"
-    assert "entry 3 is not stored as bytes" in cli.fails(2, "--store", store.path, "log", "get", "3", "--raw")
-    db = sqlite3.connect(store.path / "log.db")
-    db.execute("DELETE FROM entries WHERE idx = 2")
+    assert message == "entry bundle 0 is not stored as bytes; the store is damaged"
+    assert message in cli.fails(2, "--store", store.path, "log", "get", "3", "--raw")
+    db = sqlite3.connect(db_path)
+    db.execute("UPDATE entry_bundles SET body = CAST(body AS BLOB) WHERE idx = 0")
     db.commit()
     db.close()
-    assert "entry 2 is missing from the store" in cli.fails(
-        2, "--store", store.path, "audit", "--vkey", store.vkey
-    )
+    _rewrite_entry(db_path, 2, None)
+    result = cli("--store", store.path, "audit", "--vkey", store.vkey)
+    assert result.code == 1
+    assert result.out.splitlines()[0].startswith("problem: entry 2: ")
     assert (store.path / "log.db").exists()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import shutil
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chainproof.attest import dsse, keys
 from chainproof.attest.statement import Statement, Subject
-from chainproof.log import custody, export, merkle
+from chainproof.log import bundles, custody, export, merkle
 from chainproof.log.audit import AuditReport
 from chainproof.log.custody import DB_FILE, CustodyLog, sign_statement
 from chainproof.log.note import Checkpoint, parse_vkey, verify_checkpoint
@@ -140,6 +140,46 @@ def query(directory: Path, text: str, params: tuple[object, ...] = ()) -> list[t
         return list(db.execute(text, params))
     finally:
         db.close()
+
+
+def entry_body(directory: Path, index: int) -> bytes:
+    """Entry `index` as its bundle stores it, read with SQL."""
+    return bundle_entries(directory, index // bundles.WIDTH)[index % bundles.WIDTH]
+
+
+def bundle_entries(directory: Path, k: int) -> list[bytes]:
+    [(width, ends, body)] = query(
+        directory, "SELECT width, ends, body FROM entry_bundles WHERE idx = ?", (k,)
+    )
+    assert isinstance(width, int)
+    assert isinstance(ends, bytes)
+    assert isinstance(body, bytes)
+    return bundles.decode(ends, body, width)
+
+
+Statements = list[tuple[str, tuple[object, ...]]]
+
+
+def rewrite_entries(directory: Path, changes: Mapping[int, bytes | None]) -> Statements:
+    """Statements for `sql` that give entries new bodies, rewriting their bundles as a forger with
+    SQL would. None takes an entry out: the entries after it in its bundle move down one index."""
+    statements: Statements = []
+    for k in sorted({index // bundles.WIDTH for index in changes}):
+        base = k * bundles.WIDTH
+        old = bundle_entries(directory, k)
+        new = [changes.get(base + i, e) for i, e in enumerate(old)]
+        kept = [e for e in new if e is not None]
+        if kept:
+            ends, body = bundles.encode(kept)
+            statements.append(
+                (
+                    "UPDATE entry_bundles SET width = ?, ends = ?, body = ? WHERE idx = ?",
+                    (len(kept), ends, body, k),
+                )
+            )
+        else:
+            statements.append(("DELETE FROM entry_bundles WHERE idx = ?", (k,)))
+    return statements
 
 
 def snapshot(log: CustodyLog) -> tuple[object, ...]:

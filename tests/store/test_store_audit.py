@@ -27,16 +27,18 @@ from store_support import (
     audit_store,
     build_log,
     checkpoint_of,
+    entry_body,
     entry_line_numbers,
     envelope,
     query,
+    rewrite_entries,
     split_export,
     sql,
     write_export,
 )
 
 from chainproof.attest import keys
-from chainproof.errors import ChainproofError, StoreError
+from chainproof.errors import ChainproofError
 from chainproof.log import entries, merkle, tiles
 from chainproof.log.audit import AuditReport
 from chainproof.log.custody import ADMIN_FILE, DB_FILE, SIGNER_FILE, CustodyLog, sign_statement
@@ -295,9 +297,7 @@ def _store_audit(built: Built, saved: Checkpoint | None = None) -> AuditReport:
 
 
 def _body(built: Built, index: int) -> bytes:
-    [(body,)] = query(built.log.directory, "SELECT body FROM entries WHERE idx = ?", (index,))
-    assert isinstance(body, bytes)
-    return body
+    return entry_body(built.log.directory, index)
 
 
 def _messages(report: AuditReport) -> str:
@@ -311,7 +311,7 @@ def test_store_an_updated_entry_body_is_reported_at_its_index(tampered: Built, i
         b'"payloadType":"application/vnd.in-toto+json"', b'"payloadType":"application/json"'
     )
     assert forged != body
-    sql(tampered.log.directory, [("UPDATE entries SET body = ? WHERE idx = ?", (forged, index))])
+    sql(tampered.log.directory, rewrite_entries(tampered.log.directory, {index: forged}))
     report = _store_audit(tampered)
     assert report.problems[0].index == index
     assert "do not hash to the leaf hash the log committed to" in report.problems[0].message
@@ -341,7 +341,7 @@ def test_store_an_entry_replaced_with_tiles_and_index_rewritten_is_caught_by_its
     sql(
         tampered.log.directory,
         [
-            ("UPDATE entries SET body = ? WHERE idx = ?", (forged, index)),
+            *rewrite_entries(tampered.log.directory, {index: forged}),
             (
                 "UPDATE leaf_keys SET k = ? WHERE k = ?",
                 (leaf_key(merkle.leaf_hash(forged)), leaf_key(merkle.leaf_hash(old))),
@@ -361,15 +361,25 @@ def test_store_an_entry_replaced_with_tiles_and_index_rewritten_is_caught_by_its
 
 
 @pytest.mark.parametrize("index", [0, 3, 17])
-def test_store_a_deleted_entry_row_is_named(tampered: Built, index: int) -> None:
-    sql(tampered.log.directory, [("DELETE FROM entries WHERE idx = ?", (index,))])
-    with pytest.raises(StoreError, match=f"entry {index} is missing from the store"):
-        _store_audit(tampered)
+def test_store_an_entry_taken_out_of_its_bundle_is_reported_at_its_index(tampered: Built, index: int) -> None:
+    sql(tampered.log.directory, rewrite_entries(tampered.log.directory, {index: None}))
+    report = _store_audit(tampered)
+    assert report.problems[0].index == index  # the entry after it now stands in its place
+    assert "tile level 0 covers" in _messages(report)
 
 
-def test_store_a_deleted_last_row_is_reported(tampered: Built) -> None:
+def test_store_a_deleted_bundle_is_reported(tampered: Built) -> None:
+    sql(tampered.log.directory, [("DELETE FROM entry_bundles", ())])
+    report = _store_audit(tampered)
+    assert not report.ok
+    assert report.tree_size == 0
+    assert report.problems[0].index == 0
+    assert "a checkpoint of size 1 stands after entry -1" in report.problems[0].message
+
+
+def test_store_a_deleted_last_entry_is_reported(tampered: Built) -> None:
     last = tampered.batches[-1][0]
-    sql(tampered.log.directory, [("DELETE FROM entries WHERE idx = ?", (last,))])
+    sql(tampered.log.directory, rewrite_entries(tampered.log.directory, {last: None}))
     report = _store_audit(tampered)
     assert not report.ok
     assert "tile level 0 covers" in _messages(report)
@@ -382,7 +392,7 @@ def test_store_truncated_consistently_still_fails_by_its_latest_checkpoint(tampe
     sql(
         tampered.log.directory,
         [
-            ("DELETE FROM entries WHERE idx = ?", (last,)),
+            *rewrite_entries(tampered.log.directory, {last: None}),
             ("DELETE FROM leaf_keys WHERE k = ?", (leaf_key(merkle.leaf_hash(body)),)),
         ],
     )
@@ -400,14 +410,11 @@ def test_store_truncated_consistently_still_fails_by_its_latest_checkpoint(tampe
 
 
 @pytest.mark.parametrize(("i", "j"), [(0, 1), (2, 3), (5, 30), (33, 34)])
-def test_store_swapped_rows_are_reported_at_both_indexes(tampered: Built, i: int, j: int) -> None:
+def test_store_swapped_entries_are_reported_at_both_indexes(tampered: Built, i: int, j: int) -> None:
     a, b = _body(tampered, i), _body(tampered, j)
     sql(
         tampered.log.directory,
-        [
-            ("UPDATE entries SET body = ? WHERE idx = ?", (b, i)),
-            ("UPDATE entries SET body = ? WHERE idx = ?", (a, j)),
-        ],
+        rewrite_entries(tampered.log.directory, {i: b, j: a}),
     )
     report = _store_audit(tampered)
     assert report.problems[0].index == i

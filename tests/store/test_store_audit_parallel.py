@@ -16,10 +16,10 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
-from store_support import Built, build_log, envelope, query, sql
+from store_support import Built, build_log, bundle_entries, envelope, query, rewrite_entries, sql
 
 from chainproof.errors import StoreError
-from chainproof.log import audit, merkle, rehash_workers, sqlite, tiles
+from chainproof.log import audit, bundles, merkle, rehash_workers, sqlite, tiles
 from chainproof.log.audit import AuditReport
 from chainproof.log.custody import DB_FILE, CustodyLog
 from chainproof.log.note import Checkpoint, parse_vkey, verify_checkpoint
@@ -88,16 +88,18 @@ def _both(directory: Path, vkey: str, runs: list[int], saved: Checkpoint | None 
 
 
 def _bodies(directory: Path) -> list[bytes]:
-    rows = query(directory, "SELECT body FROM entries ORDER BY idx")
-    bodies = [body for (body,) in rows if isinstance(body, bytes)]
-    assert len(bodies) == len(rows)
-    return bodies
+    [(count,)] = query(directory, "SELECT count(*) FROM entry_bundles")
+    assert isinstance(count, int)
+    return [body for k in range(count) for body in bundle_entries(directory, k)]
 
 
 def _rewrite(directory: Path, bodies: list[bytes], *, tiles_too: bool) -> None:
     """Replace every entry; with `tiles_too`, rebuild the tiles to agree with them (sound tiles)."""
-    statements: list[tuple[str, tuple[object, ...]]] = [("DELETE FROM entries", ())]
-    statements += [("INSERT INTO entries (idx, body) VALUES (?, ?)", (i, b)) for i, b in enumerate(bodies)]
+    statements: list[tuple[str, tuple[object, ...]]] = [("DELETE FROM entry_bundles", ())]
+    for k in range(0, len(bodies), bundles.WIDTH):
+        part = bodies[k : k + bundles.WIDTH]
+        row = (k // bundles.WIDTH, len(part), *bundles.encode(part))
+        statements.append(("INSERT INTO entry_bundles (idx, width, ends, body) VALUES (?, ?, ?, ?)", row))
     if tiles_too:
         rebuilt = tiles.extend(0, {}, [merkle.leaf_hash(b) for b in bodies])
         statements.append(("DELETE FROM tiles", ()))
@@ -144,15 +146,23 @@ def test_swapped_entries_are_reported_at_both_indexes(
 
 
 @pytest.mark.parametrize("index", [256, 300, 768])
-def test_a_deleted_entry_row_is_named_both_ways(
+def test_an_entry_taken_out_of_a_full_bundle_is_named_both_ways(
     pristine: Built, store: Path, runs: list[int], index: int
 ) -> None:
-    sql(
-        store,
-        [("DELETE FROM entries WHERE idx = ?", (index,)), ("DELETE FROM entries WHERE idx = ?", (900,))],
-    )
+    """A bundle before the last one short of an entry: the store lacks the last of its 256."""
+    sql(store, rewrite_entries(store, {index: None}))
+    missing = index - index % bundles.WIDTH + bundles.WIDTH - 1
     for jobs in (SERIAL, PARALLEL):
-        with pytest.raises(StoreError, match=f"^entry {index} is missing from the store$"):
+        with pytest.raises(StoreError, match=f"^entry {missing} is missing from the store$"):
+            _audit(store, pristine.vkey, jobs)
+    assert runs == [2]
+
+
+@pytest.mark.parametrize("k", [0, 1, 3])
+def test_a_deleted_bundle_is_named_both_ways(pristine: Built, store: Path, runs: list[int], k: int) -> None:
+    sql(store, [("DELETE FROM entry_bundles WHERE idx = ?", (k,))])
+    for jobs in (SERIAL, PARALLEL):
+        with pytest.raises(StoreError, match=f"^entry {k * bundles.WIDTH} is missing from the store$"):
             _audit(store, pristine.vkey, jobs)
     assert runs == [2]
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from store_support import Built, build_log, envelope, query, sql
+from store_support import Built, build_log, entry_body, envelope, query, rewrite_entries, sql
 
 from chainproof.log import audit, export, merkle, tiles
 from chainproof.log.audit import AuditReport
@@ -119,9 +119,8 @@ def test_an_honest_store_takes_tile_roots_and_passes(pristine: Built, store: Pat
 
 
 def test_a_modified_entry_is_hashed_and_reported_the_same(pristine: Built, store: Path) -> None:
-    [(body,)] = query(store, "SELECT body FROM entries WHERE idx = ?", (FORGED,))
-    assert isinstance(body, bytes)
-    sql(store, [("UPDATE entries SET body = ? WHERE idx = ?", (body.replace(b'"', b"'", 1), FORGED))])
+    body = entry_body(store, FORGED)
+    sql(store, rewrite_entries(store, {FORGED: body.replace(b'"', b"'", 1)}))
     got, want = _reports(store, pristine.vkey)
     assert got.problems[0].index == FORGED
     _same(got, want)
@@ -130,7 +129,7 @@ def test_a_modified_entry_is_hashed_and_reported_the_same(pristine: Built, store
 def test_a_replaced_entry_with_sound_tiles_is_caught_by_its_checkpoint(pristine: Built, store: Path) -> None:
     """Entry, level-0 and level-1 tiles rewritten to agree: the tiles are sound, the roots are not."""
     forged = envelope(pristine.actor, 4242, "forged").canonical()
-    sql(store, [("UPDATE entries SET body = ? WHERE idx = ?", (forged, FORGED))])
+    sql(store, rewrite_entries(store, {FORGED: forged}))
     leaves = _set_base(_tile(store, 0, 1), FORGED - tiles.WIDTH, merkle.leaf_hash(forged))
     _write_tile(store, leaves)
     _write_tile(store, _set_base(_tile(store, 1, 0), 1, leaves.root()))
@@ -152,7 +151,7 @@ def test_an_audit_reads_the_tiles_a_process_has_served_proofs_from_again(
     try:
         log.prove(FORGED)
         forged = envelope(pristine.actor, 4242, "forged").canonical()
-        sql(store, [("UPDATE entries SET body = ? WHERE idx = ?", (forged, FORGED))])
+        sql(store, rewrite_entries(store, {FORGED: forged}))
         leaves = _set_base(_tile(store, 0, 1), FORGED - tiles.WIDTH, merkle.leaf_hash(forged))
         _write_tile(store, leaves)
         _write_tile(store, _set_base(_tile(store, 1, 0), 1, leaves.root()))

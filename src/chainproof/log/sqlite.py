@@ -28,14 +28,18 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from chainproof.errors import StoreError
+from chainproof.log import bundles as bx
 from chainproof.log import tiles as tl
 from chainproof.log.merkle import HASH_SIZE, Node
 from chainproof.log.store import FORMAT, KeyRecord, LogReader
 from chainproof.log.tiles import Tile, TileId
 
-_SCHEMA = """
+_BUNDLES_TABLE = """CREATE TABLE entry_bundles (
+    idx INTEGER PRIMARY KEY, width INTEGER NOT NULL, ends BLOB NOT NULL, body BLOB NOT NULL
+)"""
+_SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE entries (idx INTEGER PRIMARY KEY, body BLOB NOT NULL);
+{_BUNDLES_TABLE};
 CREATE TABLE tiles (
     level INTEGER NOT NULL, idx INTEGER NOT NULL, width INTEGER NOT NULL, hashes BLOB NOT NULL,
     PRIMARY KEY (level, idx)
@@ -48,7 +52,8 @@ CREATE TABLE keys (
 """
 _BUSY_TIMEOUT_S = 60.0
 _IN_CHUNK = 500
-_SCAN_ROWS = 1024  # rows per fetch when scanning entries
+_SCAN_ENTRIES = 1024  # entries per chunk when scanning
+_ROW_SLACK = 4096  # what a bundle's row holds besides its body, at most (offsets, width, index)
 
 LEAF_INDEX_FILE = "leaf-index.db"
 _IDX_SCHEMA = """
@@ -60,6 +65,7 @@ CREATE TABLE IF NOT EXISTS leafidx.state (key TEXT PRIMARY KEY, value) WITHOUT R
 _IDX_ID_KEY = "leaf_index_id"  # in main.meta and in the side state: which log the index belongs to
 _REBUILD_CHUNK = 1 << 16
 _OLD_INDEX = "leaf_index"  # the table of whole hashes that earlier versions kept
+_FORMAT_ROWS = "chainproof-log/1"  # a store with a row per entry, which opening converts
 
 
 def leaf_key(leaf_hash: bytes) -> int:
@@ -123,38 +129,53 @@ class _Session:
         return None if row is None else str(row[0])
 
     def size(self) -> int:
-        return int(self._db.execute("SELECT coalesce(max(idx) + 1, 0) FROM entries").fetchone()[0])
+        row = self._db.execute("SELECT idx, width FROM entry_bundles ORDER BY idx DESC LIMIT 1").fetchone()
+        if row is None:
+            return 0
+        index, width = row
+        if not isinstance(width, int) or not 0 < width <= bx.WIDTH:
+            raise StoreError(f"entry bundle {index} claims {width!r} entries; the store is damaged")
+        return int(index) * bx.WIDTH + width
 
     def entry(self, index: int) -> bytes:
-        row = self._db.execute("SELECT body FROM entries WHERE idx = ?", (index,)).fetchone()
-        if row is None:
+        k, position = divmod(index, bx.WIDTH)
+        row = self._db.execute("SELECT width, ends, body FROM entry_bundles WHERE idx = ?", (k,)).fetchone()
+        if row is None or (isinstance(row[0], int) and position >= row[0]):
             raise StoreError(f"entry {index} is missing from the store")
-        return _blob(row[0], f"entry {index}")
+        return _bundle(k, *row)[position]
 
     def entries(self, start: int, end: int) -> Iterator[bytes]:
         for chunk in self.entry_chunks(start, end):
             yield from chunk
 
     def entry_chunks(self, start: int, end: int) -> Iterator[list[bytes]]:
+        if start >= end:
+            return
+        first, last = start // bx.WIDTH, (end - 1) // bx.WIDTH
         cur = self._db.execute(
-            "SELECT idx, body FROM entries WHERE idx >= ? AND idx < ? ORDER BY idx", (start, end)
+            "SELECT idx, width, ends, body FROM entry_bundles WHERE idx >= ? AND idx <= ? ORDER BY idx",
+            (first, last),
         )
-        cur.arraysize = _SCAN_ROWS
-        expected = start
-        # Rows in batches: an audit or export reads every entry, and one fetch per row costs more
-        # than the row itself.
-        while rows := cur.fetchmany():
-            # idx is the primary key, so ascending and unique: the ends show whether any is missing.
-            if rows[0][0] != expected or rows[-1][0] != expected + len(rows) - 1:
-                gap = next(expected + i for i, (idx, _) in enumerate(rows) if idx != expected + i)
-                raise StoreError(f"entry {gap} is missing from the store")
-            bodies = [body for _, body in rows]
-            if set(map(type, bodies)) != {bytes}:
-                bodies = [_blob(body, f"entry {expected + i}") for i, body in enumerate(bodies)]
-            expected += len(rows)
-            yield bodies
-        if expected != end:
-            raise StoreError(f"entry {expected} is missing from the store")
+        expected = first
+        chunk: list[bytes] = []
+        # A few bundles to a chunk: an audit or export reads every entry, and it pays per chunk.
+        for k, width, ends, body in cur:
+            if k != expected:
+                raise StoreError(f"entry {max(start, expected * bx.WIDTH)} is missing from the store")
+            entries = _bundle(k, width, ends, body)
+            base = k * bx.WIDTH
+            wanted = min(end - base, bx.WIDTH)
+            if len(entries) < wanted:
+                raise StoreError(f"entry {base + len(entries)} is missing from the store")
+            chunk += entries[max(start - base, 0) : wanted]
+            if len(chunk) >= _SCAN_ENTRIES:
+                yield chunk
+                chunk = []
+            expected += 1
+        if expected != last + 1:
+            raise StoreError(f"entry {max(start, expected * bx.WIDTH)} is missing from the store")
+        if chunk:
+            yield chunk
 
     def find_leaves(self, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
         if not leaf_hashes:
@@ -330,8 +351,8 @@ class _Session:
         first = self.size()
         written = tl.extend(first, self.tiles(tl.edge(first)), leaf_hashes)
         self._db.executemany(
-            "INSERT INTO entries (idx, body) VALUES (?, ?)",
-            zip(range(first, first + len(leaves)), leaves, strict=True),
+            "INSERT OR REPLACE INTO entry_bundles (idx, width, ends, body) VALUES (?, ?, ?, ?)",
+            self._bundle_rows(first, leaves),
         )
         self._db.executemany(
             "INSERT OR REPLACE INTO tiles (level, idx, width, hashes) VALUES (?, ?, ?, ?)",
@@ -349,6 +370,25 @@ class _Session:
             else:
                 self._indexed = end
         return first
+
+    def _bundle_rows(self, first: int, leaves: Sequence[bytes]) -> list[tuple[int, int, bytes, bytes]]:
+        """The bundles to write when `leaves` follow entry `first - 1`: the last one completed or
+        extended, then new ones."""
+        k, have = divmod(first, bx.WIDTH)
+        pending = [*self.entries(k * bx.WIDTH, first), *leaves] if have else leaves
+        limit = self._db.getlimit(sqlite3.SQLITE_LIMIT_LENGTH) - _ROW_SLACK
+        rows: list[tuple[int, int, bytes, bytes]] = []
+        for offset in range(0, len(pending), bx.WIDTH):
+            part = pending[offset : offset + bx.WIDTH]
+            if sum(map(len, part)) > limit:
+                begin = (k * bx.WIDTH) + offset
+                raise StoreError(
+                    f"entries {begin} to {begin + len(part) - 1} add up to {sum(map(len, part)):,} bytes; "
+                    f"the {bx.WIDTH} entries of a bundle may hold {limit:,} at most"
+                )
+            ends, body = bx.encode(part)
+            rows.append((k + offset // bx.WIDTH, len(part), ends, body))
+        return rows
 
     def put_key(self, record: KeyRecord) -> None:
         self._db.execute(
@@ -373,6 +413,16 @@ def _indexed_size(db: sqlite3.Connection) -> int:
     if row is None or not isinstance(row[0], int):
         raise sqlite3.DatabaseError("the leaf index has no valid indexed_size")
     return row[0]
+
+
+def _bundle(k: object, width: object, ends: object, body: object) -> list[bytes]:
+    """The entries of bundle `k` as a row holds them; StoreError when they do not fit together."""
+    if not isinstance(width, int):
+        raise StoreError(f"entry bundle {k} claims {width!r} entries; the store is damaged")
+    try:
+        return bx.decode(_blob(ends, f"entry bundle {k}"), _blob(body, f"entry bundle {k}"), width)
+    except bx.BundleError as e:
+        raise StoreError(f"entry bundle {k} is damaged: {e}") from None
 
 
 def _blob(value: object, what: str) -> bytes:
@@ -439,10 +489,13 @@ class SqliteStore:
             self._db.execute("PRAGMA cache_size = -65536")
             if create:
                 self._create()
-            elif self._format() != FORMAT:
-                raise StoreError(f"{path} is not a {FORMAT} store")
+            else:
+                self._upgrade()
         except sqlite3.Error as e:
             raise _store_error(path, e) from None
+        except StoreError:
+            self._db.close()
+            raise
         try:
             self._open_index()
         except sqlite3.Error as e:
@@ -463,6 +516,51 @@ class SqliteStore:
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+
+    def _upgrade(self) -> None:
+        found = self._format()
+        if found == _FORMAT_ROWS:
+            self._convert_rows()
+        elif found != FORMAT:
+            raise StoreError(f"{self.path} is not a {FORMAT} store")
+
+    def _convert_rows(self) -> None:
+        """Rewrite a store of one row per entry (format 1) into entry bundles, in one transaction:
+        it either becomes a whole store of the current format or stays as it was."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if self._format() == _FORMAT_ROWS:  # another process may have converted it meanwhile
+                self._db.execute(_BUNDLES_TABLE)
+                self._bundle_rows_of_format_1()
+                self._db.execute("DROP TABLE entries")
+                self._db.execute("UPDATE meta SET value = ? WHERE key = 'format'", (FORMAT,))
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _bundle_rows_of_format_1(self) -> None:
+        insert = "INSERT INTO entry_bundles (idx, width, ends, body) VALUES (?, ?, ?, ?)"
+        rows: list[tuple[int, int, bytes, bytes]] = []
+        pending: list[bytes] = []
+        expected = 0
+        for index, body in self._db.execute("SELECT idx, body FROM entries ORDER BY idx"):
+            if index != expected:
+                raise StoreError(
+                    f"{self.path}: entry {expected} is missing, so the store cannot be converted to "
+                    f"{FORMAT}; it is left as it was"
+                )
+            pending.append(_blob(body, f"entry {index}"))
+            expected += 1
+            if len(pending) == bx.WIDTH:
+                rows.append((index // bx.WIDTH, bx.WIDTH, *bx.encode(pending)))
+                pending = []
+            if len(rows) == bx.WIDTH:  # written as it goes: a large store is not held in memory
+                self._db.executemany(insert, rows)
+                rows = []
+        if pending:
+            rows.append((expected // bx.WIDTH, len(pending), *bx.encode(pending)))
+        self._db.executemany(insert, rows)
 
     def _format(self) -> str | None:
         try:

@@ -1,12 +1,13 @@
 """The storage interface of the custody log.
 
-A store keeps five things and nothing else: the entries (leaf bytes, by index), the tiles of the
-Merkle tree (see `tiles`), every checkpoint issued, the key registry index, and a few metadata
-values. It knows no signatures and no rules: `custody.CustodyLog` decides what is written.
+A store keeps five things and nothing else: the entries (leaf bytes, by index; the SQLite store
+keeps them in bundles of 256, see `bundles`), the tiles of the Merkle tree (see `tiles`), every
+checkpoint issued, the key registry index, and a few metadata values. It knows no signatures and
+no rules: `custody.CustodyLog` decides what is written.
 
 Readers see a consistent snapshot; one writer at a time holds the write lock, and everything a
 writer did becomes visible, durably, at once when its context exits without an error, or not at
-all. SQLite is the embedded implementation; PostgreSQL implements the same protocol.
+all. SQLite is the embedded implementation; a PostgreSQL one is to implement the same protocol.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Protocol
 from chainproof.log.merkle import Node
 from chainproof.log.tiles import Tile, TileId
 
-FORMAT = "chainproof-log/1"
+FORMAT = "chainproof-log/2"
 ADMIN_ROLE = "admin"
 ACTOR_ROLE = "actor"
 
