@@ -32,7 +32,8 @@ from chainproof.log.note import Checkpoint, NoteSigner, NoteVerifier, parse_vkey
 from chainproof.log.sqlite import SqliteStore
 
 BENCH = Path(__file__).resolve().parent
-CACHE = BENCH / ".cache"
+# Built logs and scratch stores; CHAINPROOF_BENCH_CACHE moves them (the test suite's smoke run does).
+CACHE = Path(os.environ.get("CHAINPROOF_BENCH_CACHE") or BENCH / ".cache")
 SCRATCH = CACHE / "scratch"  # fresh stores live here: same disk as the cache, emptied per run
 BATCH = 10_000  # leaves per write transaction for raw appends
 DSSE_BATCH = 1_000  # envelopes per CustodyLog.append call

@@ -53,7 +53,7 @@ def _rehash(reader: LogReader, size: int, opener: Opener, jobs: Jobs) -> None:
 
 
 def _rehash_in_process(reader: LogReader, size: int) -> None:
-    auditor = _RehashOnly(c.raw_verifier(), block_roots=tile_roots(reader))
+    auditor = _RehashOnly(c.raw_verifier(), block_roots=tile_roots(reader, size))
     for ev in export.events(reader, size):
         if isinstance(ev, export.EntryBatch):
             auditor.entry_batch(ev.leaves, ev.claims)

@@ -55,7 +55,7 @@ class TileNodes:
     def resolved(self, path: merkle.ProofNodes) -> list[bytes]:
         """A proof from its stored subtrees, as `CustodyLog` builds it from `inclusion_nodes` /
         `consistency_nodes`: the border range folded and put in its place."""
-        hashes = [self.node(n) for n in path.nodes]
+        hashes = [self.node(Node(*n)) for n in path.nodes]
         if path.border is not None:
             hashes.insert(path.at, self.range_hashes([path.border])[0])
         return hashes
@@ -182,8 +182,29 @@ def test_every_proof_from_resolved_nodes_equals_the_naive_one() -> None:
     assert checked == MAX_INCLUSION * (MAX_INCLUSION + 1) // 2 + MAX_CONSISTENCY * (MAX_CONSISTENCY + 1) // 2
 
 
+def test_the_old_root_is_what_a_consistency_proof_folds_to() -> None:
+    checked = 0
+    for new in range(2, MAX_CONSISTENCY + 1):
+        for old in range(1, new):
+            if old & (old - 1) == 0:
+                with pytest.raises(ValueError, match="does not hold the old root"):
+                    merkle.consistency_old_root(old, new, NAIVE.proof(old, new))
+                continue
+            assert merkle.consistency_old_root(old, new, NAIVE.proof(old, new)) == NAIVE.root(old), (old, new)
+            checked += 1
+    assert checked > 7000
+
+
+@pytest.mark.parametrize(("old", "new", "cut"), [(3, 8, 1), (5, 6, -1), (100, 128, 2)])
+def test_the_old_root_of_a_proof_of_the_wrong_length_is_an_error(old: int, new: int, cut: int) -> None:
+    proof = NAIVE.proof(old, new)
+    wrong = proof[:-cut] if cut > 0 else [*proof, SOME_HASH]
+    with pytest.raises(ProofError, match=r"than the tree is deep|is empty"):
+        merkle.consistency_old_root(old, new, wrong)
+
+
 def _as_ranges(path: merkle.ProofNodes) -> list[tuple[int, int]]:
-    ranges = [(n.begin, n.end) for n in path.nodes]
+    ranges = [(Node(*n).begin, Node(*n).end) for n in path.nodes]
     if path.border is not None:
         ranges.insert(path.at, path.border)
     return ranges
@@ -199,7 +220,7 @@ def test_proof_nodes_name_the_ranges_of_the_plans_at_any_size(size: int, data: s
     assert _as_ranges(inclusion) == merkle.inclusion_plan(index, size)
     assert _as_ranges(consistency) == merkle.consistency_plan(old, size)
     for path in (inclusion, consistency):
-        assert all(n.end <= size for n in path.nodes)  # every node is a complete subtree
+        assert all(Node(*n).end <= size for n in path.nodes)  # every node is a complete subtree
         if path.border is not None:  # the one range that the tree has not completed: its right end
             assert path.border[1] == size
 

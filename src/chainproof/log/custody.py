@@ -73,7 +73,7 @@ _Known = dict[tuple[int, int], bytes]  # leaf range -> its Merkle tree hash
 
 
 def _range_hash(reader: LogReader, begin: int, end: int, known: _Known) -> bytes:
-    """The Merkle tree hash of leaves [begin, end), a range made of several stored subtrees.
+    """The Merkle tree hash of leaves [begin, end), from the stored subtrees it is made of.
 
     `known` keeps these hashes between calls (a tree's right border, a whole tree): a log only
     grows, so a range's hash never changes, and every proof at one tree size needs the same ones.
@@ -92,8 +92,8 @@ def _range_hash(reader: LogReader, begin: int, end: int, known: _Known) -> bytes
 def _proof_hashes(
     reader: LogReader,
     path: merkle.ProofNodes,
-    extra: Sequence[merkle.Node],
-    known: dict[tuple[int, int], bytes],
+    extra: Sequence[tuple[int, int]],
+    known: _Known,
 ) -> tuple[list[bytes], list[bytes]]:
     """The hashes of a proof's path, and of `extra` nodes read in the same pass over the tiles."""
     hashes = reader.node_hashes([*path.nodes, *extra])
@@ -208,7 +208,7 @@ class CustodyLog:
             n = _check_size(size, r.size())
             _check_index(index, n)
             path = merkle.inclusion_nodes(index, n)
-            proof, [leaf] = _proof_hashes(r, path, [merkle.Node(0, index)], self._known_ranges)
+            proof, [leaf] = _proof_hashes(r, path, [(0, index)], self._known_ranges)
             root = _range_hash(r, 0, n, self._known_ranges)
             return InclusionProof(index, n, leaf, root, tuple(proof))
 
@@ -224,9 +224,15 @@ class CustodyLog:
             n = _check_size(new, r.size())
             if not 0 <= old <= n:
                 raise UsageError(f"old size {old} is outside 0..{n}")
-            proof, _ = _proof_hashes(r, merkle.consistency_nodes(old, n), [], self._known_ranges)
-            old_root = _range_hash(r, 0, old, self._known_ranges)
+            # The proof leaves out the root of an old tree whose size is a power of two: one stored
+            # subtree, read with it. Any other old root is what the proof's left side folds to.
+            whole = [(old.bit_length() - 1, 0)] if 0 < old < n and old & (old - 1) == 0 else []
+            proof, extra = _proof_hashes(r, merkle.consistency_nodes(old, n), whole, self._known_ranges)
             new_root = _range_hash(r, 0, n, self._known_ranges)
+            if old in (0, n):
+                old_root = new_root if old else merkle.EMPTY_ROOT
+            else:
+                old_root = extra[0] if extra else merkle.consistency_old_root(old, n, proof)
             return ConsistencyProof(old, n, old_root, new_root, tuple(proof))
 
     # -- export and audit ------------------------------------------------------------------

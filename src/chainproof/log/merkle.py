@@ -160,7 +160,7 @@ class ProofNodes(NamedTuple):
     and the hash of leaf range `border`, if any, belongs at position `at`: the range that holds the
     tree's last leaf, where the tree has not completed the subtree the proof passes."""
 
-    nodes: list[Node]
+    nodes: list[tuple[int, int]]  # (level, index), as in a Node: plain tuples are quicker to build
     border: tuple[int, int] | None
     at: int
 
@@ -176,17 +176,17 @@ def _path_nodes(index: int, level: int, size: int) -> ProofNodes:
     """
     last = (size - 1) >> level
     inner = (index ^ last).bit_length()
-    nodes = [Node(level + k, (index >> k) ^ 1) for k in range(inner - 1)]
+    nodes = [(level + k, (index >> k) ^ 1) for k in range(inner - 1)]
     border: tuple[int, int] | None = None
     if inner:
         k = level + inner - 1
         sibling = (index >> (inner - 1)) ^ 1
         if (sibling + 1) << k <= size:
-            nodes.append(Node(k, sibling))
+            nodes.append((k, sibling))
         else:
             border = (sibling << k, size)
     at = len(nodes)
-    nodes += [Node(level + k, (index >> k) ^ 1) for k in range(inner, last.bit_length()) if index >> k & 1]
+    nodes += [(level + k, (index >> k) ^ 1) for k in range(inner, last.bit_length()) if index >> k & 1]
     return ProofNodes(nodes, border, at if border else 0)
 
 
@@ -212,7 +212,7 @@ def consistency_nodes(old_size: int, new_size: int) -> ProofNodes:
     path = _path_nodes(index, level, new_size)
     if index == 0:
         return path
-    return ProofNodes([Node(level, index), *path.nodes], path.border, path.at + 1 if path.border else 0)
+    return ProofNodes([(level, index), *path.nodes], path.border, path.at + 1 if path.border else 0)
 
 
 def _check_lengths(*hashes: bytes) -> None:
@@ -252,6 +252,48 @@ def verify_inclusion(index: int, size: int, leaf: bytes, proof: Sequence[bytes],
         raise ProofError(f"the inclusion proof for leaf {index} does not lead to the root")
 
 
+def _consistency_sides(old_size: int, new_size: int, count: int) -> list[bool]:
+    """RFC 9162 2.1.4.2 steps 4 to 7 for a path of 1 + `count` hashes (0 < old_size < new_size):
+    for each hash after the first, whether it lies left of the old tree's right border, so that it
+    folds into both roots, or right of it, into the new root only. ProofError when the path's
+    length does not fit the two trees."""
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    sides: list[bool] = []
+    for _ in range(count):
+        if sn == 0:
+            raise ProofError("the consistency proof is longer than the tree is deep")
+        left = bool(fn & 1) or fn == sn
+        sides.append(left)
+        if left and not fn & 1:
+            while fn and not fn & 1:
+                fn >>= 1
+                sn >>= 1
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise ProofError("the consistency proof is shorter than the tree is deep")
+    return sides
+
+
+def consistency_old_root(old_size: int, new_size: int, proof: Sequence[bytes]) -> bytes:
+    """The old root a consistency proof leads to (`fr` of RFC 9162 2.1.4.2): the hashes left of
+    the old tree's border are its complete subtrees, folded. Only for an old size that is not a
+    power of two; for one that is, the proof leaves that root out."""
+    if not 0 < old_size < new_size or old_size & (old_size - 1) == 0:
+        raise ValueError(f"a proof from size {old_size} to {new_size} does not hold the old root")
+    _check_lengths(*proof)
+    if not proof:
+        raise ProofError("the consistency proof is empty")
+    fr = proof[0]
+    for c, left in zip(proof[1:], _consistency_sides(old_size, new_size, len(proof) - 1), strict=True):
+        if left:
+            fr = node_hash(c, fr)
+    return fr
+
+
 def verify_consistency(  # noqa: PLR0912 -- the RFC's algorithm, step for step
     old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: Sequence[bytes]
 ) -> None:
@@ -277,27 +319,13 @@ def verify_consistency(  # noqa: PLR0912 -- the RFC's algorithm, step for step
     path = list(proof)
     if old_size & (old_size - 1) == 0:
         path.insert(0, old_root)
-    fn, sn = old_size - 1, new_size - 1
-    while fn & 1:
-        fn >>= 1
-        sn >>= 1
     fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            raise ProofError("the consistency proof is longer than the tree is deep")
-        if fn & 1 or fn == sn:
+    for c, left in zip(path[1:], _consistency_sides(old_size, new_size, len(path) - 1), strict=True):
+        if left:
             fr = node_hash(c, fr)
             sr = node_hash(c, sr)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
         else:
             sr = node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise ProofError("the consistency proof is shorter than the tree is deep")
     if fr != old_root:
         raise ProofError(f"the consistency proof does not lead to the old root (size {old_size})")
     if sr != new_root:

@@ -30,7 +30,7 @@ from pathlib import Path
 from chainproof.errors import StoreError
 from chainproof.log import bundles as bx
 from chainproof.log import tiles as tl
-from chainproof.log.merkle import HASH_SIZE, Node
+from chainproof.log.merkle import HASH_SIZE
 from chainproof.log.store import FORMAT, KeyRecord, LogReader
 from chainproof.log.tiles import Tile, TileId
 
@@ -295,7 +295,7 @@ class _Session:
                 found[tid] = Tile(tid, tl.base_of(row[1], row[0]))
         return found
 
-    def node_hashes(self, nodes: Sequence[Node]) -> list[bytes]:
+    def node_hashes(self, nodes: Sequence[tuple[int, int]]) -> list[bytes]:
         # `tl.locate` and `tl.node_from_tile` inlined: a proof resolves a score of nodes, and a
         # call per step would cost more than the step.
         # A reader keeps the tiles it reads for later transactions (see `_tiles_read`); a writer

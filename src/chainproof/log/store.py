@@ -17,7 +17,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from chainproof.log.merkle import Node
 from chainproof.log.tiles import Tile, TileId
 
 FORMAT = "chainproof-log/2"
@@ -65,8 +64,9 @@ class LogReader(Protocol):
     def tiles(self, ids: Sequence[TileId]) -> dict[TileId, Tile]:
         """The requested tiles that exist."""
 
-    def node_hashes(self, nodes: Sequence[Node]) -> list[bytes]:
-        """Hashes of complete subtrees, reading each tile that holds one of them once."""
+    def node_hashes(self, nodes: Sequence[tuple[int, int]]) -> list[bytes]:
+        """Hashes of complete subtrees, given as (level, index) like `Node`, reading each tile that
+        holds one of them once."""
 
     def tile_level(self, level: int) -> Iterator[tuple[int, int, bytes]]:
         """Every stored tile of one tile level as (index, width, encoded bytes), in index order."""
