@@ -33,15 +33,35 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha256(b"\x01" + left + right).digest()
 
 
+# Hashers already fed their domain-separation byte: copying one costs less than starting afresh,
+# and feeding the halves separately saves joining them (about 10% and 15% per hash in CPython).
+_LEAF_PREFIX = _sha256(b"\x00")
+_NODE_PREFIX = _sha256(b"\x01")
+
+
 def leaf_hashes(leaves: Sequence[bytes]) -> list[bytes]:
-    """`leaf_hash` of each entry, in one list pass (no call per entry)."""
-    return [_sha256(b"\x00" + data).digest() for data in leaves]
+    """`leaf_hash` of each entry, in bulk."""
+    start = _LEAF_PREFIX.copy
+    out: list[bytes] = []
+    for data in leaves:
+        h = start()
+        h.update(data)
+        out.append(h.digest())
+    return out
 
 
 def parent_hashes(level: Sequence[bytes]) -> list[bytes]:
     """`node_hash` of each pair of an even-length level: the level above it."""
-    pairs = zip(level[::2], level[1::2], strict=True)
-    return [_sha256(b"\x01" + left + right).digest() for left, right in pairs]
+    if len(level) % 2:
+        raise ValueError("a level of odd length has no level of pairs above it")
+    start = _NODE_PREFIX.copy
+    out: list[bytes] = []
+    for i in range(0, len(level), 2):
+        h = start()
+        h.update(level[i])
+        h.update(level[i + 1])
+        out.append(h.digest())
+    return out
 
 
 EMPTY_ROOT = _sha256(b"").digest()
