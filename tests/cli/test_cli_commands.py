@@ -597,11 +597,11 @@ def test_audit_with_the_wrong_vkey_fails(cli: Cli, store: Store, tmp_path: Path)
 def _rewrite_entry(db_path: Path, index: int, body: bytes | None) -> None:
     """Give entry `index` a new body (None: take it out of its bundle), as a forger with SQL would."""
     db = sqlite3.connect(db_path)
-    [(width, ends, stored)] = db.execute("SELECT width, ends, body FROM entry_bundles WHERE idx = 0")
-    entries = bundles.decode(ends, stored, width)
+    [(width, *stored)] = db.execute("SELECT width, ends, body, outside FROM entry_bundles WHERE idx = 0")
+    entries = bundles.decode(bundles.Bundle(*stored), width)
     entries[index : index + 1] = [] if body is None else [body]
     db.execute(
-        "UPDATE entry_bundles SET width = ?, ends = ?, body = ? WHERE idx = 0",
+        "UPDATE entry_bundles SET width = ?, ends = ?, body = ?, outside = ? WHERE idx = 0",
         (len(entries), *bundles.encode(entries)),
     )
     db.commit()

@@ -148,35 +148,47 @@ def entry_body(directory: Path, index: int) -> bytes:
 
 
 def bundle_entries(directory: Path, k: int) -> list[bytes]:
-    [(width, ends, body)] = query(
-        directory, "SELECT width, ends, body FROM entry_bundles WHERE idx = ?", (k,)
-    )
+    """The entries of bundle k, read with SQL, with those kept outside it."""
+    [row] = query(directory, "SELECT width, ends, body, outside FROM entry_bundles WHERE idx = ?", (k,))
+    width, ends, body, outside = row
     assert isinstance(width, int)
     assert isinstance(ends, bytes)
     assert isinstance(body, bytes)
-    return bundles.decode(ends, body, width)
+    assert isinstance(outside, bytes)
+    base = k * bundles.WIDTH
+    large = dict(
+        query(directory, "SELECT idx, body FROM large_entries WHERE idx BETWEEN ? AND ?", (base, base + 255))
+    )
+    slots = bundles.decode(bundles.Bundle(ends, body, outside), width)
+    entries = [large.get(base + i) if e is None else e for i, e in enumerate(slots)]
+    assert all(isinstance(e, bytes) for e in entries)
+    return entries  # type: ignore[return-value]
 
 
 Statements = list[tuple[str, tuple[object, ...]]]
 
 
 def rewrite_entries(directory: Path, changes: Mapping[int, bytes | None]) -> Statements:
-    """Statements for `sql` that give entries new bodies, rewriting their bundles as a forger with
-    SQL would. None takes an entry out: the entries after it in its bundle move down one index."""
+    """Statements for `sql` that give entries new bodies, rewriting their bundles (and the rows of
+    large entries) as a forger with SQL would. None takes an entry out: the entries after it in
+    its bundle move down one index."""
     statements: Statements = []
     for k in sorted({index // bundles.WIDTH for index in changes}):
         base = k * bundles.WIDTH
         old = bundle_entries(directory, k)
         new = [changes.get(base + i, e) for i, e in enumerate(old)]
         kept = [e for e in new if e is not None]
+        statements.append(
+            ("DELETE FROM large_entries WHERE idx BETWEEN ? AND ?", (base, base + bundles.WIDTH - 1))
+        )
+        statements += [
+            ("INSERT INTO large_entries (idx, body) VALUES (?, ?)", (base + i, e))
+            for i, e in enumerate(kept)
+            if bundles.is_large(e)
+        ]
         if kept:
-            ends, body = bundles.encode(kept)
-            statements.append(
-                (
-                    "UPDATE entry_bundles SET width = ?, ends = ?, body = ? WHERE idx = ?",
-                    (len(kept), ends, body, k),
-                )
-            )
+            update = "UPDATE entry_bundles SET width = ?, ends = ?, body = ?, outside = ? WHERE idx = ?"
+            statements.append((update, (len(kept), *bundles.encode(kept), k)))
         else:
             statements.append(("DELETE FROM entry_bundles WHERE idx = ?", (k,)))
     return statements

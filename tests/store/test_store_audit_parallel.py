@@ -99,7 +99,9 @@ def _rewrite(directory: Path, bodies: list[bytes], *, tiles_too: bool) -> None:
     for k in range(0, len(bodies), bundles.WIDTH):
         part = bodies[k : k + bundles.WIDTH]
         row = (k // bundles.WIDTH, len(part), *bundles.encode(part))
-        statements.append(("INSERT INTO entry_bundles (idx, width, ends, body) VALUES (?, ?, ?, ?)", row))
+        statements.append(
+            ("INSERT INTO entry_bundles (idx, width, ends, body, outside) VALUES (?, ?, ?, ?, ?)", row)
+        )
     if tiles_too:
         rebuilt = tiles.extend(0, {}, [merkle.leaf_hash(b) for b in bodies])
         statements.append(("DELETE FROM tiles", ()))

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from store_support import Built, audit_store, bundle_entries, query, snapshot, sql
+from store_support import Built, audit_store, bundle_entries, envelope, query, sql
 
 from chainproof.errors import StoreError
-from chainproof.log import merkle
+from chainproof.log import bundles, merkle
 from chainproof.log.custody import DB_FILE, CustodyLog
 from chainproof.log.sqlite import SqliteStore
 from chainproof.log.store import FORMAT
@@ -33,6 +32,7 @@ def _as_rows_format(directory: Path, *, skip: int | None = None) -> None:
             ("CREATE TABLE entries (idx INTEGER PRIMARY KEY, body BLOB NOT NULL)", ()),
             *[("INSERT INTO entries (idx, body) VALUES (?, ?)", row) for row in rows],
             ("DROP TABLE entry_bundles", ()),
+            ("DROP TABLE large_entries", ()),
             ("UPDATE meta SET value = ? WHERE key = 'format'", (ROWS_FORMAT,)),
         ],
     )
@@ -90,6 +90,12 @@ def test_a_store_of_the_row_format_with_a_missing_row_is_left_as_it_was(three_bu
         ),
         ("UPDATE entry_bundles SET ends = ? WHERE idx = 0", (b"\xff" * 1024,), "entry bundle 0 is damaged"),
         ("UPDATE entry_bundles SET ends = 'text' WHERE idx = 0", (), "entry bundle 0 is not stored as bytes"),
+        (
+            "UPDATE entry_bundles SET outside = x'05' WHERE idx = 0",
+            (),
+            "entry 5 is kept outside but has bytes",
+        ),
+        ("UPDATE entry_bundles SET outside = 'x' WHERE idx = 1", (), "entry bundle 1 is not stored as bytes"),
         ("UPDATE entry_bundles SET width = 'x' WHERE idx = 2", (), "entry bundle 2 claims 'x' entries"),
         ("UPDATE entry_bundles SET width = 300 WHERE idx = 2", (), "entry bundle 2 claims 300 entries"),
     ],
@@ -119,15 +125,52 @@ def test_an_append_extends_the_last_bundle_then_starts_new_ones(tmp_path: Path) 
     assert query(tmp_path, "SELECT idx, width FROM entry_bundles") == [(0, 256), (1, 256), (2, 188)]
 
 
-def test_a_bundle_too_large_for_the_database_is_refused_whole(built: Built) -> None:
+def test_large_entries_live_in_rows_of_their_own(tmp_path: Path) -> None:
+    """Entries of 64 KiB and more stay out of their bundle: 300 of 70 KB make 21 MB of entries,
+    and no bundle's body holds any of it."""
+    store = SqliteStore(tmp_path / DB_FILE, create=True)
+    leaves = [(b"%05d" % i) * (14_000 if i % 3 else 3) for i in range(300)]  # 70 KB, but every third 15 B
+    try:
+        for start, end in ((0, 1), (1, 255), (255, 300)):
+            with store.writer() as w:
+                w.append(leaves[start:end], merkle.leaf_hashes(leaves[start:end]))
+        with store.reader() as r:
+            assert list(r.entries(0, 300)) == leaves
+            assert [len(chunk) for chunk in r.entry_chunks(0, 300)] == [300]  # under 32 MiB: one chunk
+            assert [r.entry(i) for i in (0, 1, 255, 299)] == [leaves[i] for i in (0, 1, 255, 299)]
+    finally:
+        store.close()
+    assert query(tmp_path, "SELECT count(*) FROM large_entries") == [(200,)]
+    assert query(tmp_path, "SELECT max(length(body)) FROM entry_bundles") == [(15 * 86,)]
+
+
+def test_a_large_entry_forged_or_missing_is_found(make_log: Callable[..., Built]) -> None:
+    built = make_log([2])
+    log, directory = built.log, built.log.directory
+    big = envelope(built.actor, 7, "x" * bundles.LARGE)
+    index = log.append([big]).entries[0].index
+    log.close()
+    assert query(directory, "SELECT idx FROM large_entries") == [(index,)]
+    body = big.canonical()
+    middle = len(body) // 2  # inside the base64 payload
+    forged = body[:middle] + (b"A" if body[middle : middle + 1] != b"A" else b"B") + body[middle + 1 :]
+    sql(directory, [("UPDATE large_entries SET body = ? WHERE idx = ?", (forged, index))])
+    report = audit_store(directory, built.vkey)
+    assert report.problems[0].index == index
+    sql(directory, [("DELETE FROM large_entries", ())])
+    with pytest.raises(StoreError, match=f"entry {index} is missing from the store"):
+        audit_store(directory, built.vkey)
+
+
+def test_a_store_of_the_row_format_keeps_its_large_entries(make_log: Callable[..., Built]) -> None:
+    built = make_log([1])
     log = built.log
-    before = snapshot(log)
-    assert isinstance(log.store, SqliteStore)
-    log.store._db.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 64 * 1024)
-    big = [b"x" * 40_000, b"y" * 40_000]
-    with (
-        pytest.raises(StoreError, match=r"entries 0 to 9 add up to 8\d,\d{3} bytes"),
-        log.store.writer() as w,
-    ):
-        w.append(big, merkle.leaf_hashes(big))
-    assert snapshot(log) == before
+    log.append([envelope(built.actor, 9, "z" * bundles.LARGE)])
+    log.close()
+    directory = log.directory
+    entries = _entries(directory)
+    _as_rows_format(directory)
+    CustodyLog.open(directory).close()
+    assert _entries(directory) == entries
+    assert query(directory, "SELECT idx FROM large_entries") == [(len(entries) - 1,)]
+    assert audit_store(directory, built.vkey).ok

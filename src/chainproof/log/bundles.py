@@ -1,10 +1,12 @@
 """How entries are laid out in storage: bundles of 256, as C2SP tlog-tiles groups them.
 
 Bundle k holds entries 256k to 256k + 255. Only the last bundle of a log is partial, and only it
-is ever rewritten, as the last tile of each level is. A bundle is stored as two byte strings:
-`body`, its entries one after another, and `ends`, the offset in `body` where each entry ends, as
-big-endian 32-bit integers. tlog-tiles prefixes each entry with a 16-bit length instead; ours may
-be longer than 64 KiB, and offsets find one entry without walking the ones before it.
+is ever rewritten, as the last tile of each level is. A bundle is stored as three byte strings:
+`body`, its entries one after another; `ends`, the offset in `body` where each entry ends, as
+big-endian 32-bit integers; and `outside`, the positions (one byte each, ascending) of the entries
+of LARGE bytes or more, which the store keeps in rows of their own and which take no bytes in
+`body`. tlog-tiles prefixes each entry with a 16-bit length instead; ours may be longer than
+64 KiB, and offsets find one entry without walking the ones before it.
 
 One row per 256 entries rather than one per entry: most of what a database spends on a short row
 is the row itself, so appends, scans and the bytes on disk all shrink (docs/adr/0008).
@@ -17,25 +19,42 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from itertools import accumulate, pairwise
+from typing import NamedTuple, cast
 
 WIDTH = 256
+LARGE = 1 << 16
+"""Entries of this many bytes or more live outside their bundle, so that a bundle's body stays
+under 16 MiB: reading one entry never loads more, and 256 large entries never add up past
+SQLite's limit on a single value."""
 _END = struct.Struct(">I")
-MAX_BODY = (1 << 32) - 1
-"""The most bytes a bundle's entries can add up to, so that every end fits in 32 bits."""
 
 
 class BundleError(ValueError):
-    """A stored bundle whose offsets do not describe its body."""
+    """A stored bundle whose parts do not describe each other."""
 
 
-def encode(entries: Sequence[bytes]) -> tuple[bytes, bytes]:
-    """(ends, body) of a bundle holding `entries`."""
+class Bundle(NamedTuple):
+    ends: bytes
+    body: bytes
+    outside: bytes
+
+
+def is_large(entry: bytes) -> bool:
+    return len(entry) >= LARGE
+
+
+def encode(entries: Sequence[bytes | None]) -> Bundle:
+    """The stored form of a bundle of `entries`; a large entry, or None (one already kept
+    outside), is marked outside and takes no bytes in the body."""
     if len(entries) > WIDTH:
         raise ValueError(f"a bundle holds at most {WIDTH} entries, not {len(entries)}")
-    ends = list(accumulate(map(len, entries)))
-    if ends and ends[-1] > MAX_BODY:
-        raise ValueError(f"a bundle's entries may add up to {MAX_BODY:,} bytes, not {ends[-1]:,}")
-    return struct.pack(f">{len(ends)}I", *ends), b"".join(entries)
+    if None not in entries and max(map(len, cast("Sequence[bytes]", entries)), default=0) < LARGE:
+        inside, outside = cast("Sequence[bytes]", entries), b""  # as nearly every bundle is
+    else:
+        inside = [b"" if e is None or is_large(e) else e for e in entries]
+        outside = bytes(p for p, e in enumerate(entries) if e is None or is_large(e))
+    ends = list(accumulate(map(len, inside)))
+    return Bundle(struct.pack(f">{len(ends)}I", *ends), b"".join(inside), outside)
 
 
 def _ends(ends: bytes, body: bytes, width: int) -> tuple[int, ...]:
@@ -49,7 +68,16 @@ def _ends(ends: bytes, body: bytes, width: int) -> tuple[int, ...]:
     return offsets
 
 
-def decode(ends: bytes, body: bytes, width: int) -> list[bytes]:
-    """The entries of a stored bundle; BundleError if its parts do not fit together."""
-    offsets = _ends(ends, body, width)
-    return [body[a:b] for a, b in pairwise((0, *offsets))]
+def decode(bundle: Bundle, width: int) -> list[bytes | None]:
+    """The entries of a stored bundle, None where one is kept outside; BundleError if its parts do
+    not fit together."""
+    offsets = _ends(bundle.ends, bundle.body, width)
+    entries: list[bytes | None] = [bundle.body[a:b] for a, b in pairwise((0, *offsets))]
+    if bundle.outside:
+        if any(a >= b for a, b in pairwise(bundle.outside)) or bundle.outside[-1] >= width:
+            raise BundleError(f"its positions of entries kept outside are out of order or past {width}")
+        for p in bundle.outside:
+            if entries[p]:
+                raise BundleError(f"entry {p} is kept outside but has bytes in the body")
+            entries[p] = None
+    return entries

@@ -26,6 +26,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import cast
 
 from chainproof.errors import StoreError
 from chainproof.log import bundles as bx
@@ -34,12 +35,16 @@ from chainproof.log.merkle import HASH_SIZE
 from chainproof.log.store import FORMAT, KeyRecord, LogReader
 from chainproof.log.tiles import Tile, TileId
 
-_BUNDLES_TABLE = """CREATE TABLE entry_bundles (
-    idx INTEGER PRIMARY KEY, width INTEGER NOT NULL, ends BLOB NOT NULL, body BLOB NOT NULL
-)"""
+_ENTRY_TABLES = """
+CREATE TABLE entry_bundles (
+    idx INTEGER PRIMARY KEY, width INTEGER NOT NULL, ends BLOB NOT NULL, body BLOB NOT NULL,
+    outside BLOB NOT NULL
+);
+CREATE TABLE large_entries (idx INTEGER PRIMARY KEY, body BLOB NOT NULL)
+"""
 _SCHEMA = f"""
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-{_BUNDLES_TABLE};
+{_ENTRY_TABLES};
 CREATE TABLE tiles (
     level INTEGER NOT NULL, idx INTEGER NOT NULL, width INTEGER NOT NULL, hashes BLOB NOT NULL,
     PRIMARY KEY (level, idx)
@@ -52,8 +57,9 @@ CREATE TABLE keys (
 """
 _BUSY_TIMEOUT_S = 60.0
 _IN_CHUNK = 500
-_SCAN_ENTRIES = 1024  # entries per chunk when scanning
-_ROW_SLACK = 4096  # what a bundle's row holds besides its body, at most (offsets, width, index)
+_SCAN_ENTRIES = 1024  # entries per chunk when scanning, at most
+_SCAN_BYTES = 1 << 25  # and bytes, once large entries come in
+_BUNDLE_ROW = "(idx, width, ends, body, outside) VALUES (?, ?, ?, ?, ?)"
 
 LEAF_INDEX_FILE = "leaf-index.db"
 _IDX_SCHEMA = """
@@ -139,10 +145,26 @@ class _Session:
 
     def entry(self, index: int) -> bytes:
         k, position = divmod(index, bx.WIDTH)
-        row = self._db.execute("SELECT width, ends, body FROM entry_bundles WHERE idx = ?", (k,)).fetchone()
-        if row is None or (isinstance(row[0], int) and position >= row[0]):
+        slots = self._slots(k)
+        if position >= len(slots):
             raise StoreError(f"entry {index} is missing from the store")
-        return _bundle(k, *row)[position]
+        found = slots[position]
+        return found if found is not None else self._large(index)
+
+    def _slots(self, k: int) -> list[bytes | None]:
+        """Bundle k's entries, None where one is kept outside it."""
+        row = self._db.execute(
+            "SELECT width, ends, body, outside FROM entry_bundles WHERE idx = ?", (k,)
+        ).fetchone()
+        if row is None:
+            raise StoreError(f"entry {k * bx.WIDTH} is missing from the store")
+        return _bundle(k, *row)
+
+    def _large(self, index: int) -> bytes:
+        row = self._db.execute("SELECT body FROM large_entries WHERE idx = ?", (index,)).fetchone()
+        if row is None:
+            raise StoreError(f"entry {index} is missing from the store")
+        return _blob(row[0], f"entry {index}")
 
     def entries(self, start: int, end: int) -> Iterator[bytes]:
         for chunk in self.entry_chunks(start, end):
@@ -153,24 +175,36 @@ class _Session:
             return
         first, last = start // bx.WIDTH, (end - 1) // bx.WIDTH
         cur = self._db.execute(
-            "SELECT idx, width, ends, body FROM entry_bundles WHERE idx >= ? AND idx <= ? ORDER BY idx",
+            "SELECT idx, width, ends, body, outside FROM entry_bundles"
+            " WHERE idx BETWEEN ? AND ? ORDER BY idx",
             (first, last),
         )
         expected = first
         chunk: list[bytes] = []
+        held = 0  # bytes in `chunk`
         # A few bundles to a chunk: an audit or export reads every entry, and it pays per chunk.
-        for k, width, ends, body in cur:
+        for k, width, ends, body, outside in cur:
             if k != expected:
                 raise StoreError(f"entry {max(start, expected * bx.WIDTH)} is missing from the store")
-            entries = _bundle(k, width, ends, body)
+            slots = _bundle(k, width, ends, body, outside)
             base = k * bx.WIDTH
             wanted = min(end - base, bx.WIDTH)
-            if len(entries) < wanted:
-                raise StoreError(f"entry {base + len(entries)} is missing from the store")
-            chunk += entries[max(start - base, 0) : wanted]
-            if len(chunk) >= _SCAN_ENTRIES:
+            if len(slots) < wanted:
+                raise StoreError(f"entry {base + len(slots)} is missing from the store")
+            if outside:  # some entries live in rows of their own: fetch them one by one
+                for position in range(max(start - base, 0), wanted):
+                    entry = slots[position]
+                    chunk.append(self._large(base + position) if entry is None else entry)
+                    held += len(chunk[-1])
+                    if held >= _SCAN_BYTES:
+                        yield chunk
+                        chunk, held = [], 0
+            else:
+                chunk += cast("list[bytes]", slots[max(start - base, 0) : wanted])
+                held += len(cast("bytes", body))
+            if len(chunk) >= _SCAN_ENTRIES or held >= _SCAN_BYTES:
                 yield chunk
-                chunk = []
+                chunk, held = [], 0
             expected += 1
         if expected != last + 1:
             raise StoreError(f"entry {max(start, expected * bx.WIDTH)} is missing from the store")
@@ -351,9 +385,11 @@ class _Session:
         first = self.size()
         written = tl.extend(first, self.tiles(tl.edge(first)), leaf_hashes)
         self._db.executemany(
-            "INSERT OR REPLACE INTO entry_bundles (idx, width, ends, body) VALUES (?, ?, ?, ?)",
-            self._bundle_rows(first, leaves),
+            f"INSERT OR REPLACE INTO entry_bundles {_BUNDLE_ROW}", self._bundle_rows(first, leaves)
         )
+        if max(map(len, leaves), default=0) >= bx.LARGE:
+            large = [(first + i, leaf) for i, leaf in enumerate(leaves) if bx.is_large(leaf)]
+            self._db.executemany("INSERT INTO large_entries (idx, body) VALUES (?, ?)", large)
         self._db.executemany(
             "INSERT OR REPLACE INTO tiles (level, idx, width, hashes) VALUES (?, ?, ?, ?)",
             ((t.id.level, t.id.index, t.width, t.encode()) for t in written),
@@ -371,24 +407,16 @@ class _Session:
                 self._indexed = end
         return first
 
-    def _bundle_rows(self, first: int, leaves: Sequence[bytes]) -> list[tuple[int, int, bytes, bytes]]:
+    def _bundle_rows(self, first: int, leaves: Sequence[bytes]) -> list[tuple[int, int, bytes, bytes, bytes]]:
         """The bundles to write when `leaves` follow entry `first - 1`: the last one completed or
         extended, then new ones."""
         k, have = divmod(first, bx.WIDTH)
-        pending = [*self.entries(k * bx.WIDTH, first), *leaves] if have else leaves
-        limit = self._db.getlimit(sqlite3.SQLITE_LIMIT_LENGTH) - _ROW_SLACK
-        rows: list[tuple[int, int, bytes, bytes]] = []
-        for offset in range(0, len(pending), bx.WIDTH):
-            part = pending[offset : offset + bx.WIDTH]
-            if sum(map(len, part)) > limit:
-                begin = (k * bx.WIDTH) + offset
-                raise StoreError(
-                    f"entries {begin} to {begin + len(part) - 1} add up to {sum(map(len, part)):,} bytes; "
-                    f"the {bx.WIDTH} entries of a bundle may hold {limit:,} at most"
-                )
-            ends, body = bx.encode(part)
-            rows.append((k + offset // bx.WIDTH, len(part), ends, body))
-        return rows
+        pending: list[bytes | None] = [*self._slots(k)[:have], *leaves] if have else list(leaves)
+        return [
+            (k + offset // bx.WIDTH, len(part), *bx.encode(part))
+            for offset in range(0, len(pending), bx.WIDTH)
+            for part in [pending[offset : offset + bx.WIDTH]]
+        ]
 
     def put_key(self, record: KeyRecord) -> None:
         self._db.execute(
@@ -415,12 +443,14 @@ def _indexed_size(db: sqlite3.Connection) -> int:
     return row[0]
 
 
-def _bundle(k: object, width: object, ends: object, body: object) -> list[bytes]:
-    """The entries of bundle `k` as a row holds them; StoreError when they do not fit together."""
+def _bundle(k: object, width: object, ends: object, body: object, outside: object) -> list[bytes | None]:
+    """The entries of bundle `k` as a row holds them (None: kept outside); StoreError when the
+    row's parts do not fit together."""
     if not isinstance(width, int):
         raise StoreError(f"entry bundle {k} claims {width!r} entries; the store is damaged")
+    what = f"entry bundle {k}"
     try:
-        return bx.decode(_blob(ends, f"entry bundle {k}"), _blob(body, f"entry bundle {k}"), width)
+        return bx.decode(bx.Bundle(_blob(ends, what), _blob(body, what), _blob(outside, what)), width)
     except bx.BundleError as e:
         raise StoreError(f"entry bundle {k} is damaged: {e}") from None
 
@@ -530,7 +560,9 @@ class SqliteStore:
         self._db.execute("BEGIN IMMEDIATE")
         try:
             if self._format() == _FORMAT_ROWS:  # another process may have converted it meanwhile
-                self._db.execute(_BUNDLES_TABLE)
+                for statement in _ENTRY_TABLES.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
                 self._bundle_rows_of_format_1()
                 self._db.execute("DROP TABLE entries")
                 self._db.execute("UPDATE meta SET value = ? WHERE key = 'format'", (FORMAT,))
@@ -540,8 +572,7 @@ class SqliteStore:
             raise
 
     def _bundle_rows_of_format_1(self) -> None:
-        insert = "INSERT INTO entry_bundles (idx, width, ends, body) VALUES (?, ?, ?, ?)"
-        rows: list[tuple[int, int, bytes, bytes]] = []
+        rows: list[tuple[int, int, bytes, bytes, bytes]] = []
         pending: list[bytes] = []
         expected = 0
         for index, body in self._db.execute("SELECT idx, body FROM entries ORDER BY idx"):
@@ -552,15 +583,17 @@ class SqliteStore:
                 )
             pending.append(_blob(body, f"entry {index}"))
             expected += 1
+            if bx.is_large(pending[-1]):
+                self._db.execute("INSERT INTO large_entries (idx, body) VALUES (?, ?)", (index, pending[-1]))
             if len(pending) == bx.WIDTH:
                 rows.append((index // bx.WIDTH, bx.WIDTH, *bx.encode(pending)))
                 pending = []
             if len(rows) == bx.WIDTH:  # written as it goes: a large store is not held in memory
-                self._db.executemany(insert, rows)
+                self._db.executemany(f"INSERT INTO entry_bundles {_BUNDLE_ROW}", rows)
                 rows = []
         if pending:
             rows.append((expected // bx.WIDTH, len(pending), *bx.encode(pending)))
-        self._db.executemany(insert, rows)
+        self._db.executemany(f"INSERT INTO entry_bundles {_BUNDLE_ROW}", rows)
 
     def _format(self) -> str | None:
         try:
