@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from store_support import Built, audit_store, envelope, snapshot
 
-from chainproof.errors import StoreError
+from chainproof.errors import StoreError, UsageError
 from chainproof.log import merkle, tiles
 from chainproof.log import sqlite as sqlite_mod
 from chainproof.log.audit import AuditReport, check_tiles
@@ -339,6 +339,18 @@ def test_a_consistency_proof_reads_o_log_n_rows(big: Big, traced: Traced, old: i
         merkle.root_of_leaf_hashes(big.hashes[:new]),
         c.proof,
     )
+
+
+def test_a_proof_at_a_size_already_read_from_tiles_already_read_runs_no_sql(big: Big, traced: Traced) -> None:
+    traced.log.prove(5, BIG)
+    traced.statements.clear()
+    p = traced.log.prove(6, BIG)  # the same tiles, the same right border, the same root
+    assert traced.statements == []
+    merkle.verify_inclusion(6, BIG, big.hashes[6], p.proof, merkle.root_of_leaf_hashes(big.hashes))
+    traced.log.prove(7, 1000)  # a smaller size needs no size either, only tiles it has not read
+    assert not [s for s in traced.statements if "entry_bundles" in s]
+    with pytest.raises(UsageError, match=f"tree size {BIG + 1} is outside 0..{BIG}"):
+        traced.log.prove(0, BIG + 1)  # a larger one is checked against the store
 
 
 def test_an_append_reads_o_log_n_rows(big: Big, traced: Traced) -> None:

@@ -110,6 +110,7 @@ class CustodyLog:
         self.directory = directory
         self.store = store
         self._known_ranges: _Known = {}  # for proofs: see `_range_hash`
+        self._seen_size = 0  # the largest size this process has read; a log never shrinks
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -203,9 +204,21 @@ class CustodyLog:
 
     # -- proofs ----------------------------------------------------------------------------
 
+    def _proof_size(self, reader: LogReader, size: int | None) -> int:
+        """The tree size a proof is for: `size`, once checked against the log's, or the log's.
+
+        A size at most one already read needs no read: the log has at least that many entries.
+        Together with the tiles and ranges kept in memory, a proof at a known size then reads
+        nothing from the database."""
+        if size is not None and 0 <= size <= self._seen_size:
+            return size
+        current = reader.size()
+        self._seen_size = max(self._seen_size, current)
+        return _check_size(size, current)
+
     def prove(self, index: int, size: int | None = None) -> InclusionProof:
         with self.store.reader() as r:
-            n = _check_size(size, r.size())
+            n = self._proof_size(r, size)
             _check_index(index, n)
             path = merkle.inclusion_nodes(index, n)
             proof, [leaf] = _proof_hashes(r, path, [(0, index)], self._known_ranges)
@@ -221,7 +234,7 @@ class CustodyLog:
 
     def consistency(self, old: int, new: int | None = None) -> ConsistencyProof:
         with self.store.reader() as r:
-            n = _check_size(new, r.size())
+            n = self._proof_size(r, new)
             if not 0 <= old <= n:
                 raise UsageError(f"old size {old} is outside 0..{n}")
             # The proof leaves out the root of an old tree whose size is a power of two: one stored

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import secrets
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import cast
+from typing import Protocol, cast
 
 from chainproof.errors import StoreError
 from chainproof.log import bundles as bx
@@ -108,12 +108,45 @@ _CACHED_TILES = 2048
 crosses are read once."""
 
 
+class _Db(Protocol):
+    """What a session uses of a connection."""
+
+    def execute(self, sql: str, parameters: Sequence[object] = ..., /) -> sqlite3.Cursor: ...
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[object]], /) -> sqlite3.Cursor: ...
+
+
+class _ReadOnDemand:
+    """A connection whose read transaction begins with its first statement: a reader that finds
+    everything it needs in memory (a proof from tiles already read) runs no SQL at all. SQLite
+    takes a deferred transaction's snapshot at its first read in any case, so what the reader
+    sees is the same."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+        self.begun = False
+
+    def execute(self, sql: str, parameters: Sequence[object] = (), /) -> sqlite3.Cursor:
+        if not self.begun:
+            self._db.execute("BEGIN")
+            self.begun = True
+        return self._db.execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Sequence[object]], /) -> sqlite3.Cursor:
+        raise TypeError("a reader does not write")
+
+    def end(self) -> None:
+        if self.begun:
+            self._db.execute("ROLLBACK")
+            self.begun = False
+
+
 class _Session:
     """One transaction's view of the database: what LogReader and LogWriter ask for."""
 
     def __init__(
         self,
-        db: sqlite3.Connection,
+        db: _Db,
         tiles_read: dict[_TileKey, _TileRow] | None = None,
         *,
         writer: bool = False,
@@ -436,7 +469,7 @@ class _Session:
         self._db.execute("INSERT OR REPLACE INTO checkpoints (size, note) VALUES (?, ?)", (size, note))
 
 
-def _indexed_size(db: sqlite3.Connection) -> int:
+def _indexed_size(db: _Db) -> int:
     row = db.execute("SELECT value FROM leafidx.state WHERE key = 'indexed_size'").fetchone()
     if row is None or not isinstance(row[0], int):
         raise sqlite3.DatabaseError("the leaf index has no valid indexed_size")
@@ -711,13 +744,13 @@ class SqliteStore:
     def reader(self) -> Iterator[_Session]:
         if self._index_damaged:
             self._repair_index()
+        db = _ReadOnDemand(self._db)
         try:
-            self._db.execute("BEGIN")
-            session = _Session(self._db, self._tiles_read)
+            session = _Session(db, self._tiles_read)
             try:
                 yield session
             finally:
-                self._db.execute("ROLLBACK")
+                db.end()
                 self._session_done(session)
         except sqlite3.Error as e:
             raise _store_error(self.path, e) from None
