@@ -1,10 +1,12 @@
 """RFC 9162 section 2.1 Merkle tree math: hashing, proof planning and proof verification.
 
 Pure functions over bytes and integers; nothing here reads storage. Proof *generation* is split in
-two so that storage stays dumb: `inclusion_plan` / `consistency_plan` say which leaf ranges a proof
-needs, `perfect_nodes` breaks a range into the complete subtrees a store keeps, and `fold_range`
-hashes those back into the range's Merkle tree hash. `inclusion_nodes` / `consistency_nodes` name
-the same proofs as complete subtrees directly, with bit arithmetic: the store's fast path.
+two so that storage stays dumb: `inclusion_nodes` / `consistency_nodes` name the complete subtrees
+(and at most one right border range) whose hashes make a proof, `perfect_nodes` breaks a range
+into the complete subtrees a store keeps, and `fold_range` hashes those back into the range's
+Merkle tree hash. `inclusion_plan` / `consistency_plan` give the same proofs as leaf ranges,
+following the RFC's recursive definitions step for step: the reference the fast planners are
+tested against.
 """
 
 from __future__ import annotations

@@ -342,7 +342,7 @@ class _Session:
         ).fetchone()
         return None if row is None else (int(row[0]), _blob(row[1], f"tile {tid.level}/{tid.index}"))
 
-    def _tile_covering(self, rows: dict[_TileKey, _TileRow], key: tuple[int, int], width: int) -> _TileRow:
+    def _tile_covering(self, rows: dict[_TileKey, _TileRow], key: _TileKey, width: int) -> _TileRow:
         """Tile `key` (level, index) from the database, at least `width` hashes wide, kept in `rows`."""
         row = self._tile_row(TileId(*key))
         if row is None:
