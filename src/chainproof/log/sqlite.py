@@ -568,17 +568,26 @@ class SqliteStore:
             self._db.close()
             raise
 
-    def _create(self) -> None:
+    @contextmanager
+    def _setting_up(self) -> Iterator[None]:
+        """A write transaction on the store's connection, to create, convert or index the store."""
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
-            self._db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
+            yield
             self._db.execute("COMMIT")
         except BaseException:
             self._db.execute("ROLLBACK")
             raise
+
+    def _run_script(self, script: str) -> None:
+        for statement in script.split(";"):
+            if statement.strip():
+                self._db.execute(statement)
+
+    def _create(self) -> None:
+        with self._setting_up():
+            self._run_script(_SCHEMA)
+            self._db.execute("INSERT INTO meta VALUES ('format', ?)", (FORMAT,))
 
     def _upgrade(self) -> None:
         found = self._format()
@@ -590,19 +599,12 @@ class SqliteStore:
     def _convert_rows(self) -> None:
         """Rewrite a store of one row per entry (format 1) into entry bundles, in one transaction:
         it either becomes a whole store of the current format or stays as it was."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with self._setting_up():
             if self._format() == _FORMAT_ROWS:  # another process may have converted it meanwhile
-                for statement in _ENTRY_TABLES.split(";"):
-                    if statement.strip():
-                        self._db.execute(statement)
+                self._run_script(_ENTRY_TABLES)
                 self._bundle_rows_of_format_1()
                 self._db.execute("DROP TABLE entries")
                 self._db.execute("UPDATE meta SET value = ? WHERE key = 'format'", (FORMAT,))
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     def _bundle_rows_of_format_1(self) -> None:
         rows: list[tuple[int, int, bytes, bytes, bytes]] = []
@@ -695,11 +697,8 @@ class SqliteStore:
 
     def _prepare_index(self) -> None:
         """Under the write lock: create the index tables, migrate, adopt or clear, catch up."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _IDX_SCHEMA.split(";"):
-                if statement.strip():
-                    self._db.execute(statement)
+        with self._setting_up():
+            self._run_script(_IDX_SCHEMA)
             if self._main_has_old_index():  # a store written before the index moved out
                 self._db.execute(f"DROP TABLE main.{_OLD_INDEX}")
             if self._db.execute(
@@ -721,10 +720,6 @@ class SqliteStore:
             session.catch_up()
             if session.damaged:
                 raise sqlite3.DatabaseError("the leaf index is damaged")
-            self._db.execute("COMMIT")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
 
     def _repair_index(self) -> None:
         """Rebuild the index that a transaction found damaged (between transactions only)."""
