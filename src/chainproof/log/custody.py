@@ -342,7 +342,7 @@ class CustodyLog:
             return known[keyid]
 
         canonical = [env.canonical() for env in envelopes]
-        hashes = [merkle.leaf_hash(leaf) for leaf in canonical]
+        hashes = merkle.leaf_hashes(canonical)
         present = w.find_leaves(hashes)
         leaves: list[bytes] = []
         changed: list[KeyRecord] = []
