@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from store_support import Built, audit_store, bundle_entries, envelope, query, sql
+from store_support import Built, audit_store, bundle_entries, entry_body, envelope, query, sql
 
 from chainproof.errors import StoreError
-from chainproof.log import bundles, merkle
+from chainproof.log import bundles, merkle, rehash_workers
 from chainproof.log.custody import DB_FILE, CustodyLog
+from chainproof.log.note import parse_vkey
+from chainproof.log.rehash import RangeHashes, RangeTask
+from chainproof.log.rehash_workers import Jobs, Opener
 from chainproof.log.sqlite import SqliteStore
 from chainproof.log.store import FORMAT
 
@@ -174,3 +177,35 @@ def test_a_store_of_the_row_format_keeps_its_large_entries(make_log: Callable[..
     assert _entries(directory) == entries
     assert query(directory, "SELECT idx FROM large_entries") == [(len(entries) - 1,)]
     assert audit_store(directory, built.vkey).ok
+
+
+def test_the_parallel_audit_reads_large_entries_too(
+    make_log: Callable[..., Built], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker processes read their ranges on connections of their own: large entries included."""
+    started: list[int] = []
+    real = rehash_workers.run
+
+    def counted(opener: Opener, tasks: list[RangeTask], workers: int) -> Iterator[RangeHashes]:
+        started.append(workers)
+        return real(opener, tasks, workers)
+
+    monkeypatch.setattr(rehash_workers, "run", counted)
+    built = make_log([300])
+    log = built.log
+    large = [envelope(built.actor, 1000 + i, "w" * bundles.LARGE) for i in range(3)]
+    first = log.append(large).entries[0].index
+    log.append([envelope(built.actor, 2000 + i) for i in range(200)])
+    parallel = Jobs(workers=2, span=bundles.WIDTH, min_size=0)
+    verifier = parse_vkey(built.vkey)
+    assert log.audit(verifier, jobs=parallel).ok
+    log.close()
+    forged = entry_body(log.directory, first + 1).replace(b'"sig":"', b'"sig":"A', 1)
+    sql(log.directory, [("UPDATE large_entries SET body = ? WHERE idx = ?", (forged, first + 1))])
+    reopened = CustodyLog.open(log.directory)
+    try:
+        report = reopened.audit(verifier, jobs=parallel)
+    finally:
+        reopened.close()
+    assert report.problems[0].index == first + 1
+    assert started == [2, 2]
