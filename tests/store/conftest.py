@@ -10,7 +10,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from store_support import Built, build_log
 
 from chainproof.attest import keys
+from chainproof.log import rehash_workers
 from chainproof.log.custody import CustodyLog
+from chainproof.log.rehash import RangeHashes, RangeTask
+from chainproof.log.rehash_workers import Opener
 
 
 @pytest.fixture
@@ -38,3 +41,17 @@ def built(make_log: Callable[..., Built]) -> Built:
 def stranger() -> Ed25519PrivateKey:
     """A key no log knows."""
     return keys.generate()
+
+
+@pytest.fixture
+def runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The worker counts of the parallel re-hashes that ran."""
+    calls: list[int] = []
+    real = rehash_workers.run
+
+    def counted(opener: Opener, tasks: list[RangeTask], workers: int) -> Iterator[RangeHashes]:
+        calls.append(workers)
+        return real(opener, tasks, workers)
+
+    monkeypatch.setattr(rehash_workers, "run", counted)
+    return calls

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -49,20 +48,6 @@ def pristine(tmp_path_factory: pytest.TempPathFactory) -> Built:
 @pytest.fixture
 def store(pristine: Built, tmp_path: Path) -> Path:
     return pristine.copy(tmp_path / "store")
-
-
-@pytest.fixture
-def runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The worker counts of the parallel re-hashes that ran."""
-    calls: list[int] = []
-    real = rehash_workers.run
-
-    def counted(opener: Opener, tasks: list[RangeTask], workers: int) -> Iterator[RangeHashes]:
-        calls.append(workers)
-        return real(opener, tasks, workers)
-
-    monkeypatch.setattr(rehash_workers, "run", counted)
-    return calls
 
 
 def _audit(directory: Path, vkey: str, jobs: Jobs, saved: Checkpoint | None = None) -> AuditReport:

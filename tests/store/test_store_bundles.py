@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from store_support import Built, audit_store, bundle_entries, entry_body, envelope, query, sql
 
 from chainproof.errors import StoreError
-from chainproof.log import bundles, merkle, rehash_workers
+from chainproof.log import bundles, merkle
 from chainproof.log.custody import DB_FILE, CustodyLog
 from chainproof.log.note import parse_vkey
-from chainproof.log.rehash import RangeHashes, RangeTask
-from chainproof.log.rehash_workers import Jobs, Opener
+from chainproof.log.rehash_workers import Jobs
 from chainproof.log.sqlite import SqliteStore
 from chainproof.log.store import FORMAT
 
@@ -179,18 +178,8 @@ def test_a_store_of_the_row_format_keeps_its_large_entries(make_log: Callable[..
     assert audit_store(directory, built.vkey).ok
 
 
-def test_the_parallel_audit_reads_large_entries_too(
-    make_log: Callable[..., Built], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_parallel_audit_reads_large_entries_too(make_log: Callable[..., Built], runs: list[int]) -> None:
     """Worker processes read their ranges on connections of their own: large entries included."""
-    started: list[int] = []
-    real = rehash_workers.run
-
-    def counted(opener: Opener, tasks: list[RangeTask], workers: int) -> Iterator[RangeHashes]:
-        started.append(workers)
-        return real(opener, tasks, workers)
-
-    monkeypatch.setattr(rehash_workers, "run", counted)
     built = make_log([300])
     log = built.log
     large = [envelope(built.actor, 1000 + i, "w" * bundles.LARGE) for i in range(3)]
@@ -208,4 +197,4 @@ def test_the_parallel_audit_reads_large_entries_too(
     finally:
         reopened.close()
     assert report.problems[0].index == first + 1
-    assert started == [2, 2]
+    assert runs == [2, 2]
