@@ -376,7 +376,7 @@ def test_an_append_reads_o_log_n_rows(big: Big, traced: Traced) -> None:
 
 def test_node_hashes_read_every_kind_of_node_from_the_tiles(big: Big) -> None:
     """Nodes at every in-tile level, in full and partial tiles, at every tile level, against roots
-    computed here from the leaf hashes; the store reads them with `tiles.locate` inlined."""
+    computed here from the leaf hashes."""
     rng = random.Random(3)
     nodes = [Node(level, index) for level in range(8, 17) for index in range(BIG >> level)]
     nodes += [Node(level, (BIG >> level) - 1) for level in range(17)]  # the last of each level

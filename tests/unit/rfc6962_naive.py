@@ -2,7 +2,8 @@
 
 This module deliberately imports nothing from chainproof: it is the reference the unit tests compare
 chainproof against. MTH, PATH and SUBPROOF are transcribed from RFC 9162 section 2.1 as recursive
-functions over leaf *data*; the only concession to speed is a cache of MTH per leaf range.
+functions: MTH over leaf *data*, PATH and SUBPROOF over leaf ranges whose MTHs make the proof. The
+only concession to speed is a cache of MTH per leaf range.
 
 Run it as a script to (re)write the known-answer vector files under tests/vectors/merkle/:
 
@@ -53,7 +54,8 @@ def split_point(n: int) -> int:
 
 
 class NaiveTree:
-    """MTH, PATH and PROOF/SUBPROOF of RFC 9162 2.1 over a list of leaf data D[0:n]."""
+    """MTH, PATH and PROOF of RFC 9162 2.1 over a list of leaf data D[0:n] (the recursions of PATH
+    and SUBPROOF are below, over leaf ranges)."""
 
     def __init__(self, leaves: Sequence[bytes]) -> None:
         self.leaves = list(leaves)
@@ -82,31 +84,55 @@ class NaiveTree:
     def root(self, n: int) -> bytes:
         return self.mth(0, n)
 
-    def path(self, m: int, n: int, lo: int = 0) -> list[bytes]:
-        """PATH(m, D[lo:lo+n]) for 0 <= m < n: the audit path, leaf end first."""
-        if not 0 <= m < n:
-            raise ValueError("PATH needs 0 <= m < n")
-        if n == 1:
-            return []
-        k = split_point(n)
-        if m < k:
-            return [*self.path(m, k, lo), self.mth(lo + k, lo + n)]
-        return [*self.path(m - k, n - k, lo + k), self.mth(lo, lo + k)]
+    def path(self, m: int, n: int) -> list[bytes]:
+        """PATH(m, D[n]) for 0 <= m < n: the audit path, leaf end first."""
+        return [self.mth(lo, hi) for lo, hi in path_ranges(m, n)]
 
     def proof(self, m: int, n: int) -> list[bytes]:
         """PROOF(m, D[n]) = SUBPROOF(m, D[n], true) for 0 < m <= n (empty when m == n)."""
         if not 0 < m <= n:
             raise ValueError("PROOF needs 0 < m <= n")
-        return self.subproof(m, n, True)
+        return [self.mth(lo, hi) for lo, hi in subproof_ranges(m, n, True)]
 
-    def subproof(self, m: int, n: int, b: bool, lo: int = 0) -> list[bytes]:
-        """SUBPROOF(m, D[lo:lo+n], b)."""
-        if m == n:
-            return [] if b else [self.mth(lo, lo + n)]
-        k = split_point(n)
-        if m <= k:
-            return [*self.subproof(m, k, b, lo), self.mth(lo + k, lo + n)]
-        return [*self.subproof(m - k, n - k, False, lo + k), self.mth(lo, lo + k)]
+
+def path_ranges(m: int, n: int, lo: int = 0) -> list[tuple[int, int]]:
+    """PATH(m, D[lo:lo+n]) for 0 <= m < n, as the leaf ranges whose MTHs it lists, leaf end first."""
+    if not 0 <= m < n:
+        raise ValueError("PATH needs 0 <= m < n")
+    if n == 1:
+        return []
+    k = split_point(n)
+    if m < k:
+        return [*path_ranges(m, k, lo), (lo + k, lo + n)]
+    return [*path_ranges(m - k, n - k, lo + k), (lo, lo + k)]
+
+
+def proof_ranges(m: int, n: int) -> list[tuple[int, int]]:
+    """The leaf ranges whose MTHs PROOF(m, D[n]) lists (none from the empty tree)."""
+    if not 0 <= m <= n:
+        raise ValueError("PROOF needs 0 <= m <= n")
+    return subproof_ranges(m, n, True) if m else []
+
+
+def subproof_ranges(m: int, n: int, b: bool, lo: int = 0) -> list[tuple[int, int]]:
+    """The leaf ranges whose MTHs SUBPROOF(m, D[lo:lo+n], b) lists."""
+    if m == n:
+        return [] if b else [(lo, lo + n)]
+    k = split_point(n)
+    if m <= k:
+        return [*subproof_ranges(m, k, b, lo), (lo + k, lo + n)]
+    return [*subproof_ranges(m - k, n - k, False, lo + k), (lo, lo + k)]
+
+
+def ranges_of(
+    nodes: Sequence[tuple[int, int]], border: tuple[int, int] | None, at: int
+) -> list[tuple[int, int]]:
+    """The leaf ranges a proof names as complete subtrees (level, index), with a border range at
+    position `at`: how chainproof's planners (`ProofNodes`) describe a proof."""
+    ranges = [(index << level, (index + 1) << level) for level, index in nodes]
+    if border is not None:
+        ranges.insert(at, border)
+    return ranges
 
 
 def ct_tree() -> NaiveTree:

@@ -16,7 +16,7 @@ from pymerkle import InmemoryTree, InvalidProof
 
 from chainproof.log import merkle
 
-from .rfc6962_naive import NaiveTree
+from .rfc6962_naive import NaiveTree, ranges_of
 
 MAX_ROOTS = 200
 MAX_PROOFS = 64
@@ -35,12 +35,16 @@ def tree() -> InmemoryTree:
     return t
 
 
+def _hashes(ranges: list[tuple[int, int]]) -> list[bytes]:
+    return [merkle.root_of_leaf_hashes(LEAF_HASHES[b:e]) for b, e in ranges]
+
+
 def _our_inclusion(index: int, size: int) -> list[bytes]:
-    return [merkle.root_of_leaf_hashes(LEAF_HASHES[b:e]) for b, e in merkle.inclusion_plan(index, size)]
+    return _hashes(ranges_of(*merkle.inclusion_nodes(index, size)))
 
 
 def _our_consistency(old: int, new: int) -> list[bytes]:
-    return [merkle.root_of_leaf_hashes(LEAF_HASHES[b:e]) for b, e in merkle.consistency_plan(old, new)]
+    return _hashes(ranges_of(*merkle.consistency_nodes(old, new)))
 
 
 def test_roots_agree_while_the_tree_grows_to_200_leaves() -> None:

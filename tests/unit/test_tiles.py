@@ -20,6 +20,16 @@ NAIVE = NaiveTree(LEAVES)
 LEAF_HASHES = [merkle.leaf_hash(d) for d in LEAVES]
 
 
+def _unread(key: tuple[int, int], width: int) -> tiles.TileRow:
+    raise ValueError(f"tile {key} is not at hand {width} hashes wide: the node is not complete in it")
+
+
+def _node(encoded: dict[TileId, tiles.TileRow], node: Node) -> bytes:
+    """One node's hash from encoded tiles, as the store reads it."""
+    [h] = tiles.node_hashes([node], encoded, _unread)
+    return h
+
+
 def _complete_nodes(size: int) -> list[Node]:
     nodes = []
     level = 0
@@ -39,10 +49,9 @@ def _apply(store: dict[TileId, Tile], size: int, batch: Sequence[bytes]) -> list
 
 def _check_store(store: dict[TileId, Tile], size: int) -> None:
     encoded = {tid: (t.width, t.encode()) for tid, t in store.items()}
-    for node in _complete_nodes(size):
-        tid, r, position = tiles.locate(node)
-        width, data = encoded[tid]
-        assert tiles.node_from_tile(data, width, r, position) == NAIVE.mth(node.begin, node.end), node
+    nodes = _complete_nodes(size)
+    got = tiles.node_hashes(nodes, encoded, _unread)
+    assert got == [NAIVE.mth(node.begin, node.end) for node in nodes]
     # Every tile has the width the tree size implies, and the edge tiles are exactly the partial ones.
     for tid, t in store.items():
         level_count = size >> (HEIGHT * tid.level)
@@ -68,11 +77,8 @@ def test_extend_in_random_batches_gives_the_naive_subtree_hashes(batches: list[i
         size += n
         _check_store(store, size)
     # The root is recoverable from the stored complete subtrees, as custody.root_at does.
-    nodes = merkle.perfect_nodes(0, size)
-    hashes = []
-    for node in nodes:
-        tid, r, pos = tiles.locate(node)
-        hashes.append(tiles.node_from_tile(store[tid].encode(), store[tid].width, r, pos))
+    encoded = {tid: (t.width, t.encode()) for tid, t in store.items()}
+    hashes = tiles.node_hashes(merkle.perfect_nodes(0, size), encoded, _unread)
     assert merkle.fold_range(hashes) == NAIVE.root(size)
     # Building all at once gives the same tiles as building in batches.
     one_shot = {t.id: t for t in tiles.extend(0, {}, LEAF_HASHES[:size])}
@@ -115,13 +121,14 @@ def test_encode_layout_and_base_round_trip(width: int) -> None:
     assert len(encoded) == HASH_SIZE * sum(width >> r for r in range(HEIGHT))
     assert len(encoded) == tiles.level_offset(width, HEIGHT)
     assert tiles.base_of(encoded, width) == t.base
+    at_hand = {t.id: (width, encoded)}
     for r in range(HEIGHT):
         for position in range(width >> r):
-            got = tiles.node_from_tile(encoded, width, r, position)
+            got = _node(at_hand, Node(r, position))
             assert got == NAIVE.mth(position << r, (position + 1) << r)
-        # The first incomplete node of the level is refused.
+        # The first incomplete node of the level is not taken from this tile.
         with pytest.raises(ValueError, match="not complete"):
-            tiles.node_from_tile(encoded, width, r, width >> r)
+            _node(at_hand, Node(r, width >> r))
 
 
 def test_full_tile_root_and_partial_tile_refusal() -> None:
@@ -140,6 +147,25 @@ def test_level_offsets() -> None:
     assert tiles.level_offset(5, 3) == (5 + 2 + 1) * HASH_SIZE
 
 
+def _where(node: Node) -> tuple[TileId, int, int]:
+    """The tile, in-tile level and position `tiles.node_hashes` takes `node` from: it is asked for
+    the tile, and the slot it slices out of a tile whose every slot holds its own number shows
+    the offset."""
+    asked: list[tuple[tuple[int, int], int]] = []
+
+    def read(key: tuple[int, int], width: int) -> tiles.TileRow:
+        asked.append((key, width))
+        return WIDTH, b"".join(slot.to_bytes(HASH_SIZE, "big") for slot in range(2 * WIDTH))
+
+    [h] = tiles.node_hashes([node], {}, read)
+    [(key, width)] = asked
+    slot = int.from_bytes(h, "big")
+    r = max(lv for lv in range(HEIGHT) if tiles.level_offset(WIDTH, lv) <= slot * HASH_SIZE)
+    position = slot - tiles.level_offset(WIDTH, r) // HASH_SIZE
+    assert width == (position + 1) << r  # it asks for the tile just wide enough to hold the node
+    return TileId(*key), r, position
+
+
 @pytest.mark.parametrize(
     ("node", "expected"),
     [
@@ -154,13 +180,15 @@ def test_level_offsets() -> None:
         (Node(16, 3), (TileId(2, 0), 0, 3)),
     ],
 )
-def test_locate(node: Node, expected: tuple[TileId, int, int]) -> None:
-    assert tiles.locate(node) == expected
+def test_a_node_is_read_from_its_tile_level_and_position(
+    node: Node, expected: tuple[TileId, int, int]
+) -> None:
+    assert _where(node) == expected
 
 
 @given(level=st.integers(0, 30), index=st.integers(0, 2**40))
-def test_locate_round_trip(level: int, index: int) -> None:
-    tid, r, position = tiles.locate(Node(level, index))
+def test_every_node_has_one_place(level: int, index: int) -> None:
+    tid, r, position = _where(Node(level, index))
     assert tid.level * HEIGHT + r == level
     assert 0 <= r < HEIGHT
     assert 0 <= position < WIDTH >> r
@@ -226,15 +254,9 @@ def test_a_full_level_one_tile_feeds_tile_level_two() -> None:
     assert store[TileId(1, 0)].width == WIDTH
     assert store[TileId(2, 0)].base == (naive.root(WIDTH * WIDTH),)
     assert tiles.edge(size) == [TileId(0, 257), TileId(1, 1), TileId(2, 0)]
+    encoded = {tid: (t.width, t.encode()) for tid, t in store.items()}
     for node in (Node(16, 0), Node(15, 1), Node(8, 255), Node(8, 256), Node(0, size - 1)):
-        tid, r, pos = tiles.locate(node)
-        assert tiles.node_from_tile(store[tid].encode(), store[tid].width, r, pos) == naive.mth(
-            node.begin, node.end
-        )
+        assert _node(encoded, node) == naive.mth(node.begin, node.end)
     root_nodes = merkle.perfect_nodes(0, size)
     assert [n.level for n in root_nodes] == [16, 8, 5, 3, 2]
-    got = [
-        tiles.node_from_tile(store[tid].encode(), store[tid].width, r, pos)
-        for tid, r, pos in map(tiles.locate, root_nodes)
-    ]
-    assert merkle.fold_range(got) == naive.root(size)
+    assert merkle.fold_range(tiles.node_hashes(root_nodes, encoded, _unread)) == naive.root(size)

@@ -4,9 +4,7 @@ Pure functions over bytes and integers; nothing here reads storage. Proof *gener
 two so that storage stays dumb: `inclusion_nodes` / `consistency_nodes` name the complete subtrees
 (and at most one right border range) whose hashes make a proof, `perfect_nodes` breaks a range
 into the complete subtrees a store keeps, and `fold_range` hashes those back into the range's
-Merkle tree hash. `inclusion_plan` / `consistency_plan` give the same proofs as leaf ranges,
-following the RFC's recursive definitions step for step: the reference the fast planners are
-tested against.
+Merkle tree hash. The tests hold the planners against the RFC's recursive definitions.
 """
 
 from __future__ import annotations
@@ -87,11 +85,6 @@ class Node(NamedTuple):
         return (self.index + 1) << self.level
 
 
-def _split(n: int) -> int:
-    """The largest power of two strictly smaller than n (n >= 2): where RFC 9162 splits a tree."""
-    return 1 << ((n - 1).bit_length() - 1)
-
-
 def perfect_nodes(begin: int, end: int) -> list[Node]:
     """Decompose leaves [begin, end) into complete subtrees, left to right, largest first.
 
@@ -137,46 +130,6 @@ def root_of_leaf_hashes(hashes: Sequence[bytes]) -> bytes:
     return level[0]
 
 
-def inclusion_plan(index: int, size: int) -> list[tuple[int, int]]:
-    """Leaf ranges whose MTHs form PATH(index, D[size]) (RFC 9162 2.1.3.1), leaf end first."""
-    if not 0 <= index < size:
-        raise ValueError(f"index {index} is outside a tree of size {size}")
-    ranges: list[tuple[int, int]] = []
-    lo, hi, m = 0, size, index
-    while hi - lo > 1:
-        k = _split(hi - lo)
-        if m < k:
-            ranges.append((lo + k, hi))
-            hi = lo + k
-        else:
-            ranges.append((lo, lo + k))
-            lo, m = lo + k, m - k
-    ranges.reverse()
-    return ranges
-
-
-def consistency_plan(old_size: int, new_size: int) -> list[tuple[int, int]]:
-    """Leaf ranges whose MTHs form PROOF(old_size, D[new_size]) (RFC 9162 2.1.4.1)."""
-    if not 0 <= old_size <= new_size:
-        raise ValueError(f"no consistency proof from size {old_size} to size {new_size}")
-    if old_size in (0, new_size):
-        return []
-    ranges: list[tuple[int, int]] = []
-    lo, hi, m, complete = 0, new_size, old_size, True
-    while m != hi - lo:
-        k = _split(hi - lo)
-        if m <= k:
-            ranges.append((lo + k, hi))
-            hi = lo + k
-        else:
-            ranges.append((lo, lo + k))
-            lo, m, complete = lo + k, m - k, False
-    if not complete:
-        ranges.append((lo, hi))
-    ranges.reverse()
-    return ranges
-
-
 class ProofNodes(NamedTuple):
     """A proof's hashes as stored subtrees, in proof order: each of `nodes` is a complete subtree,
     and the hash of leaf range `border`, if any, belongs at position `at`: the range that holds the
@@ -194,7 +147,7 @@ def _path_nodes(index: int, level: int, size: int) -> ProofNodes:
     where `index` and `last` differ, every sibling lies inside one complete subtree left of `last`;
     at that bit the sibling is the subtree holding `last`, complete or a right border; above it,
     where `index` has a 1 its left sibling is complete, and where it has a 0 the tree has no sibling.
-    The same path as `inclusion_plan` gives, found with bit arithmetic instead of recursive splits.
+    The path RFC 9162's recursive PATH gives, found with bit arithmetic instead of splits.
     """
     last = (size - 1) >> level
     inner = (index ^ last).bit_length()
@@ -209,18 +162,18 @@ def _path_nodes(index: int, level: int, size: int) -> ProofNodes:
             border = (sibling << k, size)
     at = len(nodes)
     nodes += [(level + k, (index >> k) ^ 1) for k in range(inner, last.bit_length()) if index >> k & 1]
-    return ProofNodes(nodes, border, at if border else 0)
+    return ProofNodes(nodes, border, at)
 
 
 def inclusion_nodes(index: int, size: int) -> ProofNodes:
-    """PATH(index, D[size]) as stored subtrees: the ranges of `inclusion_plan`, resolved."""
+    """PATH(index, D[size]) (RFC 9162 2.1.3.1) as stored subtrees, leaf end first."""
     if not 0 <= index < size:
         raise ValueError(f"index {index} is outside a tree of size {size}")
     return _path_nodes(index, 0, size)
 
 
 def consistency_nodes(old_size: int, new_size: int) -> ProofNodes:
-    """PROOF(old_size, D[new_size]) as stored subtrees: the ranges of `consistency_plan`, resolved.
+    """PROOF(old_size, D[new_size]) (RFC 9162 2.1.4.1) as stored subtrees.
 
     The proof is the path, in the new tree, of the last complete subtree of the old one, preceded
     by that subtree unless it is the whole old tree (a power of two, whose root the verifier holds).
@@ -234,7 +187,7 @@ def consistency_nodes(old_size: int, new_size: int) -> ProofNodes:
     path = _path_nodes(index, level, new_size)
     if index == 0:
         return path
-    return ProofNodes([(level, index), *path.nodes], path.border, path.at + 1 if path.border else 0)
+    return ProofNodes([(level, index), *path.nodes], path.border, path.at + 1)
 
 
 def _check_lengths(*hashes: bytes) -> None:

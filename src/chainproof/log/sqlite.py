@@ -25,6 +25,7 @@ import secrets
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
+from functools import partial
 from pathlib import Path
 from typing import Protocol, cast
 
@@ -100,9 +101,8 @@ def _store_error(path: Path, e: sqlite3.Error) -> StoreError:
     return StoreError(f"{path}: {text}")
 
 
-_TileRow = tuple[int, bytes]  # (width, encoded hashes)
+_TileRow = tl.TileRow
 _TileKey = tuple[int, int]  # (level, index), as a TileId is
-_FULL_OFFSETS = [tl.level_offset(tl.WIDTH, r) for r in range(tl.HEIGHT)]
 _CACHED_TILES = 2048
 """Tiles a store keeps in memory for proofs (at most 16 KB each): the upper levels that every proof
 crosses are read once."""
@@ -363,26 +363,10 @@ class _Session:
         return found
 
     def node_hashes(self, nodes: Sequence[tuple[int, int]]) -> list[bytes]:
-        # `tl.locate` and `tl.node_from_tile` inlined: a proof resolves a score of nodes, and a
-        # call per step would cost more than the step.
         # A reader keeps the tiles it reads for later transactions (see `_tiles_read`); a writer
         # keeps them for this call only.
         rows: dict[_TileKey, _TileRow] = {} if self._tiles_read is None else self._tiles_read
-        out: list[bytes] = []
-        for level, index in nodes:
-            r = level % tl.HEIGHT
-            shift = tl.HEIGHT - r
-            key = (level // tl.HEIGHT, index >> shift)
-            position = index & ((1 << shift) - 1)
-            row = rows.get(key)
-            if row is None or row[0] < (position + 1) << r:
-                row = self._tile_covering(rows, key, (position + 1) << r)
-            width, encoded = row
-            start = (
-                _FULL_OFFSETS[r] if width == tl.WIDTH else tl.level_offset(width, r)
-            ) + position * HASH_SIZE
-            out.append(encoded[start : start + HASH_SIZE])
-        return out
+        return tl.node_hashes(nodes, rows, partial(self._tile_covering, rows))
 
     def tile_level(self, level: int) -> Iterator[tuple[int, int, bytes]]:
         cur = self._db.execute("SELECT idx, width, hashes FROM tiles WHERE level = ? ORDER BY idx", (level,))

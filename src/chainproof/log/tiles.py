@@ -11,12 +11,12 @@ Pure functions: the store decides where the bytes live.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import NamedTuple
 
-from chainproof.log.merkle import HASH_SIZE, Node, parent_hashes
+from chainproof.log.merkle import HASH_SIZE, parent_hashes
 
 HEIGHT = 8
 WIDTH = 1 << HEIGHT
@@ -65,23 +65,43 @@ def level_offset(width: int, r: int) -> int:
     return HASH_SIZE * sum(width >> j for j in range(r))
 
 
+_FULL_OFFSETS = [level_offset(WIDTH, r) for r in range(HEIGHT)]
+
+
 def base_of(encoded: bytes, width: int) -> tuple[bytes, ...]:
     return tuple([encoded[i : i + HASH_SIZE] for i in range(0, width * HASH_SIZE, HASH_SIZE)])
 
 
-def locate(node: Node) -> tuple[TileId, int, int]:
-    """The tile holding `node`, its in-tile level, and its position in that level."""
-    tile_level, r = divmod(node.level, HEIGHT)
-    shift = HEIGHT - r
-    tile_index = node.index >> shift
-    return TileId(tile_level, tile_index), r, node.index - (tile_index << shift)
+TileRow = tuple[int, bytes]
+"""A stored tile as a store reads it: (width, encoded hashes)."""
 
 
-def node_from_tile(encoded: bytes, width: int, r: int, position: int) -> bytes:
-    if (position + 1) << r > width:
-        raise ValueError("the node is not complete in this tile")
-    start = level_offset(width, r) + position * HASH_SIZE
-    return encoded[start : start + HASH_SIZE]
+def node_hashes(
+    nodes: Iterable[tuple[int, int]],
+    at_hand: Mapping[tuple[int, int], TileRow],
+    read: Callable[[tuple[int, int], int], TileRow],
+) -> list[bytes]:
+    """The hashes of complete nodes, given as (level, index) like `Node`, sliced out of tiles.
+
+    Node (level, index) lies in tile (level // 8, index >> (8 - r)) at in-tile level r = level % 8,
+    position index % 2**(8 - r). `at_hand` holds tiles already read, by (tile level, tile index);
+    a node whose tile is not there, or not wide enough to hold it, comes from `read(key, width)`,
+    which returns that tile at least `width` base hashes wide. One loop with no call per node: a
+    proof resolves a score of them.
+    """
+    out: list[bytes] = []
+    for level, index in nodes:
+        r = level % HEIGHT
+        shift = HEIGHT - r
+        key = (level // HEIGHT, index >> shift)
+        position = index & ((1 << shift) - 1)
+        row = at_hand.get(key)
+        if row is None or row[0] < (position + 1) << r:
+            row = read(key, (position + 1) << r)
+        width, encoded = row
+        start = (_FULL_OFFSETS[r] if width == WIDTH else level_offset(width, r)) + position * HASH_SIZE
+        out.append(encoded[start : start + HASH_SIZE])
+    return out
 
 
 def edge(size: int) -> list[TileId]:
