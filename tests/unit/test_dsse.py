@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
@@ -182,6 +183,30 @@ def test_canonical_round_trip(payload: bytes, payload_type: str, keyid: str, sig
     env = Envelope(payload_type, payload, (Signature(keyid, sig),))
     assert dsse.parse(env.canonical()) == env
     assert dsse.parse(env.canonical()).canonical() == env.canonical()
+
+
+@given(
+    payload=st.binary(max_size=100),
+    payload_type=st.text(min_size=1, max_size=20),
+    signatures=st.lists(st.tuples(st.text(max_size=20), st.binary(max_size=80)), min_size=1, max_size=3),
+)
+def test_canonical_is_what_rfc8785_makes_of_the_envelope(
+    payload: bytes, payload_type: str, signatures: list[tuple[str, bytes]]
+) -> None:
+    """Control characters, quotes, backslashes and non-ASCII included (hypothesis's text draws
+    them all, surrogates aside)."""
+    env = Envelope(payload_type, payload, tuple(Signature(k, s) for k, s in signatures))
+    assert env.canonical() == rfc8785.dumps(env.to_json_obj())
+
+
+@pytest.mark.parametrize("where", ["payload_type", "keyid"])
+def test_a_lone_surrogate_has_no_canonical_form(where: str) -> None:
+    text = "type\ud800"
+    env = Envelope(
+        text if where == "payload_type" else "t", b"p", (Signature(text if where == "keyid" else "k", b"s"),)
+    )
+    with pytest.raises(FormatError, match="not valid Unicode"):
+        env.canonical()
 
 
 # --- malformed envelopes -----------------------------------------------------------------------

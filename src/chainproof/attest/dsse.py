@@ -19,8 +19,7 @@ from chainproof.attest import keys
 from chainproof.errors import FormatError, VerificationError
 
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-"""Built once: `json.dumps` with these options builds an encoder on every call."""
+_json_string = json.encoder.encode_basestring  # a JSON string, non-ASCII left as it is
 
 
 class SignatureError(VerificationError):
@@ -48,20 +47,24 @@ class Envelope:
     def to_json_obj(self) -> dict[str, Any]:
         return {
             "payloadType": self.payload_type,
-            "payload": base64.b64encode(self.payload).decode("ascii"),
-            "signatures": [
-                {"keyid": s.keyid, "sig": base64.b64encode(s.sig).decode("ascii")} for s in self.signatures
-            ],
+            "payload": _b64encode(self.payload),
+            "signatures": [{"keyid": s.keyid, "sig": _b64encode(s.sig)} for s in self.signatures],
         }
 
     def canonical(self) -> bytes:
         """The RFC 8785 bytes of this envelope: what the log hashes into a leaf.
 
-        Every value here is a string, and for such an object RFC 8785 is exactly what the standard
-        JSON encoder writes with sorted keys, no whitespace and UTF-8 (the tests hold this against
-        the `rfc8785` package); the C encoder is ten times faster on the append path.
+        Every value here is a string and the keys are fixed, so RFC 8785 is these members in this
+        order, with each string escaped as JSON's encoder escapes it (the tests hold this against
+        the `rfc8785` package). Written out directly, it costs a third of encoding a dict.
         """
-        text = _CANONICAL.encode(self.to_json_obj())
+        sigs = ",".join(
+            [f'{{"keyid":{_json_string(s.keyid)},"sig":"{_b64encode(s.sig)}"}}' for s in self.signatures]
+        )
+        text = (
+            f'{{"payload":"{_b64encode(self.payload)}","payloadType":{_json_string(self.payload_type)},'
+            f'"signatures":[{sigs}]}}'
+        )
         try:
             return text.encode("utf-8")
         except UnicodeEncodeError:
@@ -70,6 +73,11 @@ class Envelope:
     def verify_signature(self, signature: Signature, key: Ed25519PublicKey | bytes) -> None:
         if not keys.verify(key, signature.sig, pae(self.payload_type, self.payload)):
             raise SignatureError(f"the signature by key {signature.keyid or '(no keyid)'} does not verify")
+
+
+def _b64encode(data: bytes) -> str:
+    """Standard base64 with padding, as the canonical form writes it."""
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def _b64(value: object, what: str) -> bytes:
