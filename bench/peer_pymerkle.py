@@ -31,7 +31,7 @@ from chainproof.log.custody import DB_FILE, CustodyLog, root_at
 from chainproof.log.sqlite import SqliteStore
 
 AREA = "peer"
-ROUNDS = 3
+ROUNDS = 5
 
 Calls = Sequence[tuple[int, int]]
 _COLD = 5
