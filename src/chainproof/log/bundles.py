@@ -48,13 +48,17 @@ def encode(entries: Sequence[bytes | None]) -> Bundle:
     outside), is marked outside and takes no bytes in the body."""
     if len(entries) > WIDTH:
         raise ValueError(f"a bundle holds at most {WIDTH} entries, not {len(entries)}")
-    if None not in entries and max(map(len, cast("Sequence[bytes]", entries)), default=0) < LARGE:
+    try:
+        lengths = list(map(len, cast("Sequence[bytes]", entries)))
+    except TypeError:  # a None
+        lengths = [LARGE]
+    if max(lengths, default=0) < LARGE:
         inside, outside = cast("Sequence[bytes]", entries), b""  # as nearly every bundle is
     else:
         inside = [b"" if e is None or is_large(e) else e for e in entries]
         outside = bytes(p for p, e in enumerate(entries) if e is None or is_large(e))
-    ends = list(accumulate(map(len, inside)))
-    return Bundle(struct.pack(f">{len(ends)}I", *ends), b"".join(inside), outside)
+        lengths = list(map(len, inside))
+    return Bundle(struct.pack(f">{len(lengths)}I", *accumulate(lengths)), b"".join(inside), outside)
 
 
 def _ends(ends: bytes, body: bytes, width: int) -> tuple[int, ...]:

@@ -401,10 +401,9 @@ class _Session:
             raise ValueError("one leaf hash per leaf")
         first = self.size()
         written = tl.extend(first, self.tiles(tl.edge(first)), leaf_hashes)
-        self._db.executemany(
-            f"INSERT OR REPLACE INTO entry_bundles {_BUNDLE_ROW}", self._bundle_rows(first, leaves)
-        )
-        if max(map(len, leaves), default=0) >= bx.LARGE:
+        bundles = self._bundle_rows(first, leaves)
+        self._db.executemany(f"INSERT OR REPLACE INTO entry_bundles {_BUNDLE_ROW}", bundles)
+        if any(outside for *_, outside in bundles):  # some entries are large, or were already
             large = [(first + i, leaf) for i, leaf in enumerate(leaves) if bx.is_large(leaf)]
             self._db.executemany("INSERT INTO large_entries (idx, body) VALUES (?, ?)", large)
         self._db.executemany(
