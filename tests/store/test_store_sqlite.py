@@ -137,6 +137,22 @@ def test_a_database_error_in_a_writer_is_a_store_error_and_rolls_back(built: Bui
     assert snapshot(log) == before
 
 
+def test_a_database_error_in_a_reader_is_a_store_error_and_ends_the_read(built: Built) -> None:
+    size = built.log.size()
+    foreign = sqlite3.connect(built.log.directory / DB_FILE)
+    foreign.execute("ALTER TABLE tiles RENAME TO tiles_elsewhere")
+    foreign.commit()
+    foreign.close()
+    log = CustodyLog.open(built.log.directory)  # with no tiles in memory yet
+    try:
+        with pytest.raises(StoreError, match="no such table: tiles") as caught:
+            log.prove(size - 1)
+        assert str(log.directory / DB_FILE) in str(caught.value)
+        assert log.size() == size  # the failed read ended its transaction: the next one runs
+    finally:
+        log.close()
+
+
 def test_a_read_transaction_sees_one_snapshot(built: Built) -> None:
     reader = CustodyLog.open(built.log.directory)
     try:
