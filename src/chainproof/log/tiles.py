@@ -86,19 +86,24 @@ def node_hashes(
     Node (level, index) lies in tile (level // 8, index >> (8 - r)) at in-tile level r = level % 8,
     position index % 2**(8 - r). `at_hand` holds tiles already read, by (tile level, tile index);
     a node whose tile is not there, or not wide enough to hold it, comes from `read(key, width)`,
-    which returns that tile at least `width` base hashes wide. One loop with no call per node: a
-    proof resolves a score of them.
+    which returns that tile at least `width` base hashes wide. One loop with no call per node, and
+    no lookup while the nodes stay in one tile: a proof resolves a score of them, a tile at a time.
     """
     out: list[bytes] = []
+    tile_level = tile_index = -1
+    width, encoded = 0, b""
     for level, index in nodes:
         r = level % HEIGHT
         shift = HEIGHT - r
-        key = (level // HEIGHT, index >> shift)
         position = index & ((1 << shift) - 1)
-        row = at_hand.get(key)
-        if row is None or row[0] < (position + 1) << r:
-            row = read(key, (position + 1) << r)
-        width, encoded = row
+        need = (position + 1) << r  # base hashes the tile must hold
+        if index >> shift != tile_index or level // HEIGHT != tile_level or width < need:
+            tile_level, tile_index = level // HEIGHT, index >> shift
+            key = (tile_level, tile_index)
+            row = at_hand.get(key)
+            if row is None or row[0] < need:
+                row = read(key, need)
+            width, encoded = row
         start = (_FULL_OFFSETS[r] if width == WIDTH else level_offset(width, r)) + position * HASH_SIZE
         out.append(encoded[start : start + HASH_SIZE])
     return out
