@@ -50,7 +50,7 @@ def encode(entries: Sequence[bytes | None]) -> Bundle:
         raise ValueError(f"a bundle holds at most {WIDTH} entries, not {len(entries)}")
     try:
         lengths = list(map(len, cast("Sequence[bytes]", entries)))
-    except TypeError:  # a None
+    except TypeError:  # a None: an entry already kept outside
         lengths = [LARGE]
     if max(lengths, default=0) < LARGE:
         inside, outside = cast("Sequence[bytes]", entries), b""  # as nearly every bundle is
