@@ -23,20 +23,25 @@ class ProofError(VerificationError):
     """A Merkle inclusion or consistency proof does not verify."""
 
 
-def leaf_hash(data: bytes) -> bytes:
-    """MTH of a single entry: SHA-256(0x00 || data)."""
-    return _sha256(b"\x00" + data).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    """Interior node: SHA-256(0x01 || left || right)."""
-    return _sha256(b"\x01" + left + right).digest()
-
-
 # Hashers already fed their domain-separation byte: copying one costs less than starting afresh,
 # and feeding the halves separately saves joining them (about 10% and 15% per hash in CPython).
 _LEAF_PREFIX = _sha256(b"\x00")
 _NODE_PREFIX = _sha256(b"\x01")
+
+
+def leaf_hash(data: bytes) -> bytes:
+    """MTH of a single entry: SHA-256(0x00 || data)."""
+    h = _LEAF_PREFIX.copy()
+    h.update(data)
+    return h.digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    """Interior node: SHA-256(0x01 || left || right)."""
+    h = _NODE_PREFIX.copy()
+    h.update(left)
+    h.update(right)
+    return h.digest()
 
 
 def leaf_hashes(leaves: Sequence[bytes]) -> list[bytes]:
