@@ -161,21 +161,29 @@ def test_the_old_root_is_what_a_consistency_proof_folds_to() -> None:
     checked = 0
     for new in range(2, MAX_CONSISTENCY + 1):
         for old in range(1, new):
+            path = merkle.consistency_nodes(old, new)
+            proof = STORE.resolved(path)
             if old & (old - 1) == 0:
                 with pytest.raises(ValueError, match="does not hold the old root"):
-                    merkle.consistency_old_root(old, new, NAIVE.proof(old, new))
+                    merkle.consistency_old_root(old, path, proof)
                 continue
-            assert merkle.consistency_old_root(old, new, NAIVE.proof(old, new)) == NAIVE.root(old), (old, new)
+            assert merkle.consistency_old_root(old, path, proof) == NAIVE.root(old), (old, new)
             checked += 1
     assert checked > 7000
 
 
-@pytest.mark.parametrize(("old", "new", "cut"), [(3, 8, 1), (5, 6, -1), (100, 128, 2)])
-def test_the_old_root_of_a_proof_of_the_wrong_length_is_an_error(old: int, new: int, cut: int) -> None:
-    proof = NAIVE.proof(old, new)
-    wrong = proof[:-cut] if cut > 0 else [*proof, SOME_HASH]
-    with pytest.raises(ProofError, match=r"than the tree is deep|is empty"):
-        merkle.consistency_old_root(old, new, wrong)
+def test_the_old_root_of_a_consistency_proof_depends_on_each_left_hash_only() -> None:
+    # From 11 to 14 the proof is [10, 11), then the path of that subtree: [11, 12), [8, 10), the
+    # border [12, 14), [0, 8). The old root folds the first, [8, 10) and [0, 8).
+    path = merkle.consistency_nodes(11, 14)
+    proof = STORE.resolved(path)
+    left = {i for i, (_, index) in enumerate(path.nodes) if index % 2 == 0}
+    assert path == merkle.ProofNodes([(0, 10), (0, 11), (1, 4), (3, 0)], (12, 14), 3)
+    assert left == {0, 2, 3}
+    folded = {i if i < path.at else i + 1 for i in left}  # positions in the proof, past the border
+    for i in range(len(proof)):
+        changed = [*proof[:i], SOME_HASH, *proof[i + 1 :]]
+        assert (merkle.consistency_old_root(11, path, changed) != NAIVE.root(11)) == (i in folded), i
 
 
 @settings(max_examples=500)

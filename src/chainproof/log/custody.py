@@ -240,12 +240,13 @@ class CustodyLog:
             # The proof leaves out the root of an old tree whose size is a power of two: one stored
             # subtree, read with it. Any other old root is what the proof's left side folds to.
             whole = [(old.bit_length() - 1, 0)] if 0 < old < n and old & (old - 1) == 0 else []
-            proof, extra = _proof_hashes(r, merkle.consistency_nodes(old, n), whole, self._known_ranges)
+            path = merkle.consistency_nodes(old, n)
+            proof, extra = _proof_hashes(r, path, whole, self._known_ranges)
             new_root = _range_hash(r, 0, n, self._known_ranges)
             if old in (0, n):
                 old_root = new_root if old else merkle.EMPTY_ROOT
             else:
-                old_root = extra[0] if extra else merkle.consistency_old_root(old, n, proof)
+                old_root = extra[0] if extra else merkle.consistency_old_root(old, path, proof)
             return ConsistencyProof(old, n, old_root, new_root, tuple(proof))
 
     # -- export and audit ------------------------------------------------------------------

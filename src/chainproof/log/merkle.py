@@ -195,6 +195,27 @@ def consistency_nodes(old_size: int, new_size: int) -> ProofNodes:
     return ProofNodes([(level, index), *path.nodes], path.border, path.at + 1)
 
 
+def consistency_old_root(old_size: int, path: ProofNodes, proof: Sequence[bytes]) -> bytes:
+    """The old tree's root, from the proof that `consistency_nodes(old_size, ...)` names as `path`
+    (hashes in proof order, the border's in its place): for an old size that is not a power of
+    two, whose root such a proof leaves out.
+
+    The proof's first node is the old tree's last complete subtree. Every later node with an even
+    index is a left sibling on that subtree's path, so a complete subtree of the old tree: they
+    fold in as `fr` does in RFC 9162 2.1.4.2. Nodes with an odd index, and the border, lie right
+    of the old tree.
+    """
+    if old_size & (old_size - 1) == 0 or not path.nodes:
+        raise ValueError(f"a consistency proof from size {old_size} does not hold the old root")
+    if path.border is not None:
+        proof = [*proof[: path.at], *proof[path.at + 1 :]]
+    fr = proof[0]
+    for (_, index), h in zip(path.nodes[1:], proof[1:], strict=True):
+        if not index & 1:
+            fr = node_hash(h, fr)
+    return fr
+
+
 def _check_lengths(*hashes: bytes) -> None:
     for h in hashes:
         if len(h) != HASH_SIZE:
@@ -256,22 +277,6 @@ def _consistency_sides(old_size: int, new_size: int, count: int) -> list[bool]:
     if sn != 0:
         raise ProofError("the consistency proof is shorter than the tree is deep")
     return sides
-
-
-def consistency_old_root(old_size: int, new_size: int, proof: Sequence[bytes]) -> bytes:
-    """The old root a consistency proof leads to (`fr` of RFC 9162 2.1.4.2): the hashes left of
-    the old tree's border are its complete subtrees, folded. Only for an old size that is not a
-    power of two; for one that is, the proof leaves that root out."""
-    if not 0 < old_size < new_size or old_size & (old_size - 1) == 0:
-        raise ValueError(f"a proof from size {old_size} to {new_size} does not hold the old root")
-    _check_lengths(*proof)
-    if not proof:
-        raise ProofError("the consistency proof is empty")
-    fr = proof[0]
-    for c, left in zip(proof[1:], _consistency_sides(old_size, new_size, len(proof) - 1), strict=True):
-        if left:
-            fr = node_hash(c, fr)
-    return fr
 
 
 def verify_consistency(  # noqa: PLR0912 -- the RFC's algorithm, step for step
