@@ -66,6 +66,12 @@ def level_offset(width: int, r: int) -> int:
 
 
 _FULL_OFFSETS = [level_offset(WIDTH, r) for r in range(HEIGHT)]
+# Where tree level L lies in the tiles: tile level, in-tile level r, and the shift and mask that
+# split a node index into tile index and position. A table: `node_hashes` needs them per node.
+_PLACES = [
+    (level // HEIGHT, level % HEIGHT, HEIGHT - level % HEIGHT, (1 << (HEIGHT - level % HEIGHT)) - 1)
+    for level in range(HEIGHT * MAX_LEVELS)
+]
 
 
 def base_of(encoded: bytes, width: int) -> tuple[bytes, ...]:
@@ -93,12 +99,11 @@ def node_hashes(
     tile_level = tile_index = -1
     width, encoded = 0, b""
     for level, index in nodes:
-        r = level % HEIGHT
-        shift = HEIGHT - r
-        position = index & ((1 << shift) - 1)
+        in_level, r, shift, mask = _PLACES[level]
+        position = index & mask
         need = (position + 1) << r  # base hashes the tile must hold
-        if index >> shift != tile_index or level // HEIGHT != tile_level or width < need:
-            tile_level, tile_index = level // HEIGHT, index >> shift
+        if index >> shift != tile_index or in_level != tile_level or width < need:
+            tile_level, tile_index = in_level, index >> shift
             key = (tile_level, tile_index)
             row = at_hand.get(key)
             if row is None or row[0] < need:
