@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import platform
 import shlex
@@ -262,9 +263,10 @@ def header(info: dict[str, str]) -> str:
 
 
 def quantile(values: Sequence[float], q: float) -> float:
-    """The q-quantile by nearest rank of the sorted values."""
+    """The q-quantile by nearest rank of the sorted values: the smallest value with at least
+    a q share of them at or below it."""
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
 def latencies(fn: Callable[[int, int], object], calls: Sequence[tuple[int, int]]) -> list[float]:

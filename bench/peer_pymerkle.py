@@ -118,14 +118,17 @@ def compare(ours_runs: list[Run], theirs_runs: list[Run], n: int) -> list[c.Figu
         k: [c.quantile(getattr(r, k), 0.5) * 1e3 for r in (ours, theirs)]
         for k in ("inclusion", "consistency")
     }
-    rounds = ", ".join(f"{a.total:.2f}/{b.total:.2f}" for a, b in zip(ours_runs, theirs_runs, strict=True))
+    pairs = list(zip(ours_runs, theirs_runs, strict=True))
+    rounds = ", ".join(f"{a.total:.2f}/{b.total:.2f}" for a, b in pairs)
+    paired = sorted(b.total / a.total for a, b in pairs)
     return [
         _ratio(
             f"append-and-prove workload, {n:,}: chainproof faster than pymerkle by",
             ours.total,
             theirs.total,
             f"whole workload {ours.total:.2f} s (chainproof) vs {theirs.total:.2f} s (pymerkle), each "
-            f"side's median of {len(ours_runs)} rounds taken in turn (chainproof/pymerkle s: {rounds})",
+            f"side's median of {len(ours_runs)} rounds taken in turn (chainproof/pymerkle s: {rounds}; "
+            f"round by round {paired[0]:.1f}x to {paired[-1]:.1f}x, median {c.quantile(paired, 0.5):.1f}x)",
             10,
         ),
         _ratio(
