@@ -129,8 +129,22 @@ def test_errors_through_the_executable(tmp_path: Path) -> None:
     assert b"Missing argument" in usage.stderr
 
 
+def test_commands_close_the_store_they_open(tmp_path: Path) -> None:
+    """start.run freezes every object at exit, so nothing is left for a final collection to
+    close: each command must close its store itself, or SQLite keeps its write-ahead logs."""
+    store = tmp_path / "store"
+    ok("--store", store, "init", "--origin", ORIGIN)
+    ok("--store", store, "key", "new", "trainer-ci", "--out", tmp_path / "trainer.pem")
+    for command in (["log", "get", "1", "--raw"], ["log", "prove", "1", "--json"], ["key", "list"]):
+        ok("--store", store, *command)
+    one_line_error(run("--store", store, "log", "append", "-", stdin=b"{broken"), 1)
+    one_line_error(run("--store", store, "log", "consistency", "9"), 2)
+    assert sorted(p.name for p in store.iterdir() if p.name.endswith(("-wal", "-shm"))) == []
+
+
 def test_the_collector_paused_for_start_up_is_back_on_when_a_command_runs() -> None:
-    """cli/start.py pauses the cyclic GC while importing; the command itself must run with it."""
+    """cli/start.py pauses the cyclic GC while importing; the command itself must run with it,
+    and what start-up made is frozen when it returns."""
     code = (
         "import gc, sys\n"
         "from chainproof.cli import start, app\n"
@@ -142,7 +156,7 @@ def test_the_collector_paused_for_start_up_is_back_on_when_a_command_runs() -> N
         "app.build_app = build\n"
         "sys.argv = ['chainproof', '--version']\n"
         "rc = start.run()\n"
-        "print(seen, gc.isenabled(), rc)\n"
+        "print(seen, gc.isenabled(), rc, gc.get_freeze_count() > 0)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
-    assert out.stdout.splitlines()[-1] == "[False] True 0"
+    assert out.stdout.splitlines()[-1] == "[False] True 0 True"

@@ -8,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from chainproof.cli.output import JsonOption, emit, progress, read_input, store_dir
+from chainproof.cli.output import JsonOption, emit, open_log, progress, read_input
 from chainproof.log import export
-from chainproof.log.custody import CustodyLog, audit_export
+from chainproof.log.custody import audit_export
 from chainproof.log.note import Checkpoint, NoteVerifier, parse_vkey, verify_checkpoint
 
 
@@ -36,7 +36,7 @@ def audit(
     if export_file is not None:
         report = audit_export(export_file, verifier, saved=saved, watch=_shown)
     else:
-        report = CustodyLog.open(store_dir(ctx)).audit(verifier, saved=saved, watch=_shown)
+        report = open_log(ctx).audit(verifier, saved=saved, watch=_shown)
     emit(
         as_json,
         {

@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 
 from chainproof.attest import keys
-from chainproof.cli.output import JsonOption, emit, passphrase_from, store_dir
-from chainproof.log.custody import CustodyLog
+from chainproof.cli.output import JsonOption, emit, open_log, passphrase_from
 from chainproof.log.store import KeyRecord
 
 app = typer.Typer(
@@ -56,7 +55,7 @@ def new(
     as_json: JsonOption = False,
 ) -> None:
     """Make an Ed25519 key, write it to OUT, and register it in the log."""
-    log = CustodyLog.open(store_dir(ctx))
+    log = open_log(ctx)
     key = keys.generate()
     passphrase = passphrase_from(passphrase_env)
     keys.write_private(out, key, passphrase)
@@ -79,7 +78,7 @@ def new(
 @app.command("list")
 def list_keys(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """List every key the log knows, with when it was registered and revoked."""
-    records = CustodyLog.open(store_dir(ctx)).keys()
+    records = open_log(ctx).keys()
     lines = [
         f"{k.keyid}  {k.role:<5}  {k.name}  registered at {k.registered_at}"
         + ("" if k.revoked_from is None else f", revoked from entry {k.revoked_from}")
@@ -106,7 +105,7 @@ def revoke(
     as_json: JsonOption = False,
 ) -> None:
     """Revoke a key from an entry on: the log rejects its signatures on later entries."""
-    log = CustodyLog.open(store_dir(ctx))
+    log = open_log(ctx)
     record = log.find_key(key)
     result = log.revoke_key(
         record,

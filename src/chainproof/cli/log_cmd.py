@@ -11,9 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from chainproof.cli.output import JsonOption, emit, progress, read_input, store_dir
+from chainproof.cli.output import JsonOption, emit, open_log, progress, read_input
 from chainproof.errors import UsageError
-from chainproof.log.custody import CustodyLog
 
 if TYPE_CHECKING:
     from chainproof.log.export import Event
@@ -22,10 +21,6 @@ app = typer.Typer(
     help="Append to the custody log, read it, prove inclusion and consistency, export it.",
     no_args_is_help=True,
 )
-
-
-def _open(ctx: typer.Context) -> CustodyLog:
-    return CustodyLog.open(store_dir(ctx))
 
 
 @app.command("append")
@@ -46,7 +41,7 @@ def append(
     from chainproof.attest import dsse
 
     labelled = [pair for name in files for pair in dsse.parse_documents(read_input(name), name)]
-    log = _open(ctx)
+    log = open_log(ctx)
     result = log.append([env for _, env in labelled], [label for label, _ in labelled])
     added = sum(not e.duplicate for e in result.entries)
     emit(
@@ -73,7 +68,7 @@ def get(
     as_json: JsonOption = False,
 ) -> None:
     """Print one entry: its envelope and decoded statement, or its raw leaf bytes."""
-    leaf = _open(ctx).entry(index)
+    leaf = open_log(ctx).entry(index)
     if raw:
         sys.stdout.buffer.write(leaf)
         sys.stdout.flush()
@@ -99,7 +94,7 @@ def _json_or_text(text: str) -> object:
 @app.command("checkpoint")
 def checkpoint(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Print the latest signed checkpoint (a C2SP signed note), verbatim."""
-    note = _open(ctx).checkpoint()
+    note = open_log(ctx).checkpoint()
     if not as_json:
         sys.stdout.write(note)
         sys.stdout.flush()
@@ -131,7 +126,7 @@ def prove(
     as_json: JsonOption = False,
 ) -> None:
     """Print an RFC 9162 inclusion proof for one entry."""
-    log = _open(ctx)
+    log = open_log(ctx)
     if entry.isdigit():
         proof = log.prove(int(entry), size)
     elif len(entry) == 64:
@@ -164,7 +159,7 @@ def consistency(
     as_json: JsonOption = False,
 ) -> None:
     """Print an RFC 9162 consistency proof between two tree sizes."""
-    proof = _open(ctx).consistency(old, new)
+    proof = open_log(ctx).consistency(old, new)
     obj = proof.to_json()
     emit(
         as_json,
@@ -186,14 +181,14 @@ def export_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Write the whole log, with every checkpoint, to one file that `audit --export` checks offline."""
-    size = _open(ctx).export(file, watch=_shown)
+    size = open_log(ctx).export(file, watch=_shown)
     emit(as_json, {"file": str(file), "tree_size": size}, [f"exported {size} entries to {file}"])
 
 
 @app.command("info")
 def info(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Show the store's origin, size, checkpoint key and key count."""
-    log = _open(ctx)
+    log = open_log(ctx)
     size, origin, vkey, keys = log.size(), log.origin, log.vkey, log.keys()
     emit(
         as_json,

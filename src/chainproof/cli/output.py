@@ -7,11 +7,14 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from chainproof.errors import UsageError
+
+if TYPE_CHECKING:
+    from chainproof.log.custody import CustodyLog
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
@@ -30,6 +33,16 @@ def store_dir(ctx: typer.Context) -> Path:
     if not isinstance(path, Path):
         raise UsageError("no store directory given")
     return path
+
+
+def open_log(ctx: typer.Context) -> CustodyLog:
+    """The store's custody log, closed when the command ends, however it ends: a closed store
+    folds its write-ahead logs back into the databases and removes them."""
+    from chainproof.log.custody import CustodyLog
+
+    log = CustodyLog.open(store_dir(ctx))
+    ctx.call_on_close(log.close)
+    return log
 
 
 def read_input(name: str) -> bytes:

@@ -1,9 +1,13 @@
-"""The `chainproof` console script: the CLI, started with the cyclic garbage collector paused.
+"""The `chainproof` console script: the CLI, with the cyclic garbage collector kept out of start-up
+and shut-down.
 
 A CLI call spends most of its time importing (typer, click, the command's modules), and those
-imports create many objects but almost no garbage cycles; collections triggered during them cost
-about a tenth of the start-up for nothing. `main` turns the collector back on once the command
-line is built, before any command runs.
+imports create many objects but almost no garbage cycles. Collections triggered during them cost
+about a tenth of the start-up for nothing, so the collector is paused until the command line is
+built (`main` turns it back on before any command runs). At exit the interpreter collects once
+more, walking every one of those objects again: about 15 ms of a 130 ms `log get`. Freezing them
+first leaves that walk out; modules are still torn down, exit handlers still run, and every file
+and database the command opened it has already closed (see `output.open_log`).
 """
 
 from __future__ import annotations
@@ -15,4 +19,7 @@ def run() -> int:
     gc.disable()
     from chainproof.cli.app import main
 
-    return main()
+    try:
+        return main()
+    finally:
+        gc.freeze()
