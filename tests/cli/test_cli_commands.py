@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+import typer
 from cli_support import (
     HOP,
     ORIGIN,
@@ -23,6 +24,7 @@ from cli_support import (
 
 from chainproof import __version__
 from chainproof.attest import dsse, keys
+from chainproof.cli.app import build_app
 from chainproof.log import bundles, merkle
 from chainproof.log.note import parse_vkey, verify_checkpoint
 
@@ -35,6 +37,19 @@ def test_version_and_help(cli: Cli) -> None:
     for command in ("init", "key", "attest", "log", "audit", "verify-proof", "verify-note"):
         assert command in text
     assert "append" in cli.ok("log", "--help").out
+
+
+def _log_commands(*args: str) -> set[str]:
+    log = typer.main.get_group(build_app(args)).commands["log"]
+    assert isinstance(log, typer.core.TyperGroup)
+    return set(log.commands)
+
+
+def test_a_call_builds_only_the_command_it_names() -> None:
+    every = _log_commands("log", "--help")
+    assert {"append", "get", "checkpoint", "prove", "consistency", "export", "info"} <= every
+    assert _log_commands("--store", "s", "log", "get", "0", "--raw") == {"get"}
+    assert _log_commands("log", "no-such-command") == every
 
 
 def test_init_json(cli: Cli, tmp_path: Path) -> None:
