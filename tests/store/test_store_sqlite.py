@@ -153,6 +153,40 @@ def test_a_database_error_in_a_reader_is_a_store_error_and_ends_the_read(built: 
         log.close()
 
 
+def test_a_reader_inside_a_reader_shares_its_snapshot(built: Built) -> None:
+    reader = CustodyLog.open(built.log.directory)
+    try:
+        with reader.reading() as r:
+            size = r.size()
+            built.log.append([envelope(built.actor, 87)])  # another connection commits meanwhile
+            assert (reader.origin, reader.size()) == (built.log.origin, size)  # each opens a reader
+            assert reader.prove(size - 1).tree_size == size
+            assert r.size() == size  # the inner readers did not end the outer one's transaction
+        assert reader.size() == size + 1
+    finally:
+        reader.close()
+
+
+def test_a_transaction_inside_a_write_is_refused_and_the_store_stays_usable(built: Built) -> None:
+    store = built.log.store
+    size = built.log.size()
+    read_refused = "a read cannot begin inside this store's write transaction"
+    write_refused = "a write cannot begin inside another transaction"
+    with pytest.raises(StoreError, match=read_refused), store.writer():
+        built.log.prove(0)
+    with store.writer() as w:
+        w.set_meta("note", "committed")
+        with pytest.raises(StoreError, match=write_refused), store.writer():
+            pass
+    with pytest.raises(StoreError, match=write_refused), built.log.reading():
+        built.log.append([envelope(built.actor, 86)])
+    with store.reader() as r:
+        assert r.meta("note") == "committed"  # the outer write went on after the refusal inside it
+    assert built.log.size() == size
+    built.log.append([envelope(built.actor, 86)])
+    assert built.log.size() == size + 1
+
+
 def test_a_read_transaction_sees_one_snapshot(built: Built) -> None:
     reader = CustodyLog.open(built.log.directory)
     try:

@@ -96,8 +96,14 @@ class LogWriter(LogReader, Protocol):
 
 
 class LogStore(Protocol):
-    def reader(self) -> AbstractContextManager[LogReader]: ...
+    def reader(self) -> AbstractContextManager[LogReader]:
+        """A read transaction: one snapshot. A reader opened inside another shares its snapshot;
+        one opened inside a writer is refused (StoreError)."""
+        ...
 
-    def writer(self) -> AbstractContextManager[LogWriter]: ...
+    def writer(self) -> AbstractContextManager[LogWriter]:
+        """The write transaction: one at a time, committed when the block ends without error.
+        Refused (StoreError) inside another transaction of the same store."""
+        ...
 
     def close(self) -> None: ...
