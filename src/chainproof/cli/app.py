@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import gc
-import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -191,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _fail(message: str, code: int, as_json: bool) -> int:
     if as_json:
+        import json  # only on this path, as in output.emit
+
         sys.stdout.write(json.dumps({"error": message, "exit_code": code}) + "\n")
     sys.stderr.write(f"chainproof: error: {message}\n")
     return code

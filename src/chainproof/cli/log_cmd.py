@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -85,6 +83,8 @@ def get(
 
 
 def _json_or_text(text: str) -> object:
+    import json
+
     try:
         return json.loads(text)
     except ValueError:
@@ -99,6 +99,8 @@ def checkpoint(ctx: typer.Context, as_json: JsonOption = False) -> None:
         sys.stdout.write(note)
         sys.stdout.flush()
         return
+    from base64 import b64encode
+
     from chainproof.log.note import parse_checkpoint
 
     cp = parse_checkpoint(note.split("\n\n", 1)[0] + "\n")
@@ -108,7 +110,7 @@ def checkpoint(ctx: typer.Context, as_json: JsonOption = False) -> None:
             "origin": cp.origin,
             "tree_size": cp.size,
             "root_hash": cp.root.hex(),
-            "root_base64": base64.b64encode(cp.root).decode(),
+            "root_base64": b64encode(cp.root).decode(),
             "note": note,
         },
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -21,6 +20,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object 
 
 def emit(as_json: bool, obj: dict[str, Any], lines: Iterable[str] = ()) -> None:
     if as_json:
+        import json  # here: `log get --raw`, run once per entry, never pays for it
+
         sys.stdout.write(json.dumps(obj, indent=None, sort_keys=False) + "\n")
     else:
         for line in lines:
