@@ -25,6 +25,7 @@ from chainproof.attest import keys
 from chainproof.attest.statement import Statement, Subject
 from chainproof.errors import VerificationError
 from chainproof.log import merkle, note
+from chainproof.log import tiles as tl
 from chainproof.log.custody import DB_FILE, CustodyLog, root_at, sign_statement
 from chainproof.log.note import Checkpoint, NoteSigner
 from chainproof.log.sqlite import SqliteStore
@@ -198,7 +199,19 @@ def _sample(rng: random.Random, count: int) -> tuple[list[tuple[int, int]], list
     return inclusion, consistency
 
 
-def test_go_agrees_past_two_levels_of_tiles(raw: tuple[CustodyLog, list[bytes]], sumdb: Sumdb) -> None:
+def _tile_bases(log: CustodyLog) -> dict[str, str]:
+    """Every stored tile's base hashes (the C2SP tlog-tiles tile data), by "level/index"."""
+    bases: dict[str, str] = {}
+    with log.reading() as r:
+        for level in range(tl.MAX_LEVELS):
+            for index, width, encoded in r.tile_level(level):
+                bases[f"{level}/{index}"] = base64.b64encode(encoded[: width * merkle.HASH_SIZE]).decode()
+    return bases
+
+
+def test_go_tree_past_two_tile_levels_has_our_tiles_roots_and_proofs(
+    raw: tuple[CustodyLog, list[bytes]], sumdb: Sumdb
+) -> None:
     log, leaves = raw
     inclusion, consistency = _sample(random.Random(9162), 300)
     sizes = sorted({n for _, n in inclusion})
@@ -209,12 +222,41 @@ def test_go_agrees_past_two_levels_of_tiles(raw: tuple[CustodyLog, list[bytes]],
             "sizes": sizes,
             "inclusion": inclusion,
             "consistency": consistency,
+            "tiles_at": RAW_SIZE,
         }
     )
     assert go["ok"], go
+    assert go["tiles"] == _tile_bases(log)  # every tile, full and partial, byte for byte
     assert go["roots"] == _roots(log, sizes)
     assert [_hex(log.prove(i, n).proof) for i, n in inclusion] == go["inclusion"]
     assert [_hex(log.consistency(m, n).proof) for m, n in consistency] == go["consistency"]
+
+
+def test_go_proves_from_our_stored_tiles(raw: tuple[CustodyLog, list[bytes]], sumdb: Sumdb) -> None:
+    """Go's TileHashReader, reading our stored tiles as a tlog-tiles client reads a log's, proves
+    what we prove."""
+    log, _ = raw
+    bases = _tile_bases(log)
+    assert sorted({name.split("/")[0] for name in bases}) == ["0", "1", "2"]
+    rng = random.Random(8)
+    tasks = []
+    for size in (1, 255, 256, 257, 65_535, 65_536, 65_537, RAW_SIZE):
+        indexes = sorted({0, size - 1, *(rng.randrange(size) for _ in range(20))})
+        olds = sorted({1, size, *(rng.randint(1, size) for _ in range(20))})
+        tasks.append(
+            {
+                "op": "tile_proofs",
+                "tiles": bases,
+                "size": size,
+                "root": _roots(log, [size])[0],
+                "inclusion": [[i, size] for i in indexes],
+                "consistency": [[m, size] for m in olds],
+            }
+        )
+    for task, result in zip(tasks, sumdb.ask(tasks), strict=True):
+        assert result["ok"], result
+        assert result["inclusion"] == [_hex(log.prove(i, n).proof) for i, n in task["inclusion"]]
+        assert result["consistency"] == [_hex(log.consistency(m, n).proof) for m, n in task["consistency"]]
 
 
 def _inclusion_task(proof: Any) -> dict[str, Any]:

@@ -31,8 +31,13 @@ type task struct {
 	// tree: the records' data, and the roots and proofs wanted from Go's own tree of them
 	Records     []string   `json:"records"`
 	Sizes       []int64    `json:"sizes"`
+	TilesAt     int64      `json:"tiles_at"`    // when > 0, also the C2SP tiles of the tree of this size
 	Inclusion   [][2]int64 `json:"inclusion"`   // (index, tree size)
 	Consistency [][2]int64 `json:"consistency"` // (old size, new size)
+
+	// tile_proofs: the tiles a log stores, "L/N" -> base64 of the tile's base hashes at its full
+	// stored width; Size and Root name the tree that Go's TileHashReader checks every tile against
+	Tiles map[string]string `json:"tiles"`
 
 	// check_inclusion, check_consistency
 	Proof    []string `json:"proof"`
@@ -81,6 +86,8 @@ func run(t task) (result, error) {
 		return signNote(t)
 	case "tree":
 		return tree(t)
+	case "tile_proofs":
+		return tileProofs(t)
 	case "check_inclusion":
 		return checkInclusion(t)
 	case "check_consistency":
@@ -167,7 +174,70 @@ func tree(t task) (result, error) {
 		}
 		consistency = append(consistency, hexList(p))
 	}
-	return result{"leaf_hashes": leaves, "roots": roots, "inclusion": inclusion, "consistency": consistency}, nil
+	tiles := map[string]string{}
+	for _, tile := range tlog.NewTiles(8, 0, t.TilesAt) {
+		data, err := tlog.ReadTileData(tile, stored)
+		if err != nil {
+			return nil, err
+		}
+		tiles[fmt.Sprintf("%d/%d", tile.L, tile.N)] = base64.StdEncoding.EncodeToString(data)
+	}
+	return result{
+		"leaf_hashes": leaves, "roots": roots, "inclusion": inclusion, "consistency": consistency, "tiles": tiles,
+	}, nil
+}
+
+// tileStore serves a log's stored tiles to Go's TileHashReader, cut to the width it asks for.
+type tileStore map[string][]byte
+
+func (s tileStore) Height() int { return 8 }
+
+func (s tileStore) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
+	out := make([][]byte, len(tiles))
+	for i, t := range tiles {
+		data, ok := s[fmt.Sprintf("%d/%d", t.L, t.N)]
+		if !ok || len(data) < t.W*tlog.HashSize {
+			return nil, fmt.Errorf("no stored tile for %s", t.Path())
+		}
+		out[i] = data[:t.W*tlog.HashSize]
+	}
+	return out, nil
+}
+
+func (s tileStore) SaveTiles([]tlog.Tile, [][]byte) {}
+
+// tileProofs proves from the stored tiles alone, each tile checked against the tree hash first.
+func tileProofs(t task) (result, error) {
+	tiles := tileStore{}
+	for name, b64 := range t.Tiles {
+		data, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			return nil, fmt.Errorf("tile %s: %v", name, err)
+		}
+		tiles[name] = data
+	}
+	root, err := parseHash(t.Root)
+	if err != nil {
+		return nil, err
+	}
+	reader := tlog.TileHashReader(tlog.Tree{N: t.Size, Hash: root}, tiles)
+	inclusion := [][]string{}
+	for _, q := range t.Inclusion {
+		p, err := tlog.ProveRecord(t.Size, q[0], reader)
+		if err != nil {
+			return nil, err
+		}
+		inclusion = append(inclusion, hexList(p))
+	}
+	consistency := [][]string{}
+	for _, q := range t.Consistency {
+		p, err := tlog.ProveTree(t.Size, q[0], reader)
+		if err != nil {
+			return nil, err
+		}
+		consistency = append(consistency, hexList(p))
+	}
+	return result{"inclusion": inclusion, "consistency": consistency}, nil
 }
 
 func checkInclusion(t task) (result, error) {
