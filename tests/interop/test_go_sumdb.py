@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sumdb_support import Sumdb
 
 from chainproof.attest import keys
@@ -398,3 +399,35 @@ def test_cli_verifies_what_go_signs_and_proves(custody: CustodyLog, sumdb: Sumdb
         assert _run("verify-proof", path).returncode == 1, name
     signed.write_text(signed.read_text().replace("go.example/tlog\n64", "go.example/tlog\n65"))
     assert _run("verify-note", signed, "--vkey", key["vkey"]).returncode == 1
+
+
+# -- what real logs published ------------------------------------------------------------------------
+
+VECTORS = Path(__file__).parents[1] / "vectors" / "logs"
+
+
+def test_go_and_chainproof_open_real_checkpoints_alike(sumdb: Sumdb) -> None:
+    """sum.golang.org's tree heads and a Rekor v2 checkpoint (tests/vectors/logs), in Go and here."""
+    golang = json.loads((VECTORS / "sum-golang-org.json").read_text())
+    rekor_key = json.loads((VECTORS / "rekor-v2-key.json").read_text())
+    entry = json.loads((VECTORS / "rekor-v2-entry.json").read_text())
+    spki = base64.b64decode(rekor_key["public_key_spki"])
+    rekor_vkey = note.NoteVerifier(rekor_key["name"], Ed25519PublicKey.from_public_bytes(spki[-32:])).vkey
+    cases = [(golang["vkey"], text) for text in golang["notes"]]
+    cases.append((rekor_vkey, entry["inclusionProof"]["checkpoint"]["envelope"]))
+    results = sumdb.ask([{"op": "open_note", "vkey": vkey, "note": text} for vkey, text in cases])
+    for (vkey, text), result in zip(cases, results, strict=True):
+        assert result["ok"], result
+        assert result["text"] == note.open_note(text, note.parse_vkey(vkey))
+    proof = entry["inclusionProof"]
+    leaf = merkle.leaf_hash(base64.b64decode(entry["canonicalizedBody"]))
+    check = {
+        "op": "check_inclusion",
+        "proof": [base64.b64decode(h).hex() for h in proof["hashes"]],
+        "size": int(proof["treeSize"]),
+        "root": base64.b64decode(proof["rootHash"]).hex(),
+        "index": int(proof["logIndex"]),
+        "leaf_hash": leaf.hex(),
+    }
+    assert sumdb.one(check)["ok"]
+    assert not sumdb.one({**check, "leaf_hash": _flip(leaf.hex(), 0)})["ok"]

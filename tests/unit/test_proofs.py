@@ -170,6 +170,30 @@ def test_sigstore_bundle_style_inclusion_proof_member() -> None:
     assert parsed.leaf_hash == LEAF5
 
 
+def test_sigstore_entry_leaf_from_its_canonicalized_body_and_whole_bundles() -> None:
+    body = bytes.fromhex("40414243")  # leaf 5 of the RFC 6962 test tree
+    proof = {"logIndex": "5", "rootHash": _b64(ROOT8), "treeSize": "8", "hashes": [_b64(h) for h in PATH5]}
+    entry = {"canonicalizedBody": base64.b64encode(body).decode(), "inclusionProof": proof}
+    expected = InclusionProof(5, 8, LEAF5, ROOT8, tuple(PATH5))
+    assert proofs.parse(entry) == expected
+    assert proofs.parse({"verificationMaterial": {"tlogEntries": [entry]}}) == expected
+    assert proofs.embedded_checkpoint(entry) is None
+    note = "log.example\n8\n" + _b64(ROOT8) + "\n\n\u2014 log.example AAAA\n"
+    assert (
+        proofs.embedded_checkpoint({**entry, "inclusionProof": {**proof, "checkpoint": {"envelope": note}}})
+        == note
+    )
+    assert proofs.embedded_checkpoint(_GOOD) is None
+    # A leaf hash given by the caller (verify-proof --leaf) replaces the one the JSON names.
+    assert proofs.parse(_with(_GOOD, leaf_hash=ROOT8.hex()), LEAF5) == expected
+    with pytest.raises(FormatError, match="exactly one"):
+        proofs.parse({"verificationMaterial": {"tlogEntries": []}})
+    with pytest.raises(FormatError, match="canonicalizedBody is not valid base64"):
+        proofs.parse({**entry, "canonicalizedBody": "%%"})
+    with pytest.raises(FormatError, match="envelope must be"):
+        proofs.embedded_checkpoint({**entry, "inclusionProof": {**proof, "checkpoint": {"envelope": 5}}})
+
+
 def test_missing_proof_list_is_an_empty_proof() -> None:
     leaf = TREE.leaf_hash(0)
     parsed = proofs.parse({"index": 0, "tree_size": 1, "leaf_hash": leaf.hex(), "root_hash": leaf.hex()})

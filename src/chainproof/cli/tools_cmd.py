@@ -25,24 +25,35 @@ def verify_proof(
         Path | None,
         typer.Option("--checkpoint", help="A signed checkpoint whose size and root the proof must match."),
     ] = None,
-    vkey: Annotated[str | None, typer.Option("--vkey", help="Verifier key for --checkpoint.")] = None,
+    vkey: Annotated[
+        str | None,
+        typer.Option(
+            "--vkey",
+            help="Verifier key of the checkpoint: the one given with --checkpoint, or the one a "
+            "Sigstore entry carries.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Verify an RFC 9162 inclusion or consistency proof (hex or base64 hashes); exit 0 if valid.
 
-    Reads chainproof's `log prove` / `log consistency` JSON and the field names of Certificate
-    Transparency, Trillian and Rekor proofs.
+    Reads chainproof's `log prove` / `log consistency` JSON, the field names of Certificate
+    Transparency, Trillian and Rekor proofs, and a Sigstore bundle's transparency-log entry (or a
+    bundle with one entry): its leaf is the entry's canonicalizedBody, and with --vkey its
+    checkpoint must verify and match the proof.
     """
     try:
         obj = json.loads(read_input(file))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise FormatError(f"{file}: not JSON ({e})") from None
-    if leaf is not None and isinstance(obj, dict):
-        obj["leaf_hash"] = merkle.leaf_hash(read_input(str(leaf))).hex()
-        obj.pop("leafHash", None)
-    proof = proofs.parse(obj)
+    proof = proofs.parse(obj, merkle.leaf_hash(read_input(str(leaf))) if leaf is not None else None)
     if checkpoint is not None:
-        _match_checkpoint(proof, checkpoint, vkey)
+        _match_checkpoint(proof, read_input(str(checkpoint)).decode("utf-8", errors="replace"), vkey)
+    elif vkey is not None:
+        carried = proofs.embedded_checkpoint(obj)
+        if carried is None:
+            raise UsageError("--vkey needs --checkpoint, or a proof that carries its checkpoint")
+        _match_checkpoint(proof, carried, vkey)
     proof.verify()
     if isinstance(proof, InclusionProof):
         text = (
@@ -54,12 +65,10 @@ def verify_proof(
     emit(as_json, {"valid": True, **proof.to_json()}, [text])
 
 
-def _match_checkpoint(proof: InclusionProof | ConsistencyProof, path: Path, vkey: str | None) -> None:
+def _match_checkpoint(proof: InclusionProof | ConsistencyProof, text: str, vkey: str | None) -> None:
     if vkey is None:
         raise UsageError("--checkpoint needs --vkey to verify it")
-    cp = parse_checkpoint(
-        open_note(read_input(str(path)).decode("utf-8", errors="replace"), parse_vkey(vkey))
-    )
+    cp = parse_checkpoint(open_note(text, parse_vkey(vkey)))
     size, root = (
         (proof.tree_size, proof.root_hash)
         if isinstance(proof, InclusionProof)

@@ -4,7 +4,8 @@
 `parse` reads that JSON back, and also the field names other RFC 9162 logs use (Certificate
 Transparency's `leaf_index` / `audit_path` / `consistency`, Rekor's and Trillian's `logIndex` /
 `treeSize` / `rootHash` / `hashes`, with integers as JSON strings), with hashes in hex or base64,
-so that `verify-proof` can check a proof from any of them.
+and the transparency-log entries of Sigstore bundles, so that `verify-proof` can check a proof
+from any of them.
 """
 
 from __future__ import annotations
@@ -111,12 +112,57 @@ def _hashes(value: object) -> tuple[bytes, ...]:
     return tuple(decode_hash(h, f"proof hash {i}") for i, h in enumerate(value))
 
 
-def parse(obj: object) -> InclusionProof | ConsistencyProof:
-    """Read a proof from JSON; a Sigstore-style `inclusionProof` member is looked into."""
-    if isinstance(obj, dict) and isinstance(obj.get("inclusionProof"), dict):
-        inner = dict(obj["inclusionProof"])
-        inner.setdefault("leaf_hash", obj.get("leaf_hash", obj.get("leafHash")))
-        obj = inner
+def sigstore_entry(obj: object) -> dict[str, Any] | None:
+    """The transparency-log entry in `obj`, or None when it holds none.
+
+    That is `obj` itself when it has an `inclusionProof` object (a Sigstore bundle's
+    TransparencyLogEntry), or the one entry of a whole bundle's `verificationMaterial.tlogEntries`.
+    """
+    if not isinstance(obj, dict):
+        return None
+    material = obj.get("verificationMaterial")
+    if isinstance(material, dict) and "tlogEntries" in material:
+        entries = material["tlogEntries"]
+        if not isinstance(entries, list) or len(entries) != 1:
+            raise FormatError("the Sigstore bundle must hold exactly one entry in tlogEntries")
+        obj = entries[0]
+    return obj if isinstance(obj, dict) and isinstance(obj.get("inclusionProof"), dict) else None
+
+
+def embedded_checkpoint(obj: object) -> str | None:
+    """The signed checkpoint a Sigstore entry carries (`inclusionProof.checkpoint.envelope`)."""
+    entry = sigstore_entry(obj)
+    checkpoint = entry["inclusionProof"].get("checkpoint") if entry is not None else None
+    envelope = checkpoint.get("envelope") if isinstance(checkpoint, dict) else None
+    if envelope is not None and not isinstance(envelope, str):
+        raise FormatError("inclusionProof.checkpoint.envelope must be the signed note as a string")
+    return envelope
+
+
+def _from_sigstore(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The entry's inclusion proof, with the leaf hash of its `canonicalizedBody` (the logged bytes)."""
+    inner = dict(entry["inclusionProof"])
+    leaf = _pick(entry, "leaf_hash", "leafHash")
+    body = entry.get("canonicalizedBody")
+    if leaf is None and body is not None:
+        if not isinstance(body, str):
+            raise FormatError("canonicalizedBody must be a base64 string")
+        try:
+            leaf = merkle.leaf_hash(base64.b64decode(body, validate=True)).hex()
+        except (binascii.Error, ValueError):
+            raise FormatError("canonicalizedBody is not valid base64") from None
+    inner.setdefault("leaf_hash", leaf)
+    return inner
+
+
+def parse(obj: object, leaf_hash: bytes | None = None) -> InclusionProof | ConsistencyProof:
+    """Read a proof from JSON; `leaf_hash`, when given, replaces the leaf hash the JSON carries.
+
+    A Sigstore entry or bundle (see `sigstore_entry`) is read as the inclusion proof it carries.
+    """
+    entry = sigstore_entry(obj)
+    if entry is not None:
+        obj = _from_sigstore(entry)
     if not isinstance(obj, dict):
         raise FormatError("a proof must be a JSON object")
     proof = _hashes(_pick(obj, "proof", "hashes", "audit_path", "consistency"))
@@ -134,7 +180,7 @@ def parse(obj: object) -> InclusionProof | ConsistencyProof:
     return InclusionProof(
         index=_int(index, "index"),
         tree_size=_int(_pick(obj, "tree_size", "treeSize"), "tree_size"),
-        leaf_hash=decode_hash(_pick(obj, "leaf_hash", "leafHash"), "leaf_hash"),
+        leaf_hash=leaf_hash or decode_hash(_pick(obj, "leaf_hash", "leafHash"), "leaf_hash"),
         root_hash=decode_hash(_pick(obj, "root_hash", "rootHash"), "root_hash"),
         proof=proof,
     )

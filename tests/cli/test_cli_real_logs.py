@@ -1,0 +1,109 @@
+"""`verify-note` and `verify-proof` on what real logs published: the Go checksum database's signed
+tree heads, and an entry of Sigstore's Rekor v2 staging log with its inclusion proof and checkpoint
+(tests/vectors/logs, see the README there)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_support import Cli
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from chainproof.attest import keys
+from chainproof.log import note
+
+VECTORS = Path(__file__).parents[1] / "vectors" / "logs"
+SUMDB = json.loads((VECTORS / "sum-golang-org.json").read_text())
+REKOR_ENTRY = json.loads((VECTORS / "rekor-v2-entry.json").read_text())
+REKOR_KEY = json.loads((VECTORS / "rekor-v2-key.json").read_text())
+ED25519_SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
+
+
+def _rekor_vkey() -> str:
+    """The checkpoint verifier key, from the public key Sigstore's trusted root lists for the log."""
+    spki = base64.b64decode(REKOR_KEY["public_key_spki"])
+    assert spki.startswith(ED25519_SPKI_PREFIX)
+    raw = spki[len(ED25519_SPKI_PREFIX) :]
+    return note.NoteVerifier(REKOR_KEY["name"], Ed25519PublicKey.from_public_bytes(raw)).vkey
+
+
+def _write(tmp_path: Path, name: str, obj: object) -> Path:
+    path = tmp_path / name
+    path.write_text(obj if isinstance(obj, str) else json.dumps(obj), encoding="utf-8")
+    return path
+
+
+def _entry(**proof_changes: Any) -> dict[str, Any]:
+    entry = json.loads(json.dumps(REKOR_ENTRY))
+    entry["inclusionProof"].update(proof_changes)
+    return entry
+
+
+@pytest.mark.parametrize("text", SUMDB["notes"])
+def test_sum_golang_org_tree_heads_verify(cli: Cli, tmp_path: Path, text: str) -> None:
+    path = _write(tmp_path, "tree.note", text)
+    assert cli.ok("verify-note", path, "--vkey", SUMDB["vkey"]).out == text.partition("\n\n")[0] + "\n"
+    size = text.splitlines()[1]
+    changed = _write(tmp_path, "changed.note", text.replace(f"\n{size}\n", f"\n{int(size) + 1}\n"))
+    assert "signature" in cli.fails(1, "verify-note", changed, "--vkey", SUMDB["vkey"])
+
+
+def test_the_key_hash_we_derive_is_the_one_rekor_signs_with() -> None:
+    """The four bytes that name the key in the checkpoint's signature line, and the log id's."""
+    verifier = note.parse_vkey(_rekor_vkey())
+    signature_line = REKOR_ENTRY["inclusionProof"]["checkpoint"]["envelope"].splitlines()[-1]
+    assert base64.b64decode(signature_line.split()[-1])[:4] == verifier.key_hash
+    assert base64.b64decode(REKOR_KEY["log_id"])[:4] == verifier.key_hash
+
+
+def test_a_rekor_v2_entry_verifies_against_its_checkpoint(cli: Cli, tmp_path: Path) -> None:
+    path = _write(tmp_path, "entry.json", REKOR_ENTRY)
+    result = cli.ok("verify-proof", path, "--vkey", _rekor_vkey(), "--json").json()
+    assert (result["valid"], result["index"], result["tree_size"]) == (True, 645, 646)
+    assert result["root_hash"] == base64.b64decode(REKOR_ENTRY["inclusionProof"]["rootHash"]).hex()
+    bundle = {
+        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "verificationMaterial": {"tlogEntries": [REKOR_ENTRY]},
+    }
+    cli.ok("verify-proof", _write(tmp_path, "bundle.json", bundle), "--vkey", _rekor_vkey())
+    cli.ok("verify-proof", path)  # the proof alone, its checkpoint unchecked
+
+
+def test_a_changed_rekor_v2_entry_fails(cli: Cli, tmp_path: Path) -> None:
+    vkey = _rekor_vkey()
+    body = REKOR_ENTRY["canonicalizedBody"]
+    envelope = REKOR_ENTRY["inclusionProof"]["checkpoint"]["envelope"]
+    hashes = REKOR_ENTRY["inclusionProof"]["hashes"]
+    other_root = base64.b64encode(bytes(32)).decode()
+    changed = {
+        "body": {
+            **REKOR_ENTRY,
+            "canonicalizedBody": body[:40] + ("A" if body[40] != "A" else "B") + body[41:],
+        },
+        "proof": _entry(hashes=[*hashes[:2], base64.b64encode(bytes(32)).decode(), *hashes[3:]]),
+        "index": _entry(logIndex="644"),
+        "root": _entry(rootHash=other_root),
+        "checkpoint": _entry(checkpoint={"envelope": envelope.replace("\n646\n", "\n647\n")}),
+    }
+    for name, entry in changed.items():
+        path = _write(tmp_path, f"{name}.json", entry)
+        assert cli.fails(1, "verify-proof", path, "--vkey", vkey), name
+    other_log = note.NoteSigner(REKOR_KEY["name"], keys.generate()).verifier.vkey
+    assert "signature" in cli.fails(
+        1, "verify-proof", _write(tmp_path, "entry.json", REKOR_ENTRY), "--vkey", other_log
+    )
+
+
+def test_bundles_and_entries_that_cannot_be_read(cli: Cli, tmp_path: Path) -> None:
+    two = {"verificationMaterial": {"tlogEntries": [REKOR_ENTRY, REKOR_ENTRY]}}
+    assert "exactly one" in cli.fails(1, "verify-proof", _write(tmp_path, "two.json", two))
+    bad_body = {**REKOR_ENTRY, "canonicalizedBody": "not base64!"}
+    assert "canonicalizedBody" in cli.fails(1, "verify-proof", _write(tmp_path, "b.json", bad_body))
+    bare = _entry()
+    del bare["inclusionProof"]["checkpoint"]
+    message = cli.fails(2, "verify-proof", _write(tmp_path, "bare.json", bare), "--vkey", _rekor_vkey())
+    assert "--checkpoint" in message
