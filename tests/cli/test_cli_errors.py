@@ -101,6 +101,8 @@ BAD_INPUT: dict[str, tuple[Callable[[Ed25519PrivateKey], bytes], int, str]] = {
         "not valid Unicode",
     ),
     "deeply nested JSON": (lambda k: b"[" * 100_000 + b"]" * 100_000, 1, "nested too deeply"),
+    # Python refuses to read an integer of more than 4,300 digits (a ValueError, not a JSONDecodeError).
+    "an integer too long to read": (lambda k: b'{"payloadType": ' + b"9" * 5_000 + b"}", 1, "not JSON"),
 }
 
 
@@ -334,6 +336,7 @@ def test_a_key_file_that_is_not_a_key(cli: Cli, store: Store) -> None:
         (b'{"loss": NaN}', "RFC 8785"),
         (b'{"loss": Infinity}', "RFC 8785"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'{"rows": ' + b"1" * 5_000 + b"}", "not JSON"),
     ],
 )
 def test_attest_with_a_predicate_json_cannot_canonicalise(
@@ -347,6 +350,28 @@ def test_attest_with_a_predicate_json_cannot_canonicalise(
     )
     assert fragment in message
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        (b'{"index": ' + b"1" * 5_000 + b', "tree_size": 5}', "not JSON"),
+        (b'{"index": "' + b"1" * 5_000 + b'", "tree_size": 5}', "index must be below 2**64"),
+        (b'{"index": 18446744073709551616, "tree_size": 5}', "index must be below 2**64"),
+    ],
+)
+def test_verify_proof_with_integers_beyond_64_bits(
+    cli: Cli, tmp_path: Path, content: bytes, fragment: str
+) -> None:
+    path = tmp_path / "proof.json"
+    path.write_bytes(content)
+    assert fragment in cli.fails(1, "verify-proof", path)
+
+
+def test_an_index_of_five_thousand_digits(cli: Cli, store: Store) -> None:
+    message = cli.fails(2, "--store", store.path, "log", "prove", "1" * 5_000)
+    assert message.startswith("'" + "1" * 64 + "...'")
+    assert "neither an index nor" in cli.fails(2, "--store", store.path, "log", "prove", "\u0661")
 
 
 def test_bad_vkey(cli: Cli, store: Store) -> None:

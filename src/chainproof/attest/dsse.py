@@ -116,7 +116,7 @@ def from_json_obj(obj: object) -> Envelope:
 def parse(data: bytes) -> Envelope:
     try:
         obj = json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except ValueError as e:
         raise FormatError(f"not JSON: {e}") from None
     return from_json_obj(obj)
 
@@ -130,7 +130,7 @@ def parse_documents(data: bytes, source: str) -> list[tuple[str, Envelope]]:
         obj = json.loads(data)
     except UnicodeDecodeError:
         raise FormatError(f"{source}: not UTF-8 text") from None
-    except json.JSONDecodeError:
+    except ValueError:  # not one JSON value: JSON Lines, perhaps
         obj = None
     if isinstance(obj, list):
         return [(f"{source}[{i}]", _labelled(f"{source}[{i}]", o)) for i, o in enumerate(obj)]
@@ -142,7 +142,7 @@ def parse_documents(data: bytes, source: str) -> list[tuple[str, Envelope]]:
             label = f"{source}:{number}"
             try:
                 found.append((label, _labelled(label, json.loads(line))))
-            except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            except ValueError as e:
                 raise FormatError(f"{label}: not JSON ({e})") from None
     if not found:
         raise FormatError(f"{source}: no envelope in the input")

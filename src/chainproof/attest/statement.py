@@ -95,6 +95,6 @@ def from_json_obj(obj: object) -> Statement:
 def parse(payload: bytes) -> Statement:
     try:
         obj = json.loads(payload)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except ValueError as e:
         raise FormatError(f"the payload is not JSON: {e}") from None
     return from_json_obj(obj)

@@ -36,7 +36,7 @@ def attest(
     signer = keys.read_private(key, passphrase_from(passphrase_env))
     try:
         body = json.loads(read_input(predicate))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except ValueError as e:
         raise FormatError(f"the predicate is not JSON: {e}") from None
     if not isinstance(body, dict):
         raise FormatError("the predicate must be a JSON object")

@@ -15,6 +15,8 @@ from chainproof.errors import UsageError
 if TYPE_CHECKING:
     from chainproof.log.export import Event
 
+_HASH_HEX = 64  # a leaf hash in hex
+
 app = typer.Typer(
     help="Append to the custody log, read it, prove inclusion and consistency, export it.",
     no_args_is_help=True,
@@ -116,6 +118,11 @@ def checkpoint(ctx: typer.Context, as_json: JsonOption = False) -> None:
     )
 
 
+def _not_an_entry(text: str) -> UsageError:
+    shown = text if len(text) <= _HASH_HEX else text[:_HASH_HEX] + "..."
+    return UsageError(f"{shown!r} is neither an index nor a 64-hex leaf hash")
+
+
 @app.command("prove")
 def prove(
     ctx: typer.Context,
@@ -129,16 +136,16 @@ def prove(
 ) -> None:
     """Print an RFC 9162 inclusion proof for one entry."""
     log = open_log(ctx)
-    if entry.isdigit():
+    if entry.isascii() and entry.isdigit() and len(entry) < _HASH_HEX:  # an index; 64 digits are a hash
         proof = log.prove(int(entry), size)
-    elif len(entry) == 64:
+    elif len(entry) == _HASH_HEX:
         try:
             leaf_hash = bytes.fromhex(entry)
         except ValueError:
-            raise UsageError(f"{entry!r} is neither an index nor a 64-hex leaf hash") from None
+            raise _not_an_entry(entry) from None
         proof = log.prove_leaf(leaf_hash, size)
     else:
-        raise UsageError(f"{entry!r} is neither an index nor a 64-hex leaf hash")
+        raise _not_an_entry(entry)
     obj = proof.to_json()
     emit(
         as_json,

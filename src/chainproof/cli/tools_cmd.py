@@ -44,7 +44,7 @@ def verify_proof(
     """
     try:
         obj = json.loads(read_input(file))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    except ValueError as e:
         raise FormatError(f"{file}: not JSON ({e})") from None
     proof = proofs.parse(obj, merkle.leaf_hash(read_input(str(leaf))) if leaf is not None else None)
     if checkpoint is not None:

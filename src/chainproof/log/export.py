@@ -165,7 +165,7 @@ def _lines(f: BinaryIO) -> Iterator[tuple[int, bytes]]:
 def read_header(line: bytes) -> Header:
     try:
         obj = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except ValueError:
         raise FormatError("line 1: the export header is not JSON") from None
     if not isinstance(obj, dict) or set(obj) != _HEADER_KEYS or obj.get("format") != FORMAT:
         raise FormatError(f"line 1: not a {FORMAT} header")
@@ -207,7 +207,7 @@ def _events(lines: Iterator[tuple[int, bytes]]) -> Iterator[Event]:
 def _checkpoint_line(number: int, line: bytes) -> str:
     try:
         note = json.loads(line)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except ValueError:
         note = None
     if not isinstance(note, str) or rfc8785.dumps(note) != line:
         raise FormatError(f"line {number}: the checkpoint is not a canonical JSON string")

@@ -16,6 +16,9 @@ from typing import NamedTuple
 from chainproof.errors import VerificationError
 
 HASH_SIZE = 32
+SIZE_LIMIT = 1 << 64
+"""Tree sizes and leaf indexes are 64-bit unsigned integers (RFC 9162, C2SP tlog-checkpoint)."""
+SIZE_DIGITS = len(str(SIZE_LIMIT - 1))
 _sha256 = hashlib.sha256
 
 

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from chainproof.attest import keys
 from chainproof.errors import FormatError, VerificationError
+from chainproof.log import merkle
 
 ALG_ED25519 = 0x01
 _DASH = "\u2014 "
@@ -165,7 +166,9 @@ def parse_checkpoint(body: str) -> Checkpoint:
     if not origin:
         raise FormatError("the checkpoint origin is empty")
     if not size.isascii() or not size.isdigit() or (size != "0" and size.startswith("0")):
-        raise FormatError(f"the checkpoint size {size!r} is not a decimal number")
+        raise FormatError(f"the checkpoint size {size[:30]!r} is not a decimal number")
+    if len(size) > merkle.SIZE_DIGITS or int(size) >= merkle.SIZE_LIMIT:
+        raise FormatError(f"the checkpoint size {size[:30]!r} is not below 2**64")
     root = b64decode_strict(root_b64, "the checkpoint root hash")
     if len(root) != 32:
         raise FormatError(f"the checkpoint root hash is {len(root)} bytes, not 32")

@@ -93,14 +93,19 @@ def _pick(obj: Mapping[str, Any], *names: str) -> Any:
 
 
 def _int(value: object, what: str) -> int:
+    """A tree size or leaf index: RFC 9162 makes them 64-bit unsigned integers."""
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise FormatError(f"{what} must be an integer")
     if isinstance(value, str):
         if not value.isascii() or not value.isdigit():
             raise FormatError(f"{what} must be an integer, not {value!r}")
-        return int(value)
+        if len(value) > merkle.SIZE_DIGITS:
+            raise FormatError(f"{what} must be below 2**64")
+        value = int(value)
     if value < 0:
         raise FormatError(f"{what} must not be negative")
+    if value >= merkle.SIZE_LIMIT:
+        raise FormatError(f"{what} must be below 2**64")
     return value
 
 
