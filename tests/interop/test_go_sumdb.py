@@ -1,8 +1,10 @@
 """chainproof against Go's golang.org/x/mod/sumdb: the same notes, hashes, roots and proofs.
 
 Go's note package must open every checkpoint the log signs, and chainproof must open the notes Go
-signs. Go's tlog, given the log's raw entries, must compute the same leaf hashes, roots and proofs,
-byte for byte, and must accept the proofs chainproof gives (and refuse them once a byte changes).
+signs. Go's tlog, given the log's raw entries, must compute the same leaf hashes, tiles, roots and
+proofs, byte for byte, must prove from the tiles the store keeps, and must accept the proofs
+chainproof gives (and refuse them once a byte changes). Both sides must also agree on what real
+logs published (tests/vectors/logs).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from sumdb_support import Sumdb
 from chainproof.attest import keys
 from chainproof.attest.statement import Statement, Subject
 from chainproof.errors import VerificationError
-from chainproof.log import merkle, note
+from chainproof.log import merkle, note, proofs
 from chainproof.log import tiles as tl
 from chainproof.log.custody import DB_FILE, CustodyLog, root_at, sign_statement
 from chainproof.log.note import Checkpoint, NoteSigner
@@ -260,7 +262,7 @@ def test_go_proves_from_our_stored_tiles(raw: tuple[CustodyLog, list[bytes]], su
         assert result["consistency"] == [_hex(log.consistency(m, n).proof) for m, n in task["consistency"]]
 
 
-def _inclusion_task(proof: Any) -> dict[str, Any]:
+def _inclusion_task(proof: Any) -> dict[str, Any]:  # an InclusionProof
     return {
         "op": "check_inclusion",
         "proof": _hex(proof.proof),
@@ -271,7 +273,7 @@ def _inclusion_task(proof: Any) -> dict[str, Any]:
     }
 
 
-def _consistency_task(proof: Any) -> dict[str, Any]:
+def _consistency_task(proof: Any) -> dict[str, Any]:  # a ConsistencyProof
     return {
         "op": "check_consistency",
         "proof": _hex(proof.proof),
@@ -332,22 +334,8 @@ def test_cli_output_checks_out_in_go(custody: CustodyLog, sumdb: Sumdb) -> None:
     checkpoint = _run("--store", store, "log", "checkpoint").stdout.decode()
     results = sumdb.ask(
         [
-            {
-                "op": "check_inclusion",
-                "proof": prove["proof"],
-                "size": prove["tree_size"],
-                "root": prove["root_hash"],
-                "index": prove["index"],
-                "leaf_hash": prove["leaf_hash"],
-            },
-            {
-                "op": "check_consistency",
-                "proof": cons["proof"],
-                "size": cons["new_size"],
-                "root": cons["new_root"],
-                "old_size": cons["old_size"],
-                "old_root": cons["old_root"],
-            },
+            _inclusion_task(proofs.parse(prove)),
+            _consistency_task(proofs.parse(cons)),
             {"op": "open_note", "vkey": custody.vkey, "note": checkpoint},
         ]
     )
@@ -419,15 +407,6 @@ def test_go_and_chainproof_open_real_checkpoints_alike(sumdb: Sumdb) -> None:
     for (vkey, text), result in zip(cases, results, strict=True):
         assert result["ok"], result
         assert result["text"] == note.open_note(text, note.parse_vkey(vkey))
-    proof = entry["inclusionProof"]
-    leaf = merkle.leaf_hash(base64.b64decode(entry["canonicalizedBody"]))
-    check = {
-        "op": "check_inclusion",
-        "proof": [base64.b64decode(h).hex() for h in proof["hashes"]],
-        "size": int(proof["treeSize"]),
-        "root": base64.b64decode(proof["rootHash"]).hex(),
-        "index": int(proof["logIndex"]),
-        "leaf_hash": leaf.hex(),
-    }
+    check = _inclusion_task(proofs.parse(entry))  # the leaf: the hash of canonicalizedBody
     assert sumdb.one(check)["ok"]
-    assert not sumdb.one({**check, "leaf_hash": _flip(leaf.hex(), 0)})["ok"]
+    assert not sumdb.one({**check, "leaf_hash": _flip(check["leaf_hash"], 0)})["ok"]

@@ -241,35 +241,29 @@ func tileProofs(t task) (result, error) {
 }
 
 func checkInclusion(t task) (result, error) {
-	proof, err := parseHashes(t.Proof)
+	proof, h, err := proofAnd(t.Proof, t.Root, t.LeafHash)
 	if err != nil {
 		return nil, err
 	}
-	root, err := parseHash(t.Root)
-	if err != nil {
-		return nil, err
-	}
-	leaf, err := parseHash(t.LeafHash)
-	if err != nil {
-		return nil, err
-	}
-	return result{}, tlog.CheckRecord(proof, t.Size, root, t.Index, leaf)
+	return result{}, tlog.CheckRecord(proof, t.Size, h[0], t.Index, h[1])
 }
 
 func checkConsistency(t task) (result, error) {
-	proof, err := parseHashes(t.Proof)
+	proof, h, err := proofAnd(t.Proof, t.Root, t.OldRoot)
 	if err != nil {
 		return nil, err
 	}
-	root, err := parseHash(t.Root)
+	return result{}, tlog.CheckTree(proof, t.Size, h[0], t.OldSize, h[1])
+}
+
+// proofAnd parses a proof's hashes and the other hashes a check needs.
+func proofAnd(proof []string, hashes ...string) ([]tlog.Hash, []tlog.Hash, error) {
+	p, err := parseHashes(proof)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	old, err := parseHash(t.OldRoot)
-	if err != nil {
-		return nil, err
-	}
-	return result{}, tlog.CheckTree(proof, t.Size, root, t.OldSize, old)
+	h, err := parseHashes(hashes)
+	return p, h, err
 }
 
 func parseHash(s string) (tlog.Hash, error) {
