@@ -226,7 +226,13 @@ def test_open_rejects_a_missing_final_newline(signer: NoteSigner) -> None:
 def test_open_rejects_malformed_signature_lines(signer: NoteSigner) -> None:
     signed = signer.sign("hello\n")
     sig_line = signed.split("\n\n", 1)[1]
-    for bad in ("- example.com/log AAAA\n", "— \n", "— nameonly\n", "— AAAAAAAA\n"):
+    foreign = base64.b64encode(bytes(68)).decode()
+    # A name with a space or a '+' is malformed even for a key the verifier does not know.
+    bad_lines = ["- example.com/log AAAA\n", "— \n", "— nameonly\n", "— AAAAAAAA\n"]
+    bad_lines += [f"— other+log {foreign}\n", f"—  other {foreign}\n"]
+    with pytest.raises(NoteError, match="not valid base64"):  # read as name "other", then "log ..."
+        note.open_note("hello\n\n" + sig_line + f"— other log {foreign}\n", signer.verifier)
+    for bad in bad_lines:
         with pytest.raises(NoteError, match="malformed signature line"):
             note.open_note("hello\n\n" + sig_line + bad, signer.verifier)
     with pytest.raises(NoteError, match="too short"):
@@ -255,6 +261,22 @@ def test_open_rejects_control_characters_in_the_body(signer: NoteSigner) -> None
     signed = signer.sign("hello\n")
     with pytest.raises(FormatError, match="control characters"):
         note.open_note("hel\rlo\n" + signed[len("hello\n") :], signer.verifier)
+    foreign = "— oth\x00er " + base64.b64encode(bytes(68)).decode() + "\n"
+    with pytest.raises(NoteError, match="control characters"):
+        note.open_note(signed + foreign, signer.verifier)
+
+
+def test_every_signature_by_the_key_must_verify(signer: NoteSigner) -> None:
+    """The spec says a client should reject a note when a signature from a known key fails."""
+    signed = signer.sign("hello\n")
+    own = signed.split("\n\n", 1)[1]
+    blob = bytearray(base64.b64decode(own.split()[-1]))
+    blob[-1] ^= 0x01
+    forged = f"— {signer.name} {base64.b64encode(bytes(blob)).decode()}\n"
+    assert note.open_note(signed + own, signer.verifier) == "hello\n"
+    for text in (signed + forged, "hello\n\n" + forged + own):
+        with pytest.raises(NoteError, match="does not verify"):
+            note.open_note(text, signer.verifier)
 
 
 # --- checkpoints ----------------------------------------------------------------------------------

@@ -40,8 +40,12 @@ def b64decode_strict(text: str, what: str) -> bytes:
     return raw
 
 
+def _valid_name(name: str) -> bool:
+    return bool(name) and "+" not in name and not any(c.isspace() for c in name)
+
+
 def _check_name(name: str) -> None:
-    if not name or "+" in name or any(c.isspace() for c in name):
+    if not _valid_name(name):
         raise FormatError(f"note key name {name!r} must be non-empty, without spaces or '+'")
 
 
@@ -102,14 +106,20 @@ class NoteSigner:
 def _check_body(body: str) -> None:
     if not body.endswith("\n"):
         raise FormatError("a note body must end with a newline")
-    if any(ord(c) < 0x20 and c != "\n" for c in body):
+    if _has_controls(body):
         raise FormatError("a note body must not contain control characters")
+
+
+def _has_controls(text: str) -> bool:
+    return any(ord(c) < 0x20 and c != "\n" for c in text)
 
 
 def open_note(text: str, verifier: NoteVerifier) -> str:
     """Return the body of `text` when a signature by `verifier` verifies; raise NoteError otherwise.
 
-    Signatures by other keys are ignored, as signed-note verifiers must do.
+    Signatures by other keys are ignored, as signed-note verifiers must do, but every signature
+    line must be well formed. Every signature by `verifier`'s key must verify: the spec says a
+    client should reject a note when any of them fails (Go's x/mod checks only the first).
     """
     body, sep, block = text.rpartition("\n\n")
     if not sep:
@@ -118,16 +128,18 @@ def open_note(text: str, verifier: NoteVerifier) -> str:
     _check_body(body)
     if not block.endswith("\n"):
         raise NoteError("the note's signature block must end with a newline")
+    if _has_controls(block):
+        raise NoteError("a note must not contain control characters")
     lines = block[:-1].split("\n")
     if len(lines) > _MAX_SIGNATURES:
         raise NoteError(f"the note has more than {_MAX_SIGNATURES} signatures")
     found = False
     for line in lines:
         if not line.startswith(_DASH):
-            raise NoteError(f"malformed signature line {line!r}")
-        name, space, b64 = line[len(_DASH) :].rpartition(" ")
-        if not space or not name:
-            raise NoteError(f"malformed signature line {line!r}")
+            raise NoteError(f"malformed signature line {line[:120]!r}")
+        name, space, b64 = line[len(_DASH) :].partition(" ")
+        if not space or not _valid_name(name):
+            raise NoteError(f"malformed signature line {line[:120]!r}")
         try:
             blob = b64decode_strict(b64, "a note signature")
         except FormatError as e:
