@@ -6,12 +6,18 @@ import json
 from typing import Any
 
 import pytest
+from google.protobuf import json_format
 from hypothesis import given
 from hypothesis import strategies as st
+from in_toto_attestation.v1 import statement as intoto
+from in_toto_attestation.v1 import statement_pb2
+from in_toto_attestation.v1.resource_descriptor import ResourceDescriptor
 
-from chainproof.attest import statement
+from chainproof.attest import keys, statement
 from chainproof.attest.statement import STATEMENT_TYPE, Statement, Subject
 from chainproof.errors import FormatError
+from chainproof.log import entries
+from chainproof.log.store import ACTOR_ROLE, KeyRecord
 
 SHA256 = "ab" * 32
 SHA512 = "cd" * 64
@@ -171,3 +177,60 @@ def test_parse_subject_arg() -> None:
 def test_parse_subject_arg_rejects(arg: str, match: str) -> None:
     with pytest.raises(FormatError, match=match):
         statement.parse_subject_arg(arg)
+
+
+# --- interop with the in-toto Attestation Framework's own Python bindings ----------------------
+
+_names = st.text(st.characters(blacklist_categories=("Cs",)), max_size=20)
+_predicates = st.dictionaries(
+    st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=8),
+    st.integers(-(2**31), 2**31) | st.text(st.characters(blacklist_categories=("Cs",)), max_size=8),
+    min_size=1,
+    max_size=4,
+)
+
+
+@given(
+    names=st.lists(_names, min_size=1, max_size=4),
+    digest=st.binary(min_size=32, max_size=32),
+    predicate=_predicates,
+)
+def test_our_statements_pass_the_in_toto_validator(
+    names: list[str], digest: bytes, predicate: dict[str, Any]
+) -> None:
+    ours = Statement(
+        tuple(Subject(n, {"sha256": digest.hex()}) for n in names), "https://x.example/v1", predicate
+    )
+    pb = json_format.Parse(ours.canonical(), statement_pb2.Statement())
+    intoto.Statement.copy_from_pb(pb).validate()
+    assert [(s.name, dict(s.digest)) for s in pb.subject] == [(n, {"sha256": digest.hex()}) for n in names]
+    assert (pb.predicate_type, json_format.MessageToDict(pb.predicate)) == (ours.predicate_type, predicate)
+
+
+@given(
+    names=st.lists(_names, min_size=1, max_size=4),
+    digest=st.binary(min_size=32, max_size=32),
+    predicate=_predicates,
+)
+def test_we_read_statements_the_in_toto_bindings_write(
+    names: list[str], digest: bytes, predicate: dict[str, Any]
+) -> None:
+    subjects = [ResourceDescriptor(name=n, digest={"sha256": digest.hex()}).pb for n in names]
+    theirs = intoto.Statement(subjects, "https://x.example/v1", predicate)
+    parsed = statement.parse(json_format.MessageToJson(theirs.pb).encode())
+    assert parsed.subjects == tuple(Subject(n, {"sha256": digest.hex()}) for n in names)
+    assert parsed.predicate_type == "https://x.example/v1"
+    assert parsed.predicate == predicate  # protobuf writes integers as 1000.0, which compare equal
+    assert statement.parse(parsed.canonical()) == parsed
+
+
+def test_the_log_management_statements_pass_the_in_toto_validator() -> None:
+    key = keys.generate().public_key()
+    record = KeyRecord(keys.keyid(key), "alice", keys.public_raw(key), ACTOR_ROLE, registered_at=1)
+    for ours in (
+        entries.genesis_statement("log.example", "log.example+00000000+AQ==", key),
+        entries.registration_statement("alice", key),
+        entries.revocation_statement(record, 5, "key stolen"),
+    ):
+        pb = json_format.Parse(ours.canonical(), statement_pb2.Statement())
+        intoto.Statement.copy_from_pb(pb).validate()
