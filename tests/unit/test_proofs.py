@@ -188,6 +188,10 @@ def test_sigstore_entry_leaf_from_its_canonicalized_body_and_whole_bundles() -> 
     assert proofs.parse(_with(_GOOD, leaf_hash=ROOT8.hex()), LEAF5) == expected
     with pytest.raises(FormatError, match="exactly one"):
         proofs.parse({"verificationMaterial": {"tlogEntries": []}})
+    # A leaf hash the entry names as well must be its body's.
+    assert proofs.parse({**entry, "leafHash": LEAF5.hex()}) == expected
+    with pytest.raises(FormatError, match="not the hash of its canonicalizedBody"):
+        proofs.parse({**entry, "inclusionProof": {**proof, "leaf_hash": _b64(ROOT8)}})
     with pytest.raises(FormatError, match="canonicalizedBody is not valid base64"):
         proofs.parse({**entry, "canonicalizedBody": "%%"})
     with pytest.raises(FormatError, match="envelope must be"):

@@ -145,18 +145,27 @@ def embedded_checkpoint(obj: object) -> str | None:
 
 
 def _from_sigstore(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """The entry's inclusion proof, with the leaf hash of its `canonicalizedBody` (the logged bytes)."""
+    """The entry's inclusion proof, for the leaf its `canonicalizedBody` holds (the logged bytes).
+
+    A leaf hash the entry also names must be that body's: a proof must not speak for other bytes
+    than the ones the entry shows.
+    """
     inner = dict(entry["inclusionProof"])
-    leaf = _pick(entry, "leaf_hash", "leafHash")
+    named = _pick(inner, "leaf_hash", "leafHash")
+    if named is None:
+        named = _pick(entry, "leaf_hash", "leafHash")
     body = entry.get("canonicalizedBody")
-    if leaf is None and body is not None:
+    if body is not None:
         if not isinstance(body, str):
             raise FormatError("canonicalizedBody must be a base64 string")
         try:
-            leaf = merkle.leaf_hash(base64.b64decode(body, validate=True)).hex()
+            leaf = merkle.leaf_hash(base64.b64decode(body, validate=True))
         except (binascii.Error, ValueError):
             raise FormatError("canonicalizedBody is not valid base64") from None
-    inner.setdefault("leaf_hash", leaf)
+        if named is not None and decode_hash(named, "leaf_hash") != leaf:
+            raise FormatError("the entry's leaf hash is not the hash of its canonicalizedBody")
+        named = leaf.hex()
+    inner["leaf_hash"] = named
     return inner
 
 
