@@ -64,13 +64,14 @@ def test_a_rekor_v2_entry_verifies_against_its_checkpoint(cli: Cli, tmp_path: Pa
     path = _write(tmp_path, "entry.json", REKOR_ENTRY)
     result = cli.ok("verify-proof", path, "--vkey", _rekor_vkey(), "--json").json()
     assert (result["valid"], result["index"], result["tree_size"]) == (True, 645, 646)
+    assert result["checkpoint"] == {"origin": REKOR_KEY["name"], "tree_size": 646}
     assert result["root_hash"] == base64.b64decode(REKOR_ENTRY["inclusionProof"]["rootHash"]).hex()
     bundle = {
         "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
         "verificationMaterial": {"tlogEntries": [REKOR_ENTRY]},
     }
     cli.ok("verify-proof", _write(tmp_path, "bundle.json", bundle), "--vkey", _rekor_vkey())
-    cli.ok("verify-proof", path)  # the proof alone, its checkpoint unchecked
+    assert "checkpoint" not in cli.ok("verify-proof", path, "--json").json()  # the proof alone
 
 
 def test_a_changed_rekor_v2_entry_fails(cli: Cli, tmp_path: Path) -> None:

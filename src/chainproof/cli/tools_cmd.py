@@ -12,7 +12,7 @@ import typer
 from chainproof.cli.output import JsonOption, emit, read_input
 from chainproof.errors import FormatError, UsageError, VerificationError
 from chainproof.log import merkle, proofs
-from chainproof.log.note import open_note, parse_checkpoint, parse_vkey
+from chainproof.log.note import Checkpoint, open_note, parse_checkpoint, parse_vkey
 from chainproof.log.proofs import ConsistencyProof, InclusionProof
 
 
@@ -47,25 +47,31 @@ def verify_proof(
     except ValueError as e:
         raise FormatError(f"{file}: not JSON ({e})") from None
     proof = proofs.parse(obj, merkle.leaf_hash(read_input(str(leaf))) if leaf is not None else None)
+    cp: Checkpoint | None = None
     if checkpoint is not None:
-        _match_checkpoint(proof, read_input(str(checkpoint)).decode("utf-8", errors="replace"), vkey)
+        cp = _match_checkpoint(proof, read_input(str(checkpoint)).decode("utf-8", errors="replace"), vkey)
     elif vkey is not None:
         carried = proofs.embedded_checkpoint(obj)
         if carried is None:
             raise UsageError("--vkey needs --checkpoint, or a proof that carries its checkpoint")
-        _match_checkpoint(proof, carried, vkey)
+        cp = _match_checkpoint(proof, carried, vkey)
     proof.verify()
     if isinstance(proof, InclusionProof):
-        text = (
+        lines = [
             f"valid: leaf {proof.index} is in the tree of size {proof.tree_size} "
             f"(root {proof.root_hash.hex()})"
-        )
+        ]
     else:
-        text = f"valid: the tree of size {proof.old_size} is a prefix of the tree of size {proof.new_size}"
-    emit(as_json, {"valid": True, **proof.to_json()}, [text])
+        lines = [f"valid: the tree of size {proof.old_size} is a prefix of the tree of size {proof.new_size}"]
+    result = {"valid": True, **proof.to_json()}
+    if cp is not None:
+        lines.append(f"signed checkpoint of {cp.origin}: size {cp.size}, the same root")
+        result["checkpoint"] = {"origin": cp.origin, "tree_size": cp.size}
+    emit(as_json, result, lines)
 
 
-def _match_checkpoint(proof: InclusionProof | ConsistencyProof, text: str, vkey: str | None) -> None:
+def _match_checkpoint(proof: InclusionProof | ConsistencyProof, text: str, vkey: str | None) -> Checkpoint:
+    """The checkpoint in `text`, verified with `vkey`, once its size and root are the proof's."""
     if vkey is None:
         raise UsageError("--checkpoint needs --vkey to verify it")
     cp = parse_checkpoint(open_note(text, parse_vkey(vkey)))
@@ -79,6 +85,7 @@ def _match_checkpoint(proof: InclusionProof | ConsistencyProof, text: str, vkey:
             f"the proof is for size {size}, root {root.hex()}; the checkpoint says "
             f"size {cp.size}, root {cp.root.hex()}"
         )
+    return cp
 
 
 def verify_note(
