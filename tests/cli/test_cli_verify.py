@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import Cli, Store, envelope, envelope_json, read_key
+from cli_support import ORIGIN, Cli, Store, envelope, envelope_json, read_key
 
 from chainproof.log import merkle
 
@@ -240,6 +240,26 @@ def test_verify_proof_against_a_signed_checkpoint(cli: Cli, grown: Store) -> Non
     result = cli("verify-proof", proof, "--checkpoint", at11)
     assert result.code in (1, 2)
     assert "--vkey" in result.error()
+
+
+def test_a_consistency_proof_between_two_signed_checkpoints(cli: Cli, grown: Store) -> None:
+    at3, at7, at11 = (grown.workdir / f"checkpoint-{n}" for n in (3, 7, 11))
+    proof = _write(grown, "c.json", _consistency(cli, grown, 3, 11))
+    both = ["--old-checkpoint", at3, "--checkpoint", at11, "--vkey", grown.vkey]
+    result = cli.ok("verify-proof", proof, *both, "--json").json()
+    assert result["old_checkpoint"] == {"origin": ORIGIN, "tree_size": 3}
+    assert result["checkpoint"] == {"origin": ORIGIN, "tree_size": 11}
+    assert cli.ok("verify-proof", proof, *both).out.count("signed checkpoint of") == 2
+    assert cli.ok("verify-proof", proof, "--old-checkpoint", at3, "--vkey", grown.vkey).out
+    message = cli.fails(
+        1, "verify-proof", proof, "--old-checkpoint", at7, "--checkpoint", at11, "--vkey", grown.vkey
+    )
+    assert "the proof's old tree is size 3" in message
+    assert "the checkpoint says size 7" in message
+    inclusion = _write(grown, "p.json", _prove(cli, grown, 4))
+    message = cli.fails(2, "verify-proof", inclusion, "--old-checkpoint", at3, "--vkey", grown.vkey)
+    assert "consistency proofs" in message
+    assert "--vkey" in cli.fails(2, "verify-proof", proof, "--old-checkpoint", at3)
 
 
 def test_verify_proof_with_the_raw_leaf(cli: Cli, grown: Store) -> None:

@@ -25,12 +25,20 @@ def verify_proof(
         Path | None,
         typer.Option("--checkpoint", help="A signed checkpoint whose size and root the proof must match."),
     ] = None,
+    old_checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--old-checkpoint",
+            help="For a consistency proof: a signed checkpoint whose size and root must be the "
+            "proof's old ones.",
+        ),
+    ] = None,
     vkey: Annotated[
         str | None,
         typer.Option(
             "--vkey",
-            help="Verifier key of the checkpoint: the one given with --checkpoint, or the one a "
-            "Sigstore entry carries.",
+            help="Verifier key of the checkpoints: those given with --checkpoint and "
+            "--old-checkpoint, or the one a Sigstore entry carries.",
         ),
     ] = None,
     as_json: JsonOption = False,
@@ -40,21 +48,15 @@ def verify_proof(
     Reads chainproof's `log prove` / `log consistency` JSON, the field names of Certificate
     Transparency, Trillian and Rekor proofs, and a Sigstore bundle's transparency-log entry (or a
     bundle with one entry): its leaf is the entry's canonicalizedBody, and with --vkey its
-    checkpoint must verify and match the proof.
+    checkpoint must verify and match the proof. With --old-checkpoint and --checkpoint, a
+    consistency proof shows that one signed checkpoint extends the other, as a monitor checks.
     """
     try:
         obj = json.loads(read_input(file))
     except ValueError as e:
         raise FormatError(f"{file}: not JSON ({e})") from None
     proof = proofs.parse(obj, merkle.leaf_hash(read_input(str(leaf))) if leaf is not None else None)
-    cp: Checkpoint | None = None
-    if checkpoint is not None:
-        cp = _match_checkpoint(proof, read_input(str(checkpoint)).decode("utf-8", errors="replace"), vkey)
-    elif vkey is not None:
-        carried = proofs.embedded_checkpoint(obj)
-        if carried is None:
-            raise UsageError("--vkey needs --checkpoint, or a proof that carries its checkpoint")
-        cp = _match_checkpoint(proof, carried, vkey)
+    bound = _checkpoints(proof, obj, checkpoint, old_checkpoint, vkey)
     proof.verify()
     if isinstance(proof, InclusionProof):
         lines = [
@@ -63,27 +65,56 @@ def verify_proof(
         ]
     else:
         lines = [f"valid: the tree of size {proof.old_size} is a prefix of the tree of size {proof.new_size}"]
+    lines += [f"signed checkpoint of {cp.origin}: size {cp.size}, the same root" for cp in bound.values()]
     result = {"valid": True, **proof.to_json()}
-    if cp is not None:
-        lines.append(f"signed checkpoint of {cp.origin}: size {cp.size}, the same root")
-        result["checkpoint"] = {"origin": cp.origin, "tree_size": cp.size}
+    result |= {name: {"origin": cp.origin, "tree_size": cp.size} for name, cp in bound.items()}
     emit(as_json, result, lines)
 
 
-def _match_checkpoint(proof: InclusionProof | ConsistencyProof, text: str, vkey: str | None) -> Checkpoint:
-    """The checkpoint in `text`, verified with `vkey`, once its size and root are the proof's."""
+def _tree(proof: InclusionProof | ConsistencyProof) -> tuple[int, bytes]:
+    """The size and root of the tree a proof is about (the new one of a consistency proof)."""
+    if isinstance(proof, InclusionProof):
+        return proof.tree_size, proof.root_hash
+    return proof.new_size, proof.new_root
+
+
+def _checkpoints(
+    proof: InclusionProof | ConsistencyProof,
+    obj: object,
+    checkpoint: Path | None,
+    old_checkpoint: Path | None,
+    vkey: str | None,
+) -> dict[str, Checkpoint]:
+    """The signed checkpoints the proof is bound to, each verified, by their JSON names."""
+    bound: dict[str, Checkpoint] = {}
+    if checkpoint is not None:
+        bound["checkpoint"] = _bind(*_tree(proof), _note(checkpoint), vkey, "the proof is for")
+    elif vkey is not None and old_checkpoint is None:
+        carried = proofs.embedded_checkpoint(obj)
+        if carried is None:
+            raise UsageError("--vkey needs --checkpoint, or a proof that carries its checkpoint")
+        bound["checkpoint"] = _bind(*_tree(proof), carried, vkey, "the proof is for")
+    if old_checkpoint is not None:
+        if not isinstance(proof, ConsistencyProof):
+            raise UsageError("--old-checkpoint is for consistency proofs")
+        old = _note(old_checkpoint)
+        bound["old_checkpoint"] = _bind(proof.old_size, proof.old_root, old, vkey, "the proof's old tree is")
+    return bound
+
+
+def _note(path: Path) -> str:
+    return read_input(str(path)).decode("utf-8", errors="replace")
+
+
+def _bind(size: int, root: bytes, text: str, vkey: str | None, claim: str) -> Checkpoint:
+    """The checkpoint in `text`, verified with `vkey`, once its size and root are these."""
     if vkey is None:
-        raise UsageError("--checkpoint needs --vkey to verify it")
+        raise UsageError("a checkpoint needs --vkey to verify it")
     cp = parse_checkpoint(open_note(text, parse_vkey(vkey)))
-    size, root = (
-        (proof.tree_size, proof.root_hash)
-        if isinstance(proof, InclusionProof)
-        else (proof.new_size, proof.new_root)
-    )
     if (size, root) != (cp.size, cp.root):
         raise VerificationError(
-            f"the proof is for size {size}, root {root.hex()}; the checkpoint says "
-            f"size {cp.size}, root {cp.root.hex()}"
+            f"{claim} size {size}, root {root.hex()}; "
+            f"the checkpoint says size {cp.size}, root {cp.root.hex()}"
         )
     return cp
 
