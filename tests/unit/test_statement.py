@@ -188,13 +188,14 @@ _predicates = st.dictionaries(
     min_size=1,
     max_size=4,
 )
+_STATEMENT_PARTS = {
+    "names": st.lists(_names, min_size=1, max_size=4),
+    "digest": st.binary(min_size=32, max_size=32),
+    "predicate": _predicates,
+}
 
 
-@given(
-    names=st.lists(_names, min_size=1, max_size=4),
-    digest=st.binary(min_size=32, max_size=32),
-    predicate=_predicates,
-)
+@given(**_STATEMENT_PARTS)
 def test_our_statements_pass_the_in_toto_validator(
     names: list[str], digest: bytes, predicate: dict[str, Any]
 ) -> None:
@@ -207,11 +208,7 @@ def test_our_statements_pass_the_in_toto_validator(
     assert (pb.predicate_type, json_format.MessageToDict(pb.predicate)) == (ours.predicate_type, predicate)
 
 
-@given(
-    names=st.lists(_names, min_size=1, max_size=4),
-    digest=st.binary(min_size=32, max_size=32),
-    predicate=_predicates,
-)
+@given(**_STATEMENT_PARTS)
 def test_we_read_statements_the_in_toto_bindings_write(
     names: list[str], digest: bytes, predicate: dict[str, Any]
 ) -> None:
