@@ -62,7 +62,9 @@ echo "(rejected, as it must be)"
 step "7. The log grew; it still extends the partner's saved checkpoint"
 old_size=$(sed -n 2p saved-checkpoint.txt)
 chainproof log consistency "$old_size" --json > consistency.json
-chainproof verify-proof consistency.json
+chainproof log checkpoint > latest-checkpoint.txt
+chainproof verify-proof consistency.json --old-checkpoint saved-checkpoint.txt \
+    --checkpoint latest-checkpoint.txt --vkey "$vkey"
 
 step "8. An auditor checks the exported log offline, trusting only the verifier key"
 chainproof log export custody.export

@@ -87,6 +87,11 @@ def _checkpoints(
 ) -> dict[str, Checkpoint]:
     """The signed checkpoints the proof is bound to, each verified, by their JSON names."""
     bound: dict[str, Checkpoint] = {}
+    if old_checkpoint is not None:
+        if not isinstance(proof, ConsistencyProof):
+            raise UsageError("--old-checkpoint is for consistency proofs")
+        old = _note(old_checkpoint)
+        bound["old_checkpoint"] = _bind(proof.old_size, proof.old_root, old, vkey, "the proof's old tree is")
     if checkpoint is not None:
         bound["checkpoint"] = _bind(*_tree(proof), _note(checkpoint), vkey, "the proof is for")
     elif vkey is not None and old_checkpoint is None:
@@ -94,11 +99,6 @@ def _checkpoints(
         if carried is None:
             raise UsageError("--vkey needs --checkpoint, or a proof that carries its checkpoint")
         bound["checkpoint"] = _bind(*_tree(proof), carried, vkey, "the proof is for")
-    if old_checkpoint is not None:
-        if not isinstance(proof, ConsistencyProof):
-            raise UsageError("--old-checkpoint is for consistency proofs")
-        old = _note(old_checkpoint)
-        bound["old_checkpoint"] = _bind(proof.old_size, proof.old_root, old, vkey, "the proof's old tree is")
     return bound
 
 
