@@ -1,16 +1,22 @@
 """`verify-note` and `verify-proof` on what real logs published: the Go checksum database's signed
-tree heads, and an entry of Sigstore's Rekor v2 staging log with its inclusion proof and checkpoint
+tree heads, an entry of Sigstore's Rekor v2 staging log with its inclusion proof and checkpoint,
+and a consistency proof between two tree heads of a Certificate Transparency log
 (tests/vectors/logs, see the README there)."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import struct
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cli_support import Cli
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from chainproof.attest import keys
@@ -108,3 +114,57 @@ def test_bundles_and_entries_that_cannot_be_read(cli: Cli, tmp_path: Path) -> No
     del bare["inclusionProof"]["checkpoint"]
     message = cli.fails(2, "verify-proof", _write(tmp_path, "bare.json", bare), "--vkey", _rekor_vkey())
     assert "--checkpoint" in message
+
+
+# -- Certificate Transparency -------------------------------------------------------------------
+
+CT = json.loads((VECTORS / "ct-argon2027h1.json").read_text())
+
+
+def _sth_verifies(sth: dict[str, Any]) -> bool:
+    """RFC 6962 section 3.5: the log's ECDSA signature over the TreeHeadSignature structure."""
+    key = serialization.load_der_public_key(base64.b64decode(CT["log"]["key"]))
+    assert isinstance(key, ec.EllipticCurvePublicKey)
+    signed = base64.b64decode(sth["tree_head_signature"])
+    assert signed[:2] == bytes([4, 3])  # SHA-256, ECDSA
+    (length,) = struct.unpack(">H", signed[2:4])
+    root = base64.b64decode(sth["sha256_root_hash"])
+    message = bytes([0, 1]) + struct.pack(">QQ", sth["timestamp"], sth["tree_size"]) + root
+    try:
+        key.verify(signed[4 : 4 + length], message, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return False
+    return len(signed) == 4 + length
+
+
+def test_the_ct_tree_heads_are_the_logs() -> None:
+    """The vector is what Argon2027h1 signed: its key is the log id's, and both STHs verify."""
+    assert hashlib.sha256(base64.b64decode(CT["log"]["key"])).digest() == base64.b64decode(
+        CT["log"]["log_id"]
+    )
+    assert all(_sth_verifies(sth) for sth in CT["get-sth"])
+    assert not _sth_verifies({**CT["get-sth"][0], "tree_size": CT["get-sth"][0]["tree_size"] + 1})
+
+
+def test_a_ct_consistency_proof_between_two_tree_heads(cli: Cli, tmp_path: Path) -> None:
+    old, new = CT["get-sth"]
+    proof = {
+        "first": old["tree_size"],
+        "second": new["tree_size"],
+        "first_root": old["sha256_root_hash"],
+        "second_root": new["sha256_root_hash"],
+        **CT["get-sth-consistency"],
+    }
+    result = cli.ok("verify-proof", _write(tmp_path, "ct.json", proof), "--json").json()
+    assert (result["old_size"], result["new_size"]) == (384_065_451, 384_071_894)
+    for k in range(len(proof["consistency"])):
+        hashes_ = list(proof["consistency"])
+        hashes_[k] = base64.b64encode(bytes(32)).decode()
+        assert cli.fails(
+            1, "verify-proof", _write(tmp_path, f"bad{k}.json", {**proof, "consistency": hashes_})
+        )
+    swapped = {**proof, "first_root": proof["second_root"], "second_root": proof["first_root"]}
+    assert cli.fails(1, "verify-proof", _write(tmp_path, "swapped.json", swapped))
+    assert cli.fails(
+        1, "verify-proof", _write(tmp_path, "moved.json", {**proof, "first": proof["first"] - 1})
+    )

@@ -522,3 +522,21 @@ def test_go_and_chainproof_open_real_checkpoints_alike(sumdb: Sumdb) -> None:
     check = _inclusion_task(proofs.parse(entry))  # the leaf: the hash of canonicalizedBody
     assert sumdb.one(check)["ok"]
     assert not sumdb.one({**check, "leaf_hash": _flip(check["leaf_hash"], 0)})["ok"]
+
+
+def test_go_and_chainproof_check_a_ct_consistency_proof_alike(sumdb: Sumdb) -> None:
+    """Two tree heads of Google's Argon2027h1 CT log and the consistency proof between them."""
+    ct = json.loads((VECTORS / "ct-argon2027h1.json").read_text())
+    old, new = ct["get-sth"]
+    obj = {
+        "first": old["tree_size"],
+        "second": new["tree_size"],
+        "first_root": old["sha256_root_hash"],
+        "second_root": new["sha256_root_hash"],
+        **ct["get-sth-consistency"],
+    }
+    proof = proofs.parse(obj)
+    proof.verify()
+    check = _consistency_task(proof)
+    assert sumdb.one(check)["ok"]
+    assert not sumdb.one({**check, "old_size": check["old_size"] - 1})["ok"]
