@@ -168,3 +168,29 @@ def test_a_ct_consistency_proof_between_two_tree_heads(cli: Cli, tmp_path: Path)
     assert cli.fails(
         1, "verify-proof", _write(tmp_path, "moved.json", {**proof, "first": proof["first"] - 1})
     )
+
+
+def test_a_ct_consistency_proof_bound_to_both_signed_tree_heads(cli: Cli, tmp_path: Path) -> None:
+    """What a CT monitor checks: the log's newer tree head extends the older one, both signed."""
+    old, new = CT["get-sth"]
+    proof = {
+        "first": old["tree_size"],
+        "second": new["tree_size"],
+        "first_root": old["sha256_root_hash"],
+        "second_root": new["sha256_root_hash"],
+        **CT["get-sth-consistency"],
+    }
+    path, key = _write(tmp_path, "ct.json", proof), CT["log"]["key"]
+    sth_old, sth_new = _write(tmp_path, "old.json", old), _write(tmp_path, "new.json", new)
+    both = ["--old-checkpoint", sth_old, "--checkpoint", sth_new, "--vkey", key]
+    result = cli.ok("verify-proof", path, *both, "--json").json()
+    named = f"CT log {CT['log']['log_id']}"
+    assert result["old_checkpoint"] == {"origin": named, "tree_size": old["tree_size"]}
+    assert result["checkpoint"] == {"origin": named, "tree_size": new["tree_size"]}
+    swapped = ["--old-checkpoint", sth_new, "--checkpoint", sth_old, "--vkey", key]
+    assert "the proof's old tree is size 384065451" in cli.fails(1, "verify-proof", path, *swapped)
+    later = _write(tmp_path, "later.json", {**new, "timestamp": new["timestamp"] + 1})
+    assert "does not verify" in cli.fails(1, "verify-proof", path, "--checkpoint", later, "--vkey", key)
+    assert "needs the log's key" in cli.fails(
+        1, "verify-proof", path, "--checkpoint", sth_new, "--vkey", SUMDB["vkey"]
+    )

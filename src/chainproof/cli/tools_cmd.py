@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sys
 from pathlib import Path
@@ -38,7 +39,8 @@ def verify_proof(
         typer.Option(
             "--vkey",
             help="Verifier key of the checkpoints: those given with --checkpoint and "
-            "--old-checkpoint, or the one a Sigstore entry carries.",
+            "--old-checkpoint, or the one a Sigstore entry carries. For a CT log's signed tree "
+            "heads (get-sth JSON), the log's key: base64 of its DER SubjectPublicKeyInfo.",
         ),
     ] = None,
     as_json: JsonOption = False,
@@ -102,6 +104,18 @@ def _checkpoints(
     return bound
 
 
+def _signed_tree(text: str, vkey: str) -> Checkpoint:
+    """A C2SP checkpoint, or a CT signed tree head (named by its log id), once its signature verifies."""
+    from chainproof.log import ct
+
+    if not ct.looks_like_sth(text):
+        return parse_checkpoint(open_note(text, parse_vkey(vkey)))
+    key = ct.parse_log_key(vkey)
+    sth = ct.parse_sth(text)
+    ct.verify_sth(sth, key)
+    return Checkpoint(f"CT log {base64.b64encode(ct.log_id(key)).decode()}", sth.tree_size, sth.root)
+
+
 def _note(path: Path) -> str:
     return read_input(str(path)).decode("utf-8", errors="replace")
 
@@ -110,7 +124,7 @@ def _bind(size: int, root: bytes, text: str, vkey: str | None, claim: str) -> Ch
     """The checkpoint in `text`, verified with `vkey`, once its size and root are these."""
     if vkey is None:
         raise UsageError("a checkpoint needs --vkey to verify it")
-    cp = parse_checkpoint(open_note(text, parse_vkey(vkey)))
+    cp = _signed_tree(text, vkey)
     if (size, root) != (cp.size, cp.root):
         raise VerificationError(
             f"{claim} size {size}, root {root.hex()}; "
