@@ -137,6 +137,19 @@ def _sth_verifies(sth: dict[str, Any]) -> bool:
     return len(signed) == 4 + length
 
 
+def _ct_proof() -> dict[str, Any]:
+    """The consistency proof between the two tree heads, as CT's get-sth and get-sth-consistency
+    give it, in the field names CT uses."""
+    old, new = CT["get-sth"]
+    return {
+        "first": old["tree_size"],
+        "second": new["tree_size"],
+        "first_root": old["sha256_root_hash"],
+        "second_root": new["sha256_root_hash"],
+        **CT["get-sth-consistency"],
+    }
+
+
 def test_the_ct_tree_heads_are_the_logs() -> None:
     """The vector is what Argon2027h1 signed: its key is the log id's, and both STHs verify."""
     assert hashlib.sha256(base64.b64decode(CT["log"]["key"])).digest() == base64.b64decode(
@@ -147,14 +160,7 @@ def test_the_ct_tree_heads_are_the_logs() -> None:
 
 
 def test_a_ct_consistency_proof_between_two_tree_heads(cli: Cli, tmp_path: Path) -> None:
-    old, new = CT["get-sth"]
-    proof = {
-        "first": old["tree_size"],
-        "second": new["tree_size"],
-        "first_root": old["sha256_root_hash"],
-        "second_root": new["sha256_root_hash"],
-        **CT["get-sth-consistency"],
-    }
+    proof = _ct_proof()
     result = cli.ok("verify-proof", _write(tmp_path, "ct.json", proof), "--json").json()
     assert (result["old_size"], result["new_size"]) == (384_065_451, 384_071_894)
     for k in range(len(proof["consistency"])):
@@ -173,13 +179,7 @@ def test_a_ct_consistency_proof_between_two_tree_heads(cli: Cli, tmp_path: Path)
 def test_a_ct_consistency_proof_bound_to_both_signed_tree_heads(cli: Cli, tmp_path: Path) -> None:
     """What a CT monitor checks: the log's newer tree head extends the older one, both signed."""
     old, new = CT["get-sth"]
-    proof = {
-        "first": old["tree_size"],
-        "second": new["tree_size"],
-        "first_root": old["sha256_root_hash"],
-        "second_root": new["sha256_root_hash"],
-        **CT["get-sth-consistency"],
-    }
+    proof = _ct_proof()
     path, key = _write(tmp_path, "ct.json", proof), CT["log"]["key"]
     sth_old, sth_new = _write(tmp_path, "old.json", old), _write(tmp_path, "new.json", new)
     both = ["--old-checkpoint", sth_old, "--checkpoint", sth_new, "--vkey", key]
