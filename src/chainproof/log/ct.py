@@ -8,8 +8,6 @@ a tree head the log signed, as it binds one to a C2SP checkpoint.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import struct
@@ -22,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from chainproof.errors import FormatError, VerificationError
 from chainproof.log import merkle
+from chainproof.log.note import b64decode_strict
 
 _SHA256 = 4  # TLS HashAlgorithm
 _RSA, _ECDSA = 1, 3  # TLS SignatureAlgorithm
@@ -49,10 +48,7 @@ class SignedTreeHead:
 def _base64(value: object, what: str) -> bytes:
     if not isinstance(value, str):
         raise FormatError(f"{what} must be a base64 string")
-    try:
-        return base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise FormatError(f"{what} is not valid base64") from None
+    return b64decode_strict(value, what)
 
 
 def _uint64(obj: dict[str, Any], name: str) -> int:
@@ -85,8 +81,8 @@ def looks_like_sth(text: str) -> bool:
 def parse_log_key(text: str) -> LogKey:
     """A log's public key as log lists publish it: base64 of the DER SubjectPublicKeyInfo."""
     try:
-        key = serialization.load_der_public_key(base64.b64decode(text.strip(), validate=True))
-    except (binascii.Error, ValueError, UnsupportedAlgorithm):
+        key = serialization.load_der_public_key(b64decode_strict(text.strip(), "the log key"))
+    except (FormatError, ValueError, UnsupportedAlgorithm):
         raise FormatError(
             "a CT tree head needs the log's key: base64 of its DER SubjectPublicKeyInfo"
         ) from None

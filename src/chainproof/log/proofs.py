@@ -194,7 +194,9 @@ def parse(obj: object, leaf_hash: bytes | None = None) -> InclusionProof | Consi
     return InclusionProof(
         index=_int(index, "index"),
         tree_size=_int(_pick(obj, "tree_size", "treeSize"), "tree_size"),
-        leaf_hash=leaf_hash or decode_hash(_pick(obj, "leaf_hash", "leafHash"), "leaf_hash"),
+        leaf_hash=decode_hash(_pick(obj, "leaf_hash", "leafHash"), "leaf_hash")
+        if leaf_hash is None
+        else leaf_hash,
         root_hash=decode_hash(_pick(obj, "root_hash", "rootHash"), "root_hash"),
         proof=proof,
     )
