@@ -103,6 +103,12 @@ def _register_pip(app: typer.Typer) -> None:
     app.add_typer(gate_cmd.pip_app, name="pip")
 
 
+def _register_policy(app: typer.Typer) -> None:
+    from chainproof.cli import policy_cmd
+
+    app.add_typer(policy_cmd.app, name="policy")
+
+
 # Each command group is imported only when it runs: start-up time is paid on every call.
 _COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "init": _register_init,
@@ -115,6 +121,7 @@ _COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "advisories": _register_advisories,
     "deps": _register_deps,
     "pip": _register_pip,
+    "policy": _register_policy,
 }
 
 
