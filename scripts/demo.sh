@@ -40,8 +40,10 @@ chainproof attest --key trainer-ci.pem --type https://chainproof.dev/hop/train/v
 chainproof attest --key release-bot.pem --type https://chainproof.dev/hop/release/v1 \
     --subject "model-42=sha256:$model" --predicate release.json --out release.dsse
 chainproof log append ingest.dsse annotate.dsse train.dsse
-chainproof log append release.dsse --json
-chainproof log append release.dsse   # appending the same envelope again adds nothing
+chainproof log append release.dsse
+echo "(the release bot's CI job retries: the same envelope again)"
+chainproof log append release.dsse
+echo "(an envelope the log already holds keeps its index: a retry can never record a hop twice)"
 
 step "4. The partner saves today's signed checkpoint"
 chainproof log checkpoint | tee saved-checkpoint.txt
@@ -80,6 +82,8 @@ data[at] ^= 0x01
 open("forged.export", "wb").write(bytes(data))
 EOF2
 if chainproof audit --export forged.export --vkey "$vkey"; then echo "UNEXPECTED: forgery passed"; exit 1; fi
+echo "(one flipped byte, four problems: entry 7 no longer hashes to its leaf and its signature no"
+echo " longer verifies; and every signed checkpoint that covers entry 7 no longer matches the tree)"
 
 step "10. The dependency guard: a training box with a LiteLLM-1.82.8-style startup hook"
 python3 -m venv --without-pip trainbox
@@ -104,10 +108,13 @@ for rel, text in files.items():
     record.append(f"{rel},sha256={digest},{len(text.encode())}")
 open(f"{site}/{dist}/RECORD", "w").write("\n".join(record + [f"{dist}/RECORD,,"]) + "\n")
 EOF3
-if chainproof deps scan trainbox --format table; then echo "UNEXPECTED: the replica passed"; exit 1; fi
-chainproof deps scan trainbox --format json --output trainbox-scan.json || true
-chainproof deps scan trainbox --format sarif --output trainbox-scan.sarif || true
-chainproof deps scan trainbox --format cyclonedx --output trainbox-sbom.cdx.json || true
+# One scan: the table on the terminal, and the same findings as JSON, SARIF (for code-scanning
+# dashboards) and a CycloneDX SBOM, written once the scan is done.
+if chainproof deps scan trainbox --report json=trainbox-scan.json --report sarif=trainbox-scan.sarif \
+    --report cyclonedx=trainbox-sbom.cdx.json; then
+    echo "UNEXPECTED: the replica passed"; exit 1
+fi
+echo "(exit 1: findings at --fail-on high or worse; reports in trainbox-scan.json, .sarif and trainbox-sbom.cdx.json)"
 test ! -e canary-fired && echo "the payload never ran: scanning reads, it does not execute"
 
 step "11. The scan itself goes into the custody log, signed by CI"
