@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -97,6 +98,25 @@ def _only(obj: Mapping[str, Any], known: Sequence[str], where: str) -> None:
         raise PredicateError(f"{where} has unknown field(s) {', '.join(unknown)}; known: {', '.join(known)}")
 
 
+def _time(obj: Mapping[str, Any], key: str, where: str) -> str | None:
+    """An optional RFC 3339 timestamp, kept as written (it is signed) once it parses."""
+    value = _text(obj, key, where)
+    if value is not None:
+        parse_time(value, f"{where}.{key}")
+    return value
+
+
+def parse_time(text: str, what: str) -> datetime:
+    """An RFC 3339 date-time with its offset, as a timezone-aware datetime."""
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None or "T" not in text.upper():
+        raise PredicateError(f"{what} {text!r} is not an RFC 3339 time such as 2026-03-24T10:00:00Z")
+    return value
+
+
 def _digest_of(descriptor: Mapping[str, Any], where: str) -> Digest:
     d = _object(descriptor.get("digest"), f"{where}.digest")
     value = d.get("sha256")
@@ -155,6 +175,8 @@ def check_details(hop: Hop, obj: Mapping[str, Any], where: str = "predicate") ->
 
 def _plain_hop_statement(r: HopRecord) -> Statement:
     predicate: dict[str, Any] = {**r.details, "inputs": [_descriptor(d) for d in r.inputs]}
+    if r.time is not None:
+        predicate["time"] = r.time
     return Statement(_subjects(r.concerns), hop_type(r.hop), predicate)
 
 
@@ -162,7 +184,7 @@ def _plain_hop(hop: Hop) -> Callable[[Statement], HopRecord]:
     def parse(st: Statement) -> HopRecord:
         where = f"the {hop.value} predicate"
         p = st.predicate
-        _only(p, (*_detail_keys(hop), "inputs"), where)
+        _only(p, (*_detail_keys(hop), "inputs", "time"), where)
         raw_inputs = p.get("inputs", [])
         if not isinstance(raw_inputs, list):
             raise PredicateError(f"{where}.inputs must be a list")
@@ -180,6 +202,7 @@ def _plain_hop(hop: Hop) -> Callable[[Statement], HopRecord]:
             inputs=inputs,
             outputs=() if made_nothing else subjects,
             details=_details(hop, p, where),
+            time=_time(p, "time", where),
         )
 
     return parse
@@ -230,7 +253,10 @@ def _slsa_statement(r: HopRecord) -> Statement:
             "internalParameters": internal,
             "resolvedDependencies": deps,
         },
-        "runDetails": {"builder": {"id": BUILDER_ID}},
+        "runDetails": {
+            "builder": {"id": BUILDER_ID},
+            **({"metadata": {"finishedOn": r.time}} if r.time is not None else {}),
+        },
     }
     return Statement(_subjects(r.concerns), SLSA_PROVENANCE, predicate)
 
@@ -282,8 +308,15 @@ def _slsa_parse(st: Statement) -> HopRecord:
             f"{where}.externalParameters",
         ),
         environment=environment,
+        time=_run_time(st.predicate),
         succeeded=succeeded,
     )
+
+
+def _run_time(predicate: Mapping[str, Any]) -> str | None:
+    run = _object(predicate.get("runDetails", {}), "the provenance predicate.runDetails")
+    metadata = _object(run.get("metadata", {}), "the provenance predicate.runDetails.metadata")
+    return _time(metadata, "finishedOn", "the provenance predicate.runDetails.metadata")
 
 
 def _package(dep: Mapping[str, Any], at: str) -> Package:

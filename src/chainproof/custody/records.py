@@ -79,6 +79,10 @@ class HopRecord:
     """The hop's own fields (ingest: source, licence, location, classification; annotate:
     organisation, worker, task, guidelines; evaluate: metrics; release: channel, approver)."""
     environment: Environment | None = None
+    time: str | None = None
+    """When the hop happened (RFC 3339, UTC), as its signer states it: grants' expiry and impact's
+    time windows are judged by it. The log's order, which no signer can change, bounds it: a hop
+    after a grant's revocation is never covered, whatever time it states."""
     succeeded: bool = True
     """False for a run that raised (the SDK records it, then re-raises)."""
 
