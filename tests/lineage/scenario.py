@@ -1,0 +1,141 @@
+"""A custody log in memory, written as a story: keys, actors, grants and hops at their indexes."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from chainproof.custody.hops import Hop
+from chainproof.custody.records import (
+    ActorRecord,
+    Digest,
+    EnvFinding,
+    Environment,
+    GrantRecord,
+    GrantRevocation,
+    HopRecord,
+    Package,
+    Record,
+)
+from chainproof.deps.model import Severity
+from chainproof.lineage.memory import MemoryLineage
+from chainproof.log.store import ACTOR_ROLE, KeyRecord
+from chainproof.policy import Policy, parse, template
+
+T0 = "2026-03-01T00:00:00Z"
+
+
+def art(name: str) -> Digest:
+    return Digest("sha256:" + hashlib.sha256(name.encode()).hexdigest())
+
+
+def env(*packages: str, credentials: Sequence[str] = (), findings: Sequence[EnvFinding] = ()) -> Environment:
+    pkgs = tuple(
+        Package(name=p.split("==")[0], version=p.split("==")[1], record_sha256=None) for p in packages
+    )
+    return Environment(
+        python="/opt/venv",
+        sbom=art("sbom:" + ",".join(packages)),
+        packages=pkgs,
+        findings=tuple(findings),
+        credentials=tuple(credentials),
+    )
+
+
+BAD_PTH = EnvFinding(rule="hook-pth-exec", severity=Severity.CRITICAL, package="litellm")
+
+
+@dataclass
+class Story:
+    lineage: MemoryLineage = field(default_factory=MemoryLineage)
+    index: int = 1  # entry 0 is the genesis
+    keyids: dict[str, str] = field(default_factory=dict)
+
+    def next(self) -> int:
+        self.index += 1
+        return self.index - 1
+
+    def add(self, record: Record, by: str | None) -> int:
+        i = self.next()
+        self.lineage.add(i, record, [self.keyids[by]] if by else [], art(f"statement {i}"))
+        return i
+
+    def actor(self, name: str, role: str, org: str) -> int:
+        keyid = hashlib.sha256(name.encode()).hexdigest()
+        self.keyids[name] = keyid
+        self.lineage.set_key(KeyRecord(keyid, name, b"", ACTOR_ROLE, self.next()))
+        return self.add(ActorRecord(name=name, role=role, organisation=org, keyid=keyid), None)
+
+    def hop(
+        self,
+        hop: Hop,
+        by: str,
+        inputs: Sequence[Digest] = (),
+        outputs: Sequence[Digest] = (),
+        time: str = T0,
+        environment: Environment | None = None,
+        succeeded: bool = True,
+        **details: Any,
+    ) -> int:
+        record = HopRecord(
+            hop=hop,
+            inputs=tuple(inputs),
+            outputs=tuple(outputs),
+            details=details,
+            environment=environment,
+            time=time,
+            succeeded=succeeded,
+        )
+        return self.add(record, by)
+
+    def grant(self, grantee: str, artifact: Digest, by: str, expires: str = "2099-01-01T00:00:00Z") -> Digest:
+        i = self.add(GrantRecord(grantee=grantee, artifact=artifact, purpose="labels", expires=expires), by)
+        return art(f"statement {i}")
+
+    def revoke(self, grant_id: Digest, by: str) -> int:
+        return self.add(GrantRevocation(grant_id=grant_id), by)
+
+    def revoke_key(self, name: str, effective_from: int) -> None:
+        old = self.lineage.keys[self.keyids[name]]
+        self.lineage.set_key(
+            KeyRecord(old.keyid, old.name, b"", old.role, old.registered_at, effective_from, self.next())
+        )
+
+
+def policy(extra: str = "") -> Policy:
+    return parse(template() + extra)
+
+
+def incident() -> tuple[Story, dict[str, Digest]]:
+    """The reference incident: a vendor, two contractors (one without a grant), a lab training
+    three models, one in an environment holding the LiteLLM 1.82.8 replica."""
+    s = Story()
+    s.actor("vendor", "recorder", "vendor")
+    s.actor("ann1", "contractor", "vendor")
+    s.actor("ann2", "contractor", "vendor")
+    s.actor("lab", "recorder", "lab")
+    a = {name: art(name) for name in ("raw", "labels1", "labels2", "m-tainted", "m-clean", "m-ungranted")}
+    s.hop(
+        Hop.INGEST, "vendor", outputs=[a["raw"]], location="s3://vendor/raw/", classification="confidential"
+    )
+    s.grant("ann1", a["raw"], by="vendor")
+    s.hop(Hop.ANNOTATE, "ann1", [a["raw"]], [a["labels1"]])
+    s.hop(Hop.ANNOTATE, "ann2", [a["raw"]], [a["labels2"]])
+    bad = env(
+        "litellm==1.82.8",
+        "torch==2.9.0",
+        credentials=["AWS_SECRET_ACCESS_KEY", "OPENAI_API_KEY"],
+        findings=[BAD_PTH],
+    )
+    clean = env("torch==2.9.0", credentials=["AWS_SECRET_ACCESS_KEY"])
+    for model, environment, labels in (
+        ("m-tainted", bad, "labels1"),
+        ("m-clean", clean, "labels1"),
+        ("m-ungranted", clean, "labels2"),
+    ):
+        s.hop(Hop.TRAIN, "lab", [a["raw"], a[labels]], [a[model]], environment=environment)
+        s.hop(Hop.EVALUATE, "lab", [a[model]], metrics={"f1": 0.9})
+        s.hop(Hop.RELEASE, "lab", [a[model]], channel="internal")
+    return s, a
