@@ -7,6 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from chainproof.attest.keys import generate, keyid, read_private
+from chainproof.custody import predicates
 from chainproof.custody.hops import Hop
 from chainproof.custody.records import (
     ActorRecord,
@@ -20,7 +24,9 @@ from chainproof.custody.records import (
     Record,
 )
 from chainproof.deps.model import Severity
+from chainproof.lineage.index import statement_digest
 from chainproof.lineage.memory import MemoryLineage
+from chainproof.log.custody import ADMIN_FILE, CustodyLog, sign_statement
 from chainproof.log.store import ACTOR_ROLE, KeyRecord
 from chainproof.policy import Policy, parse, template
 
@@ -49,23 +55,43 @@ BAD_PTH = EnvFinding(rule="hook-pth-exec", severity=Severity.CRITICAL, package="
 
 @dataclass
 class Story:
+    """Records in memory (`lineage`), and also in a real log when one is given: then the keys are
+    real, every record is signed and appended, and the memory lineage mirrors the log exactly."""
+
+    log: CustodyLog | None = None
     lineage: MemoryLineage = field(default_factory=MemoryLineage)
     index: int = 1  # entry 0 is the genesis
     keyids: dict[str, str] = field(default_factory=dict)
+    keys: dict[str | None, Ed25519PrivateKey] = field(default_factory=dict)
 
     def next(self) -> int:
         self.index += 1
         return self.index - 1
 
     def add(self, record: Record, by: str | None) -> int:
-        i = self.next()
-        self.lineage.add(i, record, [self.keyids[by]] if by else [], art(f"statement {i}"))
-        return i
+        keyids = [self.keyids[by]] if by else []
+        if self.log is None:
+            i = self.next()
+            self.lineage.add(i, record, keyids, art(f"statement {i}"))
+            return i
+        st = predicates.to_statement(record)
+        [entry] = self.log.append([sign_statement(st, self.keys[by])]).entries
+        self.index = entry.index + 1
+        signer = keyids or [_keyid(self.keys[None])]
+        self.lineage.add(entry.index, record, signer, statement_digest(st.canonical()))
+        return entry.index
 
     def actor(self, name: str, role: str, org: str) -> int:
-        keyid = hashlib.sha256(name.encode()).hexdigest()
+        if self.log is None:
+            keyid = hashlib.sha256(name.encode()).hexdigest()
+            self.lineage.set_key(KeyRecord(keyid, name, b"", ACTOR_ROLE, self.next()))
+        else:
+            self.keys.setdefault(None, read_private(self.log.directory / ADMIN_FILE))
+            self.keys[name] = generate()
+            keyid = _keyid(self.keys[name])
+            self.log.register_key(name, self.keys[name])
+            self.lineage.set_key(self.log.find_key(keyid))
         self.keyids[name] = keyid
-        self.lineage.set_key(KeyRecord(keyid, name, b"", ACTOR_ROLE, self.next()))
         return self.add(ActorRecord(name=name, role=role, organisation=org, keyid=keyid), None)
 
     def hop(
@@ -99,19 +125,29 @@ class Story:
 
     def revoke_key(self, name: str, effective_from: int) -> None:
         old = self.lineage.keys[self.keyids[name]]
-        self.lineage.set_key(
-            KeyRecord(old.keyid, old.name, b"", old.role, old.registered_at, effective_from, self.next())
-        )
+        if self.log is None:
+            new = KeyRecord(
+                old.keyid, old.name, b"", old.role, old.registered_at, effective_from, self.next()
+            )
+        else:
+            self.log.revoke_key(old, effective_from=effective_from, reason="stolen")
+            new = self.log.find_key(old.keyid)
+            self.index = self.log.size()
+        self.lineage.set_key(new)
 
 
 def policy(extra: str = "") -> Policy:
     return parse(template() + extra)
 
 
-def incident() -> tuple[Story, dict[str, Digest]]:
+def _keyid(key: Ed25519PrivateKey) -> str:
+    return keyid(key.public_key())
+
+
+def incident(log: CustodyLog | None = None) -> tuple[Story, dict[str, Digest]]:
     """The reference incident: a vendor, two contractors (one without a grant), a lab training
     three models, one in an environment holding the LiteLLM 1.82.8 replica."""
-    s = Story()
+    s = Story(log)
     s.actor("vendor", "recorder", "vendor")
     s.actor("ann1", "contractor", "vendor")
     s.actor("ann2", "contractor", "vendor")

@@ -1,0 +1,125 @@
+"""The store's lineage index answers exactly as the in-memory lineage, and keeps up with the log."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from scenario import Story, art, env, incident, policy
+from test_impact import litellm_1_82_8
+from test_verify import judge
+
+from chainproof.custody.hops import Hop
+from chainproof.custody.records import Digest
+from chainproof.lineage import impact, verify
+from chainproof.lineage.impact import actor_seeds, artifact_seeds, environment_seeds
+from chainproof.lineage.index import INDEX_FILE, LineageIndex, rebuild
+from chainproof.lineage.memory import MemoryLineage
+from chainproof.log.custody import CustodyLog
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Iterator[CustodyLog]:
+    log = CustodyLog.create(tmp_path / "store", "lineage.test/custody")
+    yield log
+    log.close()
+
+
+def indexed(log: CustodyLog) -> LineageIndex:
+    index = LineageIndex.open(log.directory)
+    with log.reading() as r:
+        index.catch_up(r)
+    return index
+
+
+def same_answers(index: LineageIndex, memory: MemoryLineage, artifacts: list[Digest], story: Story) -> None:
+    for d in artifacts:
+        assert index.producers(d) == memory.producers(d), d
+        assert index.consumers(d) == memory.consumers(d), d
+        assert index.grants(artifact=d) == memory.grants(artifact=d)
+    for name, keyid in story.keyids.items():
+        assert index.hops_signed_by([keyid]) == memory.hops_signed_by([keyid])
+        assert index.actors_named(name) == memory.actors_named(name)
+        assert index.grants(grantee=name) == memory.grants(grantee=name)
+        for before in range(story.index + 1):
+            assert index.actor_of(keyid, before) == memory.actor_of(keyid, before)
+    for package in ("litellm", "LiteLLM", "torch", "requests"):
+        assert index.environments_with(package) == memory.environments_with(package)
+    for location in ("s3://vendor", "s3://vendor/", "s3://vendor/raw/", "s3://vend", "s3://vendor/raw/x"):
+        assert index.hops_at_location(location) == memory.hops_at_location(location)
+
+
+def test_the_index_of_a_real_log_answers_as_the_memory_reference(log: CustodyLog) -> None:
+    story, a = incident(log)
+    with log.reading() as r, closing(LineageIndex.open(log.directory)) as index:
+        index.catch_up(r)
+        same_answers(index, story.lineage, list(a.values()), story)
+        for d in a.values():
+            assert verify(d, index, policy(), judge) == verify(d, story.lineage, policy(), judge)
+        seeds = [
+            (
+                environment_seeds(index, ["litellm"], litellm_1_82_8),
+                environment_seeds(story.lineage, ["litellm"], litellm_1_82_8),
+            ),
+            (
+                actor_seeds(index, index.actors_named("ann1"), [story.keyids["ann1"]]),
+                actor_seeds(story.lineage, story.lineage.actors_named("ann1"), [story.keyids["ann1"]]),
+            ),
+            (
+                artifact_seeds(index, [a["raw"]], exposed=True),
+                artifact_seeds(story.lineage, [a["raw"]], exposed=True),
+            ),
+        ]
+        for mine, reference in seeds:
+            assert impact(index, mine) == impact(story.lineage, reference)
+
+
+def test_the_index_catches_up_with_appends_and_rebuilds_what_is_lost(log: CustodyLog) -> None:
+    story, a = incident(log)
+    index = indexed(log)
+    first = len(list(index.records()))
+    index.close()
+    story.revoke_key("ann1", effective_from=5)
+    story.hop(Hop.TRANSFORM, "lab", [a["m-clean"]], [art("distilled")], environment=env("torch==2.9.0"))
+    with log.reading() as r, closing(LineageIndex.open(log.directory)) as index:
+        assert index.catch_up(r) == 2  # the revocation and the transform: nothing read twice
+        assert len(list(index.records())) == first + 1
+        assert [h.index for h in index.producers(art("distilled"))] == [log.size() - 1]
+    # Damaged or lost: rebuilt from the log, with the same answers.
+    (log.directory / INDEX_FILE).write_bytes(b"not a database" * 100)
+    with log.reading() as r, closing(LineageIndex.open(log.directory)) as index:
+        assert index.catch_up(r) == log.size()
+        same_answers(index, story.lineage, [*a.values(), art("distilled")], story)
+    with log.reading() as r:
+        assert rebuild(log.directory, r) == log.size()
+
+
+def test_an_index_of_another_log_is_rebuilt(log: CustodyLog, tmp_path: Path) -> None:
+    incident(log)
+    indexed(log).close()
+    other = CustodyLog.create(tmp_path / "other", "other.test/custody")
+    try:
+        (other.directory / INDEX_FILE).write_bytes((log.directory / INDEX_FILE).read_bytes())
+        with other.reading() as r, closing(LineageIndex.open(other.directory)) as index:
+            index.catch_up(r)
+            assert list(index.records()) == []
+    finally:
+        other.close()
+
+
+def test_a_store_that_cannot_be_written_gets_an_index_in_memory(log: CustodyLog, tmp_path: Path) -> None:
+    story, a = incident(log)
+    with log.reading() as r, closing(LineageIndex.open(log.directory, writable=False)) as index:
+        index.catch_up(r)
+        assert index.producers(a["m-tainted"]) == story.lineage.producers(a["m-tainted"])
+    assert not (log.directory / INDEX_FILE).exists()
+
+
+def test_the_index_file_is_plain_sqlite(log: CustodyLog) -> None:
+    incident(log)
+    indexed(log).close()
+    with closing(sqlite3.connect(log.directory / INDEX_FILE)) as db:
+        assert db.execute("SELECT count(*) FROM actors").fetchone() == (4,)
