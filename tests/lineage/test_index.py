@@ -36,6 +36,8 @@ def indexed(log: CustodyLog) -> LineageIndex:
 
 
 def same_answers(index: LineageIndex, memory: MemoryLineage, artifacts: list[Digest], story: Story) -> None:
+    for i in range(story.index + 1):
+        assert index.hop(i) == memory.hop(i)
     for d in artifacts:
         assert index.producers(d) == memory.producers(d), d
         assert index.consumers(d) == memory.consumers(d), d

@@ -227,6 +227,10 @@ class LineageIndex:
         )
         return [_hop_entry(idx, keyids, payload) for idx, keyids, payload in rows]
 
+    def hop(self, index: int) -> HopEntry | None:
+        found = self._hops("?", (index,))
+        return found[0] if found else None
+
     def producers(self, artifact: Digest) -> Sequence[HopEntry]:
         return self._hops("SELECT idx FROM artifacts WHERE digest = ? AND output = 1", (_raw(artifact),))
 

@@ -68,6 +68,9 @@ class MemoryLineage:
 
     # -- LineageSource ------------------------------------------------------------------------
 
+    def hop(self, index: int) -> HopEntry | None:
+        return next((h for h in self.hops if h.index == index), None)
+
     def producers(self, artifact: Digest) -> Sequence[HopEntry]:
         return self._by_output.get(artifact, [])
 

@@ -47,6 +47,9 @@ class GrantEntry:
 class LineageSource(Protocol):
     """What verify and impact read; every list is in log order."""
 
+    def hop(self, index: int) -> HopEntry | None:
+        """The hop recorded at `index`, if the entry there is one."""
+
     def producers(self, artifact: Digest) -> Sequence[HopEntry]:
         """The hops that name `artifact` among their outputs."""
 

@@ -229,6 +229,13 @@ def _time_of(hop: HopEntry) -> datetime | None:
     return parse_time(hop.record.time, "time") if hop.record.time else None
 
 
+def check_hop(source: LineageSource, policy: Policy, judge: Judge, hop: HopEntry) -> HopCheck:
+    """One hop against `policy`, as `verify` checks each hop of a walk (used to warn as it is recorded)."""
+    walk = _Walk(source, policy, judge)
+    walk._check(hop)
+    return walk.checks[hop.index]
+
+
 def verify(artifact: Digest, source: LineageSource, policy: Policy, judge: Judge) -> VerifyReport:
     """Check every hop of `artifact`'s custody against `policy`; raises `UsageError` when no
     record names the artifact."""
