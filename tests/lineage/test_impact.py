@@ -8,6 +8,7 @@ from scenario import Story, art, env, incident
 
 from chainproof.custody.hops import Hop
 from chainproof.lineage import Harm, impact
+from chainproof.lineage.graph import Side, lineage
 from chainproof.lineage.impact import Window, actor_seeds, artifact_seeds, environment_seeds
 
 
@@ -90,3 +91,24 @@ def test_a_time_window_limits_the_runs() -> None:
 def test_nothing_matches_nothing() -> None:
     s, _ = incident()
     assert impact(s.lineage, environment_seeds(s.lineage, ["requests"], litellm_1_82_8)).empty
+
+
+def test_the_lineage_graph_reaches_up_to_raw_data_and_down_to_what_was_made() -> None:
+    s, a = incident()
+    derived = art("derived")
+    s.hop(Hop.TRANSFORM, "lab", [a["labels1"]], [derived], environment=env("torch==2.9.0"))
+    graph = lineage(a["labels1"], s.lineage)
+    sides = {n.digest: (n.side, n.kind) for n in graph.nodes}
+    assert sides[a["labels1"]] == (Side.SELF, "dataset")
+    assert sides[a["raw"]] == (Side.UPSTREAM, "dataset")
+    assert sides[a["m-tainted"]] == (Side.DOWNSTREAM, "model")
+    assert sides[derived] == (Side.DOWNSTREAM, "dataset")
+    assert a["m-ungranted"] not in sides
+    upstream = [e.hop for e in graph.edges if e.side is Side.UPSTREAM]
+    assert upstream == [Hop.INGEST, Hop.ANNOTATE]
+    downstream = [e.hop for e in graph.edges if e.side is Side.DOWNSTREAM]
+    assert downstream.count(Hop.TRAIN) == 2
+    assert Hop.RELEASE in downstream
+    model = lineage(a["m-clean"], s.lineage)
+    assert [e.hop for e in model.edges if e.side is Side.SELF] == [Hop.EVALUATE, Hop.RELEASE]
+    assert all(n.index is not None for n in model.nodes)
