@@ -97,6 +97,12 @@ def _register_deps(app: typer.Typer) -> None:
     app.add_typer(deps_cmd.app, name="deps")
 
 
+def _register_data(app: typer.Typer) -> None:
+    from chainproof.cli import data_cmd
+
+    app.add_typer(data_cmd.app, name="data")
+
+
 def _register_pip(app: typer.Typer) -> None:
     from chainproof.cli import gate_cmd
 
@@ -122,6 +128,7 @@ _COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "deps": _register_deps,
     "pip": _register_pip,
     "policy": _register_policy,
+    "data": _register_data,
 }
 
 
