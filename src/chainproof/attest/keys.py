@@ -102,3 +102,19 @@ def read_private(path: Path, passphrase: bytes | None = None) -> Ed25519PrivateK
     if not isinstance(key, Ed25519PrivateKey):
         raise UsageError(f"{path} holds a {type(key).__name__}, not an Ed25519 key")
     return key
+
+
+def keyid_of(text: str) -> str:
+    """The key id that `text` names: a 64-hex key id, or a PEM file holding the public key or the
+    (unencrypted) private key."""
+    value = text.strip().lower()
+    if len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+        return value
+    path = Path(text)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"{text} is neither a key id nor a readable key file: {e.strerror}") from None
+    if b"PUBLIC KEY" in data:
+        return keyid(load_public_pem(data.decode("ascii", errors="replace")))
+    return keyid(read_private(path).public_key())

@@ -115,6 +115,32 @@ def _register_policy(app: typer.Typer) -> None:
     app.add_typer(policy_cmd.app, name="policy")
 
 
+def _register_actor(app: typer.Typer) -> None:
+    from chainproof.cli import actor_cmd
+
+    app.add_typer(actor_cmd.app, name="actor")
+
+
+def _register_record(app: typer.Typer) -> None:
+    from chainproof.cli import record_cmd
+
+    app.command("record", help=record_cmd.record.__doc__)(record_cmd.record)
+
+
+def _register_grant(app: typer.Typer) -> None:
+    from chainproof.cli import grant_cmd
+
+    app.add_typer(grant_cmd.app, name="grant")
+
+
+def _register_answers(app: typer.Typer) -> None:
+    from chainproof.cli import answers_cmd
+
+    app.command("lineage", help=answers_cmd.lineage_command.__doc__)(answers_cmd.lineage_command)
+    app.command("verify", help=answers_cmd.verify_command.__doc__)(answers_cmd.verify_command)
+    app.command("impact", help=answers_cmd.impact_command.__doc__)(answers_cmd.impact_command)
+
+
 # Each command group is imported only when it runs: start-up time is paid on every call.
 _COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "init": _register_init,
@@ -129,6 +155,12 @@ _COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "pip": _register_pip,
     "policy": _register_policy,
     "data": _register_data,
+    "actor": _register_actor,
+    "record": _register_record,
+    "grant": _register_grant,
+    "lineage": _register_answers,
+    "verify": _register_answers,
+    "impact": _register_answers,
 }
 
 

@@ -164,7 +164,7 @@ def _downstream(state: _State, tainted: list[Digest]) -> None:
     while tainted:
         d = tainted.pop(0)
         for hop in state.source.consumers(d):
-            state.run(hop, Harm.TAINTED, f"used {d}")
+            state.run(hop, Harm.TAINTED, f"used {d}" if hop.record.outputs else f"concerns {d}")
             for out in hop.record.outputs:
                 if state.mark(out, Harm.TAINTED, hop.index, f"derived from {d} at entry {hop.index}"):
                     tainted.append(out)

@@ -379,6 +379,12 @@ class CustodyLog:
         w.add_checkpoint(new_size, note)
         return AppendResult(tuple(results), new_size, note)
 
+    def admin_key(
+        self, admin_key: Path | None = None, passphrase: bytes | None = None
+    ) -> tuple[Ed25519PrivateKey, str]:
+        """The admin key (from `admin_key`, by default the store's), checked to be this log's."""
+        return self._admin_key(admin_key, passphrase)
+
     def _admin_key(self, admin_key: Path | None, passphrase: bytes | None) -> tuple[Ed25519PrivateKey, str]:
         from chainproof.attest import keys
 
