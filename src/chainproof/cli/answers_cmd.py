@@ -148,7 +148,7 @@ def verify_command(
     _write(text, output, "verify report")
     from chainproof.lineage.text import verify_summary
 
-    if output is not None or fmt is not VerifyFormat.TABLE:
+    if output is not None:
         sys.stderr.write(f"chainproof: {verify_summary(report)}\n")
     if not report.ok:
         raise typer.Exit(1)
