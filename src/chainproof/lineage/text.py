@@ -50,7 +50,7 @@ def verify_text(report: VerifyReport, color: bool = False) -> str:
         )
     lines = [verify_summary(report), table]
     lines += [f"problem: {m}" for i, m in report.problems if i is None]
-    lines.append("roots: " + (", ".join(report.roots) or "none (no ingest reached)"))
+    lines += [f"root: {r} (ingested)" for r in report.roots] or ["roots: none (no ingest reached)"]
     return _render(*lines, color=color)
 
 
