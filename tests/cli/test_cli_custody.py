@@ -307,3 +307,24 @@ def test_bad_input_is_one_line_and_leaves_the_log_unchanged(
     message = cli.fails(code, "--store", incident.store.path, *(a.format(**names) for a in args), "--json")
     assert words in message
     assert incident.store.state() == before
+
+
+def test_lineage_exports_openlineage_run_events(cli: Cli, incident: Incident) -> None:
+    out = cli.ok(
+        "--store", incident.store.path, "lineage", incident.models["tainted"], "--format", "openlineage"
+    ).out
+    events = [json.loads(line) for line in out.splitlines()]
+    graph = incident.run(cli, "lineage", incident.models["tainted"])
+    assert [e["run"]["facets"]["chainproof"]["index"] for e in events] == [h["index"] for h in graph["hops"]]
+    for event, hop in zip(events, graph["hops"], strict=True):
+        assert event["eventType"] == "COMPLETE"
+        assert event["schemaURL"].startswith("https://openlineage.io/spec/")
+        assert event["job"] == {"namespace": "cli.example/custody", "name": hop["hop"], "facets": {}}
+        assert [d["name"] for d in event["inputs"]] == hop["inputs"]
+        assert [d["name"] for d in event["outputs"]] == hop["outputs"]
+        assert event["eventTime"] == hop["time"]
+        assert len(event["run"]["runId"]) == 36
+    again = cli.ok(
+        "--store", incident.store.path, "lineage", incident.models["tainted"], "--format", "openlineage"
+    )
+    assert again.out == out  # the same entries export as the same runs

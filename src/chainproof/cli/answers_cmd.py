@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 class LineageFormat(enum.StrEnum):
     TABLE = "table"
     JSON = "json"
+    OPENLINEAGE = "openlineage"
     HTML = "html"
 
 
@@ -66,9 +67,10 @@ def _graph(custody: Custody, digest: str) -> LineageGraph:
 def lineage_command(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(metavar="ARTIFACT", help="A path or sha256:<hex>.")],
-    fmt: Annotated[LineageFormat, typer.Option("--format", "-f", help="table, json or html.")] = (
-        LineageFormat.TABLE
-    ),
+    fmt: Annotated[
+        LineageFormat,
+        typer.Option("--format", "-f", help="table, json, openlineage (run events, JSON Lines) or html."),
+    ] = (LineageFormat.TABLE),
     output: Output = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -86,6 +88,10 @@ def lineage_command(
         from chainproof.lineage.shapes import graph_json
 
         text = json.dumps(graph_json(graph)) + "\n"
+    elif fmt is LineageFormat.OPENLINEAGE:
+        from chainproof.lineage.openlineage import events_jsonl
+
+        text = events_jsonl(graph, custody.log.origin)
     elif fmt is LineageFormat.HTML:
         from chainproof.lineage.html import page
 
