@@ -90,6 +90,44 @@ class GrantState:
     """`active`, `expired` or `revoked`, as of now."""
 
 
+def hop_record(
+    hop: Hop,
+    *,
+    inputs: Sequence[Digest] = (),
+    outputs: Sequence[Digest] = (),
+    details: Mapping[str, Any] | None = None,
+    environment: Environment | None = None,
+    time: str | None = None,
+    succeeded: bool = True,
+) -> HopRecord:
+    """A hop as `record` takes it: its own fields checked, repeats dropped, the time now by default."""
+    return HopRecord(
+        hop=hop,
+        inputs=tuple(dict.fromkeys(inputs)),
+        outputs=tuple(dict.fromkeys(outputs)),
+        details=predicates.check_details(hop, details or {}),
+        environment=environment,
+        time=time or now(),
+        succeeded=succeeded,
+    )
+
+
+def shape_problem(record: HopRecord) -> str | None:
+    """What is wrong with the shape of a hop (its inputs, outputs and environment), if anything."""
+    hop = record.hop
+    if hop is Hop.INGEST and not record.outputs:
+        return "an ingest names the dataset it brings in: give --output"
+    if hop in _MADE_NOTHING and (record.outputs or not record.inputs):
+        return f"a {hop.value} names what it concerns with --input, and has no --output"
+    if hop is not Hop.INGEST and not record.inputs:
+        return f"a {hop.value} needs at least one --input"
+    if hop in (Hop.ANNOTATE, Hop.TRANSFORM, Hop.TRAIN) and not record.outputs and record.succeeded:
+        return f"a {hop.value} names what it made with --output"
+    if record.environment is not None and hop not in (Hop.TRANSFORM, Hop.TRAIN):
+        return "only a transform or a train records its environment (--env)"
+    return None
+
+
 def now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
@@ -143,9 +181,17 @@ class Custody:
     # -- recording --------------------------------------------------------------------------------
 
     def _append(self, record: Record, key: Ed25519PrivateKey) -> tuple[int, Digest]:
-        st = predicates.to_statement(record)
-        result = self.log.append([sign_statement(st, key)])
-        return result.entries[0].index, statement_digest(st.canonical())
+        [(index, sd)] = self._append_all([record], key)
+        return index, sd
+
+    def _append_all(self, records: Sequence[Record], key: Ed25519PrivateKey) -> list[tuple[int, Digest]]:
+        """Sign every record and append them all in one transaction: all or none."""
+        statements = [predicates.to_statement(r) for r in records]
+        result = self.log.append([sign_statement(st, key) for st in statements])
+        return [
+            (e.index, statement_digest(st.canonical()))
+            for e, st in zip(result.entries, statements, strict=True)
+        ]
 
     def record(
         self,
@@ -162,37 +208,39 @@ class Custody:
         """Sign and append one hop; return its index, its statement's digest, and the policy's
         warnings about it (the hop is recorded whatever they say)."""
         env = environment.environment if isinstance(environment, Captured) else environment
-        record = HopRecord(
-            hop=hop,
-            inputs=tuple(dict.fromkeys(inputs)),
-            outputs=tuple(dict.fromkeys(outputs)),
-            details=predicates.check_details(hop, details or {}),
+        record = hop_record(
+            hop,
+            inputs=inputs,
+            outputs=outputs,
+            details=details,
             environment=env,
-            time=time or now(),
+            time=time,
             succeeded=succeeded,
         )
-        self._check_shape(record)
         if isinstance(environment, Captured):
             self._keep_sbom(environment)
-        index, sd = self._append(record, key)
-        return Recorded(index=index, statement_digest=sd, warnings=self._warnings(index))
+        [done] = self.record_many([record], key)
+        return Recorded(
+            index=done.index, statement_digest=done.statement_digest, warnings=self._warnings(done.index)
+        )
 
-    def _check_shape(self, record: HopRecord) -> None:
-        hop = record.hop
-        if hop is Hop.INGEST and not record.outputs:
-            raise UsageError("an ingest names the dataset it brings in: give --output")
-        if hop in _MADE_NOTHING and (record.outputs or not record.inputs):
-            raise UsageError(f"a {hop.value} names what it concerns with --input, and has no --output")
-        if hop is not Hop.INGEST and not record.inputs:
-            raise UsageError(f"a {hop.value} needs at least one --input")
-        if hop in (Hop.ANNOTATE, Hop.TRANSFORM, Hop.TRAIN) and not record.outputs and record.succeeded:
-            raise UsageError(f"a {hop.value} names what it made with --output")
-        if record.environment is not None and hop not in (Hop.TRANSFORM, Hop.TRAIN):
-            raise UsageError("only a transform or a train records its environment (--env)")
+    def record_many(self, records: Sequence[HopRecord], key: Ed25519PrivateKey) -> list[Recorded]:
+        """Sign and append many hops in one transaction (all or none), each input named by an
+        earlier record or by an earlier hop of the batch. No warnings are computed: `verify` says
+        what the policy thinks. For bulk imports and pipelines that record as they go."""
+        for record in records:
+            problem = shape_problem(record)
+            if problem:
+                raise UsageError(problem)
+        made: set[Digest] = set()
         with self.lineage_index() as index:
-            unknown = [d for d in record.inputs if not (index.producers(d) or index.consumers(d))]
-        if unknown:
-            raise UsageError(f"no custody record names the input {unknown[0]}; record its ingest first")
+            for record in records:
+                for d in record.inputs:
+                    if d not in made and not (index.producers(d) or index.consumers(d)):
+                        raise UsageError(f"no custody record names the input {d}; record its ingest first")
+                made.update(record.outputs)
+        done = self._append_all(records, key)
+        return [Recorded(index=i, statement_digest=sd) for i, sd in done]
 
     def _keep_sbom(self, captured: Captured) -> None:
         folder = self.log.directory / SBOM_DIR

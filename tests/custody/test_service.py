@@ -1,0 +1,52 @@
+"""The custody service's batch recording: one transaction, all or none."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from chainproof.attest import keys
+from chainproof.custody.hops import Hop
+from chainproof.custody.records import Digest
+from chainproof.custody.service import Custody, hop_record
+from chainproof.errors import UsageError
+from chainproof.log.custody import ADMIN_FILE, CustodyLog
+
+
+def art(name: str) -> Digest:
+    return Digest("sha256:" + hashlib.sha256(name.encode()).hexdigest())
+
+
+@pytest.fixture
+def custody(tmp_path: Path) -> Custody:
+    log = CustodyLog.create(tmp_path / "store", "service.test/custody")
+    return Custody(log)
+
+
+def test_a_batch_may_use_what_it_makes_and_lands_in_one_piece(custody: Custody) -> None:
+    key = keys.generate()
+    custody.log.register_key("lab", key)
+    admin = keys.read_private(custody.log.directory / ADMIN_FILE)
+    custody.add_actor(
+        "lab", role="recorder", organisation="lab", keyid=keys.keyid(key.public_key()), admin=admin
+    )
+    raw, mix, model = art("raw"), art("mix"), art("model")
+    batch = [
+        hop_record(Hop.INGEST, outputs=[raw]),
+        hop_record(Hop.TRANSFORM, inputs=[raw], outputs=[mix]),
+        hop_record(Hop.TRAIN, inputs=[mix], outputs=[model]),
+    ]
+    size = custody.log.size()
+    done = custody.record_many(batch, key)
+    assert [d.index for d in done] == [size, size + 1, size + 2]
+    with custody.lineage_index() as index:
+        assert [h.index for h in index.producers(model)] == [size + 2]
+    bad = [hop_record(Hop.TRAIN, inputs=[art("never")], outputs=[art("m2")])]
+    with pytest.raises(UsageError, match="no custody record names the input"):
+        custody.record_many([hop_record(Hop.INGEST, outputs=[art("other")]), *bad], key)
+    assert custody.log.size() == size + 3  # nothing of the refused batch was appended
+    with pytest.raises(UsageError, match="needs at least one --input"):
+        custody.record_many([hop_record(Hop.TRAIN, outputs=[art("m3")])], key)
+    custody.close()
