@@ -15,6 +15,7 @@ from in_toto_attestation.v1 import statement_pb2
 
 from chainproof.attest import statement as statement_mod
 from chainproof.custody import predicates as pr
+from chainproof.custody import views
 from chainproof.custody.hops import Hop
 from chainproof.custody.records import (
     ActorRecord,
@@ -203,3 +204,22 @@ def test_digests() -> None:
     for bad in ("ab" * 32, "sha256:" + "ab" * 31, "sha512:" + "ab" * 32, "sha256:" + "zz" * 32):
         with pytest.raises(FormatError):
             digest(bad)
+
+
+@given(records)
+def test_the_index_view_reads_what_the_record_says(record: Any) -> None:
+    seen = views.view(json.loads(pr.to_statement(record).canonical()))
+    assert seen is not None
+    if isinstance(record, HopRecord):
+        assert seen.kind == views.HOP
+        assert seen.inputs == tuple(d.removeprefix("sha256:") for d in record.inputs)
+        assert seen.outputs == tuple(d.removeprefix("sha256:") for d in record.outputs)
+        packages = record.environment.packages if record.environment else ()
+        assert seen.packages == tuple(p.name for p in packages)
+        assert seen.location == record.details.get("location")
+    elif isinstance(record, ActorRecord):
+        assert (seen.kind, seen.name, seen.keyid) == (views.ACTOR, record.name, record.keyid)
+    elif isinstance(record, GrantRecord):
+        assert (seen.kind, seen.name, seen.target) == (views.GRANT, record.grantee, record.artifact[7:])
+    else:
+        assert (seen.kind, seen.target) == (views.REVOCATION, record.grant_id[7:])

@@ -10,6 +10,7 @@ from typing import Any
 
 import rfc8785
 
+from chainproof.attest import jcs
 from chainproof.errors import FormatError
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -39,10 +40,9 @@ class Statement:
     def canonical(self) -> bytes:
         """RFC 8785 JSON: the payload bytes `attest` signs."""
         try:
-            result: bytes = rfc8785.dumps(self.to_json_obj())
-        except rfc8785.CanonicalizationError as e:
+            return jcs.dumps(self.to_json_obj())
+        except (rfc8785.CanonicalizationError, UnicodeEncodeError) as e:
             raise FormatError(f"the statement has no RFC 8785 form: {e}") from None
-        return result
 
 
 def parse_subject_arg(text: str) -> Subject:

@@ -93,6 +93,8 @@ def _required(obj: Mapping[str, Any], key: str, where: str) -> str:
 
 
 def _only(obj: Mapping[str, Any], known: Sequence[str], where: str) -> None:
+    if obj.keys() <= set(known):  # the usual case, checked without building the message
+        return
     unknown = sorted(set(obj) - set(known))
     if unknown:
         raise PredicateError(f"{where} has unknown field(s) {', '.join(unknown)}; known: {', '.join(known)}")

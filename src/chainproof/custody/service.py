@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
 
+from chainproof.attest import dsse
 from chainproof.attest.keys import keyid
 from chainproof.custody import predicates
 from chainproof.custody.advisories import Advisories, affected_names
@@ -57,7 +58,7 @@ from chainproof.lineage.impact import impact as blast_radius
 from chainproof.lineage.index import LineageIndex, statement_digest
 from chainproof.lineage.model import GrantEntry, HopEntry
 from chainproof.lineage.verify import HopCheck, VerifyReport, check_hop, verify
-from chainproof.log.custody import CustodyLog, sign_statement
+from chainproof.log.custody import CustodyLog
 from chainproof.policy import Policy, template
 from chainproof.policy import load as load_policy
 from chainproof.policy import parse as parse_policy
@@ -176,7 +177,7 @@ class Custody:
     def known(self, artifact: Digest) -> bool:
         """Whether a custody record names `artifact`."""
         with self.lineage_index() as index:
-            return bool(index.producers(artifact) or index.consumers(artifact))
+            return index.names(artifact)
 
     # -- recording --------------------------------------------------------------------------------
 
@@ -186,12 +187,10 @@ class Custody:
 
     def _append_all(self, records: Sequence[Record], key: Ed25519PrivateKey) -> list[tuple[int, Digest]]:
         """Sign every record and append them all in one transaction: all or none."""
-        statements = [predicates.to_statement(r) for r in records]
-        result = self.log.append([sign_statement(st, key) for st in statements])
-        return [
-            (e.index, statement_digest(st.canonical()))
-            for e, st in zip(result.entries, statements, strict=True)
-        ]
+        payloads = [predicates.to_statement(r).canonical() for r in records]
+        signer = keyid(key.public_key())
+        result = self.log.append([dsse.sign(dsse.INTOTO_PAYLOAD_TYPE, p, key, signer) for p in payloads])
+        return [(e.index, statement_digest(p)) for e, p in zip(result.entries, payloads, strict=True)]
 
     def record(
         self,
@@ -236,7 +235,7 @@ class Custody:
         with self.lineage_index() as index:
             for record in records:
                 for d in record.inputs:
-                    if d not in made and not (index.producers(d) or index.consumers(d)):
+                    if d not in made and not index.names(d):
                         raise UsageError(f"no custody record names the input {d}; record its ingest first")
                 made.update(record.outputs)
         done = self._append_all(records, key)
@@ -293,7 +292,7 @@ class Custody:
         with self.lineage_index() as index:
             if not index.actors_named(grantee):
                 raise UsageError(f"no actor named {grantee!r}; add it with `chainproof actor add`")
-            if not (index.producers(artifact) or index.consumers(artifact)):
+            if not index.names(artifact):
                 raise UsageError(f"no custody record names {artifact}")
         record = GrantRecord(grantee=grantee, artifact=artifact, purpose=purpose, expires=expires)
         index_, grant_id = self._append(record, key)
@@ -371,7 +370,7 @@ class Custody:
 
     def impact_of_dataset(self, artifact: Digest) -> ImpactReport:
         with self.lineage_index() as index:
-            if not (index.producers(artifact) or index.consumers(artifact)):
+            if not index.names(artifact):
                 raise UsageError(f"no custody record names {artifact}")
             return blast_radius(index, artifact_seeds(index, [artifact], exposed=False))
 
