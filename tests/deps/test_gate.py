@@ -248,7 +248,7 @@ def test_pip_wrapper_installs_into_a_target_dir(index: LocalIndex, venv: Path, t
         (["deps", "gate"], "requirement"),
         (["deps", "gate", "--min-age", "soon", "x"], "bad age"),
         (["deps", "gate", "--python", "/nonexistent/python", "x"], "no such interpreter"),
-        (["deps", "gate", "-e", "."], "No such option"),
+        (["deps", "gate", "-e", "."], "no such option"),
         (["deps", "gate", "git+https://example.invalid/x.git"], "build from source"),
         (["deps", "gate", "--index-url", "ftp://example.invalid/simple", "x"], "unsupported index URL"),
     ],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -170,22 +171,47 @@ def build_app(args: Sequence[str] = ()) -> typer.Typer:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args
     try:
         app = build_app(args)
         gc.enable()  # paused by the console script while importing (cli/start.py)
-        app(args=args, prog_name="chainproof")
+        # Not standalone: typer would print its usage errors itself, in a box and without --json.
+        code = typer.main.get_command(app).main(args=args, prog_name="chainproof", standalone_mode=False)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    except typer.TyperException as e:  # click's usage errors: a bad option, argument or command
+        return _usage_error(e, as_json)
     except ChainproofError as e:
-        return _fail(str(e), e.exit_code, "--json" in args)
+        return _fail(str(e), e.exit_code, as_json)
     except OSError as e:
-        return _fail(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "), 2, "--json" in args)
+        return _fail(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "), 2, as_json)
     except RecursionError:
         # Only untrusted JSON nests without bound here (json.loads of `[[[[...`).
-        return _fail("the input is nested too deeply", 1, "--json" in args)
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130, "--json" in args)
-    return 0
+        return _fail("the input is nested too deeply", 1, as_json)
+    except (KeyboardInterrupt, typer.Abort):
+        return _fail("interrupted", 130, as_json)
+    return code if isinstance(code, int) else 0
+
+
+_NEGATIVE = re.compile(r"-\d+")
+
+
+def _usage_error(e: typer.TyperException, as_json: bool) -> int:
+    """One line for what click reports in several, with the command's help to turn to."""
+    message = " ".join(e.format_message().split()).rstrip(".")
+    ctx = getattr(e, "ctx", None)
+    if not message:
+        # `no_args_is_help`: the help is already printed, and is the whole answer.
+        return 2
+    option = getattr(e, "option_name", None)
+    if isinstance(option, str) and _NEGATIVE.fullmatch(option):
+        # `log get -1`: the parser takes a negative number for an option.
+        message = f"{option} is negative: indexes and sizes start at 0"
+    elif message[:1].isupper() and not message[1:2].isupper():
+        message = message[0].lower() + message[1:]
+    if ctx is not None:
+        message += f" (see '{ctx.command_path} --help')"
+    return _fail(message, 2, as_json)
 
 
 def _fail(message: str, code: int, as_json: bool) -> int:

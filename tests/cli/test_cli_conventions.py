@@ -1,0 +1,102 @@
+"""The conventions every command shares: usage errors as one line (and one JSON object with --json),
+--json everywhere, exit codes as the README documents them.
+
+The commands are enumerated from the real typer app, so a command added later is covered here
+without anyone remembering to add it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import typer
+from cli_support import ERROR_PREFIX, Cli, Store
+
+from chainproof.cli.app import build_app
+
+Command = typer.core.TyperCommand | typer.core.TyperGroup
+
+
+def _walk(command: object, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Command]]:
+    """Every command of the click tree under `command`, groups included, with its words."""
+    assert isinstance(command, Command), command
+    yield path, command
+    if isinstance(command, typer.core.TyperGroup):
+        for name, sub in sorted(command.commands.items()):
+            yield from _walk(sub, (*path, name))
+
+
+def _commands() -> list[tuple[tuple[str, ...], Command]]:
+    return list(_walk(typer.main.get_command(build_app()), ()))
+
+
+COMMANDS = _commands()
+LEAVES = [path for path, command in COMMANDS if not isinstance(command, typer.core.TyperGroup)]
+
+
+def test_the_enumeration_finds_every_command_group() -> None:
+    paths = {path for path, _ in COMMANDS}
+    for expected in [("init",), ("log", "get"), ("deps", "scan"), ("deps", "gate"), ("pip", "install")]:
+        assert expected in paths
+    assert len(LEAVES) >= 20
+
+
+def _with_bad_option(path: tuple[str, ...]) -> list[str]:
+    """`path` with an option no command has, where the command itself parses it."""
+    command = dict(COMMANDS)[path]
+    if command.context_settings.get("ignore_unknown_options"):
+        # `pip install` hands unknown options to pip: its group parses the ones before the command.
+        return [*path[:-1], "--no-such-option", "--json", path[-1]]
+    return [*path, "--no-such-option", "--json"]
+
+
+@pytest.mark.parametrize("path", [path for path, _ in COMMANDS], ids=lambda p: " ".join(p) or "(root)")
+def test_every_command_reports_a_bad_option_as_one_line_and_one_json_object(
+    cli: Cli, path: tuple[str, ...]
+) -> None:
+    result = cli(*_with_bad_option(path))
+    assert result.code == 2, (result.args, result.code, result.out, result.err)
+    lines = result.err.splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith(ERROR_PREFIX)
+    message = lines[0][len(ERROR_PREFIX) :]
+    assert "--no-such-option" in message
+    assert result.json() == {"error": message, "exit_code": 2}
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["nonsense"], "no such command 'nonsense'"),
+        (["log", "nonsense"], "no such command 'nonsense'"),
+        (["log", "get", "-1"], "-1 is negative"),
+        (["log", "consistency", "-3"], "-3 is negative"),
+        (["log", "get", "one"], "'one' is not a valid int"),
+        (["log", "get"], "missing argument"),
+        (["init"], "missing option '--origin'"),
+        (["key", "revoke", "alice", "--from", "soon"], "'soon' is not a valid int"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(cli: Cli, store: Store, args: list[str], fragment: str) -> None:
+    message = cli.fails(2, "--store", store.path, *args)
+    assert fragment in message
+    assert cli.fails(2, "--store", store.path, *args, "--json") == message
+
+
+def test_a_usage_error_says_where_the_help_is(cli: Cli) -> None:
+    message = cli.fails(2, "log", "prove", "--bogus")
+    assert message == "no such option: --bogus (see 'chainproof log prove --help')"
+
+
+def test_help_still_prints_help(cli: Cli) -> None:
+    helps = [["--help"], ["-h"], ["log", "--help"], ["deps", "scan", "--help"], ["pip", "install", "--help"]]
+    for args in helps:
+        assert "Usage:" in cli.ok(*args).out
+
+
+def test_a_group_without_its_command_prints_its_help(cli: Cli) -> None:
+    result = cli("log")
+    assert result.code == 2
+    assert "append" in result.out
+    assert "error" not in result.err
