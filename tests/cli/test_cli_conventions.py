@@ -65,11 +65,20 @@ def test_every_command_reports_a_bad_option_as_one_line_and_one_json_object(
     assert result.json() == {"error": message, "exit_code": 2}
 
 
+@pytest.mark.parametrize("path", LEAVES, ids=" ".join)
+def test_every_command_takes_json(path: tuple[str, ...]) -> None:
+    """--json on the command, or on the group whose options come before it (`pip --json install`)."""
+    on_the_way = [dict(COMMANDS)[path[:n]] for n in range(1, len(path) + 1)]
+    assert any("--json" in p.opts for c in on_the_way for p in c.params), path
+
+
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
         (["nonsense"], "no such command 'nonsense'"),
         (["log", "nonsense"], "no such command 'nonsense'"),
+        (["deps", "scan", "--format", "xml"], "'xml' is not one of 'table', 'json', 'sarif', 'cyclonedx'"),
+        (["deps", "scan", "--fail-on", "severe"], "'severe' is not one of"),
         (["log", "get", "-1"], "-1 is negative"),
         (["log", "consistency", "-3"], "-3 is negative"),
         (["log", "get", "one"], "'one' is not a valid int"),

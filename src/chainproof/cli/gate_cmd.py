@@ -10,8 +10,10 @@ from typing import Annotated
 
 import typer
 
-from chainproof.cli.deps_options import Level, ReportFormat
+from chainproof.cli.deps_options import Level, ReportFormat, chosen_format
+from chainproof.cli.output import JsonOption
 from chainproof.deps.model import Severity
+from chainproof.errors import UsageError
 
 _MIN_AGE_HELP = (
     "Cooldown: refuse files uploaded less than this long ago (7d, 36h, 0 to disable); newer "
@@ -31,7 +33,12 @@ Python = Annotated[
         "--python", metavar="EXE", help="The interpreter to resolve for and install into (default: this one)."
     ),
 ]
-Fmt = Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format: table (people) or json.")]
+Fmt = Annotated[
+    ReportFormat | None,
+    typer.Option(
+        "--format", "-f", help="Report format: table (people, the default) or json.", show_default=False
+    ),
+]
 Output = Annotated[
     Path | None,
     typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout."),
@@ -85,8 +92,9 @@ def gate_command(
     keep: Annotated[
         Path | None, typer.Option("--keep", metavar="DIR", help="Keep the downloaded files in DIR.")
     ] = None,
-    fmt: Fmt = ReportFormat.TABLE,
+    fmt: Fmt = None,
     output: Output = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Check what pip would install, before it is installed: resolve wheels only, download into a
     private directory, check each file's age (cooldown), yank state and hash on the index, scan it,
@@ -99,7 +107,7 @@ def gate_command(
 
     args = [a for f in requirement_files or [] for a in ("-r", str(f))] + list(requirements or [])
     if not args:
-        raise typer.BadParameter("name at least one requirement or --requirement FILE")
+        raise UsageError("name at least one requirement or --requirement FILE")
     _run(
         args,
         [],
@@ -112,7 +120,7 @@ def gate_command(
         fresh=not only_changes,
         diff=not no_diff,
         keep=keep,
-        fmt=fmt,
+        fmt=chosen_format(fmt, as_json, ReportFormat.TABLE),
         output=output,
     )
 
@@ -130,11 +138,18 @@ def _pip_options(
     min_age: MinAge = "7d",
     fail_on: FailOn = Level.HIGH,
     python: Python = None,
-    fmt: Fmt = ReportFormat.TABLE,
+    fmt: Fmt = None,
     output: Output = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Gate options go before `install`; everything after it is pip's."""
-    ctx.obj = {"min_age": min_age, "fail_on": fail_on, "python": python, "fmt": fmt, "output": output}
+    ctx.obj = {
+        "min_age": min_age,
+        "fail_on": fail_on,
+        "python": python,
+        "fmt": chosen_format(fmt, as_json, ReportFormat.TABLE),
+        "output": output,
+    }
 
 
 @pip_app.command(
