@@ -8,6 +8,7 @@ without anyone remembering to add it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import typer
@@ -109,3 +110,47 @@ def test_a_group_without_its_command_prints_its_help(cli: Cli) -> None:
     assert result.code == 2
     assert "append" in result.out
     assert "error" not in result.err
+
+
+# -- exit codes as documented, errors in the user's terms -------------------------------------------
+
+
+@pytest.mark.parametrize("origin", ["", "two words", "a+b"])
+def test_a_bad_origin_is_a_usage_error_that_names_the_origin(cli: Cli, tmp_path: Path, origin: str) -> None:
+    message = cli.fails(2, "--store", tmp_path / "s", "init", "--origin", origin, "--json")
+    assert message == f"origin {origin!r} must be non-empty, without spaces or '+'"
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("when", ["1", "99"])
+def test_revoking_from_an_impossible_entry_is_a_usage_error(
+    cli: Cli, store: Store, alice: Path, when: str
+) -> None:
+    before = store.state()
+    message = cli.fails(2, "--store", store.path, "key", "revoke", "alice", "--from", when, "--json")
+    assert message == (
+        "a revocation takes effect after the key's registration (entry 1) and no later than the "
+        f"revocation itself (entry 2), not at entry {when}"
+    )
+    assert store.state() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["log", "consistency", "2", "1"], "old size 2 is larger than new size 1"),
+        (["log", "consistency", "5"], "old size 5 is larger than the log (size 2)"),
+        (["log", "prove", "0", "--size", "7"], "tree size 7 is larger than the log (size 2)"),
+        (["log", "prove", "0", "--size", "-1"], "tree size -1 is negative"),
+    ],
+)
+def test_sizes_out_of_range_say_what_is_larger(
+    cli: Cli, store: Store, alice: Path, args: list[str], message: str
+) -> None:
+    assert cli.fails(2, "--store", store.path, *args) == message
+
+
+def test_a_bad_verifier_key_name_is_called_the_verifier_keys_name(cli: Cli, store: Store) -> None:
+    vkey = "two words" + store.vkey[store.vkey.index("+") :]
+    message = cli.fails(1, "--store", store.path, "audit", "--vkey", vkey)
+    assert message == "the verifier key's name 'two words' must be non-empty, without spaces or '+'"

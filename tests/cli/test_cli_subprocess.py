@@ -114,7 +114,8 @@ def test_errors_through_the_executable(tmp_path: Path) -> None:
         run("--store", store, "log", "get", "7"), 2
     )
     result = run("--store", store, "log", "prove", "0", "--size", "9", "--json")
-    assert json.loads(result.stdout) == {"error": "tree size 9 is outside 0..1", "exit_code": 2}
+    error = {"error": "tree size 9 is larger than the log (size 1)", "exit_code": 2}
+    assert json.loads(result.stdout) == error
     one_line_error(result, 2)
     assert "not JSON" in one_line_error(run("--store", store, "log", "append", "-", stdin=b"{broken"), 1)
     assert "nested too deeply" in one_line_error(
