@@ -408,7 +408,7 @@ def test_append_array_json_lines_stdin_and_several_files(cli: Cli, store: Store,
     human = cli.ok(
         "--store", store.path, "log", "append", array, "-", stdin=envelope_json(envelope(key, 99))
     ).out
-    assert human == "appended 1 entries (3 already present); tree size 10\n"
+    assert human == "appended 1 entry (3 already present); tree size 10\n"
 
 
 # -- reading -------------------------------------------------------------------------------------

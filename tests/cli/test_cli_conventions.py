@@ -7,6 +7,7 @@ without anyone remembering to add it.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 import typer
 from cli_support import ERROR_PREFIX, Cli, Store
 
+from chainproof._internal.text import plural
 from chainproof.cli.app import build_app
 
 Command = typer.core.TyperCommand | typer.core.TyperGroup
@@ -154,3 +156,29 @@ def test_a_bad_verifier_key_name_is_called_the_verifier_keys_name(cli: Cli, stor
     vkey = "two words" + store.vkey[store.vkey.index("+") :]
     message = cli.fails(1, "--store", store.path, "audit", "--vkey", vkey)
     assert message == "the verifier key's name 'two words' must be non-empty, without spaces or '+'"
+
+
+def test_counts_take_the_singular_for_one(cli: Cli, store: Store, alice: Path) -> None:
+    # A new store holds the genesis entry and alice's registration; one problem once tampered.
+    assert cli.ok("--store", store.path, "audit", "--vkey", store.vkey).out.endswith(
+        "audit ok: 2 entries, 2 checkpoints, 2 keys, 0 problems\n"
+    )
+    exported = store.workdir / "one.export"
+    exporting = cli.ok("--store", store.path, "log", "export", exported)
+    assert exporting.out == f"exported 2 entries to {exported}\n"
+    fresh = store.workdir / "fresh"
+    vkey = cli.ok("--store", fresh, "init", "--origin", "one.example/log", "--json").json()["vkey"]
+    assert cli.ok("--store", fresh, "audit", "--vkey", vkey).out == (
+        "audit ok: 1 entry, 1 checkpoint, 1 key, 0 problems\n"
+    )
+    with sqlite3.connect(fresh / "log.db") as db:
+        db.execute("DELETE FROM checkpoints")
+    result = cli("--store", fresh, "audit", "--vkey", vkey)
+    assert result.code == 1
+    assert result.out.splitlines()[-1].endswith(", 1 problem")
+
+
+def test_plural() -> None:
+    assert [plural(n, "entry", "entries") for n in (0, 1, 2)] == ["0 entries", "1 entry", "2 entries"]
+    assert plural(1, "problem") == "1 problem"
+    assert plural(3, "problem") == "3 problems"

@@ -323,6 +323,15 @@ def test_two_reports_into_one_file_are_refused(deps: Any, site: Path, tmp_path: 
     assert not out.exists()
 
 
+def test_the_table_names_a_finding_without_a_package(deps: Any, site: Path) -> None:
+    (site / "zz_init.pth").write_text("import os; os.system('true')\n")
+    run = deps("scan", site)
+    assert run.code == 1
+    row = next(line for line in run.out.splitlines() if "orphan-file" in line)
+    assert "no package" in row
+    assert " - " not in row
+
+
 def test_sarif_and_cyclonedx_formats(deps: Any, site: Path) -> None:
     make_dist(site, "alpha", "1.0", {"alpha.py": ""})
     for fmt in ("sarif", "cyclonedx"):

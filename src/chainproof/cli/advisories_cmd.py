@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from packaging.utils import canonicalize_name
 
+from chainproof._internal.text import plural
 from chainproof.cli.output import JsonOption, emit
 from chainproof.deps.advisories import db as advisory_db
 from chainproof.deps.advisories.bundled import bundled_records
@@ -42,7 +43,7 @@ def _stats_json(stats: advisory_db.ImportStats, path: Path) -> dict[str, object]
 
 def _stats_line(stats: advisory_db.ImportStats, path: Path) -> str:
     return (
-        f"{stats.total} records read: {stats.added} added, {stats.updated} updated, "
+        f"{plural(stats.total, 'record')} read: {stats.added} added, {stats.updated} updated, "
         f"{stats.unchanged} unchanged ({path})"
     )
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from chainproof._internal.text import plural
 from chainproof.deps import diff, scan
 from chainproof.deps import index as idx
 from chainproof.deps.files import TargetKind
@@ -360,6 +361,6 @@ def _install(result: GateResult, request: GateRequest, work: Path, progress: Pro
         return
     pinned = work / "gated-requirements.txt"
     pinned.write_text(pip.pinned_requirements(files))
-    progress(f"installing {len(files)} gated file(s) with --no-index --require-hashes")
+    progress(f"installing {plural(len(files), 'gated file')} with --no-index --require-hashes")
     pip.install(request.python, pinned, request.install_args)
     result.installed = True

@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from chainproof._internal.text import plural
 from chainproof.deps.files import TargetKind, TreeError
 from chainproof.deps.model import Distribution, Finding, Severity
 from chainproof.deps.rules.base import FileRole, ScanContext
@@ -1174,7 +1175,7 @@ def _exec_findings(where: Where, a: Analysis) -> Iterator[Finding]:
             "code-exec-decoded",
             sev,
             h.line,
-            f"executes data hidden behind {h.layers} decoding layer(s) via {h.detail} {when}",
+            f"executes data hidden behind {plural(h.layers, 'decoding layer')} via {h.detail} {when}",
             hosts=a.hosts,
         )
 

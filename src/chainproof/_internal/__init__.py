@@ -1,0 +1,1 @@
+"""Helpers shared across chainproof's parts; not part of the public API."""
