@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -16,7 +17,8 @@ from typing import Annotated
 import typer
 
 from chainproof import __version__
-from chainproof.errors import ChainproofError
+from chainproof.cli.output import Verbosity, set_verbosity
+from chainproof.errors import ChainproofError, UsageError
 
 _HELP = (
     "A verifiable chain of custody for AI training pipelines: a tamper-evident log of signed "
@@ -42,11 +44,36 @@ def _root(
             help="The store directory (env CHAINPROOF_STORE).",
         ),
     ] = Path(".chainproof"),
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="Say nothing on stderr but errors: no progress, summaries or notes "
+            "(env CHAINPROOF_QUIET=1).",
+        ),
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Also say on stderr when each long task starts and ends."),
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
+    if quiet and verbose:
+        raise UsageError("--quiet and --verbose ask for opposite things; give one of them")
+    set_verbosity(_verbosity(quiet, verbose))
     ctx.obj = {"store": store}
+
+
+def _verbosity(quiet: bool, verbose: bool) -> Verbosity:
+    """The options, else CHAINPROOF_QUIET: a CI job's environment, which --verbose overrides."""
+    if verbose:
+        return Verbosity.VERBOSE
+    if quiet or os.environ.get("CHAINPROOF_QUIET", "").lower() not in ("", "0", "false", "no"):
+        return Verbosity.QUIET
+    return Verbosity.NORMAL
 
 
 def _register_init(app: typer.Typer) -> None:
@@ -172,6 +199,7 @@ def build_app(args: Sequence[str] = ()) -> typer.Typer:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     as_json = "--json" in args
+    set_verbosity(Verbosity.NORMAL)  # until the global options say otherwise
     try:
         app = build_app(args)
         gc.enable()  # paused by the console script while importing (cli/start.py)

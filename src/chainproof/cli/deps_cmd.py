@@ -11,8 +11,9 @@ from typing import Annotated
 import typer
 
 from chainproof.cli.deps_options import Level, chosen_format
-from chainproof.cli.output import JsonOption
+from chainproof.cli.output import JsonOption, Verbosity, say, verbosity, watcher
 from chainproof.deps.model import ScanResult, Severity
+from chainproof.deps.rules.parallel import MIN_PARALLEL_ITEMS
 from chainproof.errors import UsageError
 
 app = typer.Typer(
@@ -23,7 +24,9 @@ app = typer.Typer(
 
 
 _SHOWN_ERRORS = 20
-"""Errors printed to stderr; the report lists them all."""
+"""Errors printed to stderr (all of them with --verbose); the report lists them all."""
+_BAR_FILES = MIN_PARALLEL_ITEMS
+"""Fewer .py files than this are analysed before a bar would be worth drawing."""
 
 
 class Format(enum.StrEnum):
@@ -36,9 +39,10 @@ class Format(enum.StrEnum):
 def _run(targets: list[str], python: str | None) -> ScanResult:
     from chainproof.deps import scan
 
-    results = scan.scan_targets(targets)
+    watch = watcher("scanning", minimum=_BAR_FILES)
+    results = scan.scan_targets(targets, watch=watch)
     if python is not None or not targets:
-        results.insert(0, scan.scan_python(python))
+        results.insert(0, scan.scan_python(python, watch=watch))
     return results[0] if len(results) == 1 else scan.combine(results)
 
 
@@ -177,13 +181,12 @@ def _summarise(result: ScanResult) -> None:
     """The errors (the first few: the report lists them all) and the one-line summary, on stderr."""
     from chainproof.deps.report import table
 
-    for error in result.errors[:_SHOWN_ERRORS]:
-        sys.stderr.write(f"chainproof: incomplete: {error}\n")
-    if len(result.errors) > _SHOWN_ERRORS:
-        sys.stderr.write(
-            f"chainproof: incomplete: and {len(result.errors) - _SHOWN_ERRORS} more (see the report)\n"
-        )
-    sys.stderr.write(f"chainproof: {table.summary_line(result)}\n")
+    shown = len(result.errors) if verbosity() >= Verbosity.VERBOSE else _SHOWN_ERRORS
+    for error in result.errors[:shown]:
+        say(f"incomplete: {error}", level=Verbosity.QUIET)
+    if len(result.errors) > shown:
+        say(f"incomplete: and {len(result.errors) - shown} more (see the report)", level=Verbosity.QUIET)
+    say(table.summary_line(result))
 
 
 from chainproof.cli.gate_cmd import gate_command  # noqa: E402 - registered after scan: help lists scan first

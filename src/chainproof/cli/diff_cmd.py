@@ -15,7 +15,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from chainproof.cli.deps_options import Level, ReportFormat, chosen_format
-from chainproof.cli.output import JsonOption
+from chainproof.cli.output import JsonOption, say
 from chainproof.deps.model import Severity
 from chainproof.errors import UsageError
 
@@ -144,7 +144,7 @@ def diff_command(
     sys.stdout.write(text)
     sys.stdout.flush()
     for note in notes:
-        sys.stderr.write(f"chainproof: note: {note}\n")
-    sys.stderr.write(f"chainproof: {summary_line(result)}\n")
+        say(f"note: {note}")
+    say(summary_line(result))
     if result.at_or_above(Severity.parse(fail_on.value)):
         raise typer.Exit(1)

@@ -3,7 +3,6 @@ exactly the files that were checked."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +10,7 @@ from typing import Annotated
 import typer
 
 from chainproof.cli.deps_options import Level, ReportFormat, chosen_format
-from chainproof.cli.output import JsonOption
+from chainproof.cli.output import JsonOption, Verbosity, say
 from chainproof.deps.model import Severity
 from chainproof.errors import UsageError
 
@@ -221,7 +220,7 @@ def _run(
         diff=diff,
         keep=keep,
     )
-    result = run_gate(request, _progress)
+    result = run_gate(request, say)
     target = " ".join(pip_args)
     if fmt is ReportFormat.JSON:
         text = gate_report.render_json(result, target)
@@ -233,15 +232,10 @@ def _run(
         sys.stdout.write(text)
         sys.stdout.flush()
     for error in result.errors:
-        sys.stderr.write(f"chainproof: incomplete: {error}\n")
-    sys.stderr.write(f"chainproof: {gate_report.verdict(result)}\n")
+        say(f"incomplete: {error}", level=Verbosity.QUIET)
+    say(gate_report.verdict(result))
     if result.blocked or result.unresolved:
         raise typer.Exit(1)
     if result.errors:
         raise typer.Exit(2)
 
-
-def _progress(message: str) -> None:
-    if os.environ.get("CHAINPROOF_QUIET") != "1":
-        sys.stderr.write(f"chainproof: {message}\n")
-        sys.stderr.flush()

@@ -1525,7 +1525,9 @@ def code_rules(ctx: ScanContext) -> Iterator[Finding]:
     Files are read here and analysed by `file_findings`, across worker processes for large trees
     (`CHAINPROOF_JOBS` sets how many); findings come out in path order either way.
     """
-    for found in map_items(file_findings, _FileJobs(ctx), _job_size):
+    jobs = _FileJobs(ctx)
+    # The analysis of every .py file is most of a scan's time: that is what progress counts.
+    for found in ctx.watch(map_items(file_findings, jobs, _job_size), len(jobs), ctx.tree.label):
         yield from found
 
 
