@@ -15,6 +15,7 @@ import pytest
 import typer
 from cli_support import ERROR_PREFIX, Cli, Store
 
+from chainproof import __version__
 from chainproof._internal.text import plural
 from chainproof.cli.app import build_app
 
@@ -182,3 +183,62 @@ def test_plural() -> None:
     assert [plural(n, "entry", "entries") for n in (0, 1, 2)] == ["0 entries", "1 entry", "2 entries"]
     assert plural(1, "problem") == "1 problem"
     assert plural(3, "problem") == "3 problems"
+
+
+# -- version and shell completion ---------------------------------------------------------------------
+
+
+def test_version_is_a_command_beside_the_option(cli: Cli) -> None:
+    assert cli.ok("version").out == cli.ok("--version").out == f"chainproof {__version__}\n"
+    obj = cli.ok("version", "--json").json()
+    assert obj["version"] == __version__
+    assert set(obj) == {"version", "python", "platform"}
+
+
+@pytest.mark.parametrize(
+    ("shell", "marker"),
+    [
+        ("bash", "complete -o default -F _chainproof_completion chainproof"),
+        ("zsh", "#compdef chainproof"),
+        ("fish", "complete --command chainproof"),
+    ],
+)
+def test_show_completion_prints_the_shells_script(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, shell: str, marker: str
+) -> None:
+    # typer detects the shell it runs under; a test names it instead.
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
+    script = cli.ok("--show-completion", shell).out
+    assert marker in script
+    assert f"_CHAINPROOF_COMPLETE=complete_{shell}" in script
+
+
+def test_install_completion_writes_the_script_where_the_shell_reads_it(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    cli.ok("--install-completion", "bash")
+    script = tmp_path / ".bash_completions" / "chainproof.sh"
+    assert "_CHAINPROOF_COMPLETE=complete_bash" in script.read_text()
+    assert str(script) in (tmp_path / ".bashrc").read_text()
+
+
+@pytest.mark.parametrize(
+    ("words", "expected"),
+    [
+        ("chainproof ver", {"version", "verify-proof", "verify-note"}),
+        ("chainproof log ", {"append", "get", "checkpoint", "prove", "consistency", "export", "info"}),
+        ("chainproof deps scan --format ", {"table", "json", "sarif", "cyclonedx"}),
+        ("chainproof --store s key re", {"revoke"}),
+    ],
+)
+def test_completion_completes_commands_and_choices(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, words: str, expected: set[str]
+) -> None:
+    """What the installed script asks for at each <TAB>: every command group is there to complete,
+    although a normal call builds only the one it runs."""
+    monkeypatch.setenv("_CHAINPROOF_COMPLETE", "complete_bash")
+    monkeypatch.setenv("COMP_WORDS", words)
+    monkeypatch.setenv("COMP_CWORD", str(len(words.split(" ")) - 1))
+    assert set(cli.ok().out.split()) == expected

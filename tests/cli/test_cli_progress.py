@@ -155,7 +155,7 @@ def test_the_gates_environment_variable_is_quiet_and_verbose_overrides_it(
 
 
 def test_quiet_and_verbose_together_are_a_usage_error(cli: Cli) -> None:
-    assert "--quiet and --verbose" in cli.fails(2, "-q", "-v", "log", "info", "--json")
+    assert "--quiet and --verbose" in cli.fails(2, "-q", "-v", "version", "--json")
 
 
 # -- end to end, on a real terminal ---------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 
 from chainproof import __version__
-from chainproof.cli.output import Verbosity, set_verbosity
+from chainproof.cli.output import JsonOption, Verbosity, emit, set_verbosity
 from chainproof.errors import ChainproofError, UsageError
 
 _HELP = (
@@ -74,6 +74,18 @@ def _verbosity(quiet: bool, verbose: bool) -> Verbosity:
     if quiet or os.environ.get("CHAINPROOF_QUIET", "").lower() not in ("", "0", "false", "no"):
         return Verbosity.QUIET
     return Verbosity.NORMAL
+
+
+def version(as_json: JsonOption = False) -> None:
+    """Print chainproof's version (as --version does), and with --json the Python it runs on."""
+    import platform
+
+    obj = {"version": __version__, "python": platform.python_version(), "platform": sys.platform}
+    emit(as_json, obj, [f"chainproof {__version__}"])
+
+
+def _register_version(app: typer.Typer) -> None:
+    app.command("version", help=version.__doc__)(version)
 
 
 def _register_init(app: typer.Typer) -> None:
@@ -143,6 +155,7 @@ _COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "advisories": _register_advisories,
     "deps": _register_deps,
     "pip": _register_pip,
+    "version": _register_version,
 }
 
 
@@ -181,7 +194,7 @@ def build_app(args: Sequence[str] = ()) -> typer.Typer:
         name="chainproof",
         help=_HELP,
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,  # --install-completion, --show-completion (typer's, for bash, zsh, fish)
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
