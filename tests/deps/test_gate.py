@@ -252,7 +252,9 @@ def test_json_is_format_json_for_the_gate_and_pip(
         assert json.loads(outputs[command, "--json"])["summary"]["packages"] == 1
 
 
-def test_pip_wrapper_installs_into_a_target_dir(index: LocalIndex, venv: Path, tmp_path: Path) -> None:
+def test_pip_wrapper_installs_into_a_target_dir(
+    index: LocalIndex, venv: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     index.add("alpha", "1.0", clean_files("alpha"))
     target = tmp_path / "target"
     code = main(
@@ -261,6 +263,10 @@ def test_pip_wrapper_installs_into_a_target_dir(index: LocalIndex, venv: Path, t
     assert code == 0
     assert (target / "alpha" / "__init__.py").is_file()
     assert "alpha-1.0.dist-info" not in installed(venv)
+    # CHAINPROOF_QUIET (set for every test here) quiets pip's install too, and the report is on stdout.
+    out, err = capfd.readouterr()
+    assert "decision: installed" in out
+    assert err == ""
 
 
 @pytest.mark.parametrize(

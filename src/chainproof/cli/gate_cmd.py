@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from chainproof.cli.deps_options import Level, ReportFormat, chosen_format
-from chainproof.cli.output import JsonOption, Verbosity, say
+from chainproof.cli.output import JsonOption, Verbosity, say, verbosity
 from chainproof.deps.model import Severity
 from chainproof.errors import UsageError
 
@@ -219,6 +219,7 @@ def _run(
         fresh=fresh,
         diff=diff,
         keep=keep,
+        quiet=verbosity() is Verbosity.QUIET,
     )
     result = run_gate(request, say)
     target = " ".join(pip_args)

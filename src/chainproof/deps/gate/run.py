@@ -66,6 +66,8 @@ class GateRequest:
     keep: Path | None = None
     """Keep the downloaded files here instead of a private temp dir removed afterwards."""
     now: datetime | None = None
+    quiet: bool = False
+    """Ask pip to say only what goes wrong while it installs (`pip install --quiet`)."""
 
 
 @dataclass
@@ -362,5 +364,5 @@ def _install(result: GateResult, request: GateRequest, work: Path, progress: Pro
     pinned = work / "gated-requirements.txt"
     pinned.write_text(pip.pinned_requirements(files))
     progress(f"installing {plural(len(files), 'gated file')} with --no-index --require-hashes")
-    pip.install(request.python, pinned, request.install_args)
+    pip.install(request.python, pinned, request.install_args, quiet=request.quiet)
     result.installed = True
