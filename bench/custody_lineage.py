@@ -27,11 +27,11 @@ from pathlib import Path
 import _common as c
 from chainproof.attest import keys
 from chainproof.custody.hops import Hop
-from chainproof.custody.records import Digest, Environment, Package
+from chainproof.custody.records import Digest, Environment, HopRecord, Package
 from chainproof.custody.service import Custody, hop_record
-from chainproof.custody.records import HopRecord
 from chainproof.lineage.index import INDEX_FILE, rebuild
 from chainproof.log.custody import ADMIN_FILE, CustodyLog
+from chainproof.policy import parse, template
 
 AREA = "custody"
 ORIGIN = "bench.chainproof.dev/custody"
@@ -50,15 +50,20 @@ def _environments() -> list[Environment]:
     """50 environments of 40 packages; one in 60 training runs uses the one holding `BAD`."""
     out = []
     for e in range(ENVIRONMENTS):
-        packages = [Package(name=f"pkg-{p:03d}", version=f"1.{(p + e) % 7}.0", record_sha256=None) for p in range(PACKAGES)]
+        packages = [
+            Package(name=f"pkg-{p:03d}", version=f"1.{(p + e) % 7}.0", record_sha256=None)
+            for p in range(PACKAGES)
+        ]
         if e == 0:
             packages[-1] = Package(name=BAD[0], version=BAD[1], record_sha256=None)
         out.append(
             Environment(
-                python=f"/opt/envs/{e}", sbom=_digest("sbom", e), packages=tuple(packages),
+                python=f"/opt/envs/{e}",
+                sbom=_digest("sbom", e),
+                packages=tuple(packages),
                 credentials=("AWS_SECRET_ACCESS_KEY", "HF_TOKEN"),
             )
-        )  # fmt: skip
+        )
     return out
 
 
@@ -85,7 +90,9 @@ def synthetic_hops(n: int, seed: int = c.SEED) -> Iterator[HopRecord]:
             datasets.append(out)
         elif roll < 72:
             outs = [_digest("derived", i, k) for k in range(rng.randint(1, 2))]
-            yield hop_record(Hop.TRANSFORM, inputs=recent(datasets, rng.randint(2, 6)), outputs=outs, time=_TIME)
+            yield hop_record(
+                Hop.TRANSFORM, inputs=recent(datasets, rng.randint(2, 6)), outputs=outs, time=_TIME
+            )
             datasets += outs
         elif roll < 82 or not models:
             out = _digest("model", i)
@@ -95,9 +102,13 @@ def synthetic_hops(n: int, seed: int = c.SEED) -> Iterator[HopRecord]:
             models.append(out)
         else:
             if roll < 91:
-                yield hop_record(Hop.EVALUATE, inputs=recent(models, 1), details={"suite": f"s-{i}"}, time=_TIME)
+                yield hop_record(
+                    Hop.EVALUATE, inputs=recent(models, 1), details={"suite": f"s-{i}"}, time=_TIME
+                )
             else:
-                yield hop_record(Hop.RELEASE, inputs=recent(models, 1), details={"channel": f"c-{i}"}, time=_TIME)
+                yield hop_record(
+                    Hop.RELEASE, inputs=recent(models, 1), details={"channel": f"c-{i}"}, time=_TIME
+                )
 
 
 def deep_model(tag: str) -> list[HopRecord]:
@@ -108,8 +119,10 @@ def deep_model(tag: str) -> list[HopRecord]:
     level = raw
     for depth in range(3):
         nxt = [_digest(tag, "fold", depth, j) for j in range(len(level) // 10)]
-        hops += [hop_record(Hop.TRANSFORM, inputs=level[j * 10 : j * 10 + 10], outputs=[d], time=_TIME)
-                 for j, d in enumerate(nxt)]  # fmt: skip
+        hops += [
+            hop_record(Hop.TRANSFORM, inputs=level[j * 10 : j * 10 + 10], outputs=[d], time=_TIME)
+            for j, d in enumerate(nxt)
+        ]
         level = nxt
     for step in range(6):
         d = _digest(tag, "chain", step)
@@ -129,8 +142,9 @@ def _store(n: int) -> tuple[Path, float]:
     log.register_key("bench-recorder", key)
     custody = Custody(log)
     admin = keys.read_private(directory / ADMIN_FILE)
-    custody.add_actor("bench-recorder", role="recorder", organisation="lab", keyid=keys.keyid(key.public_key()),
-                      admin=admin)  # fmt: skip
+    custody.add_actor(
+        "bench-recorder", role="recorder", organisation="lab", keyid=keys.keyid(key.public_key()), admin=admin
+    )
     c.say(f"recording {n:,} hops through Custody.record_many, {BATCH:,} a transaction")
     batch: list[HopRecord] = []
     spent = 0.0
@@ -169,8 +183,6 @@ def measure(cfg: c.Config) -> list[c.Figure]:
             impacts.append(time.perf_counter() - t0)
         c.say("verify of the deep model, 5 times")
         policy_checks = []
-        from chainproof.policy import parse, template
-
         policy = parse(template())
         model = _digest("deep", "model")
         for _ in range(5):
@@ -178,7 +190,9 @@ def measure(cfg: c.Config) -> list[c.Figure]:
             verified = custody.verify(model, policy)
             policy_checks.append(time.perf_counter() - t0)
         if len(verified.hops) != 1118 or len(verified.roots) != 1000:
-            raise RuntimeError(f"the deep model's walk found {len(verified.hops)} hops and {len(verified.roots)} roots")
+            raise RuntimeError(
+                f"the deep model's walk found {len(verified.hops)} hops and {len(verified.roots)} roots"
+            )
         size = custody.log.size()
     finally:
         custody.close()
@@ -195,19 +209,44 @@ def measure(cfg: c.Config) -> list[c.Figure]:
     index_mb = (directory / INDEX_FILE).stat().st_size / 1e6
     shutil.rmtree(directory)
     return [
-        c.Figure(AREA, f"hops recorded through the library, to {n:,}", n / spent, "hops/s", 5_000,
-                 note=f"Custody.record_many, {BATCH:,} hops a transaction, signed and verified; the lineage "
-                 "index caught up before each batch (its inputs are checked against it)"),
-        c.Figure(AREA, f"impact --package at {n:,} hops (median of 7)", statistics.median(impacts) * 1000, "ms", 200,
-                 at_most=True, note=f"{len(report.environments)} environments, {len(report.runs)} runs, "
-                 f"{len(report.models)} models, {len(report.datasets)} datasets affected"),
-        c.Figure(AREA, "verify, model 10 levels deep with 1,000 inputs (median of 5)",
-                 statistics.median(policy_checks) * 1000, "ms", 1000, at_most=True,
-                 note="1,118 hops checked against the template policy, the environment against today's advisories"),
-        c.Figure(AREA, f"lineage index rebuilt from {size:,} entries", rebuilt / rebuild_s, "records/s", 50_000,
-                 note=f"index file {index_mb:,.0f} MB"),
+        c.Figure(
+            AREA,
+            f"hops recorded through the library, to {n:,}",
+            n / spent,
+            "hops/s",
+            5_000,
+            note=f"Custody.record_many, {BATCH:,} hops a transaction, signed and verified; the lineage "
+            "index caught up before each batch (its inputs are checked against it)",
+        ),
+        c.Figure(
+            AREA,
+            f"impact --package at {n:,} hops (median of 7)",
+            statistics.median(impacts) * 1000,
+            "ms",
+            200,
+            at_most=True,
+            note=f"{len(report.environments)} environments, {len(report.runs)} runs, "
+            f"{len(report.models)} models, {len(report.datasets)} datasets affected",
+        ),
+        c.Figure(
+            AREA,
+            "verify, model 10 levels deep with 1,000 inputs (median of 5)",
+            statistics.median(policy_checks) * 1000,
+            "ms",
+            1000,
+            at_most=True,
+            note="1,118 hops checked against the template policy, the environment against today's advisories",
+        ),
+        c.Figure(
+            AREA,
+            f"lineage index rebuilt from {size:,} entries",
+            rebuilt / rebuild_s,
+            "records/s",
+            50_000,
+            note=f"index file {index_mb:,.0f} MB",
+        ),
         c.Figure(AREA, "peak RSS of all the above", peak, "MB", 300, at_most=True),
-    ]  # fmt: skip
+    ]
 
 
 if __name__ == "__main__":

@@ -164,7 +164,7 @@ def test_key_revoke(cli: Cli, store: Store, alice: Path) -> None:
         {"index": 2, "leaf_hash": again["entries"][0]["leaf_hash"], "duplicate": True}
     ]
     # revoking it again is refused, and so is an unknown key
-    assert "already revoked" in cli.fails(1, "--store", store.path, "key", "revoke", obj["keyid"])
+    assert "already revoked" in cli.fails(2, "--store", store.path, "key", "revoke", obj["keyid"])
     assert "no key named" in cli.fails(2, "--store", store.path, "key", "revoke", "nobody")
 
 
@@ -201,13 +201,13 @@ def test_key_revoke_with_an_impossible_date_is_rejected(
     cli: Cli, store: Store, alice: Path, when: str
 ) -> None:
     before = store.state()
-    message = cli.fails(1, "--store", store.path, "key", "revoke", "alice", "--from", when)
+    message = cli.fails(2, "--store", store.path, "key", "revoke", "alice", "--from", when)
     assert "a revocation takes effect after the key's registration" in message
     assert store.state() == before
 
 
 def test_key_revoke_the_admin_key_is_rejected(cli: Cli, store: Store) -> None:
-    assert "admin key cannot be revoked" in cli.fails(1, "--store", store.path, "key", "revoke", "admin")
+    assert "admin key cannot be revoked" in cli.fails(2, "--store", store.path, "key", "revoke", "admin")
 
 
 def test_encrypted_key(cli: Cli, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -408,7 +408,7 @@ def test_append_array_json_lines_stdin_and_several_files(cli: Cli, store: Store,
     human = cli.ok(
         "--store", store.path, "log", "append", array, "-", stdin=envelope_json(envelope(key, 99))
     ).out
-    assert human == "appended 1 entries (3 already present); tree size 10\n"
+    assert human == "appended 1 entry (3 already present); tree size 10\n"
 
 
 # -- reading -------------------------------------------------------------------------------------

@@ -188,7 +188,7 @@ def test_consistency_proofs_verify_and_fail_when_flipped(cli: Cli, grown: Store)
         assert cli.ok("verify-proof", _write(grown, "c.json", proof), "--json").json()["valid"] is True
     proof = _consistency(cli, grown, 3, 7)
     text = cli.ok("verify-proof", _write(grown, "c.json", proof)).out
-    assert text == "valid: the tree of size 3 is a prefix of the tree of size 7\n"
+    assert text.startswith("valid: the tree of size 3 is a prefix of the tree of size 7\n")
     for variant in (
         {**proof, "old_root": _flip(proof["old_root"])},
         {**proof, "new_root": _flip(proof["new_root"])},
@@ -313,3 +313,21 @@ def test_verify_note(cli: Cli, grown: Store) -> None:
     assert "verifier key" in cli.fails(1, "verify-note", note_file, "--vkey", "not-a-vkey")
     bad.write_bytes(b"\xff\xfe")
     assert "UTF-8" in cli.fails(1, "verify-note", bad, "--vkey", grown.vkey)
+
+
+def test_verify_proof_says_when_no_signed_checkpoint_binds_the_proof(cli: Cli, grown: Store) -> None:
+    at11, at7 = grown.workdir / "checkpoint-11", grown.workdir / "checkpoint-7"
+    unbound = "not bound to a signed checkpoint: the proof was checked only against itself"
+    inclusion = _write(grown, "p.json", _prove(cli, grown, 4))
+    lines = cli.ok("verify-proof", inclusion).out.splitlines()
+    assert lines[0].startswith("valid: leaf 4 is in the tree of size 11")
+    assert lines[-1].startswith(unbound)
+    bound = cli.ok("verify-proof", inclusion, "--checkpoint", at11, "--vkey", grown.vkey).out
+    assert "not bound" not in bound
+    assert bound.splitlines()[-1] == f"signed checkpoint of {ORIGIN}: size 11, the same root"
+    consistency = _write(grown, "c.json", _consistency(cli, grown, 7, 11))
+    assert cli.ok("verify-proof", consistency).out.splitlines()[-1].startswith(unbound)
+    old_only = cli.ok("verify-proof", consistency, "--old-checkpoint", at7, "--vkey", grown.vkey).out
+    assert old_only.splitlines()[-1].startswith("the new tree is not bound to a signed checkpoint")
+    both = ["--old-checkpoint", at7, "--checkpoint", at11, "--vkey", grown.vkey]
+    assert "not bound" not in cli.ok("verify-proof", consistency, *both).out

@@ -64,6 +64,12 @@ def test_json_report_and_fail_on(cli: Cli, releases: dict[str, Path]) -> None:
     assert obj["summary"]["worst"] == "critical"
 
 
+def test_json_is_format_json(cli: Cli, releases: dict[str, Path]) -> None:
+    args = ["deps", "diff", "litellm", releases["1.82.6"], releases["1.82.8"]]
+    assert cli(*args, "--json").out == cli(*args, "--format", "json").out
+    assert "--json and --format table" in cli.fails(2, *args, "--json", "-f", "table")
+
+
 def test_a_benign_release_passes(cli: Cli, releases: dict[str, Path]) -> None:
     result = cli("deps", "diff", "litellm", releases["1.82.6"], releases["1.82.9"], "-f", "json")
     assert result.code == 0

@@ -231,7 +231,30 @@ def test_cli_json_report_and_exit_codes(
     assert json.loads(capsys.readouterr().out)["decision"]["allowed"] is True
 
 
-def test_pip_wrapper_installs_into_a_target_dir(index: LocalIndex, venv: Path, tmp_path: Path) -> None:
+def test_json_is_format_json_for_the_gate_and_pip(
+    index: LocalIndex, venv: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    index.add("alpha", "1.0", clean_files("alpha"))
+    wheelhouse = tmp_path / "wheelhouse"
+    make_wheel(wheelhouse, "alpha", "1.0", clean_files("alpha"))
+    python = ["--python", python_of(venv)]
+    gate_args = ["deps", "gate", *python, "--index-url", index.url, "alpha"]
+    # A wheelhouse is on no index: the gate blocks it, so nothing is installed.
+    pip_install = ["install", "--no-index", "--find-links", str(wheelhouse), "alpha==1.0"]
+    outputs: dict[tuple[str, str], str] = {}
+    for option in ("--json", "--format=json"):
+        assert main([*gate_args, option]) == 0
+        outputs["gate", option] = capsys.readouterr().out
+        assert main(["pip", *python, option, *pip_install]) == 1
+        outputs["pip", option] = capsys.readouterr().out
+    for command in ("gate", "pip"):
+        assert outputs[command, "--json"] == outputs[command, "--format=json"]
+        assert json.loads(outputs[command, "--json"])["summary"]["packages"] == 1
+
+
+def test_pip_wrapper_installs_into_a_target_dir(
+    index: LocalIndex, venv: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
     index.add("alpha", "1.0", clean_files("alpha"))
     target = tmp_path / "target"
     code = main(
@@ -240,6 +263,10 @@ def test_pip_wrapper_installs_into_a_target_dir(index: LocalIndex, venv: Path, t
     assert code == 0
     assert (target / "alpha" / "__init__.py").is_file()
     assert "alpha-1.0.dist-info" not in installed(venv)
+    # CHAINPROOF_QUIET (set for every test here) quiets pip's install too, and the report is on stdout.
+    out, err = capfd.readouterr()
+    assert "decision: installed" in out
+    assert err == ""
 
 
 @pytest.mark.parametrize(
@@ -248,7 +275,8 @@ def test_pip_wrapper_installs_into_a_target_dir(index: LocalIndex, venv: Path, t
         (["deps", "gate"], "requirement"),
         (["deps", "gate", "--min-age", "soon", "x"], "bad age"),
         (["deps", "gate", "--python", "/nonexistent/python", "x"], "no such interpreter"),
-        (["deps", "gate", "-e", "."], "No such option"),
+        (["deps", "gate", "-e", "."], "no such option"),
+        (["deps", "gate", "--json", "--format", "table", "x"], "--json and --format table"),
         (["deps", "gate", "git+https://example.invalid/x.git"], "build from source"),
         (["deps", "gate", "--index-url", "ftp://example.invalid/simple", "x"], "unsupported index URL"),
     ],

@@ -25,8 +25,10 @@ from chainproof.deps.gate.policy import (
     parse_age,
     too_new_versions,
 )
+from chainproof.deps.gate.run import Artifact, GateResult
 from chainproof.deps.index import IndexFile, Project
 from chainproof.deps.model import Finding, Severity
+from chainproof.deps.report import gate_report
 from chainproof.errors import UsageError
 
 NOW = datetime(2026, 3, 24, 12, 0, tzinfo=UTC)
@@ -224,3 +226,18 @@ def test_parse_report() -> None:
 def test_pinned_requirements(tmp_path: Path) -> None:
     text = pip.pinned_requirements([(tmp_path / "a-1.0-py3-none-any.whl", "ab" * 32)])
     assert text == f"{tmp_path / 'a-1.0-py3-none-any.whl'} --hash=sha256:{'ab' * 32}\n"
+
+
+def test_the_packages_table_says_why_an_upload_time_is_missing() -> None:
+    result = GateResult(
+        artifacts=[
+            Artifact(CANDIDATE, listed(timedelta(days=9))),
+            Artifact(CANDIDATE, listed(None, yanked="broken")),
+            Artifact(CANDIDATE, None),
+        ]
+    )
+    rows = [line for line in gate_report.render_table(result, "demo").splitlines() if "demo-1.0" in line]
+    assert "2026-03-15 12:00" in rows[0]
+    assert "not given (yanked)" in rows[1]
+    assert "not on the index" in rows[2]
+    assert not any(" ? " in row for row in rows)

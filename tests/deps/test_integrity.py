@@ -139,7 +139,7 @@ def test_an_unreadable_file_does_not_stop_verification(site: Path) -> None:
     result = scan_tree(_PartlyUnreadable(site), rules=INTEGRITY_RULES)
     assert [f.path for f in result.findings] == ["alpha/b_changed.py"]
     assert len(result.errors) == 1
-    assert "1 installed files could not be read to verify them: alpha/a_locked.py" in result.errors[0]
+    assert "1 installed file could not be read to verify them: alpha/a_locked.py" in result.errors[0]
 
 
 def _threaded_and_serial(

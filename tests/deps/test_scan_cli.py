@@ -269,6 +269,69 @@ def test_partial_scan_exits_2(deps: Any, site: Path, monkeypatch: pytest.MonkeyP
     assert "incomplete" in run.err
 
 
+def test_json_is_format_json(deps: Any, site: Path) -> None:
+    make_dist(site, "alpha", "1.0", {"alpha.py": ""})
+    (site / "zz_init.pth").write_text("import os; os.system('true')\n")
+    as_json = deps("scan", site, "--json")
+    assert as_json.code == 1
+    assert as_json.out == deps("scan", site, "--format", "json").out
+    assert as_json.json()["summary"]["worst"] == "critical"
+    conflict = deps("scan", site, "--json", "--format", "sarif")
+    assert conflict.code == 2
+    assert json.loads(conflict.out)["error"] == (
+        "--json and --format sarif ask for different reports; give one of them"
+    )
+
+
+def test_one_scan_writes_every_report(
+    deps: Any, site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_dist(site, "alpha", "1.0", {"alpha.py": ""})
+    (site / "zz_init.pth").write_text("import os; os.system('true')\n")
+    calls = []
+    real = scan.scan_targets
+    monkeypatch.setattr(scan, "scan_targets", lambda *a, **k: calls.append(a) or real(*a, **k))
+    files = {fmt: tmp_path / f"out.{fmt}" for fmt in ("json", "sarif", "cyclonedx", "table")}
+    run = deps("scan", site, "--json", *(f"--report={fmt}={path}" for fmt, path in files.items()))
+    assert run.code == 1
+    assert len(calls) == 1
+    assert run.err.count("\n") == 1  # one summary line
+    assert files["json"].read_text() == run.out
+    assert json.loads(files["sarif"].read_text())["version"] == "2.1.0"
+    assert json.loads(files["cyclonedx"].read_text())["bomFormat"] == "CycloneDX"
+    assert files["table"].read_text().startswith(f"scanned {site}: 1 package, ")
+
+
+@pytest.mark.parametrize(
+    ("report", "fragment"),
+    [("xml=out.xml", "'xml' is not one of table, json"), ("json", "'json' is not FORMAT=FILE")],
+)
+def test_a_bad_report_is_refused_before_the_scan(
+    deps: Any, site: Path, monkeypatch: pytest.MonkeyPatch, report: str, fragment: str
+) -> None:
+    monkeypatch.setattr(scan, "scan_targets", lambda *a, **k: pytest.fail("scanned"))
+    run = deps("scan", site, "--report", report)
+    assert run.code == 2
+    assert fragment in run.err
+
+
+def test_two_reports_into_one_file_are_refused(deps: Any, site: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    run = deps("scan", site, "--report", f"json={out}", "--report", f"sarif={out}")
+    assert run.code == 2
+    assert "is named for more than one report" in run.err
+    assert not out.exists()
+
+
+def test_the_table_names_a_finding_without_a_package(deps: Any, site: Path) -> None:
+    (site / "zz_init.pth").write_text("import os; os.system('true')\n")
+    run = deps("scan", site)
+    assert run.code == 1
+    row = next(line for line in run.out.splitlines() if "orphan-file" in line)
+    assert "no package" in row
+    assert " - " not in row
+
+
 def test_sarif_and_cyclonedx_formats(deps: Any, site: Path) -> None:
     make_dist(site, "alpha", "1.0", {"alpha.py": ""})
     for fmt in ("sarif", "cyclonedx"):

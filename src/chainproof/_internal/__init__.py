@@ -1,1 +1,1 @@
-"""Small I/O helpers shared across the package; not part of the public API."""
+"""Helpers shared across chainproof's parts; not part of the public API."""

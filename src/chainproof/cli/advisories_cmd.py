@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from packaging.utils import canonicalize_name
 
-from chainproof.cli.output import JsonOption, emit
+from chainproof._internal.text import plural
+from chainproof.cli.output import JsonOption, emit, watcher
 from chainproof.deps.advisories import db as advisory_db
 from chainproof.deps.advisories.bundled import bundled_records
 from chainproof.deps.advisories.match import merge
@@ -19,6 +20,9 @@ app = typer.Typer(
     help="The advisory database: OSV records (local, imported or downloaded) plus bundled landmark cases.",
     no_args_is_help=True,
 )
+
+_BAR_RECORDS = 2_000
+"""Fewer records than this are read too fast for a bar to be worth drawing."""
 
 DbOption = Annotated[
     Path | None,
@@ -42,7 +46,7 @@ def _stats_json(stats: advisory_db.ImportStats, path: Path) -> dict[str, object]
 
 def _stats_line(stats: advisory_db.ImportStats, path: Path) -> str:
     return (
-        f"{stats.total} records read: {stats.added} added, {stats.updated} updated, "
+        f"{plural(stats.total, 'record')} read: {stats.added} added, {stats.updated} updated, "
         f"{stats.unchanged} unchanged ({path})"
     )
 
@@ -57,7 +61,7 @@ def import_(
 ) -> None:
     """Import OSV records into the local database (all or nothing; re-importing is harmless)."""
     path = db or advisory_db.default_path()
-    stats = advisory_db.import_paths(paths, path)
+    stats = advisory_db.import_paths(paths, path, watch=watcher("importing", minimum=_BAR_RECORDS))
     emit(as_json, _stats_json(stats, path), [_stats_line(stats, path)])
 
 
@@ -74,7 +78,7 @@ def update(
 ) -> None:
     """Download the OSV PyPI advisories and import them (exit 2 with one line when unreachable)."""
     path = db or advisory_db.default_path()
-    stats = advisory_db.update(path, url, timeout)
+    stats = advisory_db.update(path, url, timeout, watch=watcher("importing", minimum=_BAR_RECORDS))
     emit(as_json, {**_stats_json(stats, path), "source": url}, [_stats_line(stats, path)])
 
 

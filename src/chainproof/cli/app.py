@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 import gc
+import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,7 +17,8 @@ from typing import Annotated
 import typer
 
 from chainproof import __version__
-from chainproof.errors import ChainproofError
+from chainproof.cli.output import JsonOption, Verbosity, emit, set_verbosity
+from chainproof.errors import ChainproofError, UsageError
 
 _HELP = (
     "A verifiable chain of custody for AI training pipelines: a tamper-evident log of signed "
@@ -41,11 +44,48 @@ def _root(
             help="The store directory (env CHAINPROOF_STORE).",
         ),
     ] = Path(".chainproof"),
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "--quiet",
+            "-q",
+            help="Say nothing on stderr but errors: no progress, summaries or notes "
+            "(env CHAINPROOF_QUIET=1).",
+        ),
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Also say on stderr when each long task starts and ends."),
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
 ) -> None:
+    if quiet and verbose:
+        raise UsageError("--quiet and --verbose ask for opposite things; give one of them")
+    set_verbosity(_verbosity(quiet, verbose))
     ctx.obj = {"store": store}
+
+
+def _verbosity(quiet: bool, verbose: bool) -> Verbosity:
+    """The options, else CHAINPROOF_QUIET: a CI job's environment, which --verbose overrides."""
+    if verbose:
+        return Verbosity.VERBOSE
+    if quiet or os.environ.get("CHAINPROOF_QUIET", "").lower() not in ("", "0", "false", "no"):
+        return Verbosity.QUIET
+    return Verbosity.NORMAL
+
+
+def version(as_json: JsonOption = False) -> None:
+    """Print chainproof's version (as --version does), and with --json the Python it runs on."""
+    import platform
+
+    obj = {"version": __version__, "python": platform.python_version(), "platform": sys.platform}
+    emit(as_json, obj, [f"chainproof {__version__}"])
+
+
+def _register_version(app: typer.Typer) -> None:
+    app.command("version", help=version.__doc__)(version)
 
 
 def _register_init(app: typer.Typer) -> None:
@@ -161,6 +201,7 @@ _COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "lineage": _register_answers,
     "verify": _register_answers,
     "impact": _register_answers,
+    "version": _register_version,
 }
 
 
@@ -199,7 +240,7 @@ def build_app(args: Sequence[str] = ()) -> typer.Typer:
         name="chainproof",
         help=_HELP,
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,  # --install-completion, --show-completion (typer's, for bash, zsh, fish)
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
@@ -216,22 +257,48 @@ def build_app(args: Sequence[str] = ()) -> typer.Typer:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args
+    set_verbosity(Verbosity.NORMAL)  # until the global options say otherwise
     try:
         app = build_app(args)
         gc.enable()  # paused by the console script while importing (cli/start.py)
-        app(args=args, prog_name="chainproof")
+        # Not standalone: typer would print its usage errors itself, in a box and without --json.
+        code = typer.main.get_command(app).main(args=args, prog_name="chainproof", standalone_mode=False)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    except typer.TyperException as e:  # click's usage errors: a bad option, argument or command
+        return _usage_error(e, as_json)
     except ChainproofError as e:
-        return _fail(str(e), e.exit_code, "--json" in args)
+        return _fail(str(e), e.exit_code, as_json)
     except OSError as e:
-        return _fail(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "), 2, "--json" in args)
+        return _fail(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "), 2, as_json)
     except RecursionError:
         # Only untrusted JSON nests without bound here (json.loads of `[[[[...`).
-        return _fail("the input is nested too deeply", 1, "--json" in args)
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130, "--json" in args)
-    return 0
+        return _fail("the input is nested too deeply", 1, as_json)
+    except (KeyboardInterrupt, typer.Abort):
+        return _fail("interrupted", 130, as_json)
+    return code if isinstance(code, int) else 0
+
+
+_NEGATIVE = re.compile(r"-\d+")
+
+
+def _usage_error(e: typer.TyperException, as_json: bool) -> int:
+    """One line for what click reports in several, with the command's help to turn to."""
+    message = " ".join(e.format_message().split()).rstrip(".")
+    ctx = getattr(e, "ctx", None)
+    if not message:
+        # `no_args_is_help`: the help is already printed, and is the whole answer.
+        return 2
+    option = getattr(e, "option_name", None)
+    if isinstance(option, str) and _NEGATIVE.fullmatch(option):
+        # `log get -1`: the parser takes a negative number for an option.
+        message = f"{option} is negative: indexes and sizes start at 0"
+    elif message[:1].isupper() and not message[1:2].isupper():
+        message = message[0].lower() + message[1:]
+    if ctx is not None:
+        message += f" (see '{ctx.command_path} --help')"
+    return _fail(message, 2, as_json)
 
 
 def _fail(message: str, code: int, as_json: bool) -> int:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from chainproof._internal.text import plural
 from chainproof.attest import dsse, keys
 from chainproof.attest.statement import Statement, parse_subject_arg
 from chainproof.cli.output import JsonOption, emit, passphrase_from, read_input
@@ -59,7 +60,7 @@ def attest(
             "predicate_type": predicate_type,
             "subjects": [s.name for s in st.subjects],
         },
-        [f"wrote {out}: {predicate_type} about {len(st.subjects)} subject(s), signed by {kid}"],
+        [f"wrote {out}: {predicate_type} about {plural(len(st.subjects), 'subject')}, signed by {kid}"],
     )
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from chainproof._internal.text import plural
 from chainproof.cli.output import JsonOption, emit, open_log, progress, read_input
 from chainproof.log import export
 from chainproof.log.custody import audit_export
@@ -54,8 +55,9 @@ def audit(
                 f"note: entry {i} is signed by a key revoked retroactively"
                 for i in report.retroactively_revoked
             ),
-            f"{'audit ok' if report.ok else 'AUDIT FAILED'}: {report.tree_size} entries, "
-            f"{report.checkpoints} checkpoints, {report.keys} keys, {report.problem_count} problems",
+            f"{'audit ok' if report.ok else 'AUDIT FAILED'}: "
+            f"{plural(report.tree_size, 'entry', 'entries')}, {plural(report.checkpoints, 'checkpoint')}, "
+            f"{plural(report.keys, 'key')}, {plural(report.problem_count, 'problem')}",
         ],
     )
     if not report.ok:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import sys
 from pathlib import Path
@@ -9,8 +10,11 @@ from typing import Annotated
 
 import typer
 
-from chainproof.cli.deps_options import Level
+from chainproof.cli.deps_options import Level, chosen_format
+from chainproof.cli.output import JsonOption, Verbosity, say, verbosity, watcher
 from chainproof.deps.model import ScanResult, Severity
+from chainproof.deps.rules.parallel import MIN_PARALLEL_ITEMS
+from chainproof.errors import UsageError
 
 app = typer.Typer(
     help="The dependency guard: find compromised Python packages without importing, building or "
@@ -20,7 +24,9 @@ app = typer.Typer(
 
 
 _SHOWN_ERRORS = 20
-"""Errors printed to stderr; the report lists them all."""
+"""Errors printed to stderr (all of them with --verbose); the report lists them all."""
+_BAR_FILES = MIN_PARALLEL_ITEMS
+"""Fewer .py files than this are analysed before a bar would be worth drawing."""
 
 
 class Format(enum.StrEnum):
@@ -33,9 +39,10 @@ class Format(enum.StrEnum):
 def _run(targets: list[str], python: str | None) -> ScanResult:
     from chainproof.deps import scan
 
-    results = scan.scan_targets(targets)
+    watch = watcher("scanning", minimum=_BAR_FILES)
+    results = scan.scan_targets(targets, watch=watch)
     if python is not None or not targets:
-        results.insert(0, scan.scan_python(python))
+        results.insert(0, scan.scan_python(python, watch=watch))
     return results[0] if len(results) == 1 else scan.combine(results)
 
 
@@ -44,6 +51,35 @@ def _exit_code(result: ScanResult, fail_on: Severity) -> int:
     if result.at_or_above(fail_on):
         return 1
     return 2 if result.errors else 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """One `--report FORMAT=FILE`."""
+
+    format: Format
+    path: Path
+
+
+def _parse_report(text: str) -> Report:
+    name, sep, path = text.partition("=")
+    if not sep or not path:
+        raise typer.BadParameter(f"{text!r} is not FORMAT=FILE")
+    try:
+        return Report(Format(name), Path(path))
+    except ValueError:
+        choices = ", ".join(f.value for f in Format)
+        raise typer.BadParameter(f"{name!r} is not one of {choices}") from None
+
+
+def _check_files(paths: list[Path]) -> None:
+    """Two reports into one file would leave only the last: refused before anything is scanned."""
+    seen: set[Path] = set()
+    for path in paths:
+        key = path.absolute()
+        if key in seen:
+            raise UsageError(f"{path} is named for more than one report")
+        seen.add(key)
 
 
 @app.command("scan")
@@ -69,11 +105,14 @@ def scan_command(
         ),
     ] = None,
     fmt: Annotated[
-        Format,
+        Format | None,
         typer.Option(
-            "--format", "-f", help="Report format: table (people), json (machines), sarif, cyclonedx."
+            "--format",
+            "-f",
+            help="Report format: table (people, the default), json (machines), sarif, cyclonedx.",
+            show_default=False,
         ),
-    ] = Format.TABLE,
+    ] = None,
     fail_on: Annotated[
         Level,
         typer.Option("--fail-on", help="Exit 1 when a finding has this severity or worse."),
@@ -87,6 +126,18 @@ def scan_command(
             help="Write the report to FILE (once the scan is done) instead of stdout.",
         ),
     ] = None,
+    reports: Annotated[
+        list[Report] | None,
+        typer.Option(
+            "--report",
+            metavar="FORMAT=FILE",
+            parser=_parse_report,
+            help="Also write the report in FORMAT (table, json, sarif, cyclonedx) to FILE, once the "
+            "scan is done; repeatable, so one scan gives every format.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Scan installed environments, wheels, sdists or lock files; nothing scanned is ever run.
 
@@ -97,29 +148,45 @@ def scan_command(
     part of a target could not be read and nothing reached --fail-on). The report goes to stdout
     (or --output), a one-line summary to stderr.
     """
-    from chainproof.deps import report
-    from chainproof.deps.report import table
-
+    chosen = chosen_format(fmt, as_json, Format.TABLE)
+    extra = list(reports or [])
+    _check_files([*([output] if output is not None else []), *(r.path for r in extra)])
     result = _run(targets or [], python)
-    if fmt is Format.TABLE and output is None:
-        text = table.render(result, color=sys.stdout.isatty())
-    else:
-        text = report.render(fmt.value, result)
+    # Every report is rendered before any is written: a format that fails writes nothing.
+    texts = [(r.path, _render(r.format, result, color=False)) for r in extra]
+    main_text = _render(chosen, result, color=output is None and sys.stdout.isatty())
+    for path, text in texts:
+        path.write_text(text, encoding="utf-8")
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        output.write_text(main_text, encoding="utf-8")
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(main_text)
         sys.stdout.flush()
-    for error in result.errors[:_SHOWN_ERRORS]:
-        sys.stderr.write(f"chainproof: incomplete: {error}\n")
-    if len(result.errors) > _SHOWN_ERRORS:
-        sys.stderr.write(
-            f"chainproof: incomplete: and {len(result.errors) - _SHOWN_ERRORS} more (see the report)\n"
-        )
-    sys.stderr.write(f"chainproof: {table.summary_line(result)}\n")
+    _summarise(result)
     code = _exit_code(result, Severity.parse(fail_on.value))
     if code:
         raise typer.Exit(code)
+
+
+def _render(fmt: Format, result: ScanResult, *, color: bool) -> str:
+    from chainproof.deps import report
+    from chainproof.deps.report import table
+
+    if fmt is Format.TABLE:
+        return table.render(result, color=color)
+    return report.render(fmt.value, result)
+
+
+def _summarise(result: ScanResult) -> None:
+    """The errors (the first few: the report lists them all) and the one-line summary, on stderr."""
+    from chainproof.deps.report import table
+
+    shown = len(result.errors) if verbosity() >= Verbosity.VERBOSE else _SHOWN_ERRORS
+    for error in result.errors[:shown]:
+        say(f"incomplete: {error}", level=Verbosity.QUIET)
+    if len(result.errors) > shown:
+        say(f"incomplete: and {len(result.errors) - shown} more (see the report)", level=Verbosity.QUIET)
+    say(table.summary_line(result))
 
 
 from chainproof.cli.gate_cmd import gate_command  # noqa: E402 - registered after scan: help lists scan first

@@ -14,7 +14,8 @@ import typer
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from chainproof.cli.deps_options import Level, ReportFormat
+from chainproof.cli.deps_options import Level, ReportFormat, chosen_format
+from chainproof.cli.output import JsonOption, say
 from chainproof.deps.model import Severity
 from chainproof.errors import UsageError
 
@@ -90,11 +91,18 @@ def diff_command(
         ),
     ] = None,
     fmt: Annotated[
-        ReportFormat, typer.Option("--format", "-f", help="Report format: table (people) or json (machines).")
-    ] = ReportFormat.TABLE,
+        ReportFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Report format: table (people, the default) or json (machines).",
+            show_default=False,
+        ),
+    ] = None,
     fail_on: Annotated[
         Level, typer.Option("--fail-on", help="Exit 1 when a finding has this severity or worse.")
     ] = Level.HIGH,
+    as_json: JsonOption = False,
 ) -> None:
     """Diff a release against the previous one: what can it do that the old one could not?
 
@@ -107,6 +115,7 @@ def diff_command(
     from chainproof.deps.diff import diff_trees, render_json, render_table, summary_line
     from chainproof.deps.targets.archive import open_archive
 
+    chosen = chosen_format(fmt, as_json, ReportFormat.TABLE)
     workdir = Path(tempfile.mkdtemp(prefix="chainproof-diff-"))
     try:
         old_path, old_label = resolve(name, old, "OLD", workdir, index_url)
@@ -128,13 +137,14 @@ def diff_command(
         new_version=new_tree.declared[1] if new_tree.declared else None,
     )
     result = dataclasses.replace(result, old_label=old_label, new_label=new_label)
-    text = (
-        render_json(result) if fmt is ReportFormat.JSON else render_table(result, color=sys.stdout.isatty())
-    )
+    if chosen is ReportFormat.JSON:
+        text = render_json(result)
+    else:
+        text = render_table(result, color=sys.stdout.isatty())
     sys.stdout.write(text)
     sys.stdout.flush()
     for note in notes:
-        sys.stderr.write(f"chainproof: note: {note}\n")
-    sys.stderr.write(f"chainproof: {summary_line(result)}\n")
+        say(f"note: {note}")
+    say(summary_line(result))
     if result.at_or_above(Severity.parse(fail_on.value)):
         raise typer.Exit(1)

@@ -3,15 +3,16 @@ exactly the files that were checked."""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from chainproof.cli.deps_options import Level, ReportFormat
+from chainproof.cli.deps_options import Level, ReportFormat, chosen_format
+from chainproof.cli.output import JsonOption, Verbosity, say, verbosity
 from chainproof.deps.model import Severity
+from chainproof.errors import UsageError
 
 _MIN_AGE_HELP = (
     "Cooldown: refuse files uploaded less than this long ago (7d, 36h, 0 to disable); newer "
@@ -31,7 +32,12 @@ Python = Annotated[
         "--python", metavar="EXE", help="The interpreter to resolve for and install into (default: this one)."
     ),
 ]
-Fmt = Annotated[ReportFormat, typer.Option("--format", "-f", help="Report format: table (people) or json.")]
+Fmt = Annotated[
+    ReportFormat | None,
+    typer.Option(
+        "--format", "-f", help="Report format: table (people, the default) or json.", show_default=False
+    ),
+]
 Output = Annotated[
     Path | None,
     typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout."),
@@ -85,8 +91,9 @@ def gate_command(
     keep: Annotated[
         Path | None, typer.Option("--keep", metavar="DIR", help="Keep the downloaded files in DIR.")
     ] = None,
-    fmt: Fmt = ReportFormat.TABLE,
+    fmt: Fmt = None,
     output: Output = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Check what pip would install, before it is installed: resolve wheels only, download into a
     private directory, check each file's age (cooldown), yank state and hash on the index, scan it,
@@ -99,7 +106,7 @@ def gate_command(
 
     args = [a for f in requirement_files or [] for a in ("-r", str(f))] + list(requirements or [])
     if not args:
-        raise typer.BadParameter("name at least one requirement or --requirement FILE")
+        raise UsageError("name at least one requirement or --requirement FILE")
     _run(
         args,
         [],
@@ -112,7 +119,7 @@ def gate_command(
         fresh=not only_changes,
         diff=not no_diff,
         keep=keep,
-        fmt=fmt,
+        fmt=chosen_format(fmt, as_json, ReportFormat.TABLE),
         output=output,
     )
 
@@ -130,11 +137,18 @@ def _pip_options(
     min_age: MinAge = "7d",
     fail_on: FailOn = Level.HIGH,
     python: Python = None,
-    fmt: Fmt = ReportFormat.TABLE,
+    fmt: Fmt = None,
     output: Output = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Gate options go before `install`; everything after it is pip's."""
-    ctx.obj = {"min_age": min_age, "fail_on": fail_on, "python": python, "fmt": fmt, "output": output}
+    ctx.obj = {
+        "min_age": min_age,
+        "fail_on": fail_on,
+        "python": python,
+        "fmt": chosen_format(fmt, as_json, ReportFormat.TABLE),
+        "output": output,
+    }
 
 
 @pip_app.command(
@@ -205,8 +219,9 @@ def _run(
         fresh=fresh,
         diff=diff,
         keep=keep,
+        quiet=verbosity() is Verbosity.QUIET,
     )
-    result = run_gate(request, _progress)
+    result = run_gate(request, say)
     target = " ".join(pip_args)
     if fmt is ReportFormat.JSON:
         text = gate_report.render_json(result, target)
@@ -218,15 +233,10 @@ def _run(
         sys.stdout.write(text)
         sys.stdout.flush()
     for error in result.errors:
-        sys.stderr.write(f"chainproof: incomplete: {error}\n")
-    sys.stderr.write(f"chainproof: {gate_report.verdict(result)}\n")
+        say(f"incomplete: {error}", level=Verbosity.QUIET)
+    say(gate_report.verdict(result))
     if result.blocked or result.unresolved:
         raise typer.Exit(1)
     if result.errors:
         raise typer.Exit(2)
 
-
-def _progress(message: str) -> None:
-    if os.environ.get("CHAINPROOF_QUIET") != "1":
-        sys.stderr.write(f"chainproof: {message}\n")
-        sys.stderr.flush()

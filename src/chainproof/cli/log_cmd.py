@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from chainproof._internal.text import plural
 from chainproof.cli.output import JsonOption, emit, open_log, progress, read_input
 from chainproof.errors import UsageError
 
@@ -54,7 +55,7 @@ def append(
             "tree_size": result.tree_size,
         },
         [
-            f"appended {added} entries ({len(result.entries) - added} already present); "
+            f"appended {plural(added, 'entry', 'entries')} ({len(result.entries) - added} already present); "
             f"tree size {result.tree_size}"
         ],
     )
@@ -191,7 +192,8 @@ def export_cmd(
 ) -> None:
     """Write the whole log, with every checkpoint, to one file that `audit --export` checks offline."""
     size = open_log(ctx).export(file, watch=_shown)
-    emit(as_json, {"file": str(file), "tree_size": size}, [f"exported {size} entries to {file}"])
+    lines = [f"exported {plural(size, 'entry', 'entries')} to {file}"]
+    emit(as_json, {"file": str(file), "tree_size": size}, lines)
 
 
 @app.command("info")

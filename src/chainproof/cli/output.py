@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -13,6 +15,7 @@ import typer
 from chainproof.errors import UsageError
 
 if TYPE_CHECKING:
+    from chainproof.deps.watch import Watch
     from chainproof.log.custody import CustodyLog
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
@@ -66,26 +69,114 @@ def passphrase_from(env_name: str | None) -> bytes | None:
 
 
 T = TypeVar("T")
+U = TypeVar("U")
+
+
+class Verbosity(enum.IntEnum):
+    """How much a command says on stderr besides its errors (`--quiet`, `--verbose`)."""
+
+    QUIET = 0
+    """Errors, and warnings that explain an exit code (a scan left incomplete); nothing else."""
+    NORMAL = 1
+    """Also summaries and notes, and progress bars when stderr is a terminal."""
+    VERBOSE = 2
+    """Also a line when each long task starts and ends, whatever stderr is (a CI log, say)."""
+
+
+_verbosity = Verbosity.NORMAL
+"""Set by the global options for the one command a call runs (main resets it)."""
+
+
+def set_verbosity(level: Verbosity) -> None:
+    global _verbosity  # noqa: PLW0603 - one command per call; the global options set it once
+    _verbosity = level
+
+
+def verbosity() -> Verbosity:
+    return _verbosity
+
+
+def say(message: str, *, level: Verbosity = Verbosity.NORMAL) -> None:
+    """`chainproof: MESSAGE` on stderr, when the verbosity is `level` or more."""
+    if _verbosity >= level:
+        sys.stderr.write(f"chainproof: {message}\n")
+        sys.stderr.flush()
+
+
 _PROGRESS_MIN = 20_000
+"""Fewer items than this go by too fast for a bar to be worth drawing (log entries, by default)."""
+_REFRESH_SECONDS = 0.1
 
 
-def progress(items: Iterable[T], total: int, what: str, counts: Callable[[T], int]) -> Iterator[T]:
+def progress(
+    items: Iterable[T],
+    total: int,
+    what: str,
+    counts: Callable[[T], int] | None = None,
+    *,
+    minimum: int = _PROGRESS_MIN,
+) -> Iterator[T]:
     """Yield `items`, showing a progress bar on a terminal's stderr for long runs.
 
-    `counts` says how far each item advances the bar (entries, say, not the checkpoints between).
+    `counts` says how far each item advances the bar (entries, say, not the checkpoints between);
+    by default one. Nothing is drawn when stderr is not a terminal, when the work is shorter than
+    `minimum` items, or with --quiet; --verbose adds a line when the work starts and ends.
     """
-    if total < _PROGRESS_MIN or not sys.stderr.isatty():
-        yield from items
-        return
-    from rich.console import Console
-    from rich.progress import Progress
+    say(f"{what}: 0/{total}", level=Verbosity.VERBOSE)
+    started = time.monotonic()
+    count = counts or _one
+    done = 0
+    if _verbosity >= Verbosity.NORMAL and total >= minimum and sys.stderr.isatty():
+        shown = _with_bar(items, total, what, count)
+    else:
+        shown = iter(items)
+    for item in shown:
+        yield item
+        done += count(item)
+    say(f"{what}: {done}/{total} in {time.monotonic() - started:.1f} s", level=Verbosity.VERBOSE)
 
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task(what, total=total)
-        done = shown = 0
+
+def _one(item: object) -> int:
+    return 1
+
+
+def _with_bar(items: Iterable[T], total: int, what: str, counts: Callable[[T], int]) -> Iterator[T]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    # Refreshed here rather than by rich's thread: scans and audits fork worker processes, and a
+    # fork taken while another thread holds a lock can leave the child stuck on it.
+    console = Console(file=sys.stderr, force_terminal=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True, auto_refresh=False) as bar:
+        task = bar.add_task(_short(what), total=total)
+        bar.refresh()
+        done = 0
+        shown = time.monotonic()
         for item in items:
             yield item
             done += counts(item)
-            if done - shown >= 1000:
-                shown = done
-                bar.update(task, completed=done)
+            if time.monotonic() - shown >= _REFRESH_SECONDS:
+                shown = time.monotonic()
+                bar.update(task, completed=done, refresh=True)
+
+
+_LABEL_CHARS = 40
+
+
+def _short(what: str) -> str:
+    """`what` cut to fit beside the bar: its first word (the verb), then the end of the rest, as
+    the end of a path says more than its start."""
+    if len(what) <= _LABEL_CHARS:
+        return what
+    verb, _, rest = what.partition(" ")
+    return f"{verb} ...{rest[-max(_LABEL_CHARS - len(verb) - 4, 10) :]}"
+
+
+def watcher(verb: str, *, minimum: int) -> Watch:
+    """A library `Watch` that shows each long task as `VERB LABEL` with `progress`."""
+
+    def watch(items: Iterable[U], total: int, label: str) -> Iterator[U]:
+        return progress(items, total, f"{verb} {label}", minimum=minimum)
+
+    return watch

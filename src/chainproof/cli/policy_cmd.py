@@ -18,10 +18,13 @@ app = typer.Typer(
 
 
 @app.command("template")
-def template_command() -> None:
+def template_command(as_json: JsonOption = False) -> None:
     """Print a complete, commented starting policy (TOML) to adapt and pass to `verify --policy`."""
     from chainproof.policy import template
 
+    if as_json:
+        emit(True, {"policy": template()})
+        return
     sys.stdout.write(template())
     sys.stdout.flush()
 

@@ -68,9 +68,23 @@ def verify_proof(
     else:
         lines = [f"valid: the tree of size {proof.old_size} is a prefix of the tree of size {proof.new_size}"]
     lines += [f"signed checkpoint of {cp.origin}: size {cp.size}, the same root" for cp in bound.values()]
+    if "checkpoint" not in bound:
+        lines.append(_UNBOUND_OLD if bound else _UNBOUND)
     result = {"valid": True, **proof.to_json()}
     result |= {name: {"origin": cp.origin, "tree_size": cp.size} for name, cp in bound.items()}
     emit(as_json, result, lines)
+
+
+# A proof carries its own root: without a signed checkpoint, verifying it shows only that its
+# hashes agree with one another, not that the log ever committed to that tree.
+_UNBOUND = (
+    "not bound to a signed checkpoint: the proof was checked only against itself "
+    "(give --checkpoint NOTE --vkey VKEY to bind it)"
+)
+_UNBOUND_OLD = (
+    "the new tree is not bound to a signed checkpoint: only the old one is "
+    "(give --checkpoint NOTE as well to bind it)"
+)
 
 
 def _tree(proof: InclusionProof | ConsistencyProof) -> tuple[int, bytes]:

@@ -26,6 +26,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from rich.console import Console
 
+from chainproof._internal.text import plural
 from chainproof.deps.capabilities import (
     Capability,
     Kind,
@@ -386,7 +387,7 @@ def summary_line(result: DiffResult) -> str:
     counts = [(s, sum(f.severity is s for f in result.findings)) for s in sorted(Severity, reverse=True)]
     parts = ", ".join(f"{n} {s}" for s, n in counts if n)
     files = ", ".join(
-        _count(n, "file") + f" {what}"
+        plural(n, "file") + f" {what}"
         for n, what in (
             (len(result.added_files), "added"),
             (len(result.removed_files), "removed"),
@@ -394,12 +395,8 @@ def summary_line(result: DiffResult) -> str:
         )
     )
     text = f"{result.name} {result.old_version} -> {result.new_version}: {files}; "
-    text += _count(len(result.findings), "finding") + (f" ({parts})" if parts else "")
+    text += plural(len(result.findings), "finding") + (f" ({parts})" if parts else "")
     return text
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def render_table(result: DiffResult, color: bool = False, shown_files: int = 20) -> str:

@@ -22,6 +22,7 @@ from email.policy import compat32
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from chainproof._internal.text import plural
 from chainproof.deps.files import FileTree, TargetKind, TreeError
 from chainproof.deps.model import Distribution, Finding, RecordEntry, Severity
 
@@ -261,7 +262,7 @@ class _Reader:
             self.finding(
                 Severity.MEDIUM,
                 f"{meta_dir}/RECORD",
-                f"RECORD has {len(parsed.bad_lines)} malformed line(s) (line {lines})",
+                f"RECORD has {plural(len(parsed.bad_lines), 'malformed line')} (line {lines})",
                 about=core,
                 line=parsed.bad_lines[0],
             )

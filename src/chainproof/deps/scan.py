@@ -26,6 +26,7 @@ from chainproof.deps.targets.environment import (
     environment_of_directory,
     environment_of_python,
 )
+from chainproof.deps.watch import Watch, unwatched
 from chainproof.errors import UsageError
 
 
@@ -76,13 +77,17 @@ def _run_rule(ctx: ScanContext, rule: Rule) -> tuple[list[Finding], list[str]]:
 
 
 def scan_tree(
-    tree: FileTree, rules: Iterable[Rule] | None = None, fallback: tuple[str, str] | None = None
+    tree: FileTree,
+    rules: Iterable[Rule] | None = None,
+    fallback: tuple[str, str] | None = None,
+    *,
+    watch: Watch = unwatched,
 ) -> ScanResult:
-    """Inventory and every rule over one tree."""
+    """Inventory and every rule over one tree; `watch` is shown the files the code rules analyse."""
     if rules is None:
         rules = registry.RULES
     inventory = read_inventory(tree, fallback)
-    ctx = ScanContext(tree, inventory.distributions, inventory.owners)
+    ctx = ScanContext(tree, inventory.distributions, inventory.owners, watch)
     findings, errors = run_rules(ctx, rules, registry.BESIDE if _large_environment(tree) else ())
     result = ScanResult(target=tree.label, packages=list(inventory.distributions))
     result.findings = [*inventory.findings, *findings]
@@ -103,27 +108,27 @@ def _archive_findings(tree: ArchiveTree) -> list[Finding]:
     return [Finding(PROBLEM_RULE, p.severity, name, version, p.path, None, p.message) for p in tree.problems]
 
 
-def scan_archive(path: Path) -> ScanResult:
+def scan_archive(path: Path, *, watch: Watch = unwatched) -> ScanResult:
     tree = open_archive(path)
-    result = scan_tree(tree, fallback=tree.declared)
+    result = scan_tree(tree, fallback=tree.declared, watch=watch)
     result.findings = sorted([*result.findings, *_archive_findings(tree)], key=sort_key)
     return result
 
 
-def scan_environment(env: Environment) -> ScanResult:
-    parts = [scan_tree(DirectoryTree(site, TargetKind.ENVIRONMENT)) for site in env.site_dirs]
+def scan_environment(env: Environment, *, watch: Watch = unwatched) -> ScanResult:
+    parts = [scan_tree(DirectoryTree(site, TargetKind.ENVIRONMENT), watch=watch) for site in env.site_dirs]
     return combine(parts, env.label)
 
 
-def scan(target: str | Path) -> ScanResult:
+def scan(target: str | Path, *, watch: Watch = unwatched) -> ScanResult:
     """Scan one target: a venv, a site-packages directory, a wheel, an sdist, or a lock file."""
     path = Path(target)
     if path.is_dir():
-        return scan_environment(environment_of_directory(path))
+        return scan_environment(environment_of_directory(path), watch=watch)
     if not path.exists():
         raise UsageError(f"{target}: no such file or directory")
     if archive_kind(path) is not None:
-        return scan_archive(path)
+        return scan_archive(path, watch=watch)
     if locks.is_lockfile(path):
         return locks.scan_lockfile(path)
     raise UsageError(f"{target}: not a directory, wheel, sdist, lock or requirements file")
@@ -137,26 +142,25 @@ def _file_size(path: Path) -> int:
     return path.stat().st_size
 
 
-def scan_targets(targets: Sequence[str | Path]) -> list[ScanResult]:
+def scan_targets(targets: Sequence[str | Path], *, watch: Watch = unwatched) -> list[ScanResult]:
     """`scan` of each target, in order. Several archives (a download directory's wheels) are
     scanned side by side in worker processes, one archive per task: most are too small to spread
-    their own files over the cores."""
+    their own files over the cores. `watch` is shown those archives, or each target's files."""
     paths = [Path(t) for t in targets]
     archives = [i for i, p in enumerate(paths) if p.is_file() and archive_kind(p) is not None]
     results: dict[int, ScanResult] = {}
     if len(archives) >= 2:
         items = [paths[i] for i in archives]
-        for i, found in zip(
-            archives, map_items(_scan_archive_item, items, _file_size, min_items=2), strict=True
-        ):
+        scanned = map_items(_scan_archive_item, items, _file_size, min_items=2)
+        for i, found in zip(archives, watch(scanned, len(items), f"{len(items)} archives"), strict=True):
             results[i] = found[0]
-    return [results[i] if i in results else scan(p) for i, p in enumerate(paths)]
+    return [results[i] if i in results else scan(p, watch=watch) for i, p in enumerate(paths)]
 
 
-def scan_python(exe: str | None) -> ScanResult:
+def scan_python(exe: str | None, *, watch: Watch = unwatched) -> ScanResult:
     """The environment of interpreter `exe`, or of the running interpreter."""
     env = current_environment() if exe is None else environment_of_python(exe)
-    return scan_environment(env)
+    return scan_environment(env, watch=watch)
 
 
 def combine(results: Sequence[ScanResult], target: str | None = None) -> ScanResult:

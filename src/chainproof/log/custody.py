@@ -123,6 +123,11 @@ class CustodyLog:
 
     @classmethod
     def create(cls, directory: Path, origin: str, *, admin_key_out: Path | None = None) -> CustodyLog:
+        from chainproof.log.note import valid_name
+
+        # Checked before the directory is made: the checkpoint key would refuse it only later.
+        if not valid_name(origin):
+            raise UsageError(f"origin {origin!r} must be non-empty, without spaces or '+'")
         if (directory / DB_FILE).exists():
             raise UsageError(f"{directory} already holds a chainproof store")
         try:
@@ -235,8 +240,9 @@ class CustodyLog:
     def consistency(self, old: int, new: int | None = None) -> ConsistencyProof:
         with self.store.reader() as r:
             n = self._proof_size(r, new)
-            if not 0 <= old <= n:
-                raise UsageError(f"old size {old} is outside 0..{n}")
+            if new is not None and old > n:
+                raise UsageError(f"old size {old} is larger than new size {n}")
+            _check_size(old, n, "old size")
             # The proof leaves out the root of an old tree whose size is a power of two: one stored
             # subtree, read with it. Any other old root is what the proof's left side folds to.
             whole = [(old.bit_length() - 1, 0)] if 0 < old < n and old & (old - 1) == 0 else []
@@ -419,7 +425,9 @@ class CustodyLog:
         passphrase: bytes | None = None,
     ) -> AppendResult:
         admin, _ = self._admin_key(admin_key, passphrase)
-        start = self.size() if effective_from is None else effective_from
+        size = self.size()
+        start = size if effective_from is None else effective_from
+        _check_revocation(record, start, size)
         from chainproof.log import entries
 
         st = entries.revocation_statement(record, start, reason)
@@ -452,11 +460,29 @@ def sign_statement(st: Statement, key: Ed25519PrivateKey) -> dsse.Envelope:
     return dsse.sign(dsse.INTOTO_PAYLOAD_TYPE, st.canonical(), key, keys.keyid(key.public_key()))
 
 
-def _check_size(size: int | None, current: int) -> int:
+def _check_revocation(record: KeyRecord, start: int, size: int) -> None:
+    """The admission rules refuse these too, but as rejected input (exit 1): asked for here, each
+    is a request that cannot be met (exit 2), refused before the admin key signs anything."""
+    from chainproof.log.store import ADMIN_ROLE
+
+    if record.role == ADMIN_ROLE:
+        raise UsageError("the admin key cannot be revoked")
+    if record.revoked_at is not None:
+        raise UsageError(f"key {record.name} is already revoked (entry {record.revoked_at})")
+    if not record.registered_at < start <= size:
+        raise UsageError(
+            f"a revocation takes effect after the key's registration (entry {record.registered_at})"
+            f" and no later than the revocation itself (entry {size}), not at entry {start}"
+        )
+
+
+def _check_size(size: int | None, current: int, what: str = "tree size") -> int:
     if size is None:
         return current
-    if not 0 <= size <= current:
-        raise UsageError(f"tree size {size} is outside 0..{current}")
+    if size < 0:
+        raise UsageError(f"{what} {size} is negative")
+    if size > current:
+        raise UsageError(f"{what} {size} is larger than the log (size {current})")
     return size
 
 

@@ -40,13 +40,14 @@ def b64decode_strict(text: str, what: str) -> bytes:
     return raw
 
 
-def _valid_name(name: str) -> bool:
+def valid_name(name: str) -> bool:
+    """Whether `name` can name a note key (a log's origin): non-empty, no spaces, no '+'."""
     return bool(name) and "+" not in name and not any(c.isspace() for c in name)
 
 
-def _check_name(name: str) -> None:
-    if not _valid_name(name):
-        raise FormatError(f"note key name {name!r} must be non-empty, without spaces or '+'")
+def _check_name(name: str, what: str = "note key name") -> None:
+    if not valid_name(name):
+        raise FormatError(f"{what} {name!r} must be non-empty, without spaces or '+'")
 
 
 def key_hash(name: str, public_raw: bytes) -> bytes:
@@ -73,7 +74,7 @@ def parse_vkey(vkey: str) -> NoteVerifier:
     hash_hex, plus2, b64 = rest.partition("+")
     if not (plus1 and plus2):
         raise FormatError("a verifier key is NAME+HASH+BASE64")
-    _check_name(name)
+    _check_name(name, "the verifier key's name")
     raw = b64decode_strict(b64.strip(), "the verifier key")
     if len(raw) != 1 + keys.PUBLIC_KEY_SIZE or raw[0] != ALG_ED25519:
         raise FormatError("the verifier key is not an Ed25519 (type 0x01) key")
@@ -138,7 +139,7 @@ def open_note(text: str, verifier: NoteVerifier) -> str:
         if not line.startswith(_DASH):
             raise NoteError(f"malformed signature line {line[:120]!r}")
         name, space, b64 = line[len(_DASH) :].partition(" ")
-        if not space or not _valid_name(name):
+        if not space or not valid_name(name):
             raise NoteError(f"malformed signature line {line[:120]!r}")
         try:
             blob = b64decode_strict(b64, "a note signature")

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from chainproof.deps.advisories.osv import AdvisoryFormatError, OsvRecord, parse_text
+from chainproof.deps.watch import Watch, unwatched
 from chainproof.errors import ChainproofError, StoreError, UsageError
 
 OSV_PYPI_ZIP = "https://osv-vulnerabilities.storage.googleapis.com/PyPI/all.zip"
@@ -166,18 +167,19 @@ def open_existing(path: Path | None = None) -> AdvisoryDB | None:
 # --- reading OSV sources -----------------------------------------------------------------------
 
 
-def read_sources(paths: Iterable[Path]) -> list[tuple[OsvRecord, str]]:
+def read_sources(paths: Iterable[Path], *, watch: Watch = unwatched) -> list[tuple[OsvRecord, str]]:
     """Every record in the given JSON files, directories of them, or OSV zips, parsed and checked.
 
     Everything is parsed before anything is stored, so one malformed record rejects the import whole.
+    `watch` is shown the records of each directory and zip as they are read.
     """
     found: list[tuple[OsvRecord, str]] = []
     for path in paths:
         if path.is_dir():
             files = sorted(p for p in path.rglob("*.json") if p.is_file())
-            found.extend(_read_file(p) for p in files)
+            found.extend(_read_file(p) for p in watch(files, len(files), str(path)))
         elif zipfile.is_zipfile(path):
-            found.extend(read_zip(path))
+            found.extend(read_zip(path, watch=watch))
         elif path.is_file():
             found.append(_read_file(path))
         else:
@@ -194,7 +196,9 @@ def _read_file(path: Path) -> tuple[OsvRecord, str]:
     return _parse_member(data, str(path))
 
 
-def read_zip(source: Path | IO[bytes], label: str | None = None) -> list[tuple[OsvRecord, str]]:
+def read_zip(
+    source: Path | IO[bytes], label: str | None = None, *, watch: Watch = unwatched
+) -> list[tuple[OsvRecord, str]]:
     """The records of an OSV ecosystem zip (`PyPI/all.zip`: one `<id>.json` per record)."""
     name = label or str(source)
     try:
@@ -202,7 +206,7 @@ def read_zip(source: Path | IO[bytes], label: str | None = None) -> list[tuple[O
             members = [m for m in archive.infolist() if not m.is_dir() and m.filename.endswith(".json")]
             if len(members) > MAX_ZIP_MEMBERS:
                 raise AdvisoryFormatError(f"{name}: more than {MAX_ZIP_MEMBERS} records")
-            return [_zip_member(archive, m, name) for m in members]
+            return [_zip_member(archive, m, name) for m in watch(members, len(members), name)]
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError) as e:
         raise AdvisoryFormatError(f"{name}: not a readable zip archive ({e})") from None
     except OSError as e:
@@ -230,8 +234,10 @@ def _parse_member(data: bytes, where: str) -> tuple[OsvRecord, str]:
     return record, text
 
 
-def import_paths(paths: Sequence[Path], db_path: Path | None = None) -> ImportStats:
-    records = read_sources(paths)
+def import_paths(
+    paths: Sequence[Path], db_path: Path | None = None, *, watch: Watch = unwatched
+) -> ImportStats:
+    records = read_sources(paths, watch=watch)
     with closing(open_db(db_path)) as db:
         return db.store((r for r, _ in records), (t for _, t in records))
 
@@ -240,13 +246,17 @@ def import_paths(paths: Sequence[Path], db_path: Path | None = None) -> ImportSt
 
 
 def update(
-    db_path: Path | None = None, url: str = OSV_PYPI_ZIP, timeout: float = DOWNLOAD_TIMEOUT
+    db_path: Path | None = None,
+    url: str = OSV_PYPI_ZIP,
+    timeout: float = DOWNLOAD_TIMEOUT,
+    *,
+    watch: Watch = unwatched,
 ) -> ImportStats:
     """Download the OSV PyPI zip and import it; FetchError (one line) when the source is unreachable."""
     with tempfile.TemporaryFile() as tmp:
         download(url, tmp, timeout)
         tmp.seek(0)
-        records = read_zip(tmp, url)
+        records = read_zip(tmp, url, watch=watch)
     with closing(open_db(db_path)) as db:
         return db.store((r for r, _ in records), (t for _, t in records))
 

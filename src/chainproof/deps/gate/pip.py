@@ -209,14 +209,17 @@ def pinned_requirements(files: Sequence[tuple[Path, str]]) -> str:
     return "".join(f"{path.resolve()} --hash=sha256:{sha256}\n" for path, sha256 in files)
 
 
-def install(python: str, requirements: Path, extra: Sequence[str] = ()) -> None:
-    """Install exactly the pinned files: no index, no dependencies resolved anew, hashes required."""
+def install(python: str, requirements: Path, extra: Sequence[str] = (), *, quiet: bool = False) -> None:
+    """Install exactly the pinned files: no index, no dependencies resolved anew, hashes required.
+
+    pip's own output goes to stderr (stdout holds the gate's report), only its errors when `quiet`."""
     command = [
         *_pip(python),
         "install",
         "--no-index",
         "--no-deps",
         "--require-hashes",
+        *(["--quiet"] if quiet else []),
         "-r",
         str(requirements),
         *extra,

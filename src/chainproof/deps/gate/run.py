@@ -17,6 +17,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from chainproof._internal.text import plural
 from chainproof.deps import diff, scan
 from chainproof.deps import index as idx
 from chainproof.deps.files import TargetKind
@@ -65,6 +66,8 @@ class GateRequest:
     keep: Path | None = None
     """Keep the downloaded files here instead of a private temp dir removed afterwards."""
     now: datetime | None = None
+    quiet: bool = False
+    """Ask pip to say only what goes wrong while it installs (`pip install --quiet`)."""
 
 
 @dataclass
@@ -360,6 +363,6 @@ def _install(result: GateResult, request: GateRequest, work: Path, progress: Pro
         return
     pinned = work / "gated-requirements.txt"
     pinned.write_text(pip.pinned_requirements(files))
-    progress(f"installing {len(files)} gated file(s) with --no-index --require-hashes")
-    pip.install(request.python, pinned, request.install_args)
+    progress(f"installing {plural(len(files), 'gated file')} with --no-index --require-hashes")
+    pip.install(request.python, pinned, request.install_args, quiet=request.quiet)
     result.installed = True

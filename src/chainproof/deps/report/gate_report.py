@@ -13,6 +13,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from chainproof._internal.text import plural
 from chainproof.deps.gate.run import Artifact, GateResult
 from chainproof.deps.report import json_report, table
 
@@ -63,19 +64,24 @@ def _packages_table(result: GateResult) -> Table:
     for column in ("package", "version", "was", "uploaded", "file"):
         t.add_column(column, overflow="fold")
     for a in result.artifacts:
-        listed = a.listed
-        uploaded = listed.upload_time.strftime("%Y-%m-%d %H:%M") if listed and listed.upload_time else "?"
-        if listed and listed.yanked is not None:
-            uploaded += " (yanked)"
-        t.add_row(a.candidate.name, a.candidate.version, a.previous or "", uploaded, a.candidate.filename)
+        t.add_row(a.candidate.name, a.candidate.version, a.previous or "", _uploaded(a), a.candidate.filename)
     return t
+
+
+def _uploaded(a: Artifact) -> str:
+    """When the index says the file was uploaded, or why that is not known."""
+    listed = a.listed
+    if listed is None:
+        return "not on the index"
+    uploaded = listed.upload_time.strftime("%Y-%m-%d %H:%M") if listed.upload_time else "not given"
+    return uploaded + (" (yanked)" if listed.yanked is not None else "")
 
 
 def verdict(result: GateResult) -> str:
     if result.unresolved:
         return f"blocked: unresolvable with wheels only ({result.unresolved})"
     if result.blocked:
-        return f"blocked by {table.plural(len(result.blocked), 'finding')}"
+        return f"blocked by {plural(len(result.blocked), 'finding')}"
     if result.errors:
         return "not allowed: part of the check failed"
     return "installed" if result.installed else "allowed"
@@ -85,7 +91,7 @@ def render_table(result: GateResult, target: str, color: bool = False) -> str:
     out = io.StringIO()
     console = Console(file=out, width=120, force_terminal=color, no_color=not color, highlight=False)
     scan = result.scan_result(target)
-    head = f"{table.plural(len(result.artifacts), 'file')}, {table.plural(len(scan.findings), 'finding')}"
+    head = f"{plural(len(result.artifacts), 'file')}, {plural(len(scan.findings), 'finding')}"
     console.print(f"gate {target}: {head}", markup=False)
     if result.artifacts:
         console.print(_packages_table(result))

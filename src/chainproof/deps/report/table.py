@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from chainproof._internal.text import plural
 from chainproof.deps.model import Finding, ScanResult, Severity
 
 _STYLES = {
@@ -33,17 +34,13 @@ def summary_line(result: ScanResult) -> str:
     return text
 
 
-def plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def _where(f: Finding) -> str:
     return f"{f.path}:{f.line}" if f.line else f.path
 
 
 def _package(f: Finding) -> str:
     if f.package is None:
-        return "-"
+        return "no package"  # a file no RECORD claims, say
     return f"{f.package} {f.version}" if f.version else f.package
 
 

@@ -9,6 +9,7 @@ from typing import Protocol
 
 from chainproof.deps.files import FileTree
 from chainproof.deps.model import Distribution, Finding
+from chainproof.deps.watch import Watch, unwatched
 
 
 class FileRole(enum.Enum):
@@ -32,6 +33,8 @@ class ScanContext:
     distributions: tuple[Distribution, ...]
     owners: Mapping[str, Distribution]
     """The distribution that owns each path (from RECORD, installed-files.txt, or the archive)."""
+    watch: Watch = unwatched
+    """Shown the files a rule works through one by one, when it is the long part of a scan."""
 
 
 class Rule(Protocol):

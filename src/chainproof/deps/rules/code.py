@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from chainproof._internal.text import plural
 from chainproof.deps.files import TargetKind, TreeError
 from chainproof.deps.model import Distribution, Finding, Severity
 from chainproof.deps.rules.base import FileRole, ScanContext
@@ -1174,7 +1175,7 @@ def _exec_findings(where: Where, a: Analysis) -> Iterator[Finding]:
             "code-exec-decoded",
             sev,
             h.line,
-            f"executes data hidden behind {h.layers} decoding layer(s) via {h.detail} {when}",
+            f"executes data hidden behind {plural(h.layers, 'decoding layer')} via {h.detail} {when}",
             hosts=a.hosts,
         )
 
@@ -1524,7 +1525,9 @@ def code_rules(ctx: ScanContext) -> Iterator[Finding]:
     Files are read here and analysed by `file_findings`, across worker processes for large trees
     (`CHAINPROOF_JOBS` sets how many); findings come out in path order either way.
     """
-    for found in map_items(file_findings, _FileJobs(ctx), _job_size):
+    jobs = _FileJobs(ctx)
+    # The analysis of every .py file is most of a scan's time: that is what progress counts.
+    for found in ctx.watch(map_items(file_findings, jobs, _job_size), len(jobs), ctx.tree.label):
         yield from found
 
 

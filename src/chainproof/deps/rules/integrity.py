@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from chainproof._internal.text import plural
 from chainproof.deps.files import MAX_FILE_BYTES, TargetKind, TreeError
 from chainproof.deps.inventory import record_path
 from chainproof.deps.model import Distribution, Finding, RecordEntry, Severity
@@ -229,7 +230,8 @@ def check_installed_record(ctx: ScanContext) -> Iterator[Finding]:
             yield finding
     if unreadable:
         shown = ", ".join(unreadable[:5]) + (" ..." if len(unreadable) > 5 else "")
-        raise TreeError(f"{len(unreadable)} installed files could not be read to verify them: {shown}")
+        count = plural(len(unreadable), "installed file")
+        raise TreeError(f"{count} could not be read to verify them: {shown}")
 
 
 # --- orphans ------------------------------------------------------------------------------------
