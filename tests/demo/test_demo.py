@@ -17,7 +17,9 @@ def test_the_demo_runs_to_the_end_and_tells_the_incident(tmp_path: Path) -> None
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "DEMO_DIR": str(tmp_path / "demo"), "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     env.pop("CHAINPROOF_STORE", None)
-    done = subprocess.run(["bash", str(DEMO)], env=env, capture_output=True, text=True, timeout=600, check=False)
+    done = subprocess.run(
+        ["bash", str(DEMO)], env=env, capture_output=True, text=True, timeout=600, check=False
+    )
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-3000:]
     assert "Traceback" not in out
