@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from chainproof.custody.hops import Hop
 from chainproof.custody.records import Digest
 from chainproof.custody.service import Custody, hop_record
 from chainproof.errors import UsageError
+from chainproof.lineage.index import INDEX_FILE, rebuild
 from chainproof.log.custody import ADMIN_FILE, CustodyLog
 
 
@@ -50,3 +53,34 @@ def test_a_batch_may_use_what_it_makes_and_lands_in_one_piece(custody: Custody) 
     with pytest.raises(UsageError, match="needs at least one --input"):
         custody.record_many([hop_record(Hop.TRAIN, outputs=[art("m3")])], key)
     custody.close()
+
+
+def test_what_the_service_files_as_it_appends_is_what_a_rebuild_files(
+    custody: Custody, tmp_path: Path
+) -> None:
+    key = keys.generate()
+    custody.log.register_key("lab", key)
+    raw = art("raw")
+    custody.record_many([hop_record(Hop.INGEST, outputs=[raw], details={"location": "s3://b/raw/"})], key)
+    custody.record_many(
+        [hop_record(Hop.TRANSFORM, inputs=[raw], outputs=[art(f"d{i}")]) for i in range(50)], key
+    )
+    custody.record_many([hop_record(Hop.TRANSFORM, inputs=[raw], outputs=[art("d0")])], key)  # a repeat
+    with custody.lineage_index() as index:
+        fed = [
+            list(index.db.execute(f"SELECT * FROM {t} ORDER BY 1, 2"))
+            for t in ("records", "artifacts", "locations")
+        ]
+    custody.close()
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    log = CustodyLog.open(custody.log.directory)
+    with log.reading() as r:
+        rebuild(copy, r)
+    log.close()
+    with closing(sqlite3.connect(copy / INDEX_FILE)) as db:
+        rebuilt = [
+            list(db.execute(f"SELECT * FROM {t} ORDER BY 1, 2"))
+            for t in ("records", "artifacts", "locations")
+        ]
+    assert fed == rebuilt

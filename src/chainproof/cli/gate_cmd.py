@@ -239,4 +239,3 @@ def _run(
         raise typer.Exit(1)
     if result.errors:
         raise typer.Exit(2)
-

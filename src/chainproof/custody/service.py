@@ -29,7 +29,7 @@ from packaging.utils import canonicalize_name
 
 from chainproof.attest import dsse
 from chainproof.attest.keys import keyid
-from chainproof.custody import predicates
+from chainproof.custody import predicates, views
 from chainproof.custody.advisories import Advisories, affected_names
 from chainproof.custody.environment import Captured
 from chainproof.custody.hops import Hop
@@ -187,9 +187,17 @@ class Custody:
 
     def _append_all(self, records: Sequence[Record], key: Ed25519PrivateKey) -> list[tuple[int, Digest]]:
         """Sign every record and append them all in one transaction: all or none."""
-        payloads = [predicates.to_statement(r).canonical() for r in records]
+        statements = [predicates.to_statement(r) for r in records]
+        payloads = [st.canonical() for st in statements]
         signer = keyid(key.public_key())
         result = self.log.append([dsse.sign(dsse.INTOTO_PAYLOAD_TYPE, p, key, signer) for p in payloads])
+        if self._index is not None:  # file what was just appended without reading it back
+            fresh = [
+                (e.index, seen, (signer,), p)
+                for e, st, p in zip(result.entries, statements, payloads, strict=True)
+                if not e.duplicate and (seen := views.view(st.to_json_obj())) is not None
+            ]
+            self._index.add_appended(fresh, result.tree_size)
         return [(e.index, statement_digest(p)) for e, p in zip(result.entries, payloads, strict=True)]
 
     def record(

@@ -183,6 +183,25 @@ class LineageIndex:
             self._set("indexed_size", 0)
         return 0
 
+    def add_appended(self, entries: Sequence[tuple[int, View, Sequence[str], bytes]], tree_size: int) -> bool:
+        """Index entries this process has just appended (their views, signers and statement
+        bytes, so nothing is read back or parsed again), when they are exactly the entries from
+        `indexed_size` to `tree_size`; otherwise leave them to the next `catch_up`. True when taken."""
+        if not entries or self._get("indexed_size") != entries[0][0]:
+            return False
+        if [e[0] for e in entries] != list(range(entries[0][0], tree_size)):
+            return False
+        rows = _Rows()
+        for index, seen, keyids, payload in entries:
+            rows.add_view(index, seen, keyids, payload)
+        try:
+            with self.db:
+                rows.write(self.db)
+                self._set("indexed_size", tree_size)
+        except sqlite3.Error as e:
+            raise StoreError(f"the lineage index could not be updated: {e}") from None
+        return True
+
     def names(self, artifact: Digest) -> bool:
         """Whether any hop names `artifact` (as an input or an output)."""
         row = self.db.execute(
