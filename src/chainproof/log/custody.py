@@ -299,10 +299,23 @@ class CustodyLog:
     # -- writing ---------------------------------------------------------------------------
 
     def _signer(self, reader: LogReader) -> NoteSigner:
+        """The checkpoint signer, once its key is known to be the one the log's verifier key names.
+
+        Checked before anything is written: every checkpoint is kept, so one signed by another key
+        would make every later audit fail, whatever key signs after it."""
         from chainproof.attest import keys
         from chainproof.log.note import NoteSigner
 
-        return NoteSigner(self._meta(reader, "origin"), keys.read_private(self.directory / SIGNER_FILE))
+        path = self.directory / SIGNER_FILE
+        signer = NoteSigner(self._meta(reader, "origin"), keys.read_private(path))
+        vkey = self._meta(reader, "checkpoint_vkey")
+        if signer.verifier.vkey != vkey:
+            raise StoreError(
+                f"{path} is not this log's checkpoint key: the log's verifier key is {vkey}, and "
+                "checkpoints signed with this one would fail every audit; put the log's own key back "
+                "(nothing was written)"
+            )
+        return signer
 
     def append(self, envelopes: Sequence[dsse.Envelope], labels: Sequence[str] = ()) -> AppendResult:
         """Admit and append every envelope, or none of them; `labels` name them in errors."""
