@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from chainproof.errors import StoreError, UsageError, VerificationError
 from chainproof.log import merkle
 from chainproof.log.proofs import ConsistencyProof, InclusionProof
-from chainproof.log.sqlite import SqliteStore
+from chainproof.log.sqlite import SqliteStore, leaf_index_path
 from chainproof.log.store import KeyRecord, LogReader, LogStore, LogWriter
 
 if TYPE_CHECKING:
@@ -125,26 +125,52 @@ class CustodyLog:
     def create(cls, directory: Path, origin: str, *, admin_key_out: Path | None = None) -> CustodyLog:
         if (directory / DB_FILE).exists():
             raise UsageError(f"{directory} already holds a chainproof store")
+        new_directory = not directory.exists()
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as e:
             raise UsageError(f"cannot create {directory}: {e.strerror}") from None
         from chainproof.attest import keys
-        from chainproof.log import entries
         from chainproof.log.note import NoteSigner
 
         signer = NoteSigner(origin, keys.generate())
         admin = keys.generate()
-        keys.write_private(directory / SIGNER_FILE, signer.private_key)
-        keys.write_private(admin_key_out or directory / ADMIN_FILE, admin)
+        written: list[Path] = []  # what to take back if creation fails, so that `init` can run again
+        try:
+            for path, key in (
+                (directory / SIGNER_FILE, signer.private_key),
+                (admin_key_out or directory / ADMIN_FILE, admin),
+            ):
+                keys.write_private(path, key)
+                written.append(path)
+            written += _database_files(directory / DB_FILE)
+            return cls._initialise(directory, signer, admin)
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            if new_directory:
+                with suppress(OSError):
+                    directory.rmdir()
+            raise
+
+    @classmethod
+    def _initialise(cls, directory: Path, signer: NoteSigner, admin: Ed25519PrivateKey) -> CustodyLog:
+        """A new store in `directory`: its settings, and the genesis entry with its checkpoint."""
+        from chainproof.attest import keys
+        from chainproof.log import entries
+
         store = SqliteStore(directory / DB_FILE, create=True)
         log = cls(directory, store)
-        genesis = entries.genesis_statement(origin, signer.verifier.vkey, admin.public_key())
-        with store.writer() as w:
-            w.set_meta("origin", origin)
-            w.set_meta("checkpoint_vkey", signer.verifier.vkey)
-            w.set_meta("admin_keyid", keys.keyid(admin.public_key()))
-            log._append(w, [sign_statement(genesis, admin)], signer)
+        try:
+            genesis = entries.genesis_statement(signer.name, signer.verifier.vkey, admin.public_key())
+            with store.writer() as w:
+                w.set_meta("origin", signer.name)
+                w.set_meta("checkpoint_vkey", signer.verifier.vkey)
+                w.set_meta("admin_keyid", keys.keyid(admin.public_key()))
+                log._append(w, [sign_statement(genesis, admin)], signer)
+        except BaseException:
+            store.close()
+            raise
         return log
 
     def close(self) -> None:
@@ -451,6 +477,15 @@ def audit_export(
     if header.origin != verifier.name:
         report.add(None, f"the export's origin {header.origin!r} is not the verifier key's name")
     return report
+
+
+def _database_files(db: Path) -> list[Path]:
+    """The files a SQLite store at `db` consists of, its leaf index's included."""
+    return [
+        path.with_name(path.name + suffix)
+        for path in (db, leaf_index_path(db))
+        for suffix in ("", "-wal", "-shm", "-journal")
+    ]
 
 
 def sign_statement(st: Statement, key: Ed25519PrivateKey) -> dsse.Envelope:

@@ -126,7 +126,10 @@ def events(reader: LogReader, size: int) -> Iterator[Event]:
 def write(path: Path, header: Header, stream: Iterable[Event]) -> None:
     """Write atomically: a complete file appears at `path`, or nothing does."""
     directory = path.parent if str(path.parent) else Path()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(header.encode())
@@ -140,6 +143,9 @@ def write(path: Path, header: Header, stream: Iterable[Event]) -> None:
             f.flush()
             os.fsync(f.fileno())
         Path(tmp).replace(path)
+    except OSError as e:  # a full disk, say
+        Path(tmp).unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {e.strerror}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

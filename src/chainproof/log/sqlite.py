@@ -5,18 +5,22 @@ survives a crash or SIGKILL. Isolation: readers run in WAL snapshots while one w
 lock that `BEGIN IMMEDIATE` takes; a second writer waits for it up to the busy timeout.
 
 The leaf-hash index (for `find_leaves`) lives in a second database, `leaf-index.db`, ATTACHed to
-the same connection so that one transaction covers both, and written with `synchronous=OFF`: its
-random-key B-tree inserts would otherwise dominate the cost of an append. It is derived data (every
+the same connection, and written with `synchronous=OFF`: its random-key B-tree inserts would
+otherwise dominate the cost of an append. It is derived data (every
 leaf hash is in the level-0 tiles) and only a hint: it maps the first 8 bytes of a leaf hash to the
 entry indexes whose hash starts so (two integers per row: half the size of a row keyed by the whole
 hash), every hit is confirmed against the level-0 tile at its index, entries past its high-water
 mark `indexed_size` are found by scanning the tiles, and a side file that is missing, damaged or
 belongs to another log is rebuilt from the tiles.
 
-Only a writer that looks leaves up keeps the index: it first indexes the entries past the mark,
-then every entry it appends in the same transaction. The custody log does so on every append (it
-deduplicates); an append that looks nothing up (raw leaves, which are not deduplicated) leaves
-its entries to the next writer that does.
+Only a writer that looks leaves up keeps the index: once its transaction has committed, it indexes
+every entry past the mark, its own included, in a short transaction of its own. The custody log
+does so on every append (it deduplicates); an append that looks nothing up (raw leaves, which are
+not deduplicated) leaves its entries to the next writer that does. Never in the log's own
+transaction: in WAL mode a transaction across attached databases commits file by file, so an index
+that could not be written (a full disk) would fail a COMMIT whose entries were already in the log,
+and report an append failed that had succeeded. On its own, an index write that fails costs only
+a scan of the tiles past the mark, until the next writer catches up.
 """
 
 from __future__ import annotations
@@ -80,8 +84,27 @@ def leaf_key(leaf_hash: bytes) -> int:
     return int.from_bytes(leaf_hash[:8], "big", signed=True)
 
 
+# Errors that say nothing about the file's contents: the machine, the file system or another
+# process got in the way. Rebuilding the leaf index would not help (and a full disk would fail it).
+_CIRCUMSTANCES = (
+    "SQLITE_FULL",
+    "SQLITE_READONLY",
+    "SQLITE_CANTOPEN",
+    "SQLITE_IOERR",
+    "SQLITE_PERM",
+    "SQLITE_NOMEM",
+)
+
+
+def _error_name(e: sqlite3.Error) -> str:
+    """SQLite's name for the error (`SQLITE_FULL`, ...); empty for one raised other than by SQLite."""
+    return getattr(e, "sqlite_errorname", None) or ""
+
+
 def _is_damage(e: sqlite3.Error) -> bool:
     if not isinstance(e, sqlite3.DatabaseError):
+        return False
+    if _error_name(e).startswith(_CIRCUMSTANCES):
         return False
     text = str(e).lower()
     return not ("locked" in text or "busy" in text or "interrupt" in text)
@@ -92,8 +115,33 @@ def leaf_index_path(path: Path) -> Path:
     return path.with_name(LEAF_INDEX_FILE if path.name == "log.db" else f"{path.name}.leaf-index")
 
 
+_NEARLY_FULL = 1 << 20  # bytes free: less, and a failed write is taken for a full disk
+
+
+def _disk_full(path: Path, e: sqlite3.Error) -> bool:
+    """Whether `e` came of a full disk: SQLite says so, or a write failed where almost no space is
+    left (SQLite reports a -shm file it could not extend, 32 KB at a time, as an I/O error)."""
+    name = _error_name(e)
+    if name == "SQLITE_FULL":
+        return True
+    if not name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")):
+        return False
+    try:
+        found = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return found.f_bavail * found.f_frsize < _NEARLY_FULL
+
+
 def _store_error(path: Path, e: sqlite3.Error) -> StoreError:
     text = str(e)
+    name = _error_name(e)
+    if _disk_full(path, e):
+        return StoreError(f"{path}: the disk is full ({text})")
+    if name.startswith("SQLITE_READONLY"):
+        return StoreError(f"{path}: this user cannot write the store ({text})")
+    if name.startswith("SQLITE_IOERR"):
+        return StoreError(f"{path}: the file system failed a read or write ({text})")
     if isinstance(e, sqlite3.OperationalError) and "locked" in text:
         return StoreError(f"{path}: another writer held the store for over {_BUSY_TIMEOUT_S:.0f} s")
     if isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.OperationalError):
@@ -157,8 +205,11 @@ class _Session:
         # serves every node it is wide enough for, in any later transaction. Writers get no cache:
         # they could read tiles of their own that a rollback then takes back.
         self._tiles_read = tiles_read
-        # The size the index covers once `catch_up` ran (writers that look up); readers ask the index.
+        # The size the index covers once `catch_up` ran; other sessions ask the index.
         self._indexed: int | None = None
+        # For a writer that looked leaves up: where the index it found ended (a lost append may
+        # have left the mark past the log's end), for the store to index from once it commits.
+        self.index_from: int | None = None
         # The index failed to read or write: answers come from the tiles, and the store
         # rebuilds the index before its next transaction.
         self.damaged = False
@@ -247,8 +298,6 @@ class _Session:
     def find_leaves(self, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
         if not leaf_hashes:
             return {}
-        if self._writer and self._indexed is None:
-            self.catch_up()  # then this transaction's appends are indexed as they are written
         size = self.size()
         by_key: dict[int, list[bytes]] = {}
         for h in leaf_hashes:
@@ -267,6 +316,8 @@ class _Session:
                 raise
             self._mark_damaged()
             indexed, hints = 0, []
+        if self._writer:
+            self.index_from = min(indexed, size, size if self.index_from is None else self.index_from)
         found = self._confirm(hints, size)
         if min(indexed, size) < size and len(found) < len(set(leaf_hashes)):
             wanted = set(leaf_hashes).difference(found)
@@ -309,11 +360,16 @@ class _Session:
         self.damaged = True
         self._indexed = 0
 
-    def catch_up(self) -> None:
-        """Index the entries the side index is missing (after a crash or a lost write)."""
+    def catch_up(self, since: int | None = None) -> None:
+        """Index the entries the side index is missing: those of the last writes (see the module's
+        doc), or after a crash or a lost write; from `since` on at the latest."""
         size = self.size()
+        if self._writer and self.index_from is None:
+            self.index_from = size
         try:
             indexed = _indexed_size(self._db)
+            if since is not None:
+                indexed = min(indexed, since)
             if indexed < size:
                 rows: list[tuple[bytes, int]] = []
                 for index, h in self._leaf_hashes_from(indexed, size):
@@ -410,17 +466,6 @@ class _Session:
             "INSERT OR REPLACE INTO tiles (level, idx, width, hashes) VALUES (?, ?, ?, ?)",
             ((t.id.level, t.id.index, t.width, t.encode()) for t in written),
         )
-        if self._indexed == first and not self.damaged:
-            end = first + len(leaves)
-            try:
-                self._index_rows(list(zip(leaf_hashes, range(first, end), strict=True)))
-                self._db.execute("UPDATE leafidx.state SET value = ? WHERE key = 'indexed_size'", (end,))
-            except sqlite3.Error as e:
-                if not _is_damage(e):
-                    raise
-                self._mark_damaged()
-            else:
-                self._indexed = end
         return first
 
     def _bundle_rows(self, first: int, leaves: Sequence[bytes]) -> list[tuple[int, int, bytes, bytes, bytes]]:
@@ -564,8 +609,18 @@ class SqliteStore:
             yield
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
+
+    def _rollback(self) -> None:
+        """End the write transaction without a trace, whatever ended it.
+
+        A COMMIT that fails (a full disk, say) may already have rolled the transaction back, and a
+        ROLLBACK then fails too: its error would hide the one that says what went wrong. Either
+        way nothing of the transaction is in the store: SQLite writes a commit all or nothing."""
+        if self._db.in_transaction:
+            with suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
 
     def _run_script(self, script: str) -> None:
         for statement in script.split(";"):
@@ -719,6 +774,24 @@ class SqliteStore:
         except sqlite3.Error as e:
             raise _store_error(self.index_path, e) from None
 
+    def _index_new_entries(self, since: int) -> None:
+        """Bring the leaf index up to the log's size, after a write (see the module's doc).
+
+        Best effort: the entries are committed already. A writer holding the lock now keeps the
+        index itself, so this does not wait for one; a full disk leaves the index behind, where
+        the next writer catches up."""
+        session = _Session(self._db)
+        self._db.execute("PRAGMA busy_timeout = 0")
+        try:
+            with self._setting_up():
+                session.catch_up(since)
+        except sqlite3.Error as e:
+            if _is_damage(e):
+                session.damaged = True
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
+            self._session_done(session)
+
     def _session_done(self, session: _Session) -> None:
         if session.damaged:
             self._index_damaged = True
@@ -743,11 +816,16 @@ class SqliteStore:
         try:
             yield session
             self._db.execute("COMMIT")
+            if session.index_from is not None:
+                self._index_new_entries(session.index_from)
         except sqlite3.Error as e:
-            self._db.execute("ROLLBACK")
-            raise _store_error(self.path, e) from None
+            self._rollback()
+            error = _store_error(self.path, e)
+            if _disk_full(self.path, e):  # SQLite could not write the commit: nothing was written
+                error = StoreError(f"{error}; nothing was written")
+            raise error from None
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
         finally:
             self._writing = False
