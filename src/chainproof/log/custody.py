@@ -115,11 +115,13 @@ class CustodyLog:
     # -- lifecycle ---------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, directory: Path) -> CustodyLog:
+    def open(cls, directory: Path, *, read_only: bool | None = None) -> CustodyLog:
+        """The log in `directory`; read-only when this process cannot write it, or when
+        `read_only` says so (its reads then write nothing, not even beside the store)."""
         db = directory / DB_FILE
         if not db.exists():
             raise StoreError(f"no chainproof store at {directory} (run `chainproof init` first)")
-        return cls(directory, SqliteStore(db))
+        return cls(directory, SqliteStore(db, read_only=read_only))
 
     @classmethod
     def create(cls, directory: Path, origin: str, *, admin_key_out: Path | None = None) -> CustodyLog:
@@ -284,8 +286,15 @@ class CustodyLog:
             from chainproof.log import export
 
             header = export.Header(self._meta(r, "origin"), self._meta(r, "checkpoint_vkey"), size)
-            export.write(path, header, watch(export.events(r, size), size))
+            export.write(path, header, watch(self._unchanged_after(export.events(r, size)), size))
         return size
+
+    def _unchanged_after(self, events: Iterable[Event]) -> Iterator[Event]:
+        """`events`, then the check that a store read without locks was not written meanwhile
+        (see `SqliteStore.check_unchanged`), before the export file takes its name."""
+        yield from events
+        if isinstance(self.store, SqliteStore):
+            self.store.check_unchanged()
 
     def audit(
         self,
@@ -320,7 +329,7 @@ class CustodyLog:
             return None
         from chainproof.log import sqlite
 
-        return lambda: sqlite.read_only(store.path)
+        return lambda: sqlite.read_only(store.path, immutable=store.unlocked is not None)
 
     # -- writing ---------------------------------------------------------------------------
 

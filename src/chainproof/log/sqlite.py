@@ -198,9 +198,12 @@ class _Session:
         tiles_read: dict[_TileKey, _TileRow] | None = None,
         *,
         writer: bool = False,
+        indexed: bool = True,
     ) -> None:
+        """`indexed`: whether the leaf index is attached (else lookups scan the tiles)."""
         self._db = db
         self._writer = writer
+        self._has_index = indexed
         # A log only grows: a committed tile only ever gains hashes, so a version of it read once
         # serves every node it is wide enough for, in any later transaction. Writers get no cache:
         # they could read tiles of their own that a rollback then takes back.
@@ -299,6 +302,20 @@ class _Session:
         if not leaf_hashes:
             return {}
         size = self.size()
+        indexed, hints = self._index_hints(leaf_hashes) if self._has_index else (0, [])
+        if self._writer:
+            self.index_from = min(indexed, size, size if self.index_from is None else self.index_from)
+        found = self._confirm(hints, size)
+        if min(indexed, size) < size and len(found) < len(set(leaf_hashes)):
+            wanted = set(leaf_hashes).difference(found)
+            for index, h in self._leaf_hashes_from(min(indexed, size), size):
+                if h in wanted:
+                    found.setdefault(h, index)
+        return found
+
+    def _index_hints(self, leaf_hashes: Sequence[bytes]) -> tuple[int, list[tuple[bytes, int]]]:
+        """The size the index covers, and the (leaf hash, index) pairs it hints at; (0, []) when
+        it turns out damaged."""
         by_key: dict[int, list[bytes]] = {}
         for h in leaf_hashes:
             by_key.setdefault(leaf_key(h), []).append(h)
@@ -315,16 +332,8 @@ class _Session:
             if not _is_damage(e):
                 raise
             self._mark_damaged()
-            indexed, hints = 0, []
-        if self._writer:
-            self.index_from = min(indexed, size, size if self.index_from is None else self.index_from)
-        found = self._confirm(hints, size)
-        if min(indexed, size) < size and len(found) < len(set(leaf_hashes)):
-            wanted = set(leaf_hashes).difference(found)
-            for index, h in self._leaf_hashes_from(min(indexed, size), size):
-                if h in wanted:
-                    found.setdefault(h, index)
-        return found
+            return 0, []
+        return indexed, hints
 
     def _confirm(self, hints: list[tuple[bytes, int]], size: int) -> dict[bytes, int]:
         """Each hash's lowest hinted index where the level-0 tiles hold that very leaf hash."""
@@ -537,13 +546,15 @@ def _key_record(row: tuple[object, ...]) -> KeyRecord:
 
 
 @contextmanager
-def read_only(path: Path) -> Iterator[LogReader]:
+def read_only(path: Path, *, immutable: bool = False) -> Iterator[LogReader]:
     """A read transaction on a read-only connection of its own, for scans of entries and tiles
     (another process re-hashing part of the store, say); the leaf-hash index is not attached, so
-    `find_leaves` is not available on it."""
+    `find_leaves` is not available on it. `immutable` as the store that asks was opened (see
+    `SqliteStore._open_read_only`): that store checks that the file did not change."""
+    query = "mode=ro&immutable=1" if immutable else "mode=ro"
     try:
         db = sqlite3.connect(
-            f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=_BUSY_TIMEOUT_S
+            f"{path.absolute().as_uri()}?{query}", uri=True, isolation_level=None, timeout=_BUSY_TIMEOUT_S
         )
     except sqlite3.Error as e:
         raise _store_error(path, e) from None
@@ -556,10 +567,33 @@ def read_only(path: Path) -> Iterator[LogReader]:
         db.close()
 
 
-class SqliteStore:
-    """A LogStore in one SQLite file, with its leaf-hash index in a second one beside it."""
+_Identity = tuple[int, int, int, int, int]
 
-    def __init__(self, path: Path, *, create: bool = False) -> None:
+
+def _identity(path: Path) -> _Identity:
+    """What changes whenever a file is written: (device, inode, size, mtime, ctime)."""
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise StoreError(f"cannot read {path}: {e.strerror}") from None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _writable(path: Path) -> bool:
+    """Whether this process may write the database at `path` and create files beside it (its
+    -wal and -shm), as a writer must: not on a read-only mount, nor as another user without the
+    permission."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+
+
+class SqliteStore:
+    """A LogStore in one SQLite file, with its leaf-hash index in a second one beside it.
+
+    A store this process cannot write (see `_writable`) is opened read-only, unless `read_only`
+    says otherwise: its readers work, and its writer is refused with a StoreError.
+    """
+
+    def __init__(self, path: Path, *, create: bool = False, read_only: bool | None = None) -> None:
         self.path = path
         self.index_path = leaf_index_path(path)
         self._index_damaged = False
@@ -569,9 +603,16 @@ class SqliteStore:
         self._read: tuple[_ReadOnDemand, _Session] | None = None
         self._readers = 0
         self._writing = False
+        # The database file as it was when opened to be read without SQLite's locks (immutable),
+        # else None: see `_open_read_only`.
+        self.unlocked: _Identity | None = None
         mode = "rwc" if create else "rw"
         if not create and not path.is_file():
             raise StoreError(f"no log database at {path}")
+        self.read_only = (not create and not _writable(path)) if read_only is None else read_only
+        if self.read_only:
+            self._db = self._open_read_only()
+            return
         try:
             self._db = sqlite3.connect(
                 f"{path.absolute().as_uri()}?mode={mode}",
@@ -600,6 +641,66 @@ class SqliteStore:
         except BaseException:
             self._db.close()
             raise
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        """A connection for a reader that must write nothing, not even beside the store.
+
+        SQLite reads a WAL database through its -shm file. A reader that cannot create one (in a
+        directory it may not write) cannot open the database at all, and one that can would leave
+        it behind, its own, where the store's writers may not be allowed to open it. So while no
+        writer is at work (there is no -wal file: the last one folded everything into log.db and
+        removed it), log.db is read as an immutable file, without locks or side files, and
+        `check_unchanged` makes sure after each read that nobody wrote it meanwhile. While a
+        writer is at work, or after one was killed, its -wal and -shm files are read as they are.
+        The leaf index is not attached: lookups scan the tiles."""
+        wal, shm = (self.path.with_name(self.path.name + suffix) for suffix in ("-wal", "-shm"))
+        query = "mode=ro"
+        if not wal.exists():
+            self.unlocked = _identity(self.path)
+            query = "mode=ro&immutable=1"
+        elif not shm.exists():
+            raise StoreError(
+                f"{self.path}: a writer's unfinished write-ahead log ({wal.name}) waits to be "
+                "recovered, which this user cannot do; run any command on the store as a user who "
+                "may write it"
+            )
+        try:
+            db = sqlite3.connect(
+                f"{self.path.absolute().as_uri()}?{query}",
+                uri=True,
+                isolation_level=None,
+                timeout=_BUSY_TIMEOUT_S,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as e:
+            raise _store_error(self.path, e) from None
+        self._db = db
+        try:
+            db.execute("PRAGMA cache_size = -65536")
+            found = self._format()
+        except sqlite3.Error as e:
+            db.close()
+            raise _store_error(self.path, e) from None
+        if found != FORMAT:
+            db.close()
+            if found == _FORMAT_ROWS:
+                raise StoreError(
+                    f"{self.path} was written by an earlier version of chainproof; run any command "
+                    "on it once as a user who may write it, to convert it"
+                )
+            raise StoreError(f"{self.path} is not a {FORMAT} store")
+        return db
+
+    def check_unchanged(self) -> None:
+        """For a store read without locks: StoreError if its file changed since it was opened.
+
+        What was read may then mix two states of the store (a writer's checkpoint copies pages
+        into log.db while it is read), so it must not be reported."""
+        if self.unlocked is not None and _identity(self.path) != self.unlocked:
+            raise StoreError(
+                f"{self.path} was written while this user read it (without a lock, as it cannot "
+                "write the store); run the command again"
+            )
 
     @contextmanager
     def _setting_up(self) -> Iterator[None]:
@@ -803,6 +904,8 @@ class SqliteStore:
 
     @contextmanager
     def writer(self) -> Iterator[_Session]:
+        if self.read_only:
+            raise StoreError(f"{self.path}: this user cannot write the store (it was opened read-only)")
         if self._readers or self._writing:
             raise StoreError(f"{self.path}: a write cannot begin inside another transaction on this store")
         if self._index_damaged:
@@ -857,7 +960,7 @@ class _Reading:
             if store._index_damaged:
                 store._repair_index()
             db = _ReadOnDemand(store._db)
-            store._read = (db, _Session(db, store._tiles_read))
+            store._read = (db, _Session(db, store._tiles_read, indexed=not store.read_only))
         store._readers += 1
         return store._read[1]
 
@@ -873,5 +976,6 @@ class _Reading:
                 raise _store_error(store.path, e) from None
             finally:
                 store._session_done(session)
+            store.check_unchanged()
         if isinstance(error, sqlite3.Error):
             raise _store_error(store.path, error) from None
