@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from chainproof.cli.output import JsonOption, emit, open_log, progress, read_input
+from chainproof.cli.output import JsonOption, emit, open_input, open_log, progress
 from chainproof.errors import UsageError
 
 if TYPE_CHECKING:
@@ -38,9 +38,14 @@ def append(
 
     An envelope the log already holds is not added again; its existing index is returned.
     """
+    from chainproof._internal.config import max_entry_bytes
     from chainproof.attest import dsse
 
-    labelled = [pair for name in files for pair in dsse.parse_documents(read_input(name), name)]
+    limit = max_entry_bytes()
+    labelled = []
+    for name in files:
+        with open_input(name) as stream:
+            labelled += dsse.read_documents(stream, name, limit)
     log = open_log(ctx)
     result = log.append([env for _, env in labelled], [label for label, _ in labelled])
     added = sum(not e.duplicate for e in result.entries)

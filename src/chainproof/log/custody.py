@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chainproof._internal import config
 from chainproof.errors import StoreError, UsageError, VerificationError
 from chainproof.log import merkle
 from chainproof.log.proofs import ConsistencyProof, InclusionProof
@@ -104,24 +105,29 @@ def _proof_hashes(
 
 
 class CustodyLog:
-    """Open with `CustodyLog.open(dir)` or create with `CustodyLog.create(dir, origin)`."""
+    """Open with `CustodyLog.open(dir)` or create with `CustodyLog.create(dir, origin)`.
 
-    def __init__(self, directory: Path, store: LogStore) -> None:
+    `max_entry_bytes` is the largest entry it appends (default: `config.max_entry_bytes()`)."""
+
+    def __init__(self, directory: Path, store: LogStore, *, max_entry_bytes: int | None = None) -> None:
         self.directory = directory
         self.store = store
+        self.max_entry_bytes = config.max_entry_bytes() if max_entry_bytes is None else max_entry_bytes
         self._known_ranges: _Known = {}  # for proofs: see `_range_hash`
         self._seen_size = 0  # the largest size this process has read; a log never shrinks
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, directory: Path, *, read_only: bool | None = None) -> CustodyLog:
+    def open(
+        cls, directory: Path, *, read_only: bool | None = None, max_entry_bytes: int | None = None
+    ) -> CustodyLog:
         """The log in `directory`; read-only when this process cannot write it, or when
         `read_only` says so (its reads then write nothing, not even beside the store)."""
         db = directory / DB_FILE
         if not db.exists():
             raise StoreError(f"no chainproof store at {directory} (run `chainproof init` first)")
-        return cls(directory, SqliteStore(db, read_only=read_only))
+        return cls(directory, SqliteStore(db, read_only=read_only), max_entry_bytes=max_entry_bytes)
 
     @classmethod
     def create(cls, directory: Path, origin: str, *, admin_key_out: Path | None = None) -> CustodyLog:
@@ -354,9 +360,22 @@ class CustodyLog:
 
     def append(self, envelopes: Sequence[dsse.Envelope], labels: Sequence[str] = ()) -> AppendResult:
         """Admit and append every envelope, or none of them; `labels` name them in errors."""
+        self._check_sizes(envelopes, labels)
         verified = self._preverify(envelopes)
         with self.store.writer() as w:
             return self._append(w, envelopes, self._signer(w), labels, verified)
+
+    def _check_sizes(self, envelopes: Sequence[dsse.Envelope], labels: Sequence[str]) -> None:
+        """Refuse an envelope larger than `max_entry_bytes` in canonical form, before any work."""
+        from chainproof.attest import dsse
+        from chainproof.log.entries import RejectedEntry
+
+        for position, env in enumerate(envelopes):
+            size = env.canonical_size()
+            if size > self.max_entry_bytes:
+                raise RejectedEntry(
+                    f"{_label(labels, position)}: {dsse.too_large(size, self.max_entry_bytes)}"
+                )
 
     def _preverify(self, envelopes: Sequence[dsse.Envelope]) -> list[Verified]:
         """Each envelope's signatures checked before the write lock, against the registry as it is."""
@@ -406,8 +425,7 @@ class CustodyLog:
                     env, index, lookup, verified[position] if position < len(verified) else frozenset()
                 )
             except VerificationError as e:
-                label = labels[position] if position < len(labels) else f"envelope {position + 1}"
-                raise type(e)(f"{label}: {e}") from None
+                raise type(e)(f"{_label(labels, position)}: {e}") from None
             if admitted.key_change is not None:
                 known[admitted.key_change.keyid] = admitted.key_change
                 changed.append(admitted.key_change)
@@ -445,11 +463,20 @@ class CustodyLog:
         admin_key: Path | None = None,
         passphrase: bytes | None = None,
     ) -> AppendResult:
+        """Register `key` as `name`, signed by the admin key; refused (UsageError) while another
+        key of that name is registered and not revoked: an auditor tells actors apart by name."""
         admin, _ = self._admin_key(admin_key, passphrase)
         from chainproof.log import entries
 
-        st = entries.registration_statement(name, key.public_key())
-        return self.append([sign_statement(st, admin)])
+        envelope = sign_statement(entries.registration_statement(name, key.public_key()), admin)
+        with self.store.writer() as w:  # checked under the write lock: no other writer names it meanwhile
+            taken = [k for k in w.keys() if k.name == name and k.revoked_at is None]  # noqa: SIM118 -- a store, not a dict
+            if taken:
+                raise UsageError(
+                    f"a key named {name!r} is already registered ({taken[0].keyid}); revoke it first "
+                    "or choose another name"
+                )
+            return self._append(w, [envelope], self._signer(w))
 
     def revoke_key(
         self,
@@ -486,6 +513,11 @@ def audit_export(
     if header.origin != verifier.name:
         report.add(None, f"the export's origin {header.origin!r} is not the verifier key's name")
     return report
+
+
+def _label(labels: Sequence[str], position: int) -> str:
+    """How errors name the envelope at `position` of an append."""
+    return labels[position] if position < len(labels) else f"envelope {position + 1}"
 
 
 def _database_files(db: Path) -> list[Path]:

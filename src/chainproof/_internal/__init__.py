@@ -1,0 +1,1 @@
+"""Helpers the library's parts share; not part of chainproof's API."""
