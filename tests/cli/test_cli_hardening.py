@@ -14,6 +14,7 @@ from cli_support import Cli, Store, attest_args, envelope, read_key, statement
 
 from chainproof.attest import dsse, keys
 from chainproof.log.custody import SIGNER_FILE
+from chainproof.log.note import NoteSigner
 
 
 def test_a_swapped_checkpoint_key_is_refused_before_anything_is_written(
@@ -160,3 +161,24 @@ def test_a_large_envelope_is_refused_without_reading_it_whole(cli: Cli, store: S
     # The interpreter with chainproof loaded takes about 35 MB; the file alone is 40 MB (it was 176
     # MB in all when it was read whole), and at most two 8.5 MB pieces of it are read at a time.
     assert int(peak_kib) < 64 << 10, peak_kib
+
+
+def test_repair_checkpoints_signs_again_what_a_swapped_key_signed(
+    cli: Cli, store: Store, alice: Path
+) -> None:
+    log = store.open()
+    try:  # as the log wrote before it checked its key: a checkpoint signed by another key
+        signer = NoteSigner(log.origin, keys.generate())
+        with log.store.writer() as w:
+            log._append(w, [envelope(read_key(alice), 1)], signer)
+    finally:
+        log.close()
+    assert cli("--store", store.path, "audit", "--vkey", store.vkey).code == 1
+    size = store.size()
+    assert cli.ok("--store", store.path, "log", "repair-checkpoints", "--json").json() == {
+        "resigned": [size],
+        "checkpoints": 3,
+    }
+    cli.ok("--store", store.path, "audit", "--vkey", store.vkey)
+    out = cli.ok("--store", store.path, "log", "repair-checkpoints").out
+    assert out == "all 3 checkpoints verify; nothing to repair\n"

@@ -199,6 +199,26 @@ def export_cmd(
     emit(as_json, {"file": str(file), "tree_size": size}, [f"exported {size} entries to {file}"])
 
 
+@app.command("repair-checkpoints")
+def repair_checkpoints(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Sign again, with the log's own key, the stored checkpoints its verifier key rejects.
+
+    For a store whose log-signer.pem was once replaced by another key: put the log's own key back
+    first. Nothing is written unless the whole log then audits clean.
+    """
+    result = open_log(ctx).repair_checkpoints()
+    sizes = ", ".join(map(str, result.resigned))
+    emit(
+        as_json,
+        {"resigned": list(result.resigned), "checkpoints": result.checkpoints},
+        [
+            f"signed {len(result.resigned)} of {result.checkpoints} checkpoints again (tree sizes {sizes})"
+            if result.resigned
+            else f"all {result.checkpoints} checkpoints verify; nothing to repair"
+        ],
+    )
+
+
 @app.command("info")
 def info(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Show the store's origin, size, checkpoint key and key count."""

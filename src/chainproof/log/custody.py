@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from chainproof.log.export import Event
     from chainproof.log.note import Checkpoint, NoteSigner, NoteVerifier
     from chainproof.log.rehash_workers import Jobs, Opener
+    from chainproof.log.repair import Repair
 
 # Signing, admission, audit and export are imported where they are used: read-only commands
 # (`log get`, `log prove`) run once per call and should not pay for loading the crypto stack.
@@ -444,6 +445,37 @@ class CustodyLog:
         note = signer.sign(Checkpoint(signer.name, new_size, root_at(w, new_size)).body())
         w.add_checkpoint(new_size, note)
         return AppendResult(tuple(results), new_size, note)
+
+    def repair_checkpoints(self, *, jobs: Jobs | None = None) -> Repair:
+        """Sign again, with the log's own key, each stored checkpoint its verifier key rejects
+        (see `repair`), once the whole log audits clean with them signed so; else StoreError, and
+        nothing is written. `jobs` as for `audit`."""
+        from chainproof.log import audit, repair
+
+        with self.store.writer() as w:
+            signer = self._signer(w)
+            try:
+                bad = repair.rejected(w, signer)
+            except StoreError as e:
+                raise StoreError(f"{self.directory}: {e} (nothing was written)") from None
+            if bad:
+                report = audit.audit_store(
+                    w,
+                    w.size(),
+                    signer.verifier,
+                    watch=repair.substituted(bad),
+                    open_reader=self._read_only_opener(),
+                    jobs=jobs,
+                )
+                if not report.ok:
+                    more = f" and {report.problem_count - 1} more" if report.problem_count > 1 else ""
+                    raise StoreError(
+                        f"{self.directory}: not repaired (nothing was written): with its checkpoints "
+                        f"signed again the log still fails its audit: {report.problems[0]}{more}"
+                    )
+                for r in bad:
+                    w.add_checkpoint(r.size, r.new)
+            return repair.Repair(tuple(r.size for r in bad), sum(1 for _ in w.checkpoints()))
 
     def _admin_key(self, admin_key: Path | None, passphrase: bytes | None) -> tuple[Ed25519PrivateKey, str]:
         from chainproof.attest import keys
