@@ -611,7 +611,7 @@ class SqliteStore:
             raise StoreError(f"no log database at {path}")
         self.read_only = (not create and not _writable(path)) if read_only is None else read_only
         if self.read_only:
-            self._db = self._open_read_only()
+            self._open_read_only()
             return
         try:
             self._db = sqlite3.connect(
@@ -621,6 +621,9 @@ class SqliteStore:
                 timeout=_BUSY_TIMEOUT_S,
                 check_same_thread=False,
             )
+        except sqlite3.Error as e:
+            raise _store_error(path, e) from None
+        try:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA cache_size = -65536")
@@ -629,8 +632,9 @@ class SqliteStore:
             else:
                 self._upgrade()
         except sqlite3.Error as e:
+            self._db.close()
             raise _store_error(path, e) from None
-        except StoreError:
+        except BaseException:
             self._db.close()
             raise
         try:
@@ -642,7 +646,7 @@ class SqliteStore:
             self._db.close()
             raise
 
-    def _open_read_only(self) -> sqlite3.Connection:
+    def _open_read_only(self) -> None:
         """A connection for a reader that must write nothing, not even beside the store.
 
         SQLite reads a WAL database through its -shm file. A reader that cannot create one (in a
@@ -654,9 +658,12 @@ class SqliteStore:
         writer is at work, or after one was killed, its -wal and -shm files are read as they are.
         The leaf index is not attached: lookups scan the tiles."""
         wal, shm = (self.path.with_name(self.path.name + suffix) for suffix in ("-wal", "-shm"))
+        # The file as it is, then no -wal: so no checkpoint was under way after this was taken,
+        # and any write since changed what `check_unchanged` compares it with.
+        identity = _identity(self.path)
         query = "mode=ro"
         if not wal.exists():
-            self.unlocked = _identity(self.path)
+            self.unlocked = identity
             query = "mode=ro&immutable=1"
         elif not shm.exists():
             raise StoreError(
@@ -689,7 +696,6 @@ class SqliteStore:
                     "on it once as a user who may write it, to convert it"
                 )
             raise StoreError(f"{self.path} is not a {FORMAT} store")
-        return db
 
     def check_unchanged(self) -> None:
         """For a store read without locks: StoreError if its file changed since it was opened.
