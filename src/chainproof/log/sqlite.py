@@ -720,11 +720,10 @@ class SqliteStore:
             raise
 
     def _rollback(self) -> None:
-        """End the write transaction without a trace, whatever ended it.
+        """End the write transaction, whatever ended it.
 
-        A COMMIT that fails (a full disk, say) may already have rolled the transaction back, and a
-        ROLLBACK then fails too: its error would hide the one that says what went wrong. Either
-        way nothing of the transaction is in the store: SQLite writes a commit all or nothing."""
+        A COMMIT that fails (on a full disk, say) may have rolled the transaction back already,
+        and a ROLLBACK then fails too: its error would hide the one that says what went wrong."""
         if self._db.in_transaction:
             with suppress(sqlite3.Error):
                 self._db.execute("ROLLBACK")
@@ -888,16 +887,19 @@ class SqliteStore:
         index itself, so this does not wait for one; a full disk leaves the index behind, where
         the next writer catches up."""
         session = _Session(self._db)
-        self._db.execute("PRAGMA busy_timeout = 0")
         try:
-            with self._setting_up():
-                session.catch_up(since)
+            self._db.execute("PRAGMA busy_timeout = 0")
+            try:
+                with self._setting_up():
+                    session.catch_up(since)
+            finally:
+                self._db.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
         except sqlite3.Error as e:
             if _is_damage(e):
                 session.damaged = True
-        finally:
-            self._db.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
-            self._session_done(session)
+        except StoreError:
+            pass  # a damaged tile: the next transaction that reads it reports it
+        self._session_done(session)
 
     def _session_done(self, session: _Session) -> None:
         if session.damaged:
@@ -922,23 +924,33 @@ class SqliteStore:
             raise _store_error(self.path, e) from None
         session = _Session(self._db, writer=True)
         self._writing = True
+        committing = False
         try:
             yield session
+            committing = True
             self._db.execute("COMMIT")
-            if session.index_from is not None:
-                self._index_new_entries(session.index_from)
         except sqlite3.Error as e:
             self._rollback()
-            error = _store_error(self.path, e)
-            if _disk_full(self.path, e):  # SQLite could not write the commit: nothing was written
-                error = StoreError(f"{error}; nothing was written")
-            raise error from None
+            raise self._write_error(e, committing) from None
         except BaseException:
             self._rollback()
             raise
         finally:
             self._writing = False
             self._session_done(session)
+        if session.index_from is not None:
+            self._index_new_entries(session.index_from)
+
+    def _write_error(self, e: sqlite3.Error, committing: bool) -> StoreError:
+        """The StoreError for a write transaction that `e` ended, saying when nothing was written
+        for certain: an error before COMMIT, or a COMMIT that could not write its pages. (One that
+        wrote them and then failed, to sync say, may have committed: the write-ahead log holds
+        the transaction whole, and the next opening recovers it.)"""
+        error = _store_error(self.path, e)
+        unwritten = _error_name(e) in ("SQLITE_FULL", "SQLITE_IOERR_WRITE") if committing else True
+        if unwritten and _disk_full(self.path, e):
+            return StoreError(f"{error}; nothing was written")
+        return error
 
     def close(self) -> None:
         self._db.close()
