@@ -4,6 +4,7 @@ log is left as it was."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -59,9 +60,9 @@ def test_key_new_and_init_past_a_file_size_limit_leave_nothing_behind(
 
 
 @pytest.fixture
-def disk(tmp_path: Path) -> Path:
+def disk(tmp_path: Path) -> Iterator[Path]:
     with small_disk(tmp_path / "disk") as mounted:
-        yield mounted  # type: ignore[misc]
+        yield mounted
 
 
 def test_a_full_disk_is_one_line_exit_2_and_the_log_is_unchanged(
