@@ -228,7 +228,10 @@ def test_install_completion_writes_the_script_where_the_shell_reads_it(
     ("words", "expected"),
     [
         ("chainproof ver", {"version", "verify", "verify-proof", "verify-note"}),
-        ("chainproof log ", {"append", "get", "checkpoint", "prove", "consistency", "export", "info"}),
+        (
+            "chainproof log ",
+            {"append", "get", "checkpoint", "prove", "consistency", "export", "info", "repair-checkpoints"},
+        ),
         ("chainproof deps scan --format ", {"table", "json", "sarif", "cyclonedx"}),
         ("chainproof --store s key re", {"revoke"}),
     ],

@@ -268,6 +268,15 @@ def test_broken_toml_locks(name: str, line: int | None, words: str) -> None:
     assert words in finding.message
 
 
+@pytest.mark.parametrize("parser", [parse_uv_lock, parse_pylock, parse_poetry_lock])
+def test_an_integer_past_pythons_limit_is_a_finding_with_our_message(parser: object) -> None:
+    assert callable(parser)
+    result = parser(b"version = " + b"9" * 5_000 + b"\n", "x.lock")
+    (finding,) = result.findings
+    assert finding.rule == "lock-malformed"
+    assert finding.message == "holds an integer of more than 4,300 digits"
+
+
 def test_bad_poetry_entries_are_skipped_with_findings() -> None:
     result = scan(DATA / "malformed" / "badentries" / "poetry.lock")
     malformed = sorted((f.line, f.message) for f in result.findings if f.rule == "lock-malformed")

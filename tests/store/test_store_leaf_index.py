@@ -522,3 +522,38 @@ def test_sigkill_during_appends_keeps_dedup_exact(built: Built, tmp_path: Path) 
     result = log.append([envelope(built.actor, n, "crash") for n in range(5 * next_batch)])
     assert all(e.duplicate for e in result.entries)
     assert_exact(log)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        sqlite3.OperationalError("database or disk is full"),
+        sqlite3.DatabaseError("database disk image is malformed"),
+    ],
+)
+def test_an_index_that_cannot_be_written_never_fails_an_append(
+    built: Built, monkeypatch: pytest.MonkeyPatch, failure: sqlite3.Error
+) -> None:
+    """The index is written after the log's commit, in a transaction of its own: when that fails,
+    the append has succeeded all the same, and lookups scan the tiles until a writer catches up."""
+    log = built.log
+    directory = log.directory
+    real = sqlite_mod._Session.catch_up
+
+    def failing(self: sqlite_mod._Session, since: int | None = None) -> None:
+        if since is None:  # a rebuild, after a failure taken for damage
+            real(self)
+        else:  # what a writer indexes after its commit
+            raise failure
+
+    monkeypatch.setattr(sqlite_mod._Session, "catch_up", failing)
+    indexed = indexed_size(directory)
+    later = envelopes(built.actor, 700, 5, "unindexed")
+    result = log.append(later)
+    assert [e.duplicate for e in result.entries] == [False] * 5
+    assert indexed_size(directory) == indexed < log.size()
+    assert all(e.duplicate for e in log.append(later).entries)
+    monkeypatch.setattr(sqlite_mod._Session, "catch_up", real)
+    log.append(envelopes(built.actor, 800, 1))
+    assert indexed_size(directory) == log.size()
+    assert_exact(log)

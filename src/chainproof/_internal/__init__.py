@@ -1,1 +1,1 @@
-"""Helpers shared across chainproof's parts; not part of the public API."""
+"""Helpers the library's parts share; not part of chainproof's API."""

@@ -10,11 +10,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import Any, BinaryIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from chainproof._internal import untrusted_json
+from chainproof._internal.config import MAX_ENTRY_BYTES_ENV
 from chainproof.attest import keys
 from chainproof.errors import FormatError, VerificationError
 
@@ -70,6 +73,10 @@ class Envelope:
         except UnicodeEncodeError:
             raise FormatError("the envelope holds a string that is not valid Unicode") from None
 
+    def canonical_size(self) -> int:
+        """len(self.canonical()), without encoding the payload: to refuse a large one cheaply."""
+        return len(replace(self, payload=b"").canonical()) + 4 * ((len(self.payload) + 2) // 3)
+
     def verify_signature(self, signature: Signature, key: Ed25519PublicKey | bytes) -> None:
         if not keys.verify(key, signature.sig, pae(self.payload_type, self.payload)):
             raise SignatureError(f"the signature by key {signature.keyid or '(no keyid)'} does not verify")
@@ -92,13 +99,27 @@ def _b64(value: object, what: str) -> bytes:
         raise FormatError(f"{what} is not valid base64") from None
 
 
-def from_json_obj(obj: object) -> Envelope:
+def too_large(size: int, limit: int) -> str:
+    """The message for an entry of `size` bytes past the `limit` a log takes."""
+    return f"the envelope is {size:,} bytes; {_the_limit(limit)}"
+
+
+def _the_limit(limit: int) -> str:
+    return f"the log takes entries of at most {limit:,} bytes ({MAX_ENTRY_BYTES_ENV} sets that)"
+
+
+def from_json_obj(obj: object, max_bytes: int | None = None) -> Envelope:
+    """The envelope in a parsed JSON value; with `max_bytes`, refused before its payload is
+    decoded when its canonical form would be larger."""
     if not isinstance(obj, dict):
         raise FormatError("a DSSE envelope must be a JSON object")
     payload_type = obj.get("payloadType")
     if not isinstance(payload_type, str) or not payload_type:
         raise FormatError("the envelope has no payloadType string")
-    payload = _b64(obj.get("payload"), "payload")
+    encoded = obj.get("payload")
+    if max_bytes is not None and isinstance(encoded, str) and len(encoded) > max_bytes:
+        raise FormatError(too_large(len(encoded), max_bytes))
+    payload = _b64(encoded, "payload")
     raw_sigs = obj.get("signatures")
     if not isinstance(raw_sigs, list) or not raw_sigs:
         raise FormatError("the envelope has no signatures")
@@ -115,45 +136,126 @@ def from_json_obj(obj: object) -> Envelope:
 
 def parse(data: bytes) -> Envelope:
     try:
-        obj = json.loads(data)
+        obj = untrusted_json.loads(data)
+    except untrusted_json.JsonInputError as e:
+        raise FormatError(str(e)) from None
     except ValueError as e:
         raise FormatError(f"not JSON: {e}") from None
     return from_json_obj(obj)
 
 
-def parse_documents(data: bytes, source: str) -> list[tuple[str, Envelope]]:
+def parse_documents(data: bytes, source: str, max_bytes: int | None = None) -> list[tuple[str, Envelope]]:
     """Envelopes from one input: a JSON envelope, a JSON array of them, or JSON Lines.
 
-    Each comes with a label (`source` or `source:line`) for error messages.
+    Each comes with a label (`source` or `source:line`) for error messages. With `max_bytes`, an
+    envelope larger than that in canonical form is refused, before its payload is decoded.
     """
     try:
-        obj = json.loads(data)
+        obj = untrusted_json.loads(data)
     except UnicodeDecodeError:
         raise FormatError(f"{source}: not UTF-8 text") from None
+    except untrusted_json.JsonInputError as e:
+        raise FormatError(f"{source}: {e}") from None
     except ValueError:  # not one JSON value: JSON Lines, perhaps
         obj = None
     if isinstance(obj, list):
-        return [(f"{source}[{i}]", _labelled(f"{source}[{i}]", o)) for i, o in enumerate(obj)]
+        return [(f"{source}[{i}]", _labelled(f"{source}[{i}]", o, max_bytes)) for i, o in enumerate(obj)]
     if obj is not None:
-        return [(source, _labelled(source, obj))]
+        return [(source, _labelled(source, obj, max_bytes))]
+    found = [_line(f"{source}:{number}", line, max_bytes) for number, line in enumerate(data.split(b"\n"), 1)]
+    envelopes = [pair for pair in found if pair is not None]
+    if not envelopes:
+        raise FormatError(f"{source}: no envelope in the input")
+    return envelopes
+
+
+def _line(label: str, line: bytes, max_bytes: int | None) -> tuple[str, Envelope] | None:
+    """The envelope on one line of JSON Lines, None for a blank line."""
+    if not line.strip():
+        return None
+    try:
+        obj = untrusted_json.loads(line)
+    except untrusted_json.JsonInputError as e:
+        raise FormatError(f"{label}: {e}") from None
+    except ValueError as e:
+        raise _NotJson(f"{label}: not JSON ({e})") from None
+    return label, _labelled(label, obj, max_bytes)
+
+
+class _NotJson(FormatError):
+    """A line of JSON Lines that is not JSON at all."""
+
+
+def _labelled(label: str, obj: object, max_bytes: int | None = None) -> Envelope:
+    try:
+        env = from_json_obj(obj, max_bytes)
+    except FormatError as e:
+        raise FormatError(f"{label}: {e}") from None
+    if max_bytes is not None and (size := env.canonical_size()) > max_bytes:
+        raise FormatError(f"{label}: {too_large(size, max_bytes)}")
+    return env
+
+
+def text_bound(max_bytes: int) -> int:
+    """The most text one envelope may take in an input, for an entry of at most `max_bytes`: room
+    for whitespace, escapes and indentation that its canonical form drops."""
+    return max_bytes + max_bytes // 16 + (64 << 10)
+
+
+def read_documents(stream: BinaryIO, source: str, max_bytes: int) -> list[tuple[str, Envelope]]:
+    """`parse_documents` of what `stream` holds, never holding more text for one envelope than
+    `text_bound(max_bytes)`: an input up to that size is read whole (one envelope, an array or
+    JSON Lines); a larger one can only be JSON Lines, and is read a line at a time."""
+    bound = text_bound(max_bytes)
+    head = stream.read(bound + 1)
+    if len(head) <= bound:
+        return parse_documents(head, source, max_bytes)
     found: list[tuple[str, Envelope]] = []
-    for number, line in enumerate(data.split(b"\n"), start=1):
-        if line.strip():
-            label = f"{source}:{number}"
-            try:
-                found.append((label, _labelled(label, json.loads(line))))
-            except ValueError as e:
-                raise FormatError(f"{label}: not JSON ({e})") from None
+    for number, line in enumerate(_bounded_lines(head, stream, bound), start=1):
+        label = f"{source}:{number}"
+        if line is None:
+            raise FormatError(
+                f"{label}: more than {bound:,} bytes on one line; {_the_limit(max_bytes)}, and an "
+                "input larger than one envelope may be must be JSON Lines"
+            )
+        try:
+            pair = _line(label, line, max_bytes)
+        except _NotJson:
+            if number > 1:
+                raise
+            raise FormatError(
+                f"{source}: more than {bound:,} bytes, and not JSON Lines; {_the_limit(max_bytes)}, "
+                "and an input larger than one envelope may be must be JSON Lines"
+            ) from None
+        if pair is not None:
+            found.append(pair)
     if not found:
         raise FormatError(f"{source}: no envelope in the input")
     return found
 
 
-def _labelled(label: str, obj: object) -> Envelope:
-    try:
-        return from_json_obj(obj)
-    except FormatError as e:
-        raise FormatError(f"{label}: {e}") from None
+def _bounded_lines(head: bytes, rest: BinaryIO, bound: int) -> Iterator[bytes | None]:
+    """The lines of `head` followed by `rest`, without their line feeds; None for a line longer
+    than `bound` (after which there are no more)."""
+    *complete, pending = head.split(b"\n")
+    for line in complete:
+        if len(line) > bound:
+            yield None
+            return
+        yield line
+    while True:
+        if len(pending) > bound:
+            yield None
+            return
+        more = rest.readline(bound + 1 - len(pending))
+        if not more:
+            if pending:
+                yield pending
+            return
+        pending += more
+        if pending.endswith(b"\n"):
+            yield pending[:-1]
+            pending = b""
 
 
 def sign(payload_type: str, payload: bytes, key: Ed25519PrivateKey, keyid: str) -> Envelope:

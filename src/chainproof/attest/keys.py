@@ -79,10 +79,14 @@ def write_private(path: Path, key: Ed25519PrivateKey, passphrase: bytes | None =
         raise UsageError(f"{path} already exists; refusing to overwrite a key file") from None
     except OSError as e:
         raise UsageError(f"cannot create {path}: {e.strerror}") from None
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(pem)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:  # a full disk, say: leave no truncated key file behind
+        path.unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {e.strerror}") from None
 
 
 def read_private(path: Path, passphrase: bytes | None = None) -> Ed25519PrivateKey:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -10,6 +9,7 @@ from typing import Any
 
 import rfc8785
 
+from chainproof._internal import untrusted_json
 from chainproof.attest import jcs
 from chainproof.errors import FormatError
 
@@ -28,6 +28,12 @@ class Statement:
     subjects: tuple[Subject, ...]
     predicate_type: str
     predicate: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # What `from_json_obj` (and so the log) refuses is refused here too, before anything is
+        # signed: a statement that cannot enter the log is never written.
+        if not isinstance(self.predicate_type, str) or not self.predicate_type:
+            raise FormatError("predicateType must be a non-empty string")
 
     def to_json_obj(self) -> dict[str, Any]:
         return {
@@ -94,7 +100,9 @@ def from_json_obj(obj: object) -> Statement:
 
 def parse(payload: bytes) -> Statement:
     try:
-        obj = json.loads(payload)
+        obj = untrusted_json.loads(payload)
+    except untrusted_json.JsonInputError as e:
+        raise FormatError(f"the statement: {e}") from None
     except ValueError as e:
         raise FormatError(f"the payload is not JSON: {e}") from None
     return from_json_obj(obj)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -10,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from chainproof._internal import untrusted_json
+from chainproof._internal.config import max_entry_bytes
 from chainproof._internal.text import plural
 from chainproof.attest import dsse, keys
 from chainproof.attest.statement import Statement, parse_subject_arg
@@ -35,8 +36,11 @@ def attest(
 ) -> None:
     """Sign a statement about SUBJECTs with KEY; the envelope is one line of canonical JSON."""
     signer = keys.read_private(key, passphrase_from(passphrase_env))
+    limit = max_entry_bytes()
     try:
-        body = json.loads(read_input(predicate))
+        body = untrusted_json.loads(read_input(predicate, limit))
+    except untrusted_json.JsonInputError as e:
+        raise FormatError(f"the predicate: {e}") from None
     except ValueError as e:
         raise FormatError(f"the predicate is not JSON: {e}") from None
     if not isinstance(body, dict):
@@ -46,6 +50,8 @@ def attest(
     st = Statement(tuple(parse_subject_arg(s) for s in subject), predicate_type, body)
     kid = keys.keyid(signer.public_key())
     envelope = dsse.sign(dsse.INTOTO_PAYLOAD_TYPE, st.canonical(), signer, kid)
+    if (size := envelope.canonical_size()) > limit:  # `log append` would refuse it: do not write it
+        raise FormatError(dsse.too_large(size, limit))
     data = envelope.canonical() + b"\n"
     if out == "-":
         sys.stdout.buffer.write(data)

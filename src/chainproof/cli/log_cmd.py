@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from chainproof._internal.text import plural
-from chainproof.cli.output import JsonOption, emit, open_log, progress, read_input
+from chainproof.cli.output import JsonOption, emit, open_input, open_log, progress
 from chainproof.errors import UsageError
 
 if TYPE_CHECKING:
@@ -39,9 +39,14 @@ def append(
 
     An envelope the log already holds is not added again; its existing index is returned.
     """
+    from chainproof._internal.config import max_entry_bytes
     from chainproof.attest import dsse
 
-    labelled = [pair for name in files for pair in dsse.parse_documents(read_input(name), name)]
+    limit = max_entry_bytes()
+    labelled = []
+    for name in files:
+        with open_input(name) as stream:
+            labelled += dsse.read_documents(stream, name, limit)
     log = open_log(ctx)
     result = log.append([env for _, env in labelled], [label for label, _ in labelled])
     added = sum(not e.duplicate for e in result.entries)
@@ -194,6 +199,26 @@ def export_cmd(
     size = open_log(ctx).export(file, watch=_shown)
     lines = [f"exported {plural(size, 'entry', 'entries')} to {file}"]
     emit(as_json, {"file": str(file), "tree_size": size}, lines)
+
+
+@app.command("repair-checkpoints")
+def repair_checkpoints(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Sign again, with the log's own key, the stored checkpoints its verifier key rejects.
+
+    For a store whose log-signer.pem was once replaced by another key: put the log's own key back
+    first. Nothing is written unless the whole log then audits clean.
+    """
+    result = open_log(ctx).repair_checkpoints()
+    sizes = ", ".join(map(str, result.resigned))
+    emit(
+        as_json,
+        {"resigned": list(result.resigned), "checkpoints": result.checkpoints},
+        [
+            f"signed {len(result.resigned)} of {result.checkpoints} checkpoints again (tree sizes {sizes})"
+            if result.resigned
+            else f"all {result.checkpoints} checkpoints verify; nothing to repair"
+        ],
+    )
 
 
 @app.command("info")

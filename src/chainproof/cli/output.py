@@ -7,12 +7,13 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, TypeVar
 
 import typer
 
-from chainproof.errors import UsageError
+from chainproof.errors import FormatError, UsageError
 
 if TYPE_CHECKING:
     from chainproof.deps.watch import Watch
@@ -49,14 +50,35 @@ def open_log(ctx: typer.Context) -> CustodyLog:
     return log
 
 
-def read_input(name: str) -> bytes:
-    """The bytes of a file, or of standard input for `-`."""
+def read_input(name: str, limit: int | None = None) -> bytes:
+    """The bytes of a file, or of standard input for `-`; with `limit`, FormatError past that many
+    (found before any more is read)."""
+    if limit is None:
+        if name == "-":
+            return sys.stdin.buffer.read()
+        try:
+            return Path(name).read_bytes()
+        except OSError as e:
+            raise UsageError(f"cannot read {name}: {e.strerror}") from None
+    with open_input(name) as stream:
+        data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise FormatError(f"{name} holds more than {limit:,} bytes")
+    return data
+
+
+@contextmanager
+def open_input(name: str) -> Iterator[BinaryIO]:
+    """A file, or standard input for `-`, to read as it goes."""
     if name == "-":
-        return sys.stdin.buffer.read()
+        yield sys.stdin.buffer
+        return
     try:
-        return Path(name).read_bytes()
+        stream = Path(name).open("rb")  # noqa: SIM115 -- closed by the `with` below
     except OSError as e:
         raise UsageError(f"cannot read {name}: {e.strerror}") from None
+    with stream:
+        yield stream
 
 
 def passphrase_from(env_name: str | None) -> bytes | None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import base64
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from chainproof._internal import untrusted_json
 from chainproof.cli.output import JsonOption, emit, read_input
 from chainproof.errors import FormatError, UsageError, VerificationError
 from chainproof.log import merkle, proofs
@@ -54,7 +54,7 @@ def verify_proof(
     consistency proof shows that one signed checkpoint extends the other, as a monitor checks.
     """
     try:
-        obj = json.loads(read_input(file))
+        obj = untrusted_json.loads(read_input(file))
     except ValueError as e:
         raise FormatError(f"{file}: not JSON ({e})") from None
     proof = proofs.parse(obj, merkle.leaf_hash(read_input(str(leaf))) if leaf is not None else None)

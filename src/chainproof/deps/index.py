@@ -9,7 +9,6 @@ Parsing is pure (`parse_json_page`, `parse_html_page`, `best_file`); fetching is
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import urllib.error
 import urllib.parse
@@ -31,6 +30,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
+from chainproof._internal import untrusted_json
 from chainproof.errors import ChainproofError, UsageError
 
 PYPI_SIMPLE = "https://pypi.org/simple/"
@@ -142,7 +142,7 @@ def _yanked(value: object) -> str | None:
 def parse_json_page(data: bytes, page_url: str) -> list[IndexFile]:
     """The files of a PEP 691 JSON project page; relative URLs resolved against `page_url`."""
     try:
-        page = json.loads(data)
+        page = untrusted_json.loads(data, unique_keys=False)
         files = page["files"]
     except (ValueError, KeyError, TypeError) as e:
         raise IndexUnavailable(f"{page_url}: not a PEP 691 project page ({type(e).__name__})") from None

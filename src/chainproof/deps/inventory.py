@@ -11,7 +11,6 @@ import base64
 import binascii
 import csv
 import hashlib
-import json
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
@@ -22,6 +21,7 @@ from email.policy import compat32
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from chainproof._internal import untrusted_json
 from chainproof._internal.text import plural
 from chainproof.deps.files import FileTree, TargetKind, TreeError
 from chainproof.deps.model import Distribution, Finding, RecordEntry, Severity
@@ -119,7 +119,7 @@ def _parse_record_row(row: list[str]) -> RecordEntry:
     algorithm, digest = _parse_hash(hash_field)
     size = None
     if size_field:
-        if not size_field.isdigit():
+        if not (size_field.isascii() and size_field.isdigit() and len(size_field) <= 20):
             raise MetadataError(f"bad size {size_field[:20]!r}")
         size = int(size_field)
     return RecordEntry(path, algorithm, digest, size)
@@ -149,7 +149,7 @@ def parse_file_list(data: bytes) -> tuple[str, ...]:
 
 def parse_direct_url(data: bytes) -> Mapping[str, object]:
     try:
-        value = json.loads(data)
+        value = untrusted_json.loads(data, unique_keys=False)
     except (ValueError, RecursionError):
         raise MetadataError("direct_url.json is not JSON") from None
     if not isinstance(value, dict):

@@ -9,7 +9,6 @@ a tree head the log signed, as it binds one to a C2SP checkpoint.
 from __future__ import annotations
 
 import hashlib
-import json
 import struct
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from chainproof._internal import untrusted_json
 from chainproof.errors import FormatError, VerificationError
 from chainproof.log import merkle
 from chainproof.log.note import b64decode_strict
@@ -61,7 +61,7 @@ def _uint64(obj: dict[str, Any], name: str) -> int:
 def parse_sth(text: str) -> SignedTreeHead:
     """The JSON a CT log's `get-sth` returns."""
     try:
-        obj = json.loads(text)
+        obj = untrusted_json.loads(text)
     except ValueError as e:
         raise FormatError(f"the tree head is not JSON ({e})") from None
     if not isinstance(obj, dict):

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from chainproof._internal import config
 from chainproof.errors import StoreError, UsageError, VerificationError
 from chainproof.log import merkle
 from chainproof.log.proofs import ConsistencyProof, InclusionProof
-from chainproof.log.sqlite import SqliteStore
+from chainproof.log.sqlite import SqliteStore, leaf_index_path
 from chainproof.log.store import KeyRecord, LogReader, LogStore, LogWriter
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from chainproof.log.export import Event
     from chainproof.log.note import Checkpoint, NoteSigner, NoteVerifier
     from chainproof.log.rehash_workers import Jobs, Opener
+    from chainproof.log.repair import Repair
 
 # Signing, admission, audit and export are imported where they are used: read-only commands
 # (`log get`, `log prove`) run once per call and should not pay for loading the crypto stack.
@@ -104,22 +106,29 @@ def _proof_hashes(
 
 
 class CustodyLog:
-    """Open with `CustodyLog.open(dir)` or create with `CustodyLog.create(dir, origin)`."""
+    """Open with `CustodyLog.open(dir)` or create with `CustodyLog.create(dir, origin)`.
 
-    def __init__(self, directory: Path, store: LogStore) -> None:
+    `max_entry_bytes` is the largest entry it appends (default: `config.max_entry_bytes()`)."""
+
+    def __init__(self, directory: Path, store: LogStore, *, max_entry_bytes: int | None = None) -> None:
         self.directory = directory
         self.store = store
+        self.max_entry_bytes = config.max_entry_bytes() if max_entry_bytes is None else max_entry_bytes
         self._known_ranges: _Known = {}  # for proofs: see `_range_hash`
         self._seen_size = 0  # the largest size this process has read; a log never shrinks
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, directory: Path) -> CustodyLog:
+    def open(
+        cls, directory: Path, *, read_only: bool | None = None, max_entry_bytes: int | None = None
+    ) -> CustodyLog:
+        """The log in `directory`; read-only when this process cannot write it, or when
+        `read_only` says so (its reads then write nothing, not even beside the store)."""
         db = directory / DB_FILE
         if not db.exists():
             raise StoreError(f"no chainproof store at {directory} (run `chainproof init` first)")
-        return cls(directory, SqliteStore(db))
+        return cls(directory, SqliteStore(db, read_only=read_only), max_entry_bytes=max_entry_bytes)
 
     @classmethod
     def create(cls, directory: Path, origin: str, *, admin_key_out: Path | None = None) -> CustodyLog:
@@ -130,26 +139,52 @@ class CustodyLog:
             raise UsageError(f"origin {origin!r} must be non-empty, without spaces or '+'")
         if (directory / DB_FILE).exists():
             raise UsageError(f"{directory} already holds a chainproof store")
+        new_directory = not directory.exists()
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as e:
             raise UsageError(f"cannot create {directory}: {e.strerror}") from None
         from chainproof.attest import keys
-        from chainproof.log import entries
         from chainproof.log.note import NoteSigner
 
         signer = NoteSigner(origin, keys.generate())
         admin = keys.generate()
-        keys.write_private(directory / SIGNER_FILE, signer.private_key)
-        keys.write_private(admin_key_out or directory / ADMIN_FILE, admin)
+        written: list[Path] = []  # what to take back if creation fails, so that `init` can run again
+        try:
+            for path, key in (
+                (directory / SIGNER_FILE, signer.private_key),
+                (admin_key_out or directory / ADMIN_FILE, admin),
+            ):
+                keys.write_private(path, key)
+                written.append(path)
+            written += _database_files(directory / DB_FILE)
+            return cls._initialise(directory, signer, admin)
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            if new_directory:
+                with suppress(OSError):
+                    directory.rmdir()
+            raise
+
+    @classmethod
+    def _initialise(cls, directory: Path, signer: NoteSigner, admin: Ed25519PrivateKey) -> CustodyLog:
+        """A new store in `directory`: its settings, and the genesis entry with its checkpoint."""
+        from chainproof.attest import keys
+        from chainproof.log import entries
+
         store = SqliteStore(directory / DB_FILE, create=True)
         log = cls(directory, store)
-        genesis = entries.genesis_statement(origin, signer.verifier.vkey, admin.public_key())
-        with store.writer() as w:
-            w.set_meta("origin", origin)
-            w.set_meta("checkpoint_vkey", signer.verifier.vkey)
-            w.set_meta("admin_keyid", keys.keyid(admin.public_key()))
-            log._append(w, [sign_statement(genesis, admin)], signer)
+        try:
+            genesis = entries.genesis_statement(signer.name, signer.verifier.vkey, admin.public_key())
+            with store.writer() as w:
+                w.set_meta("origin", signer.name)
+                w.set_meta("checkpoint_vkey", signer.verifier.vkey)
+                w.set_meta("admin_keyid", keys.keyid(admin.public_key()))
+                log._append(w, [sign_statement(genesis, admin)], signer)
+        except BaseException:
+            store.close()
+            raise
         return log
 
     def close(self) -> None:
@@ -264,8 +299,15 @@ class CustodyLog:
             from chainproof.log import export
 
             header = export.Header(self._meta(r, "origin"), self._meta(r, "checkpoint_vkey"), size)
-            export.write(path, header, watch(export.events(r, size), size))
+            export.write(path, header, watch(self._unchanged_after(export.events(r, size)), size))
         return size
+
+    def _unchanged_after(self, events: Iterable[Event]) -> Iterator[Event]:
+        """`events`, then the check that a store read without locks was not written meanwhile
+        (see `SqliteStore.check_unchanged`), before the export file takes its name."""
+        yield from events
+        if isinstance(self.store, SqliteStore):
+            self.store.check_unchanged()
 
     def audit(
         self,
@@ -300,21 +342,47 @@ class CustodyLog:
             return None
         from chainproof.log import sqlite
 
-        return lambda: sqlite.read_only(store.path)
+        return lambda: sqlite.read_only(store.path, immutable=store.unlocked is not None)
 
     # -- writing ---------------------------------------------------------------------------
 
     def _signer(self, reader: LogReader) -> NoteSigner:
+        """The checkpoint signer, once its key is known to be the one the log's verifier key names.
+
+        Checked before anything is written: every checkpoint is kept, so one signed by another key
+        would make every later audit fail, whatever key signs after it."""
         from chainproof.attest import keys
         from chainproof.log.note import NoteSigner
 
-        return NoteSigner(self._meta(reader, "origin"), keys.read_private(self.directory / SIGNER_FILE))
+        path = self.directory / SIGNER_FILE
+        signer = NoteSigner(self._meta(reader, "origin"), keys.read_private(path))
+        vkey = self._meta(reader, "checkpoint_vkey")
+        if signer.verifier.vkey != vkey:
+            raise StoreError(
+                f"{path} is not this log's checkpoint key: the log's verifier key is {vkey}, and "
+                "checkpoints signed with this one would fail every audit; put the log's own key back "
+                "(nothing was written)"
+            )
+        return signer
 
     def append(self, envelopes: Sequence[dsse.Envelope], labels: Sequence[str] = ()) -> AppendResult:
         """Admit and append every envelope, or none of them; `labels` name them in errors."""
+        self._check_sizes(envelopes, labels)
         verified = self._preverify(envelopes)
         with self.store.writer() as w:
             return self._append(w, envelopes, self._signer(w), labels, verified)
+
+    def _check_sizes(self, envelopes: Sequence[dsse.Envelope], labels: Sequence[str]) -> None:
+        """Refuse an envelope larger than `max_entry_bytes` in canonical form, before any work."""
+        from chainproof.attest import dsse
+        from chainproof.log.entries import RejectedEntry
+
+        for position, env in enumerate(envelopes):
+            size = env.canonical_size()
+            if size > self.max_entry_bytes:
+                raise RejectedEntry(
+                    f"{_label(labels, position)}: {dsse.too_large(size, self.max_entry_bytes)}"
+                )
 
     def _preverify(self, envelopes: Sequence[dsse.Envelope]) -> list[Verified]:
         """Each envelope's signatures checked before the write lock, against the registry as it is."""
@@ -364,8 +432,7 @@ class CustodyLog:
                     env, index, lookup, verified[position] if position < len(verified) else frozenset()
                 )
             except VerificationError as e:
-                label = labels[position] if position < len(labels) else f"envelope {position + 1}"
-                raise type(e)(f"{label}: {e}") from None
+                raise type(e)(f"{_label(labels, position)}: {e}") from None
             if admitted.key_change is not None:
                 known[admitted.key_change.keyid] = admitted.key_change
                 changed.append(admitted.key_change)
@@ -391,6 +458,37 @@ class CustodyLog:
         """The admin key (from `admin_key`, by default the store's), checked to be this log's."""
         return self._admin_key(admin_key, passphrase)
 
+    def repair_checkpoints(self, *, jobs: Jobs | None = None) -> Repair:
+        """Sign again, with the log's own key, each stored checkpoint its verifier key rejects
+        (see `repair`), once the whole log audits clean with them signed so; else StoreError, and
+        nothing is written. `jobs` as for `audit`."""
+        from chainproof.log import audit, repair
+
+        with self.store.writer() as w:
+            signer = self._signer(w)
+            try:
+                bad = repair.rejected(w, signer)
+            except StoreError as e:
+                raise StoreError(f"{self.directory}: {e} (nothing was written)") from None
+            if bad:
+                report = audit.audit_store(
+                    w,
+                    w.size(),
+                    signer.verifier,
+                    watch=repair.substituted(bad),
+                    open_reader=self._read_only_opener(),
+                    jobs=jobs,
+                )
+                if not report.ok:
+                    more = f" and {report.problem_count - 1} more" if report.problem_count > 1 else ""
+                    raise StoreError(
+                        f"{self.directory}: not repaired (nothing was written): with its checkpoints "
+                        f"signed again the log still fails its audit: {report.problems[0]}{more}"
+                    )
+                for r in bad:
+                    w.add_checkpoint(r.size, r.new)
+            return repair.Repair(tuple(r.size for r in bad), sum(1 for _ in w.checkpoints()))
+
     def _admin_key(self, admin_key: Path | None, passphrase: bytes | None) -> tuple[Ed25519PrivateKey, str]:
         from chainproof.attest import keys
 
@@ -409,11 +507,20 @@ class CustodyLog:
         admin_key: Path | None = None,
         passphrase: bytes | None = None,
     ) -> AppendResult:
+        """Register `key` as `name`, signed by the admin key; refused (UsageError) while another
+        key of that name is registered and not revoked: an auditor tells actors apart by name."""
         admin, _ = self._admin_key(admin_key, passphrase)
         from chainproof.log import entries
 
-        st = entries.registration_statement(name, key.public_key())
-        return self.append([sign_statement(st, admin)])
+        envelope = sign_statement(entries.registration_statement(name, key.public_key()), admin)
+        with self.store.writer() as w:  # checked under the write lock: no other writer names it meanwhile
+            taken = [k for k in w.keys() if k.name == name and k.revoked_at is None]  # noqa: SIM118 -- a store, not a dict
+            if taken:
+                raise UsageError(
+                    f"a key named {name!r} is already registered ({taken[0].keyid}); revoke it first "
+                    "or choose another name"
+                )
+            return self._append(w, [envelope], self._signer(w))
 
     def revoke_key(
         self,
@@ -452,6 +559,20 @@ def audit_export(
     if header.origin != verifier.name:
         report.add(None, f"the export's origin {header.origin!r} is not the verifier key's name")
     return report
+
+
+def _label(labels: Sequence[str], position: int) -> str:
+    """How errors name the envelope at `position` of an append."""
+    return labels[position] if position < len(labels) else f"envelope {position + 1}"
+
+
+def _database_files(db: Path) -> list[Path]:
+    """The files a SQLite store at `db` consists of, its leaf index's included."""
+    return [
+        path.with_name(path.name + suffix)
+        for path in (db, leaf_index_path(db))
+        for suffix in ("", "-wal", "-shm", "-journal")
+    ]
 
 
 def sign_statement(st: Statement, key: Ed25519PrivateKey) -> dsse.Envelope:

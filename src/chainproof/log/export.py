@@ -13,7 +13,6 @@ signatures, hashes and checkpoints catch.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -23,6 +22,7 @@ from typing import BinaryIO, NamedTuple
 
 import rfc8785
 
+from chainproof._internal import untrusted_json
 from chainproof.errors import FormatError, UsageError
 from chainproof.log import tiles
 from chainproof.log.merkle import HASH_SIZE
@@ -126,7 +126,10 @@ def events(reader: LogReader, size: int) -> Iterator[Event]:
 def write(path: Path, header: Header, stream: Iterable[Event]) -> None:
     """Write atomically: a complete file appears at `path`, or nothing does."""
     directory = path.parent if str(path.parent) else Path()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(header.encode())
@@ -140,6 +143,9 @@ def write(path: Path, header: Header, stream: Iterable[Event]) -> None:
             f.flush()
             os.fsync(f.fileno())
         Path(tmp).replace(path)
+    except OSError as e:  # a full disk, say
+        Path(tmp).unlink(missing_ok=True)
+        raise UsageError(f"cannot write {path}: {e.strerror}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -164,7 +170,9 @@ def _lines(f: BinaryIO) -> Iterator[tuple[int, bytes]]:
 
 def read_header(line: bytes) -> Header:
     try:
-        obj = json.loads(line)
+        obj = untrusted_json.loads(line)
+    except untrusted_json.JsonInputError as e:
+        raise FormatError(f"line 1: {e}") from None
     except ValueError:
         raise FormatError("line 1: the export header is not JSON") from None
     if not isinstance(obj, dict) or set(obj) != _HEADER_KEYS or obj.get("format") != FORMAT:
@@ -206,7 +214,7 @@ def _events(lines: Iterator[tuple[int, bytes]]) -> Iterator[Event]:
 
 def _checkpoint_line(number: int, line: bytes) -> str:
     try:
-        note = json.loads(line)
+        note = untrusted_json.loads(line)
     except ValueError:
         note = None
     if not isinstance(note, str) or rfc8785.dumps(note) != line:

@@ -5,18 +5,22 @@ survives a crash or SIGKILL. Isolation: readers run in WAL snapshots while one w
 lock that `BEGIN IMMEDIATE` takes; a second writer waits for it up to the busy timeout.
 
 The leaf-hash index (for `find_leaves`) lives in a second database, `leaf-index.db`, ATTACHed to
-the same connection so that one transaction covers both, and written with `synchronous=OFF`: its
-random-key B-tree inserts would otherwise dominate the cost of an append. It is derived data (every
+the same connection, and written with `synchronous=OFF`: its random-key B-tree inserts would
+otherwise dominate the cost of an append. It is derived data (every
 leaf hash is in the level-0 tiles) and only a hint: it maps the first 8 bytes of a leaf hash to the
 entry indexes whose hash starts so (two integers per row: half the size of a row keyed by the whole
 hash), every hit is confirmed against the level-0 tile at its index, entries past its high-water
 mark `indexed_size` are found by scanning the tiles, and a side file that is missing, damaged or
 belongs to another log is rebuilt from the tiles.
 
-Only a writer that looks leaves up keeps the index: it first indexes the entries past the mark,
-then every entry it appends in the same transaction. The custody log does so on every append (it
-deduplicates); an append that looks nothing up (raw leaves, which are not deduplicated) leaves
-its entries to the next writer that does.
+Only a writer that looks leaves up keeps the index: once its transaction has committed, it indexes
+every entry past the mark, its own included, in a short transaction of its own. The custody log
+does so on every append (it deduplicates); an append that looks nothing up (raw leaves, which are
+not deduplicated) leaves its entries to the next writer that does. Never in the log's own
+transaction: in WAL mode a transaction across attached databases commits file by file, so an index
+that could not be written (a full disk) would fail a COMMIT whose entries were already in the log,
+and report an append failed that had succeeded. On its own, an index write that fails costs only
+a scan of the tiles past the mark, until the next writer catches up.
 """
 
 from __future__ import annotations
@@ -80,8 +84,27 @@ def leaf_key(leaf_hash: bytes) -> int:
     return int.from_bytes(leaf_hash[:8], "big", signed=True)
 
 
+# Errors that say nothing about the file's contents: the machine, the file system or another
+# process got in the way. Rebuilding the leaf index would not help (and a full disk would fail it).
+_CIRCUMSTANCES = (
+    "SQLITE_FULL",
+    "SQLITE_READONLY",
+    "SQLITE_CANTOPEN",
+    "SQLITE_IOERR",
+    "SQLITE_PERM",
+    "SQLITE_NOMEM",
+)
+
+
+def _error_name(e: sqlite3.Error) -> str:
+    """SQLite's name for the error (`SQLITE_FULL`, ...); empty for one raised other than by SQLite."""
+    return getattr(e, "sqlite_errorname", None) or ""
+
+
 def _is_damage(e: sqlite3.Error) -> bool:
     if not isinstance(e, sqlite3.DatabaseError):
+        return False
+    if _error_name(e).startswith(_CIRCUMSTANCES):
         return False
     text = str(e).lower()
     return not ("locked" in text or "busy" in text or "interrupt" in text)
@@ -92,8 +115,33 @@ def leaf_index_path(path: Path) -> Path:
     return path.with_name(LEAF_INDEX_FILE if path.name == "log.db" else f"{path.name}.leaf-index")
 
 
+_NEARLY_FULL = 1 << 20  # bytes free: less, and a failed write is taken for a full disk
+
+
+def _disk_full(path: Path, e: sqlite3.Error) -> bool:
+    """Whether `e` came of a full disk: SQLite says so, or a write failed where almost no space is
+    left (SQLite reports a -shm file it could not extend, 32 KB at a time, as an I/O error)."""
+    name = _error_name(e)
+    if name == "SQLITE_FULL":
+        return True
+    if not name.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN")):
+        return False
+    try:
+        found = os.statvfs(path.parent)
+    except OSError:
+        return False
+    return found.f_bavail * found.f_frsize < _NEARLY_FULL
+
+
 def _store_error(path: Path, e: sqlite3.Error) -> StoreError:
     text = str(e)
+    name = _error_name(e)
+    if _disk_full(path, e):
+        return StoreError(f"{path}: the disk is full ({text})")
+    if name.startswith("SQLITE_READONLY"):
+        return StoreError(f"{path}: this user cannot write the store ({text})")
+    if name.startswith("SQLITE_IOERR"):
+        return StoreError(f"{path}: the file system failed a read or write ({text})")
     if isinstance(e, sqlite3.OperationalError) and "locked" in text:
         return StoreError(f"{path}: another writer held the store for over {_BUSY_TIMEOUT_S:.0f} s")
     if isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.OperationalError):
@@ -150,15 +198,21 @@ class _Session:
         tiles_read: dict[_TileKey, _TileRow] | None = None,
         *,
         writer: bool = False,
+        indexed: bool = True,
     ) -> None:
+        """`indexed`: whether the leaf index is attached (else lookups scan the tiles)."""
         self._db = db
         self._writer = writer
+        self._has_index = indexed
         # A log only grows: a committed tile only ever gains hashes, so a version of it read once
         # serves every node it is wide enough for, in any later transaction. Writers get no cache:
         # they could read tiles of their own that a rollback then takes back.
         self._tiles_read = tiles_read
-        # The size the index covers once `catch_up` ran (writers that look up); readers ask the index.
+        # The size the index covers once `catch_up` ran; other sessions ask the index.
         self._indexed: int | None = None
+        # For a writer that looked leaves up: where the index it found ended (a lost append may
+        # have left the mark past the log's end), for the store to index from once it commits.
+        self.index_from: int | None = None
         # The index failed to read or write: answers come from the tiles, and the store
         # rebuilds the index before its next transaction.
         self.damaged = False
@@ -247,9 +301,21 @@ class _Session:
     def find_leaves(self, leaf_hashes: Sequence[bytes]) -> dict[bytes, int]:
         if not leaf_hashes:
             return {}
-        if self._writer and self._indexed is None:
-            self.catch_up()  # then this transaction's appends are indexed as they are written
         size = self.size()
+        indexed, hints = self._index_hints(leaf_hashes) if self._has_index else (0, [])
+        if self._writer:
+            self.index_from = min(indexed, size, size if self.index_from is None else self.index_from)
+        found = self._confirm(hints, size)
+        if min(indexed, size) < size and len(found) < len(set(leaf_hashes)):
+            wanted = set(leaf_hashes).difference(found)
+            for index, h in self._leaf_hashes_from(min(indexed, size), size):
+                if h in wanted:
+                    found.setdefault(h, index)
+        return found
+
+    def _index_hints(self, leaf_hashes: Sequence[bytes]) -> tuple[int, list[tuple[bytes, int]]]:
+        """The size the index covers, and the (leaf hash, index) pairs it hints at; (0, []) when
+        it turns out damaged."""
         by_key: dict[int, list[bytes]] = {}
         for h in leaf_hashes:
             by_key.setdefault(leaf_key(h), []).append(h)
@@ -266,14 +332,8 @@ class _Session:
             if not _is_damage(e):
                 raise
             self._mark_damaged()
-            indexed, hints = 0, []
-        found = self._confirm(hints, size)
-        if min(indexed, size) < size and len(found) < len(set(leaf_hashes)):
-            wanted = set(leaf_hashes).difference(found)
-            for index, h in self._leaf_hashes_from(min(indexed, size), size):
-                if h in wanted:
-                    found.setdefault(h, index)
-        return found
+            return 0, []
+        return indexed, hints
 
     def _confirm(self, hints: list[tuple[bytes, int]], size: int) -> dict[bytes, int]:
         """Each hash's lowest hinted index where the level-0 tiles hold that very leaf hash."""
@@ -309,11 +369,16 @@ class _Session:
         self.damaged = True
         self._indexed = 0
 
-    def catch_up(self) -> None:
-        """Index the entries the side index is missing (after a crash or a lost write)."""
+    def catch_up(self, since: int | None = None) -> None:
+        """Index the entries the side index is missing: those of the last writes (see the module's
+        doc), or after a crash or a lost write; from `since` on at the latest."""
         size = self.size()
+        if self._writer and self.index_from is None:
+            self.index_from = size
         try:
             indexed = _indexed_size(self._db)
+            if since is not None:
+                indexed = min(indexed, since)
             if indexed < size:
                 rows: list[tuple[bytes, int]] = []
                 for index, h in self._leaf_hashes_from(indexed, size):
@@ -410,17 +475,6 @@ class _Session:
             "INSERT OR REPLACE INTO tiles (level, idx, width, hashes) VALUES (?, ?, ?, ?)",
             ((t.id.level, t.id.index, t.width, t.encode()) for t in written),
         )
-        if self._indexed == first and not self.damaged:
-            end = first + len(leaves)
-            try:
-                self._index_rows(list(zip(leaf_hashes, range(first, end), strict=True)))
-                self._db.execute("UPDATE leafidx.state SET value = ? WHERE key = 'indexed_size'", (end,))
-            except sqlite3.Error as e:
-                if not _is_damage(e):
-                    raise
-                self._mark_damaged()
-            else:
-                self._indexed = end
         return first
 
     def _bundle_rows(self, first: int, leaves: Sequence[bytes]) -> list[tuple[int, int, bytes, bytes, bytes]]:
@@ -492,13 +546,15 @@ def _key_record(row: tuple[object, ...]) -> KeyRecord:
 
 
 @contextmanager
-def read_only(path: Path) -> Iterator[LogReader]:
+def read_only(path: Path, *, immutable: bool = False) -> Iterator[LogReader]:
     """A read transaction on a read-only connection of its own, for scans of entries and tiles
     (another process re-hashing part of the store, say); the leaf-hash index is not attached, so
-    `find_leaves` is not available on it."""
+    `find_leaves` is not available on it. `immutable` as the store that asks was opened (see
+    `SqliteStore._open_read_only`): that store checks that the file did not change."""
+    query = "mode=ro&immutable=1" if immutable else "mode=ro"
     try:
         db = sqlite3.connect(
-            f"{path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=_BUSY_TIMEOUT_S
+            f"{path.absolute().as_uri()}?{query}", uri=True, isolation_level=None, timeout=_BUSY_TIMEOUT_S
         )
     except sqlite3.Error as e:
         raise _store_error(path, e) from None
@@ -511,10 +567,33 @@ def read_only(path: Path) -> Iterator[LogReader]:
         db.close()
 
 
-class SqliteStore:
-    """A LogStore in one SQLite file, with its leaf-hash index in a second one beside it."""
+_Identity = tuple[int, int, int, int, int]
 
-    def __init__(self, path: Path, *, create: bool = False) -> None:
+
+def _identity(path: Path) -> _Identity:
+    """What changes whenever a file is written: (device, inode, size, mtime, ctime)."""
+    try:
+        st = path.stat()
+    except OSError as e:
+        raise StoreError(f"cannot read {path}: {e.strerror}") from None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+def _writable(path: Path) -> bool:
+    """Whether this process may write the database at `path` and create files beside it (its
+    -wal and -shm), as a writer must: not on a read-only mount, nor as another user without the
+    permission."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK | os.X_OK)
+
+
+class SqliteStore:
+    """A LogStore in one SQLite file, with its leaf-hash index in a second one beside it.
+
+    A store this process cannot write (see `_writable`) is opened read-only, unless `read_only`
+    says otherwise: its readers work, and its writer is refused with a StoreError.
+    """
+
+    def __init__(self, path: Path, *, create: bool = False, read_only: bool | None = None) -> None:
         self.path = path
         self.index_path = leaf_index_path(path)
         self._index_damaged = False
@@ -524,9 +603,16 @@ class SqliteStore:
         self._read: tuple[_ReadOnDemand, _Session] | None = None
         self._readers = 0
         self._writing = False
+        # The database file as it was when opened to be read without SQLite's locks (immutable),
+        # else None: see `_open_read_only`.
+        self.unlocked: _Identity | None = None
         mode = "rwc" if create else "rw"
         if not create and not path.is_file():
             raise StoreError(f"no log database at {path}")
+        self.read_only = (not create and not _writable(path)) if read_only is None else read_only
+        if self.read_only:
+            self._open_read_only()
+            return
         try:
             self._db = sqlite3.connect(
                 f"{path.absolute().as_uri()}?mode={mode}",
@@ -535,6 +621,9 @@ class SqliteStore:
                 timeout=_BUSY_TIMEOUT_S,
                 check_same_thread=False,
             )
+        except sqlite3.Error as e:
+            raise _store_error(path, e) from None
+        try:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA cache_size = -65536")
@@ -543,8 +632,9 @@ class SqliteStore:
             else:
                 self._upgrade()
         except sqlite3.Error as e:
+            self._db.close()
             raise _store_error(path, e) from None
-        except StoreError:
+        except BaseException:
             self._db.close()
             raise
         try:
@@ -556,6 +646,68 @@ class SqliteStore:
             self._db.close()
             raise
 
+    def _open_read_only(self) -> None:
+        """A connection for a reader that must write nothing, not even beside the store.
+
+        SQLite reads a WAL database through its -shm file. A reader that cannot create one (in a
+        directory it may not write) cannot open the database at all, and one that can would leave
+        it behind, its own, where the store's writers may not be allowed to open it. So while no
+        writer is at work (there is no -wal file: the last one folded everything into log.db and
+        removed it), log.db is read as an immutable file, without locks or side files, and
+        `check_unchanged` makes sure after each read that nobody wrote it meanwhile. While a
+        writer is at work, or after one was killed, its -wal and -shm files are read as they are.
+        The leaf index is not attached: lookups scan the tiles."""
+        wal, shm = (self.path.with_name(self.path.name + suffix) for suffix in ("-wal", "-shm"))
+        # The file as it is, then no -wal: so no checkpoint was under way after this was taken,
+        # and any write since changed what `check_unchanged` compares it with.
+        identity = _identity(self.path)
+        query = "mode=ro"
+        if not wal.exists():
+            self.unlocked = identity
+            query = "mode=ro&immutable=1"
+        elif not shm.exists():
+            raise StoreError(
+                f"{self.path}: a writer's unfinished write-ahead log ({wal.name}) waits to be "
+                "recovered, which this user cannot do; run any command on the store as a user who "
+                "may write it"
+            )
+        try:
+            db = sqlite3.connect(
+                f"{self.path.absolute().as_uri()}?{query}",
+                uri=True,
+                isolation_level=None,
+                timeout=_BUSY_TIMEOUT_S,
+                check_same_thread=False,
+            )
+        except sqlite3.Error as e:
+            raise _store_error(self.path, e) from None
+        self._db = db
+        try:
+            db.execute("PRAGMA cache_size = -65536")
+            found = self._format()
+        except sqlite3.Error as e:
+            db.close()
+            raise _store_error(self.path, e) from None
+        if found != FORMAT:
+            db.close()
+            if found == _FORMAT_ROWS:
+                raise StoreError(
+                    f"{self.path} was written by an earlier version of chainproof; run any command "
+                    "on it once as a user who may write it, to convert it"
+                )
+            raise StoreError(f"{self.path} is not a {FORMAT} store")
+
+    def check_unchanged(self) -> None:
+        """For a store read without locks: StoreError if its file changed since it was opened.
+
+        What was read may then mix two states of the store (a writer's checkpoint copies pages
+        into log.db while it is read), so it must not be reported."""
+        if self.unlocked is not None and _identity(self.path) != self.unlocked:
+            raise StoreError(
+                f"{self.path} was written while this user read it (without a lock, as it cannot "
+                "write the store); run the command again"
+            )
+
     @contextmanager
     def _setting_up(self) -> Iterator[None]:
         """A write transaction on the store's connection, to create, convert or index the store."""
@@ -564,8 +716,17 @@ class SqliteStore:
             yield
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
+
+    def _rollback(self) -> None:
+        """End the write transaction, whatever ended it.
+
+        A COMMIT that fails (on a full disk, say) may have rolled the transaction back already,
+        and a ROLLBACK then fails too: its error would hide the one that says what went wrong."""
+        if self._db.in_transaction:
+            with suppress(sqlite3.Error):
+                self._db.execute("ROLLBACK")
 
     def _run_script(self, script: str) -> None:
         for statement in script.split(";"):
@@ -719,6 +880,27 @@ class SqliteStore:
         except sqlite3.Error as e:
             raise _store_error(self.index_path, e) from None
 
+    def _index_new_entries(self, since: int) -> None:
+        """Bring the leaf index up to the log's size, after a write (see the module's doc).
+
+        Best effort: the entries are committed already. A writer holding the lock now keeps the
+        index itself, so this does not wait for one; a full disk leaves the index behind, where
+        the next writer catches up."""
+        session = _Session(self._db)
+        try:
+            self._db.execute("PRAGMA busy_timeout = 0")
+            try:
+                with self._setting_up():
+                    session.catch_up(since)
+            finally:
+                self._db.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
+        except sqlite3.Error as e:
+            if _is_damage(e):
+                session.damaged = True
+        except StoreError:
+            pass  # a damaged tile: the next transaction that reads it reports it
+        self._session_done(session)
+
     def _session_done(self, session: _Session) -> None:
         if session.damaged:
             self._index_damaged = True
@@ -730,6 +912,8 @@ class SqliteStore:
 
     @contextmanager
     def writer(self) -> Iterator[_Session]:
+        if self.read_only:
+            raise StoreError(f"{self.path}: this user cannot write the store (it was opened read-only)")
         if self._readers or self._writing:
             raise StoreError(f"{self.path}: a write cannot begin inside another transaction on this store")
         if self._index_damaged:
@@ -740,18 +924,33 @@ class SqliteStore:
             raise _store_error(self.path, e) from None
         session = _Session(self._db, writer=True)
         self._writing = True
+        committing = False
         try:
             yield session
+            committing = True
             self._db.execute("COMMIT")
         except sqlite3.Error as e:
-            self._db.execute("ROLLBACK")
-            raise _store_error(self.path, e) from None
+            self._rollback()
+            raise self._write_error(e, committing) from None
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
         finally:
             self._writing = False
             self._session_done(session)
+        if session.index_from is not None:
+            self._index_new_entries(session.index_from)
+
+    def _write_error(self, e: sqlite3.Error, committing: bool) -> StoreError:
+        """The StoreError for a write transaction that `e` ended, saying when nothing was written
+        for certain: an error before COMMIT, or a COMMIT that could not write its pages. (One that
+        wrote them and then failed, to sync say, may have committed: the write-ahead log holds
+        the transaction whole, and the next opening recovers it.)"""
+        error = _store_error(self.path, e)
+        unwritten = _error_name(e) in ("SQLITE_FULL", "SQLITE_IOERR_WRITE") if committing else True
+        if unwritten and _disk_full(self.path, e):
+            return StoreError(f"{error}; nothing was written")
+        return error
 
     def close(self) -> None:
         self._db.close()
@@ -779,7 +978,7 @@ class _Reading:
             if store._index_damaged:
                 store._repair_index()
             db = _ReadOnDemand(store._db)
-            store._read = (db, _Session(db, store._tiles_read))
+            store._read = (db, _Session(db, store._tiles_read, indexed=not store.read_only))
         store._readers += 1
         return store._read[1]
 
@@ -795,5 +994,6 @@ class _Reading:
                 raise _store_error(store.path, e) from None
             finally:
                 store._session_done(session)
+            store.check_unchanged()
         if isinstance(error, sqlite3.Error):
             raise _store_error(store.path, error) from None

@@ -139,7 +139,7 @@ def match_requirements(requirements: Iterable[Requirement], lookup: Lookup | Non
 
 def _source(source: str) -> tuple[str, int | None]:
     path, _, line = source.rpartition(":")
-    if path and line.isdigit():
+    if path and line.isascii() and line.isdigit() and len(line) <= 12:  # a line number, as int() reads it
         return path, int(line)
     return source, None
 

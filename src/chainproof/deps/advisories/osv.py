@@ -6,7 +6,6 @@ file or the network. Only the PyPI ecosystem is matched, with PEP 503 names and 
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from chainproof._internal import untrusted_json
 from chainproof.deps.model import Severity
 from chainproof.errors import FormatError
 
@@ -92,7 +92,7 @@ class OsvRecord:
 def parse_text(data: bytes | str, source: str) -> OsvRecord:
     """One record from OSV JSON text; `source` names where it came from, for error messages."""
     try:
-        obj = json.loads(data)
+        obj = untrusted_json.loads(data, unique_keys=False)
     except (ValueError, RecursionError) as e:
         raise AdvisoryFormatError(f"{source}: not valid JSON ({_short(e)})") from None
     return parse_record(obj, source)

@@ -8,7 +8,6 @@ exact files the gate downloaded and scanned, each pinned to the hash it was scan
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -17,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chainproof._internal import untrusted_json
 from chainproof.deps.gate.policy import Candidate
 from chainproof.errors import ChainproofError, UsageError
 
@@ -82,7 +82,7 @@ class Resolution:
 def parse_report(data: bytes | str) -> list[Candidate]:
     """The artifacts of a pip installation report (`--report`, format version 1)."""
     try:
-        report = json.loads(data)
+        report = untrusted_json.loads(data, unique_keys=False)
         items = report["install"]
     except (ValueError, KeyError, TypeError) as e:
         raise ResolveError(

@@ -8,7 +8,6 @@ and only prints its `sysconfig` paths.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -16,6 +15,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+from chainproof._internal import untrusted_json
 from chainproof.deps.files import TreeError
 from chainproof.errors import UsageError
 
@@ -139,7 +139,7 @@ def environment_of_python(exe: str, timeout: float = PYTHON_TIMEOUT) -> Environm
 
 def _paths_from_output(exe: str, returncode: int, stdout: bytes) -> list[Path]:
     try:
-        values = json.loads(stdout) if returncode == 0 else None
+        values = untrusted_json.loads(stdout, unique_keys=False) if returncode == 0 else None
     except ValueError:
         values = None
     if not isinstance(values, list) or not all(isinstance(v, str) for v in values if v is not None):

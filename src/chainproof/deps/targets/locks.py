@@ -30,6 +30,7 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+from chainproof._internal.untrusted_json import MAX_INT_DIGITS
 from chainproof.deps.files import MAX_FILE_BYTES, TreeError
 from chainproof.deps.model import Finding, Requirement, ScanResult, Severity
 
@@ -508,6 +509,8 @@ def load_toml(data: bytes, path: str) -> tuple[dict[str, object] | None, list[Fi
     except tomllib.TOMLDecodeError as e:
         where = _TOML_LINE.search(str(e))
         return None, [malformed(path, int(where.group(1)) if where else None, f"not valid TOML: {e}")]
+    except ValueError:  # tomllib converts integers with int(), which refuses more digits than this
+        return None, [malformed(path, None, f"holds an integer of more than {MAX_INT_DIGITS:,} digits")]
 
 
 def header_lines(data: bytes, key: str) -> list[int]:
