@@ -27,7 +27,7 @@ from chainproof.deps.model import Severity
 from chainproof.lineage.index import statement_digest
 from chainproof.lineage.memory import MemoryLineage
 from chainproof.log.custody import ADMIN_FILE, CustodyLog, sign_statement
-from chainproof.log.store import ACTOR_ROLE, KeyRecord
+from chainproof.log.store import KeyRecord, KeyRole
 from chainproof.policy import Policy, parse, template
 
 T0 = "2026-03-01T00:00:00Z"
@@ -84,7 +84,7 @@ class Story:
     def actor(self, name: str, role: str, org: str) -> int:
         if self.log is None:
             keyid = hashlib.sha256(name.encode()).hexdigest()
-            self.lineage.set_key(KeyRecord(keyid, name, b"", ACTOR_ROLE, self.next()))
+            self.lineage.set_key(KeyRecord(keyid, name, b"", KeyRole.ACTOR, self.next()))
         else:
             self.keys.setdefault(None, read_private(self.log.directory / ADMIN_FILE))
             self.keys[name] = generate()

@@ -30,7 +30,7 @@ from chainproof.log import entries, merkle
 from chainproof.log.custody import ADMIN_FILE, DB_FILE, SIGNER_FILE, CustodyLog, sign_statement
 from chainproof.log.entries import RejectedEntry
 from chainproof.log.sqlite import LEAF_INDEX_FILE
-from chainproof.log.store import KeyRecord
+from chainproof.log.store import KeyRecord, KeyRole
 
 # -- creation ------------------------------------------------------------------------------
 
@@ -56,7 +56,7 @@ def test_create_writes_keys_genesis_and_first_checkpoint(tmp_path: Path) -> None
         cp = checkpoint_of(log.checkpoint(), log.vkey)
         assert (cp.origin, cp.size, cp.root) == (ORIGIN, 1, merkle.leaf_hash(log.entry(0)))
         [admin_record] = log.keys()
-        assert (admin_record.role, admin_record.registered_at) == (entries.ADMIN_ROLE, 0)
+        assert (admin_record.role, admin_record.registered_at) == (KeyRole.ADMIN, 0)
         assert admin_record.keyid == keys.keyid(admin.public_key())
     finally:
         log.close()
@@ -305,7 +305,7 @@ def test_a_key_registered_in_a_batch_signs_later_entries_of_that_batch(built: Bu
     record = log.find_key("bob")
     assert (record.keyid, record.role, record.registered_at) == (
         keys.keyid(bob.public_key()),
-        entries.ACTOR_ROLE,
+        KeyRole.ACTOR,
         size,
     )
     assert record.public_key == keys.public_raw(bob.public_key())
@@ -436,7 +436,7 @@ def test_revocation_of_the_admin_an_unknown_or_a_revoked_key_is_rejected(
     built: Built, stranger: Ed25519PrivateKey
 ) -> None:
     log = built.log
-    admin = next(k for k in log.keys() if k.role == entries.ADMIN_ROLE)  # noqa: SIM118 -- not a dict
+    admin = next(k for k in log.keys() if k.role == KeyRole.ADMIN)  # noqa: SIM118 -- not a dict
     with pytest.raises(UsageError, match="admin key cannot be revoked"):
         log.revoke_key(admin, effective_from=None, reason="")
     with pytest.raises(RejectedEntry, match="admin key cannot be revoked"):

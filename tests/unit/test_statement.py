@@ -17,7 +17,7 @@ from chainproof.attest import keys, statement
 from chainproof.attest.statement import STATEMENT_TYPE, Statement, Subject
 from chainproof.errors import FormatError
 from chainproof.log import entries
-from chainproof.log.store import ACTOR_ROLE, KeyRecord
+from chainproof.log.store import KeyRecord, KeyRole
 
 SHA256 = "ab" * 32
 SHA512 = "cd" * 64
@@ -223,7 +223,7 @@ def test_we_read_statements_the_in_toto_bindings_write(
 
 def test_the_log_management_statements_pass_the_in_toto_validator() -> None:
     key = keys.generate().public_key()
-    record = KeyRecord(keys.keyid(key), "alice", keys.public_raw(key), ACTOR_ROLE, registered_at=1)
+    record = KeyRecord(keys.keyid(key), "alice", keys.public_raw(key), KeyRole.ACTOR, registered_at=1)
     for ours in (
         entries.genesis_statement("log.example", "log.example+00000000+AQ==", key),
         entries.registration_statement("alice", key),

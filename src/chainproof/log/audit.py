@@ -97,10 +97,12 @@ class Auditor:
         saved: Checkpoint | None = None,
         block_roots: Callable[[int], bytes] | None = None,
         hashing: LeafHashing | None = None,
+        rules: entries.Rules = entries.LOG_RULES,
     ) -> None:
         """`block_roots` is handed to the `InlineHashing` the auditor hashes with, unless `hashing`
-        says otherwise (leaf hashes computed ahead, say)."""
+        says otherwise (leaf hashes computed ahead, say); `rules` admit each entry again."""
         self.verifier = verifier
+        self._rules = rules
         self.saved = saved
         self._hashing = hashing if hashing is not None else InlineHashing(block_roots)
         self.report = AuditReport(origin=verifier.name)
@@ -179,7 +181,7 @@ class Auditor:
             env = dsse.parse(leaf)
             if env.canonical() != leaf:
                 self.problem(index, "the envelope is not in the log's canonical form")
-            admitted = entries.admit(env, index, self._keys.get)
+            admitted = entries.admit(env, index, self._keys.get, rules=self._rules)
         except ChainproofError as e:
             self.problem(index, f"not admissible: {e}")
             return
@@ -283,9 +285,11 @@ def audit_events(
     saved: Checkpoint | None = None,
     block_roots: Callable[[int], bytes] | None = None,
     hashing: LeafHashing | None = None,
+    rules: entries.Rules = entries.LOG_RULES,
 ) -> AuditReport:
-    """Audit a log given as the export's events (from a file or from a store)."""
-    auditor = Auditor(verifier, saved=saved, block_roots=block_roots, hashing=hashing)
+    """Audit a log given as the export's events (from a file or from a store); `rules` are the
+    admission rules its entries were appended under."""
+    auditor = Auditor(verifier, saved=saved, block_roots=block_roots, hashing=hashing, rules=rules)
     for ev in events:
         if isinstance(ev, EntryBatch):
             auditor.entry_batch(ev.leaves, ev.claims)
@@ -305,6 +309,7 @@ def audit_store(
     watch: Callable[[Iterable[Event]], Iterable[Event]] = lambda events: events,
     open_reader: Opener | None = None,
     jobs: Jobs | None = None,
+    rules: entries.Rules = entries.LOG_RULES,
 ) -> AuditReport:
     """Audit a store: its entries and checkpoints, then its tiles and key index.
 
@@ -321,16 +326,20 @@ def audit_store(
     """
     events = watch(export.events(reader, size))
     if not _tiles_sound(reader, size):
-        report = audit_events(events, size, verifier, saved=saved)
+        report = audit_events(events, size, verifier, saved=saved, rules=rules)
         check_store(reader, size, report)
         return report
     rehashed = None
     if open_reader is not None:
         rehashed = rehash_store(reader, size, open_reader, jobs or Jobs.default(), saved=saved)
     if rehashed is None:
-        report = audit_events(events, size, verifier, saved=saved, block_roots=tile_roots(reader, size))
+        report = audit_events(
+            events, size, verifier, saved=saved, block_roots=tile_roots(reader, size), rules=rules
+        )
     else:
-        report = audit_events(events, size, verifier, saved=saved, hashing=PrecomputedHashing(rehashed))
+        report = audit_events(
+            events, size, verifier, saved=saved, hashing=PrecomputedHashing(rehashed), rules=rules
+        )
     check_keys(reader, report)
     return report
 

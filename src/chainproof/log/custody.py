@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from chainproof.attest import dsse
     from chainproof.attest.statement import Statement
     from chainproof.log.audit import AuditReport
-    from chainproof.log.entries import Verified
+    from chainproof.log.entries import Rules, Verified
     from chainproof.log.export import Event
     from chainproof.log.note import Checkpoint, NoteSigner, NoteVerifier
     from chainproof.log.rehash_workers import Jobs, Opener
@@ -110,9 +110,17 @@ class CustodyLog:
 
     `max_entry_bytes` is the largest entry it appends (default: `config.max_entry_bytes()`)."""
 
-    def __init__(self, directory: Path, store: LogStore, *, max_entry_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        store: LogStore,
+        *,
+        max_entry_bytes: int | None = None,
+        rules: Rules | None = None,
+    ) -> None:
         self.directory = directory
         self.store = store
+        self._rules = rules
         self.max_entry_bytes = config.max_entry_bytes() if max_entry_bytes is None else max_entry_bytes
         self._known_ranges: _Known = {}  # for proofs: see `_range_hash`
         self._seen_size = 0  # the largest size this process has read; a log never shrinks
@@ -309,6 +317,14 @@ class CustodyLog:
         if isinstance(self.store, SqliteStore):
             self.store.check_unchanged()
 
+    @property
+    def rules(self) -> Rules:
+        """How this log admits entries (by default `default_rules()`), loaded when first needed:
+        reading commands never admit anything."""
+        if self._rules is None:
+            self._rules = default_rules()
+        return self._rules
+
     def audit(
         self,
         verifier: NoteVerifier,
@@ -333,6 +349,7 @@ class CustodyLog:
                 watch=lambda events: watch(events, size),
                 open_reader=self._read_only_opener(),
                 jobs=jobs,
+                rules=self.rules,
             )
 
     def _read_only_opener(self) -> Opener | None:
@@ -429,7 +446,11 @@ class CustodyLog:
             index = size + len(leaves)
             try:
                 admitted = entries.admit(
-                    env, index, lookup, verified[position] if position < len(verified) else frozenset()
+                    env,
+                    index,
+                    lookup,
+                    verified[position] if position < len(verified) else frozenset(),
+                    self.rules,
                 )
             except VerificationError as e:
                 raise type(e)(f"{_label(labels, position)}: {e}") from None
@@ -478,6 +499,7 @@ class CustodyLog:
                     watch=repair.substituted(bad),
                     open_reader=self._read_only_opener(),
                     jobs=jobs,
+                    rules=self.rules,
                 )
                 if not report.ok:
                     more = f" and {report.problem_count - 1} more" if report.problem_count > 1 else ""
@@ -541,8 +563,21 @@ class CustodyLog:
         return self.append([sign_statement(st, admin)])
 
 
+def default_rules() -> Rules:
+    """The log's own admission rules and the chain of custody's: the facade is where they meet."""
+    from chainproof.custody.admission import RULES
+    from chainproof.log.entries import LOG_RULES
+
+    return LOG_RULES | RULES
+
+
 def audit_export(
-    path: Path, verifier: NoteVerifier, *, saved: Checkpoint | None = None, watch: Watch = _unwatched
+    path: Path,
+    verifier: NoteVerifier,
+    *,
+    saved: Checkpoint | None = None,
+    watch: Watch = _unwatched,
+    rules: Rules | None = None,
 ) -> AuditReport:
     """Audit an export file against the verifier key (and a checkpoint saved earlier)."""
     from chainproof.log import audit, export
@@ -553,7 +588,13 @@ def audit_export(
         raise UsageError(f"cannot read {path}: {e.strerror}") from None
     with f:
         header, events = export.read(f)
-        report = audit.audit_events(watch(events, header.tree_size), header.tree_size, verifier, saved=saved)
+        report = audit.audit_events(
+            watch(events, header.tree_size),
+            header.tree_size,
+            verifier,
+            saved=saved,
+            rules=default_rules() if rules is None else rules,
+        )
     if header.checkpoint_vkey != verifier.vkey:
         report.add(None, "the export names another checkpoint key than the one audited with")
     if header.origin != verifier.name:
@@ -584,9 +625,9 @@ def sign_statement(st: Statement, key: Ed25519PrivateKey) -> dsse.Envelope:
 def _check_revocation(record: KeyRecord, start: int, size: int) -> None:
     """The admission rules refuse these too, but as rejected input (exit 1): asked for here, each
     is a request that cannot be met (exit 2), refused before the admin key signs anything."""
-    from chainproof.log.store import ADMIN_ROLE
+    from chainproof.log.store import KeyRole
 
-    if record.role == ADMIN_ROLE:
+    if record.role is KeyRole.ADMIN:
         raise UsageError("the admin key cannot be revoked")
     if record.revoked_at is not None:
         raise UsageError(f"key {record.name} is already revoked (entry {record.revoked_at})")

@@ -15,7 +15,7 @@ audit).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from chainproof.attest import dsse, keys, statement
 from chainproof.attest.statement import Statement, Subject
 from chainproof.errors import FormatError, VerificationError
-from chainproof.log.store import ACTOR_ROLE, ADMIN_ROLE, KeyRecord
+from chainproof.log.store import KeyRecord, KeyRole
 
 PREDICATE_BASE = "https://chainproof.dev/log"
 GENESIS = f"{PREDICATE_BASE}/genesis/v1"
@@ -59,7 +59,7 @@ def genesis_statement(origin: str, checkpoint_vkey: str, admin: Ed25519PublicKey
     predicate = {
         "origin": origin,
         "checkpoint_key": checkpoint_vkey,
-        "admin": {"name": ADMIN_ROLE, "keyid": admin_id, "public_key": keys.public_pem(admin)},
+        "admin": {"name": KeyRole.ADMIN, "keyid": admin_id, "public_key": keys.public_pem(admin)},
     }
     return Statement((_key_subject(origin, admin_id),), GENESIS, predicate)
 
@@ -110,7 +110,7 @@ def _genesis(env: dsse.Envelope, st: Statement, index: int) -> KeyRecord:
     _str_field(st, "origin")
     _str_field(st, "checkpoint_key")
     kid, raw = _declared_key(st, admin)
-    record = KeyRecord(kid, ADMIN_ROLE, raw, ADMIN_ROLE, registered_at=0)
+    record = KeyRecord(kid, KeyRole.ADMIN, raw, KeyRole.ADMIN, registered_at=0)
     _check_signatures(env, 0, lambda k: record if k == kid else None)
     return record
 
@@ -137,23 +137,77 @@ def _check_signatures(
     return signers
 
 
-def admit(env: dsse.Envelope, index: int, lookup: KeyLookup, verified: Verified = frozenset()) -> Admitted:
+@dataclass(frozen=True)
+class Context:
+    """What an admission rule sees of an envelope whose signatures have been checked."""
+
+    envelope: dsse.Envelope
+    statement: Statement
+    index: int
+    signers: tuple[KeyRecord, ...]
+    lookup: KeyLookup
+
+
+Rule = Callable[[Context], "KeyRecord | None"]
+"""One predicate type's admission: raise `RejectedEntry` (or `FormatError`) to refuse; return the
+key-registry record the entry creates or changes, if any."""
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The admission rule of each predicate type the log treats specially; an entry of any other
+    type needs only valid signatures by keys valid at its index. Combine with `|`."""
+
+    by_type: Mapping[str, Rule]
+
+    def __or__(self, other: Rules) -> Rules:
+        clash = self.by_type.keys() & other.by_type.keys()
+        if clash:
+            raise ValueError(f"two admission rules for {', '.join(sorted(clash))}")
+        return Rules({**self.by_type, **other.by_type})
+
+
+def admin_only(ctx: Context) -> None:
+    """Refuse an entry not signed by the admin key alone."""
+    if any(s.role is not KeyRole.ADMIN for s in ctx.signers):
+        raise RejectedEntry(f"only the admin key may sign {ctx.statement.predicate_type} entries")
+
+
+def _registration_rule(ctx: Context) -> KeyRecord:
+    admin_only(ctx)
+    return _registration(ctx.statement, ctx.index, ctx.lookup)
+
+
+def _revocation_rule(ctx: Context) -> KeyRecord:
+    admin_only(ctx)
+    return _revocation(ctx.statement, ctx.index, ctx.lookup)
+
+
+LOG_RULES = Rules({KEY_REGISTRATION: _registration_rule, KEY_REVOCATION: _revocation_rule})
+"""The log's own key registry. The genesis is not among them: it comes before any key is
+registered (it declares the admin key and is signed by it), so `admit` checks it first."""
+
+
+def admit(
+    env: dsse.Envelope,
+    index: int,
+    lookup: KeyLookup,
+    verified: Verified = frozenset(),
+    rules: Rules = LOG_RULES,
+) -> Admitted:
     """Check one envelope for entry `index`; raise RejectedEntry or FormatError if it may not enter.
 
-    `verified` names signatures over `env` already checked (see `preverify`)."""
+    `verified` names signatures over `env` already checked (see `preverify`); `rules` says how
+    each predicate type is admitted beyond its signatures."""
     if env.payload_type != dsse.INTOTO_PAYLOAD_TYPE:
         raise RejectedEntry(f"payloadType {env.payload_type!r} is not {dsse.INTOTO_PAYLOAD_TYPE!r}")
     st = statement.parse(env.payload)
     if st.predicate_type == GENESIS:
         return Admitted(env, st, _genesis(env, st, index))
     signers = _check_signatures(env, index, lookup, verified)
-    if st.predicate_type not in (KEY_REGISTRATION, KEY_REVOCATION):
-        return Admitted(env, st, None)
-    if any(s.role != ADMIN_ROLE for s in signers):
-        raise RejectedEntry(f"only the admin key may sign {st.predicate_type} entries")
-    if st.predicate_type == KEY_REGISTRATION:
-        return Admitted(env, st, _registration(st, index, lookup))
-    return Admitted(env, st, _revocation(st, index, lookup))
+    rule = rules.by_type.get(st.predicate_type)
+    change = rule(Context(env, st, index, tuple(signers), lookup)) if rule is not None else None
+    return Admitted(env, st, change)
 
 
 def preverify(env: dsse.Envelope, lookup: KeyLookup) -> Verified:
@@ -183,7 +237,7 @@ def _registration(st: Statement, index: int, lookup: KeyLookup) -> KeyRecord:
     kid, raw = _declared_key(st)
     if lookup(kid) is not None:
         raise RejectedEntry(f"key {kid} is already registered")
-    return KeyRecord(kid, name, raw, ACTOR_ROLE, registered_at=index)
+    return KeyRecord(kid, name, raw, KeyRole.ACTOR, registered_at=index)
 
 
 def _revocation(st: Statement, index: int, lookup: KeyLookup) -> KeyRecord:
@@ -192,7 +246,7 @@ def _revocation(st: Statement, index: int, lookup: KeyLookup) -> KeyRecord:
     record = lookup(kid)
     if record is None:
         raise RejectedEntry(f"key {kid} is not registered in this log")
-    if record.role == ADMIN_ROLE:
+    if record.role == KeyRole.ADMIN:
         raise RejectedEntry("the admin key cannot be revoked by an entry it signs")
     if record.revoked_at is not None:
         raise RejectedEntry(f"key {kid} is already revoked (entry {record.revoked_at})")

@@ -37,7 +37,7 @@ from chainproof.errors import StoreError
 from chainproof.log import bundles as bx
 from chainproof.log import tiles as tl
 from chainproof.log.merkle import HASH_SIZE
-from chainproof.log.store import FORMAT, KeyRecord, LogReader
+from chainproof.log.store import FORMAT, KeyRecord, KeyRole, LogReader
 from chainproof.log.tiles import Tile, TileId
 
 _ENTRY_TABLES = """
@@ -534,11 +534,13 @@ def _blob(value: object, what: str) -> bytes:
 
 def _key_record(row: tuple[object, ...]) -> KeyRecord:
     keyid, name, public_key, role, registered_at, revoked_from, revoked_at = row
+    if role not in tuple(KeyRole):
+        raise StoreError(f"key {keyid} has the unknown role {role!r}; the store is damaged")
     return KeyRecord(
         keyid=str(keyid),
         name=str(name),
         public_key=_blob(public_key, f"key {keyid}"),
-        role=str(role),
+        role=KeyRole(str(role)),
         registered_at=int(registered_at),  # type: ignore[call-overload]
         revoked_from=None if revoked_from is None else int(revoked_from),  # type: ignore[call-overload]
         revoked_at=None if revoked_at is None else int(revoked_at),  # type: ignore[call-overload]

@@ -12,6 +12,7 @@ all. SQLite is the embedded implementation; a PostgreSQL one is to implement the
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -20,8 +21,13 @@ from typing import Protocol
 from chainproof.log.tiles import Tile, TileId
 
 FORMAT = "chainproof-log/2"
-ADMIN_ROLE = "admin"
-ACTOR_ROLE = "actor"
+
+
+class KeyRole(enum.StrEnum):
+    """What a registered key may do: the admin key manages the registry; actor keys sign entries."""
+
+    ADMIN = "admin"
+    ACTOR = "actor"
 
 
 @dataclass(frozen=True)
@@ -31,14 +37,14 @@ class KeyRecord:
     keyid: str
     name: str
     public_key: bytes
-    role: str
+    role: KeyRole
     registered_at: int
     revoked_from: int | None = None
     revoked_at: int | None = None
 
     def valid_at(self, index: int) -> bool:
         """Whether an entry at `index` may carry this key's signature."""
-        after_registration = index > self.registered_at or (self.role == ADMIN_ROLE and index == 0)
+        after_registration = index > self.registered_at or (self.role is KeyRole.ADMIN and index == 0)
         return after_registration and (self.revoked_from is None or index < self.revoked_from)
 
 
