@@ -21,16 +21,28 @@ _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=
 
 
 def _plain(value: Any) -> bool:
-    """Whether `value` is of the shape the C encoder writes exactly as JCS does."""
-    if isinstance(value, str) or value is None or isinstance(value, bool):
-        return True
-    if isinstance(value, int):
-        return -_EXACT <= value <= _EXACT
-    if isinstance(value, dict):
-        return all(isinstance(k, str) and k.isascii() and _plain(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return all(_plain(v) for v in value)
-    return False
+    """Whether `value` is of the shape the C encoder writes exactly as JCS does. A loop over a
+    stack, by exact type (a subclass, an enum say, goes the reference's way): a training record's
+    walk is about a third of its serialisation this way, and three times that recursively."""
+    stack = [value]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        v = pop()
+        t = type(v)
+        if t is str or t is bool or v is None:
+            continue
+        if t is int:
+            if not -_EXACT <= v <= _EXACT:
+                return False
+        elif t is dict:
+            if not all(type(k) is str and k.isascii() for k in v):
+                return False
+            push(v.values())
+        elif t is list or t is tuple:
+            push(v)
+        else:
+            return False
+    return True
 
 
 def dumps(value: Any) -> bytes:
