@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py --quick          # a smoke run with small sizes
     .venv/bin/python bench/run.py --sizes 1M,10M --areas build,proofs
     .venv/bin/python bench/run.py --areas guard-scan,guard-peer,guard-fp   # the dependency guard
+    .venv/bin/python bench/run.py --areas manifest         # dataset manifests on ~2 GB
 
 Large logs, the dependency guard's environment, wheels and PyPI downloads are built or fetched once
 and cached under bench/.cache/ (`--rebuild` builds them again). Nothing is written outside
@@ -27,6 +28,7 @@ import log_append
 import log_audit
 import log_build
 import log_proofs
+import manifest
 import peer_pymerkle
 
 AREAS: dict[str, Callable[[c.Config], list[c.Figure]]] = {
@@ -38,6 +40,7 @@ AREAS: dict[str, Callable[[c.Config], list[c.Figure]]] = {
     "guard-scan": guard_env.measure,
     "guard-peer": guard_peer.measure,
     "guard-fp": guard_fp.measure,
+    "manifest": manifest.measure,
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import rfc8785
@@ -357,3 +358,10 @@ def test_diff_json_shape() -> None:
     assert obj["changed"] == [
         {"path": "a.txt", "old": {"size": 6, "sha256": HELLO}, "new": {"size": 7, "sha256": HELLO}}
     ]
+
+
+def test_the_formats_doc_shows_the_known_answer() -> None:
+    """docs/formats.md's example manifest is this vector, byte for byte."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "formats.md").read_text(encoding="utf-8")
+    example = doc.split("## Dataset manifests", 1)[1].split("```json\n", 1)[1].split("```", 1)[0]
+    assert example.encode() == kat_manifest().dumps()

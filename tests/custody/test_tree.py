@@ -409,3 +409,18 @@ def test_load_reads_a_manifest_file_or_builds_a_directory(tmp_path: Path) -> Non
     (tmp_path / "not.json").write_bytes(b"\x00binary")
     with pytest.raises(Exception, match=r"not\.json is not JSON"):
         load(tmp_path / "not.json")
+
+
+def test_an_error_in_the_progress_callback_stops_the_threads(tmp_path: Path) -> None:
+    top = write(tmp_path / "d", {f"{i:02d}.bin": os.urandom(hashing.CHUNK) for i in range(40)})
+
+    class Stop(Exception):
+        pass
+
+    def stop(done: int, total: int) -> None:
+        raise Stop
+
+    before = threading.active_count()
+    with pytest.raises(Stop):
+        build(top, jobs=2, on_progress=stop)
+    assert threading.active_count() == before

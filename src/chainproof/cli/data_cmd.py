@@ -62,12 +62,12 @@ def _progress(what: str) -> Iterator[ProgressCallback | None]:
 
     def update(done: int, total: int) -> None:
         nonlocal shown
-        if not shown:
-            if time.monotonic() - started < _BAR_AFTER_SECONDS:
-                return
-            bar.start()
-            shown = True
+        if not shown and time.monotonic() - started < _BAR_AFTER_SECONDS:
+            return
         bar.update(task, completed=done, total=total)
+        if not shown:
+            bar.start()  # after the first update, so that its first frame already has the total
+            shown = True
 
     try:
         yield update

@@ -165,16 +165,24 @@ def hash_found(f: Found, buf: bytearray, tally: Tally | None = None) -> bytes:
 # -- many files ------------------------------------------------------------------------------
 
 
+class _Cancelled(Exception):
+    """Raised inside a worker once the build has failed or been interrupted."""
+
+
 class Tally:
-    """Bytes hashed so far, added to by the workers, read by the calling thread."""
+    """Bytes hashed so far, added to by the workers, read by the calling thread. Once cancelled,
+    the next `add` (within one read of every worker) stops the worker that calls it."""
 
     def __init__(self) -> None:
         self.done = 0
+        self.cancelled = False
         self._lock = threading.Lock()
 
     def add(self, n: int) -> None:
         with self._lock:
             self.done += n
+        if self.cancelled:
+            raise _Cancelled
 
 
 def _tasks(files: Sequence[Found], order: Sequence[int]) -> list[list[int]]:
@@ -199,13 +207,14 @@ class _Work:
     """The tasks, handed out under a lock: small files to one thread at a time while large files
     remain, large files largest first. The first error stops every thread at its next task."""
 
-    def __init__(self, files: Sequence[Found]) -> None:
+    def __init__(self, files: Sequence[Found], tally: Tally) -> None:
         small = [i for i, f in enumerate(files) if f.size < SMALL]  # walk order: directory by directory
         large = sorted((i for i, f in enumerate(files) if f.size >= SMALL), key=lambda i: -files[i].size)
         self._small = deque(_tasks(files, small))
         self._large = deque(_tasks(files, large))
         self._on_small = 0
         self._lock = threading.Lock()
+        self.tally = tally
         self.error: BaseException | None = None
 
     def take(self, *, done_small: bool) -> tuple[bool, list[int]] | None:
@@ -225,16 +234,19 @@ class _Work:
         with self._lock:
             if self.error is None:
                 self.error = error
+            self.tally.cancelled = True
 
 
-def _worker(work: _Work, files: Sequence[Found], out: list[bytes], tally: Tally) -> None:
+def _worker(work: _Work, files: Sequence[Found], out: list[bytes]) -> None:
     buf = bytearray(CHUNK)
     small = False
     try:
         while (task := work.take(done_small=small)) is not None:
             small, batch = task
             for i in batch:
-                out[i] = hash_found(files[i], buf, tally)
+                out[i] = hash_found(files[i], buf, work.tally)
+    except _Cancelled:
+        return
     except BaseException as e:  # noqa: BLE001 -- handed to the calling thread, which raises it
         work.fail(e)
 
@@ -242,16 +254,14 @@ def _worker(work: _Work, files: Sequence[Found], out: list[bytes], tally: Tally)
 def hash_files(
     files: Sequence[Found], *, jobs: int | None = None, on_progress: ProgressCallback | None = None
 ) -> list[bytes]:
-    """The SHA-256 of each file, hashed by `jobs` threads (default: every core)."""
+    """The SHA-256 of each file, hashed by `jobs` threads (default: every core; 0 is 1)."""
     total = sum(f.size for f in files)
     out: list[bytes] = [b""] * len(files)
     tally = Tally()
-    work = _Work(files)
-    count = max(1, min(jobs or default_jobs(), len(files)))
+    work = _Work(files, tally)
+    count = max(1, min(default_jobs() if jobs is None else jobs, len(files)))
     threads = [
-        threading.Thread(
-            target=_worker, args=(work, files, out, tally), name=f"chainproof-hash-{n}", daemon=True
-        )
+        threading.Thread(target=_worker, args=(work, files, out), name=f"hash-{n}", daemon=True)
         for n in range(count)
     ]
     for t in threads:
@@ -262,7 +272,7 @@ def hash_files(
                 t.join(_PROGRESS_SECONDS)
                 if on_progress is not None:
                     on_progress(tally.done, total)
-    except BaseException as e:  # Ctrl-C: the threads stop after the file each is reading
+    except BaseException as e:  # Ctrl-C: each thread stops at its next read
         work.fail(e)
         for t in threads:
             t.join()

@@ -80,7 +80,7 @@ def _symlink(top: str, rel: str, abspath: str) -> FileEntry:
         raise DatasetError(f"{where}: the link's target is not valid UTF-8") from None
 
 
-def _scan_dir(top: str, rel: str, absdir: str) -> list[os.DirEntry[str]]:
+def _scan_dir(absdir: str) -> list[os.DirEntry[str]]:
     try:
         with os.scandir(absdir) as it:
             return list(it)
@@ -100,7 +100,7 @@ def walk(top: str) -> tuple[list[Found], list[FileEntry]]:
     stack = [("", top)]
     while stack:
         prefix, absdir = stack.pop()
-        for entry in _scan_dir(top, prefix, absdir):
+        for entry in _scan_dir(absdir):
             rel = _checked_name(top, prefix + entry.name)
             try:
                 st = entry.stat(follow_symlinks=False)
