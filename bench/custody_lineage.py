@@ -16,6 +16,7 @@ releases. Inputs are drawn mostly from recent artifacts, as a pipeline's are.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 import resource
 import shutil
@@ -170,8 +171,12 @@ def _store(n: int) -> tuple[Path, float]:
     return directory, spent
 
 
+HOPS_ENV = "CHAINPROOF_BENCH_CUSTODY_HOPS"
+"""Hops in the synthetic log: 1,000,000 for `make bench`, 20,000 with --quick, this when set."""
+
+
 def measure(cfg: c.Config) -> list[c.Figure]:
-    n = 20_000 if cfg.quick else 1_000_000
+    n = int(os.environ.get(HOPS_ENV) or (20_000 if cfg.quick else 1_000_000))
     directory, spent = _store(n)
     custody = Custody.open(directory)
     try:

@@ -5,6 +5,7 @@
     .venv/bin/python bench/run.py --sizes 1M,10M --areas build,proofs
     .venv/bin/python bench/run.py --areas guard-scan,guard-peer,guard-fp   # the dependency guard
     .venv/bin/python bench/run.py --areas manifest         # dataset manifests on ~2 GB
+    .venv/bin/python bench/run.py --areas custody          # 1,000,000 hop records: record, impact, verify
 
 Large logs, the dependency guard's environment, wheels and PyPI downloads are built or fetched once
 and cached under bench/.cache/ (`--rebuild` builds them again). Nothing is written outside
@@ -21,6 +22,7 @@ import time
 from collections.abc import Callable
 
 import _common as c
+import custody_lineage
 import guard_env
 import guard_fp
 import guard_peer
@@ -41,6 +43,7 @@ AREAS: dict[str, Callable[[c.Config], list[c.Figure]]] = {
     "guard-peer": guard_peer.measure,
     "guard-fp": guard_fp.measure,
     "manifest": manifest.measure,
+    "custody": custody_lineage.measure,
 }
 
 
