@@ -160,6 +160,32 @@ def _statement(predicate_type: str, predicate: dict[str, Any], subjects: int = 1
         (pr.hop_type(Hop.ANNOTATE), {"inputs": [{"digest": {"sha256": "zz"}}]}, "is not a digest"),
         (pr.GRANT, {"grantee": "a", "purpose": "p"}, "expires must be a non-empty string"),
         (pr.hop_type(Hop.INGEST), {"time": "2026-03-24 10:00"}, "not an RFC 3339 time"),
+        (
+            pr.SLSA_PROVENANCE,
+            {
+                "buildDefinition": {
+                    "buildType": pr.hop_type(Hop.TRAIN),
+                    "resolvedDependencies": [{"name": "torch", "annotations": {"role": "package"}}],
+                }
+            },
+            "a package needs a non-empty name, annotations.version",
+        ),
+        (
+            pr.SLSA_PROVENANCE,
+            {
+                "buildDefinition": {
+                    "buildType": pr.hop_type(Hop.TRAIN),
+                    "resolvedDependencies": [
+                        {
+                            "name": "torch",
+                            "digest": {"sha256": "zz"},
+                            "annotations": {"role": "package", "version": "1"},
+                        }
+                    ],
+                }
+            },
+            "resolvedDependencies\\[0\\]: a package",
+        ),
         (pr.hop_type(Hop.INGEST), {"time": "2026-03-24T10:00:00"}, "not an RFC 3339 time"),
         (pr.ACTOR, {"name": "a", "role": "r", "organisation": "o"}, "keyid must be"),
         (

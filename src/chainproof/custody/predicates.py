@@ -13,6 +13,7 @@ Every type is one `PredicateSpec` in `SPECS`: adding one needs no edit elsewhere
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -280,17 +281,21 @@ def _slsa_parse(st: Statement) -> HopRecord:
     raw_deps = build.get("resolvedDependencies", [])
     if not isinstance(raw_deps, list):
         raise PredicateError(f"{where}.resolvedDependencies must be a list")
-    for n, raw in enumerate(raw_deps):
-        at = f"{where}.resolvedDependencies[{n}]"
-        dep = _object(raw, at)
-        role = _object(dep.get("annotations", {}), f"{at}.annotations").get("role")
-        if role == "input":
-            inputs.append(_digest_of(dep, at))
-        elif role == "package":
-            packages.append(_package(dep, at))
+    for n, dep in enumerate(raw_deps):
+        # A training record lists every installed package: its location in an error message is
+        # built only when there is an error (a third of the parse, built for every package).
+        annotations = dep.get("annotations", {}) if isinstance(dep, dict) else None
+        role = annotations.get("role") if isinstance(annotations, dict) else None
+        if role == "package" and isinstance(annotations, dict):
+            packages.append(_package(dep, annotations) or _bad_package(f"{where}.resolvedDependencies[{n}]"))
+        elif role == "input":
+            inputs.append(_digest_of(dep, f"{where}.resolvedDependencies[{n}]"))
         elif role == "sbom":
-            sbom = _digest_of(dep, at)
+            sbom = _digest_of(dep, f"{where}.resolvedDependencies[{n}]")
         else:
+            at = f"{where}.resolvedDependencies[{n}]"
+            _object(dep, at)
+            _object(annotations, f"{at}.annotations")
             raise PredicateError(f"{at}.annotations.role must be input, package or sbom")
     env_obj = internal.get("environment")
     environment = None
@@ -321,13 +326,28 @@ def _run_time(predicate: Mapping[str, Any]) -> str | None:
     return _time(metadata, "finishedOn", "the provenance predicate.runDetails.metadata")
 
 
-def _package(dep: Mapping[str, Any], at: str) -> Package:
-    name = _required(dep, "name", at)
-    version = _required(_object(dep.get("annotations"), f"{at}.annotations"), "version", f"{at}.annotations")
+_HEX64 = re.compile(r"[0-9a-fA-F]{64}\Z")
+
+
+def _package(dep: Mapping[str, Any], annotations: Mapping[str, Any]) -> Package | None:
+    """A package's descriptor as a `Package`, or None when it is not one."""
+    name, version, digest_set = dep.get("name"), annotations.get("version"), dep.get("digest")
+    if not (isinstance(name, str) and name and isinstance(version, str) and version):
+        return None
     record = None
-    if "digest" in dep:
-        record = hex_of(_digest_of(dep, at))
+    if digest_set is not None:
+        record = digest_set.get("sha256") if isinstance(digest_set, dict) else None
+        if not isinstance(record, str) or not _HEX64.match(record):
+            return None
+        record = record.lower()
     return Package(name=name, version=version, record_sha256=record)
+
+
+def _bad_package(at: str) -> Package:
+    raise PredicateError(
+        f"{at}: a package needs a non-empty name, annotations.version, and a sha256 digest of 64 "
+        "hex digits when it has a digest"
+    )
 
 
 def _environment(obj: Mapping[str, Any], sbom: Digest, packages: tuple[Package, ...]) -> Environment:
