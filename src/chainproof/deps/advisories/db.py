@@ -56,6 +56,15 @@ class ImportStats:
     def total(self) -> int:
         return self.added + self.updated + self.unchanged
 
+    def to_json(self) -> dict[str, int]:
+        """`{"added", "updated", "unchanged", "total"}`."""
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "total": self.total,
+        }
+
 
 def default_path() -> Path:
     """`$CHAINPROOF_HOME/advisories.db`, else `~/.cache/chainproof/advisories.db`."""
