@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 
 class FetchError(ChainproofError):
-    """The advisory source could not be downloaded (exit code 2)."""
+    """The advisory source could not be downloaded."""
 
 
 @dataclass(frozen=True)
