@@ -104,9 +104,10 @@ def bind(
     `checkpoint` is the head of the proof's tree (a consistency proof's new one), `old_checkpoint`
     that of a consistency proof's old tree; `verifier` checks both. Raises `CheckpointMismatch`
     when a head names another size or root, the signature errors of notes and CT tree heads
-    (`NoteError`, `TreeHeadError`, `FormatError`) when one does not verify, and a `UsageError`
-    (`MissingVerifier`, `NotAConsistencyProof`) for a request that cannot be met. Heads are checked
-    before the proof's hashes: a head that speaks of another tree is the more telling error.
+    (`NoteError`, `TreeHeadError`, `FormatError`) when one does not verify, `merkle.ProofError`
+    when the proof's hashes do not lead to its root, and a `UsageError` (`MissingVerifier`,
+    `NotAConsistencyProof`) for a request that cannot be met. Heads are checked before the
+    proof's hashes: a head that speaks of another tree is the more telling error.
     """
     old = None
     if old_checkpoint is not None:
