@@ -14,6 +14,14 @@ The public API, imported on first use (a CLI call pays only for what it runs):
         run.output("model.safetensors")
 
     result = chainproof.scan(".venv")                              # the dependency guard
+
+    signed = chainproof.sign_attestation(                          # an attestation to append
+        key=key, subjects=[chainproof.Subject("model.safetensors", {"sha256": hex_digest})],
+        predicate_type="https://example.com/eval/v1", predicate={"accuracy": 0.91})
+    log.append([signed.envelope])
+
+    bound = chainproof.bind_proof(log.prove(3), checkpoint=saved_note, verifier=vkey)
+    bound = chainproof.verify_proof(json.loads(proof_text), verifier=rekor_vkey)  # any log's JSON
 """
 
 from __future__ import annotations
@@ -30,10 +38,15 @@ _EXPORTS = {
     "UsageError": "chainproof.errors",
     "VerificationError": "chainproof.errors",
     "CustodyLog": "chainproof.log.custody",
-    "sign_statement": "chainproof.log.custody",
     "audit_export": "chainproof.log.custody",
+    "bind_proof": "chainproof.log.binding",
+    "verify_proof": "chainproof.log.binding",
+    "BoundProof": "chainproof.log.binding",
     "Statement": "chainproof.attest.statement",
     "Subject": "chainproof.attest.statement",
+    "sign_statement": "chainproof.attest.signing",
+    "sign_attestation": "chainproof.attest.signing",
+    "Attestation": "chainproof.attest.signing",
     "Custody": "chainproof.custody.service",
     "Hop": "chainproof.custody.hops",
     "track": "chainproof.custody.track",
@@ -49,6 +62,8 @@ _EXPORTS = {
     "ScanResult": "chainproof.deps.model",
 }
 _RENAMED = {
+    "bind_proof": "bind",
+    "BoundProof": "Bound",
     "capture_environment": "capture",
     "build_manifest": "build",
     "load_policy": "load",
@@ -56,6 +71,8 @@ _RENAMED = {
 }
 
 __all__ = [
+    "Attestation",
+    "BoundProof",
     "ChainproofError",
     "Custody",
     "CustodyLog",
@@ -73,13 +90,16 @@ __all__ = [
     "__version__",
     "artifact_digest",
     "audit_export",
+    "bind_proof",
     "build_manifest",
     "capture_environment",
     "load_policy",
     "policy_template",
     "scan",
+    "sign_attestation",
     "sign_statement",
     "track",
+    "verify_proof",
 ]
 
 
@@ -97,6 +117,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from chainproof.attest.signing import Attestation, sign_attestation, sign_statement
     from chainproof.attest.statement import Statement, Subject
     from chainproof.custody.environment import capture as capture_environment
     from chainproof.custody.hops import Hop
@@ -108,7 +129,10 @@ if TYPE_CHECKING:
     from chainproof.deps.model import ScanResult
     from chainproof.deps.scan import scan
     from chainproof.errors import ChainproofError, FormatError, StoreError, UsageError, VerificationError
-    from chainproof.log.custody import CustodyLog, audit_export, sign_statement
+    from chainproof.log.binding import Bound as BoundProof
+    from chainproof.log.binding import bind as bind_proof
+    from chainproof.log.binding import verify_proof
+    from chainproof.log.custody import CustodyLog, audit_export
     from chainproof.policy import Policy
     from chainproof.policy import load as load_policy
     from chainproof.policy import template as policy_template

@@ -1,8 +1,10 @@
 """The error families every part of chainproof raises.
 
-`VerificationError` means untrusted input was checked and rejected (exit code 1);
-`StoreError` and `UsageError` mean the tool could not do its job (exit code 2). Every error
-carries a one-line message meant for a person; the CLI prints it without a traceback.
+`VerificationError` means untrusted input was checked and rejected; `StoreError` and `UsageError`
+mean the tool could not do its job. Every error carries a one-line message meant for a person.
+Errors carry no exit codes or status codes: each front end maps the families to its own (the CLI
+in `cli/app.py`: 1 for a `VerificationError`, 2 for any other), so a new front end (a server)
+needs no change here, and a library caller never sees a process's concerns.
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ from __future__ import annotations
 
 class ChainproofError(Exception):
     """Base of every error chainproof raises on purpose."""
-
-    exit_code = 2
 
 
 class UsageError(ChainproofError):
@@ -24,8 +24,6 @@ class StoreError(ChainproofError):
 
 class VerificationError(ChainproofError):
     """Untrusted input failed a check: a signature, a proof, a format, a policy."""
-
-    exit_code = 1
 
 
 class FormatError(VerificationError):

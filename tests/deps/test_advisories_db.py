@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from chainproof.cli.app import exit_code
 from chainproof.deps.advisories import db as advisory_db
 from chainproof.deps.advisories.bundled import bundled_records
 from chainproof.deps.advisories.match import (
@@ -217,7 +218,7 @@ def test_update_from_an_unreachable_source_is_one_clear_error(db_path: Path) -> 
     url = f"http://127.0.0.1:{_closed_port()}/PyPI/all.zip"
     with pytest.raises(advisory_db.FetchError) as caught:
         advisory_db.update(db_path, url, timeout=5)
-    assert caught.value.exit_code == 2
+    assert exit_code(caught.value) == 2
     assert str(caught.value).startswith(f"cannot download advisories from {url}: ")
     assert "\n" not in str(caught.value)
     assert not db_path.exists()

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from packaging.utils import canonicalize_name
 
 from chainproof._internal.text import plural
 from chainproof.cli.output import JsonOption, emit, watcher
 from chainproof.deps.advisories import db as advisory_db
-from chainproof.deps.advisories.bundled import bundled_records
-from chainproof.deps.advisories.match import merge
-from chainproof.deps.advisories.osv import OsvRecord, describe_versions
+from chainproof.deps.advisories.listing import listed
 
 app = typer.Typer(
     help="The advisory database: OSV records (local, imported or downloaded) plus bundled landmark cases.",
@@ -35,13 +31,7 @@ DbOption = Annotated[
 
 
 def _stats_json(stats: advisory_db.ImportStats, path: Path) -> dict[str, object]:
-    return {
-        "db": str(path),
-        "added": stats.added,
-        "updated": stats.updated,
-        "unchanged": stats.unchanged,
-        "total": stats.total,
-    }
+    return {"db": str(path), **stats.to_json()}
 
 
 def _stats_line(stats: advisory_db.ImportStats, path: Path) -> str:
@@ -82,23 +72,6 @@ def update(
     emit(as_json, {**_stats_json(stats, path), "source": url}, [_stats_line(stats, path)])
 
 
-def _row(record: OsvRecord, source: str, key: str | None) -> list[dict[str, object]]:
-    return [
-        {
-            "id": record.id,
-            "aliases": list(record.aliases),
-            "package": a.name,
-            "versions": describe_versions(a),
-            "malicious": record.malicious,
-            "withdrawn": record.withdrawn,
-            "summary": record.summary,
-            "source": source,
-        }
-        for a in record.packages()
-        if key is None or a.key == key
-    ]
-
-
 @app.command("list")
 def list_(
     package: Annotated[
@@ -108,12 +81,7 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """List the advisories a scan uses: bundled records and the local database's."""
-    key = canonicalize_name(package) if package else None
-    local = _local_records(db, key)
-    local_ids = {r.id for r in local}
-    rows: list[dict[str, object]] = []
-    for record in merge(local, list(bundled_records())):
-        rows.extend(_row(record, "local" if record.id in local_ids else "bundled", key))
+    rows = [entry.to_json() for entry in listed(package, db)]
     lines = [
         f"{r['id']}  {r['package']}  {r['versions']}  "
         f"{'MALICIOUS' if r['malicious'] else 'vulnerable'}{'  (withdrawn)' if r['withdrawn'] else ''}"
@@ -121,11 +89,3 @@ def list_(
         for r in rows
     ]
     emit(as_json, {"advisories": rows, "count": len(rows)}, lines or ["no advisories"])
-
-
-def _local_records(path: Path | None, key: str | None) -> list[OsvRecord]:
-    existing = advisory_db.open_existing(path)
-    if existing is None:
-        return []
-    with closing(existing) as opened:
-        return opened.lookup(key) if key else list(opened.all_records())

@@ -18,7 +18,7 @@ import typer
 
 from chainproof import __version__
 from chainproof.cli.output import JsonOption, Verbosity, emit, set_verbosity
-from chainproof.errors import ChainproofError, UsageError
+from chainproof.errors import ChainproofError, UsageError, VerificationError
 
 _HELP = (
     "A verifiable chain of custody for AI training pipelines: a tamper-evident log of signed "
@@ -269,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except typer.TyperException as e:  # click's usage errors: a bad option, argument or command
         return _usage_error(e, as_json)
     except ChainproofError as e:
-        return _fail(str(e), e.exit_code, as_json)
+        return _fail(str(e), exit_code(e), as_json)
     except OSError as e:
         return _fail(f"{e.filename or ''}: {e.strerror or e}".lstrip(": "), 2, as_json)
     except RecursionError:
@@ -278,6 +278,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KeyboardInterrupt, typer.Abort):
         return _fail("interrupted", 130, as_json)
     return code if isinstance(code, int) else 0
+
+
+def exit_code(error: ChainproofError) -> int:
+    """1 when untrusted input was checked and rejected; 2 when the tool could not do its job."""
+    return 1 if isinstance(error, VerificationError) else 2
 
 
 _NEGATIVE = re.compile(r"-\d+")

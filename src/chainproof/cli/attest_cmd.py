@@ -9,13 +9,12 @@ from typing import Annotated
 
 import typer
 
-from chainproof._internal import untrusted_json
 from chainproof._internal.config import max_entry_bytes
 from chainproof._internal.text import plural
-from chainproof.attest import dsse, keys
-from chainproof.attest.statement import Statement, parse_subject_arg
+from chainproof.attest import keys, signing
+from chainproof.attest.statement import parse_subject_arg
 from chainproof.cli.output import JsonOption, emit, passphrase_from, read_input
-from chainproof.errors import FormatError, UsageError
+from chainproof.errors import UsageError
 
 
 def attest(
@@ -37,22 +36,18 @@ def attest(
     """Sign a statement about SUBJECTs with KEY; the envelope is one line of canonical JSON."""
     signer = keys.read_private(key, passphrase_from(passphrase_env))
     limit = max_entry_bytes()
+    body = signing.parse_predicate(read_input(predicate, limit))
     try:
-        body = untrusted_json.loads(read_input(predicate, limit))
-    except untrusted_json.JsonInputError as e:
-        raise FormatError(f"the predicate: {e}") from None
-    except ValueError as e:
-        raise FormatError(f"the predicate is not JSON: {e}") from None
-    if not isinstance(body, dict):
-        raise FormatError("the predicate must be a JSON object")
-    if not subject:
-        raise UsageError("give at least one --subject NAME=sha256:HEX")
-    st = Statement(tuple(parse_subject_arg(s) for s in subject), predicate_type, body)
-    kid = keys.keyid(signer.public_key())
-    envelope = dsse.sign(dsse.INTOTO_PAYLOAD_TYPE, st.canonical(), signer, kid)
-    if (size := envelope.canonical_size()) > limit:  # `log append` would refuse it: do not write it
-        raise FormatError(dsse.too_large(size, limit))
-    data = envelope.canonical() + b"\n"
+        signed = signing.sign_attestation(
+            key=signer,
+            subjects=[parse_subject_arg(s) for s in subject],
+            predicate_type=predicate_type,
+            predicate=body,
+            max_bytes=limit,
+        )
+    except signing.NoSubject:
+        raise UsageError("give at least one --subject NAME=sha256:HEX") from None
+    data = signed.envelope.canonical() + b"\n"
     if out == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
@@ -60,13 +55,11 @@ def attest(
     _write_new(Path(out), data)
     emit(
         as_json,
-        {
-            "out": out,
-            "keyid": kid,
-            "predicate_type": predicate_type,
-            "subjects": [s.name for s in st.subjects],
-        },
-        [f"wrote {out}: {predicate_type} about {plural(len(st.subjects), 'subject')}, signed by {kid}"],
+        {"out": out, **signed.to_json()},
+        [
+            f"wrote {out}: {predicate_type} about {plural(len(signed.statement.subjects), 'subject')}, "
+            f"signed by {signed.keyid}"
+        ],
     )
 
 

@@ -40,15 +40,7 @@ def audit(
         report = open_log(ctx).audit(verifier, saved=saved, watch=_shown)
     emit(
         as_json,
-        {
-            "ok": report.ok,
-            "tree_size": report.tree_size,
-            "checkpoints": report.checkpoints,
-            "keys": report.keys,
-            "problems": [{"index": p.index, "message": p.message} for p in report.problems],
-            "problem_count": report.problem_count,
-            "retroactively_revoked": report.retroactively_revoked,
-        },
+        report.to_json(),
         [
             *(f"problem: {p}" for p in report.problems),
             *(

@@ -39,11 +39,7 @@ class Format(enum.StrEnum):
 def _run(targets: list[str], python: str | None) -> ScanResult:
     from chainproof.deps import scan
 
-    watch = watcher("scanning", minimum=_BAR_FILES)
-    results = scan.scan_targets(targets, watch=watch)
-    if python is not None or not targets:
-        results.insert(0, scan.scan_python(python, watch=watch))
-    return results[0] if len(results) == 1 else scan.combine(results)
+    return scan.scan_all(targets, python=python, watch=watcher("scanning", minimum=_BAR_FILES))
 
 
 def _exit_code(result: ScanResult, fail_on: Severity) -> int:

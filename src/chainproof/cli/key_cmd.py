@@ -9,7 +9,7 @@ import typer
 
 from chainproof.attest import keys
 from chainproof.cli.output import JsonOption, emit, open_log, passphrase_from
-from chainproof.log.store import KeyRecord
+from chainproof.log import shapes
 
 app = typer.Typer(
     help="Register, list and revoke actor keys (registry entries signed by the admin key).",
@@ -26,17 +26,6 @@ AdminPassphrase = Annotated[
         "--admin-passphrase-env", metavar="VAR", help="Env variable holding the admin key's passphrase."
     ),
 ]
-
-
-def _record_json(k: KeyRecord) -> dict[str, object]:
-    return {
-        "name": k.name,
-        "keyid": k.keyid,
-        "role": k.role,
-        "registered_at": k.registered_at,
-        "revoked_from": k.revoked_from,
-        "revoked_at": k.revoked_at,
-    }
 
 
 @app.command("new")
@@ -66,12 +55,11 @@ def new(
     except BaseException:
         out.unlink(missing_ok=True)
         raise
-    kid = keys.keyid(key.public_key())
-    pem = keys.public_pem(key.public_key())
+    obj = shapes.registered_key_json(name, key.public_key(), result.entries[0].index)
     emit(
         as_json,
-        {"name": name, "keyid": kid, "public_key_pem": pem, "index": result.entries[0].index},
-        [f"registered {name} as {kid} (entry {result.entries[0].index}); private key in {out}"],
+        obj,
+        [f"registered {name} as {obj['keyid']} (entry {obj['index']}); private key in {out}"],
     )
 
 
@@ -84,7 +72,7 @@ def list_keys(ctx: typer.Context, as_json: JsonOption = False) -> None:
         + ("" if k.revoked_from is None else f", revoked from entry {k.revoked_from}")
         for k in records
     ]
-    emit(as_json, {"keys": [_record_json(k) for k in records]}, lines)
+    emit(as_json, {"keys": [shapes.key_json(k) for k in records]}, lines)
 
 
 @app.command("revoke")
@@ -118,7 +106,7 @@ def revoke(
     revoked = log.find_key(record.keyid)
     emit(
         as_json,
-        {**_record_json(revoked), "index": index},
+        {**shapes.key_json(revoked), "index": index},
         [
             f"revoked {record.name} ({record.keyid}) for entries {revoked.revoked_from} on; "
             f"the revocation is entry {index}"

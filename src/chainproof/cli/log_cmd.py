@@ -12,6 +12,7 @@ import typer
 from chainproof._internal.text import plural
 from chainproof.cli.output import JsonOption, emit, open_input, open_log, progress
 from chainproof.errors import UsageError
+from chainproof.log import shapes
 
 if TYPE_CHECKING:
     from chainproof.log.export import Event
@@ -52,13 +53,7 @@ def append(
     added = sum(not e.duplicate for e in result.entries)
     emit(
         as_json,
-        {
-            "entries": [
-                {"index": e.index, "leaf_hash": e.leaf_hash.hex(), "duplicate": e.duplicate}
-                for e in result.entries
-            ],
-            "tree_size": result.tree_size,
-        },
+        shapes.append_json(result),
         [
             f"appended {plural(added, 'entry', 'entries')} ({len(result.entries) - added} already present); "
             f"tree size {result.tree_size}"
@@ -85,18 +80,9 @@ def get(
     payload = env.payload.decode("utf-8", errors="replace")
     emit(
         as_json,
-        {"index": index, "envelope": env.to_json_obj(), "statement": _json_or_text(payload)},
+        shapes.entry_json(index, env),
         [f"entry {index}", f"signed by: {', '.join(s.keyid for s in env.signatures)}", payload],
     )
-
-
-def _json_or_text(text: str) -> object:
-    import json
-
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
 
 
 @app.command("checkpoint")
@@ -107,21 +93,7 @@ def checkpoint(ctx: typer.Context, as_json: JsonOption = False) -> None:
         sys.stdout.write(note)
         sys.stdout.flush()
         return
-    from base64 import b64encode
-
-    from chainproof.log.note import parse_checkpoint
-
-    cp = parse_checkpoint(note.split("\n\n", 1)[0] + "\n")
-    emit(
-        True,
-        {
-            "origin": cp.origin,
-            "tree_size": cp.size,
-            "root_hash": cp.root.hex(),
-            "root_base64": b64encode(cp.root).decode(),
-            "note": note,
-        },
-    )
+    emit(True, shapes.checkpoint_json(note))
 
 
 def _not_an_entry(text: str) -> UsageError:
@@ -212,7 +184,7 @@ def repair_checkpoints(ctx: typer.Context, as_json: JsonOption = False) -> None:
     sizes = ", ".join(map(str, result.resigned))
     emit(
         as_json,
-        {"resigned": list(result.resigned), "checkpoints": result.checkpoints},
+        result.to_json(),
         [
             f"signed {len(result.resigned)} of {result.checkpoints} checkpoints again (tree sizes {sizes})"
             if result.resigned
@@ -224,17 +196,16 @@ def repair_checkpoints(ctx: typer.Context, as_json: JsonOption = False) -> None:
 @app.command("info")
 def info(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Show the store's origin, size, checkpoint key and key count."""
-    log = open_log(ctx)
-    size, origin, vkey, keys = log.size(), log.origin, log.vkey, log.keys()
+    info = shapes.LogInfo.of(open_log(ctx))
     emit(
         as_json,
-        {"store": str(log.directory), "origin": origin, "tree_size": size, "vkey": vkey, "keys": len(keys)},
+        info.to_json(),
         [
-            f"store:  {log.directory}",
-            f"origin: {origin}",
-            f"size:   {size}",
-            f"vkey:   {vkey}",
-            f"keys:   {len(keys)}",
+            f"store:  {info.store}",
+            f"origin: {info.origin}",
+            f"size:   {info.tree_size}",
+            f"vkey:   {info.vkey}",
+            f"keys:   {info.keys}",
         ],
     )
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,10 +10,10 @@ import typer
 
 from chainproof._internal import untrusted_json
 from chainproof.cli.output import JsonOption, emit, read_input
-from chainproof.errors import FormatError, UsageError, VerificationError
-from chainproof.log import merkle, proofs
-from chainproof.log.note import Checkpoint, open_note, parse_checkpoint, parse_vkey
-from chainproof.log.proofs import ConsistencyProof, InclusionProof
+from chainproof.errors import FormatError, UsageError
+from chainproof.log import binding
+from chainproof.log.note import open_note, parse_vkey
+from chainproof.log.proofs import InclusionProof
 
 
 def verify_proof(
@@ -57,22 +56,21 @@ def verify_proof(
         obj = untrusted_json.loads(read_input(file))
     except ValueError as e:
         raise FormatError(f"{file}: not JSON ({e})") from None
-    proof = proofs.parse(obj, merkle.leaf_hash(read_input(str(leaf))) if leaf is not None else None)
-    bound = _checkpoints(proof, obj, checkpoint, old_checkpoint, vkey)
-    proof.verify()
-    if isinstance(proof, InclusionProof):
-        lines = [
-            f"valid: leaf {proof.index} is in the tree of size {proof.tree_size} "
-            f"(root {proof.root_hash.hex()})"
-        ]
-    else:
-        lines = [f"valid: the tree of size {proof.old_size} is a prefix of the tree of size {proof.new_size}"]
-    lines += [f"signed checkpoint of {cp.origin}: size {cp.size}, the same root" for cp in bound.values()]
-    if "checkpoint" not in bound:
-        lines.append(_UNBOUND_OLD if bound else _UNBOUND)
-    result = {"valid": True, **proof.to_json()}
-    result |= {name: {"origin": cp.origin, "tree_size": cp.size} for name, cp in bound.items()}
-    emit(as_json, result, lines)
+    raw_leaf = read_input(str(leaf)) if leaf is not None else None
+    old_text = _note(old_checkpoint) if old_checkpoint is not None else None
+    new_text = _note(checkpoint) if checkpoint is not None else None
+    # The library's usage errors speak of keys and checkpoints; here they name the options.
+    try:
+        bound = binding.verify_proof(
+            obj, leaf=raw_leaf, checkpoint=new_text, old_checkpoint=old_text, verifier=vkey
+        )
+    except binding.MissingVerifier:
+        raise UsageError("a checkpoint needs --vkey to verify it") from None
+    except binding.NoCheckpoint:
+        raise UsageError("--vkey needs --checkpoint, or a proof that carries its checkpoint") from None
+    except binding.NotAConsistencyProof:
+        raise UsageError("--old-checkpoint is for consistency proofs") from None
+    emit(as_json, bound.to_json(), _lines(bound))
 
 
 # A proof carries its own root: without a signed checkpoint, verifying it shows only that its
@@ -87,64 +85,23 @@ _UNBOUND_OLD = (
 )
 
 
-def _tree(proof: InclusionProof | ConsistencyProof) -> tuple[int, bytes]:
-    """The size and root of the tree a proof is about (the new one of a consistency proof)."""
+def _lines(bound: binding.Bound) -> list[str]:
+    proof = bound.proof
     if isinstance(proof, InclusionProof):
-        return proof.tree_size, proof.root_hash
-    return proof.new_size, proof.new_root
-
-
-def _checkpoints(
-    proof: InclusionProof | ConsistencyProof,
-    obj: object,
-    checkpoint: Path | None,
-    old_checkpoint: Path | None,
-    vkey: str | None,
-) -> dict[str, Checkpoint]:
-    """The signed checkpoints the proof is bound to, each verified, by their JSON names."""
-    bound: dict[str, Checkpoint] = {}
-    if old_checkpoint is not None:
-        if not isinstance(proof, ConsistencyProof):
-            raise UsageError("--old-checkpoint is for consistency proofs")
-        old = _note(old_checkpoint)
-        bound["old_checkpoint"] = _bind(proof.old_size, proof.old_root, old, vkey, "the proof's old tree is")
-    if checkpoint is not None:
-        bound["checkpoint"] = _bind(*_tree(proof), _note(checkpoint), vkey, "the proof is for")
-    elif vkey is not None and old_checkpoint is None:
-        carried = proofs.embedded_checkpoint(obj)
-        if carried is None:
-            raise UsageError("--vkey needs --checkpoint, or a proof that carries its checkpoint")
-        bound["checkpoint"] = _bind(*_tree(proof), carried, vkey, "the proof is for")
-    return bound
-
-
-def _signed_tree(text: str, vkey: str) -> Checkpoint:
-    """A C2SP checkpoint, or a CT signed tree head (named by its log id), once its signature verifies."""
-    from chainproof.log import ct
-
-    if not ct.looks_like_sth(text):
-        return parse_checkpoint(open_note(text, parse_vkey(vkey)))
-    key = ct.parse_log_key(vkey)
-    sth = ct.parse_sth(text)
-    ct.verify_sth(sth, key)
-    return Checkpoint(f"CT log {base64.b64encode(ct.log_id(key)).decode()}", sth.tree_size, sth.root)
+        lines = [
+            f"valid: leaf {proof.index} is in the tree of size {proof.tree_size} "
+            f"(root {proof.root_hash.hex()})"
+        ]
+    else:
+        lines = [f"valid: the tree of size {proof.old_size} is a prefix of the tree of size {proof.new_size}"]
+    lines += [f"signed checkpoint of {cp.origin}: size {cp.size}, the same root" for _, cp in bound.signed]
+    if bound.checkpoint is None:
+        lines.append(_UNBOUND_OLD if bound.old_checkpoint is not None else _UNBOUND)
+    return lines
 
 
 def _note(path: Path) -> str:
     return read_input(str(path)).decode("utf-8", errors="replace")
-
-
-def _bind(size: int, root: bytes, text: str, vkey: str | None, claim: str) -> Checkpoint:
-    """The checkpoint in `text`, verified with `vkey`, once its size and root are these."""
-    if vkey is None:
-        raise UsageError("a checkpoint needs --vkey to verify it")
-    cp = _signed_tree(text, vkey)
-    if (size, root) != (cp.size, cp.root):
-        raise VerificationError(
-            f"{claim} size {size}, root {root.hex()}; "
-            f"the checkpoint says size {cp.size}, root {cp.root.hex()}"
-        )
-    return cp
 
 
 def verify_note(

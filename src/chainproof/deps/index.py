@@ -31,7 +31,7 @@ from packaging.utils import (
 from packaging.version import Version
 
 from chainproof._internal import untrusted_json
-from chainproof.errors import ChainproofError, UsageError
+from chainproof.errors import ChainproofError, UsageError, VerificationError
 
 PYPI_SIMPLE = "https://pypi.org/simple/"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
@@ -46,10 +46,8 @@ class IndexUnavailable(ChainproofError):
     """The index could not be reached or answered with something that is not a project page."""
 
 
-class IntegrityError(ChainproofError):
+class IntegrityError(VerificationError):
     """A download's bytes do not match the hash the index or the resolver announced."""
-
-    exit_code = 1
 
 
 def default_index() -> str:

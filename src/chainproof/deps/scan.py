@@ -163,6 +163,18 @@ def scan_python(exe: str | None, *, watch: Watch = unwatched) -> ScanResult:
     return scan_environment(env, watch=watch)
 
 
+def scan_all(
+    targets: Sequence[str | Path], *, python: str | None = None, watch: Watch = unwatched
+) -> ScanResult:
+    """`targets` as one report, as `deps scan` gives it: with interpreter `python`'s environment
+    first when one is named, and with no target the environment of `python` (by default the
+    running interpreter) alone."""
+    results = scan_targets(targets, watch=watch)
+    if python is not None or not targets:
+        results.insert(0, scan_python(python, watch=watch))
+    return results[0] if len(results) == 1 else combine(results)
+
+
 def combine(results: Sequence[ScanResult], target: str | None = None) -> ScanResult:
     """Several scans as one report: packages, findings and errors together, findings re-sorted."""
     combined = ScanResult(target=target if target is not None else ", ".join(r.target for r in results))

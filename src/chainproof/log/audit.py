@@ -22,6 +22,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from chainproof.attest import dsse
 from chainproof.errors import ChainproofError, StoreError, VerificationError
@@ -80,6 +81,20 @@ class AuditReport:
         if not self.ok:
             more = f" (and {self.problem_count - 1} more)" if self.problem_count > 1 else ""
             raise AuditFailed(f"audit failed: {self.problems[0]}{more}")
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"ok", "tree_size", "checkpoints", "keys", "problems": [{"index", "message"}],
+        "problem_count", "retroactively_revoked"}`; `problems` holds the first MAX_PROBLEMS,
+        `problem_count` counts them all."""
+        return {
+            "ok": self.ok,
+            "tree_size": self.tree_size,
+            "checkpoints": self.checkpoints,
+            "keys": self.keys,
+            "problems": [{"index": p.index, "message": p.message} for p in self.problems],
+            "problem_count": self.problem_count,
+            "retroactively_revoked": list(self.retroactively_revoked),
+        }
 
 
 class Auditor:

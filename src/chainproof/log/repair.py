@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from chainproof.errors import FormatError, StoreError, VerificationError
 from chainproof.log.export import CheckpointLine, Event
@@ -27,6 +28,10 @@ class Repair:
     """The tree sizes whose checkpoints were signed again, smallest first."""
     checkpoints: int
     """How many checkpoints the store holds."""
+
+    def to_json(self) -> dict[str, Any]:
+        """`{"resigned": [tree sizes], "checkpoints"}`."""
+        return {"resigned": list(self.resigned), "checkpoints": self.checkpoints}
 
 
 @dataclass(frozen=True)

@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 
 class FetchError(ChainproofError):
-    """The advisory source could not be downloaded (exit code 2)."""
+    """The advisory source could not be downloaded."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,15 @@ class ImportStats:
     @property
     def total(self) -> int:
         return self.added + self.updated + self.unchanged
+
+    def to_json(self) -> dict[str, int]:
+        """`{"added", "updated", "unchanged", "total"}`."""
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "total": self.total,
+        }
 
 
 def default_path() -> Path:
