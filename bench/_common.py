@@ -26,10 +26,11 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chainproof.attest import dsse, keys
+from chainproof.attest.signing import sign_statement
 from chainproof.attest.statement import Statement, Subject
 from chainproof.log import merkle
-from chainproof.log.custody import DB_FILE, CustodyLog, root_at, sign_statement
 from chainproof.log.note import Checkpoint, NoteSigner, NoteVerifier, parse_vkey
+from chainproof.log.service import DB_FILE, TransparencyLog, root_at
 from chainproof.log.sqlite import SqliteStore
 
 BENCH = Path(__file__).resolve().parent
@@ -37,7 +38,7 @@ BENCH = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("CHAINPROOF_BENCH_CACHE") or BENCH / ".cache")
 SCRATCH = CACHE / "scratch"  # fresh stores live here: same disk as the cache, emptied per run
 BATCH = 10_000  # leaves per write transaction for raw appends
-DSSE_BATCH = 1_000  # envelopes per CustodyLog.append call
+DSSE_BATCH = 1_000  # envelopes per TransparencyLog.append call
 RAW_ORIGIN = "bench.chainproof.dev/raw"
 DSSE_ORIGIN = "bench.chainproof.dev/dsse"
 _LEAF_PAD = b"|synthetic-leaf|" + b"0123456789abcdef" * 5  # 96 bytes; 108 with the 12-digit counter
@@ -360,9 +361,9 @@ def append_raw(
     return spent
 
 
-def open_raw(directory: Path) -> CustodyLog:
-    """A raw store as a CustodyLog: proofs and reads work on it; appends need a signer key file."""
-    return CustodyLog(directory, SqliteStore(directory / DB_FILE))
+def open_raw(directory: Path) -> TransparencyLog:
+    """A raw store as a TransparencyLog: proofs and reads work on it; appends need a signer key file."""
+    return TransparencyLog(directory, SqliteStore(directory / DB_FILE))
 
 
 # -- DSSE envelopes: the custody workload ----------------------------------------------------
@@ -385,15 +386,15 @@ def presign(start: int, count: int) -> list[dsse.Envelope]:
     return [sign_statement(bench_statement(i), key) for i in range(start, start + count)]
 
 
-def create_dsse_log(directory: Path) -> CustodyLog:
+def create_dsse_log(directory: Path) -> TransparencyLog:
     """A new custody log (genesis entry) with the bench actor key registered (entry 1)."""
-    log = CustodyLog.create(directory, DSSE_ORIGIN)
+    log = TransparencyLog.create(directory, DSSE_ORIGIN)
     log.register_key("bench-actor", actor_key())
     return log
 
 
 def append_envelopes(
-    log: CustodyLog, envelopes: Sequence[dsse.Envelope], batch: int = DSSE_BATCH
+    log: TransparencyLog, envelopes: Sequence[dsse.Envelope], batch: int = DSSE_BATCH
 ) -> list[float]:
     """Append in batches; the seconds each batch took."""
     took: list[float] = []
@@ -406,7 +407,7 @@ def append_envelopes(
     return took
 
 
-def checkpoint_verifier(log: CustodyLog) -> NoteVerifier:
+def checkpoint_verifier(log: TransparencyLog) -> NoteVerifier:
     return parse_vkey(log.vkey)
 
 

@@ -31,7 +31,7 @@ from chainproof.custody.hops import Hop
 from chainproof.custody.records import Digest, Environment, HopRecord, Package
 from chainproof.custody.service import Custody, hop_record
 from chainproof.lineage.index import INDEX_FILE, rebuild
-from chainproof.log.custody import ADMIN_FILE, CustodyLog
+from chainproof.log.service import ADMIN_FILE, TransparencyLog
 from chainproof.policy import parse, template
 
 AREA = "custody"
@@ -138,7 +138,7 @@ def deep_model(tag: str) -> list[HopRecord]:
 def _store(n: int) -> tuple[Path, float]:
     """A fresh store holding `n` synthetic hops and the deep model; the seconds the hops took."""
     directory = c.fresh_dir(f"custody-{n}")
-    log = CustodyLog.create(directory, ORIGIN)
+    log = TransparencyLog.create(directory, ORIGIN)
     key = c.actor_key()
     log.register_key("bench-recorder", key)
     custody = Custody(log)
@@ -202,7 +202,7 @@ def measure(cfg: c.Config) -> list[c.Figure]:
     finally:
         custody.close()
     c.say("rebuilding the lineage index from the log")
-    log = CustodyLog.open(directory)
+    log = TransparencyLog.open(directory)
     try:
         with log.reading() as r:
             t0 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Appends: raw leaves through SqliteStore's writer, and signed DSSE envelopes through CustodyLog.append.
+"""Appends: raw leaves through SqliteStore's writer, and signed DSSE envelopes through TransparencyLog.append.
 
 - raw: synthetic ~108-byte leaves into a fresh store, BATCH leaves per write transaction, leaf
   hashing and one signed checkpoint insert per transaction included (leaf generation is not);
@@ -20,7 +20,7 @@ from pathlib import Path
 import _common as c
 from chainproof.attest import dsse, keys
 from chainproof.log import merkle
-from chainproof.log.custody import DB_FILE, CustodyLog
+from chainproof.log.service import DB_FILE, TransparencyLog
 from chainproof.log.sqlite import SqliteStore
 
 AREA = "append"
@@ -79,7 +79,7 @@ def build_dsse_log(directory: Path, n: int) -> tuple[float, float, list[float]]:
     log = c.create_dsse_log(directory)
     c.say(f"pre-signing {n:,} DSSE envelopes (not timed)")
     envelopes = c.presign(0, n)
-    c.say(f"appending {n:,} envelopes, {c.DSSE_BATCH:,} per CustodyLog.append")
+    c.say(f"appending {n:,} envelopes, {c.DSSE_BATCH:,} per TransparencyLog.append")
     wall0, cpu0 = time.perf_counter(), time.process_time()
     took = c.append_envelopes(log, envelopes)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
@@ -87,16 +87,16 @@ def build_dsse_log(directory: Path, n: int) -> tuple[float, float, list[float]]:
     return wall, cpu, took
 
 
-def ensure_dsse_log(n: int) -> CustodyLog:
+def ensure_dsse_log(n: int) -> TransparencyLog:
     """The cached DSSE log of n envelopes, built (untimed) when missing."""
     directory = dsse_dir(n)
     if (directory / DB_FILE).is_file():
-        log = CustodyLog.open(directory)
+        log = TransparencyLog.open(directory)
         if log.size() == n + 2:
             return log
         log.close()
     build_dsse_log(directory, n)
-    return CustodyLog.open(directory)
+    return TransparencyLog.open(directory)
 
 
 def dsse_appends(n: int) -> c.Figure:
@@ -145,7 +145,7 @@ def verify_ceiling(rounds: int = 15, calls: int = 200) -> c.Figure:
 
 def _writer_child(directory: Path, start: int, count: int) -> None:
     envelopes = c.presign(start, count)
-    log = CustodyLog.open(directory)
+    log = TransparencyLog.open(directory)
     print("ready", flush=True)
     sys.stdin.readline()
     c.append_envelopes(log, envelopes)

@@ -25,9 +25,9 @@ import log_append
 import log_build
 from chainproof.log import export, sqlite
 from chainproof.log.audit import Auditor, AuditReport, audit_store, check_tiles, rehash_store, tile_roots
-from chainproof.log.custody import DB_FILE, CustodyLog
 from chainproof.log.note import NoteVerifier, verify_checkpoint
 from chainproof.log.rehash_workers import Jobs, Opener
+from chainproof.log.service import DB_FILE, TransparencyLog
 from chainproof.log.store import LogReader
 
 AREA = "audit"
@@ -79,7 +79,7 @@ def _full(reader: LogReader, size: int, verifier: NoteVerifier) -> None:
     audit_store(reader, size, verifier).check()
 
 
-def _seconds(log: CustodyLog, run: Callable[[LogReader, int], None]) -> tuple[int, float]:
+def _seconds(log: TransparencyLog, run: Callable[[LogReader, int], None]) -> tuple[int, float]:
     """Entries and seconds for one pass of `run` in one read transaction."""
     with log.reading() as r:
         size = r.size()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import _common as c
 from chainproof.errors import StoreError
-from chainproof.log.custody import DB_FILE, root_at
+from chainproof.log.service import DB_FILE, root_at
 from chainproof.log.sqlite import SqliteStore
 
 AREA = "build"

@@ -1,4 +1,4 @@
-"""Proof generation in process: CustodyLog.prove and CustodyLog.consistency on the cached raw logs.
+"""Proof generation in process: TransparencyLog.prove and TransparencyLog.consistency on the cached raw logs.
 
 For each size: inclusion proofs for random indices and consistency proofs from random old sizes,
 both to the full tree; one read transaction per proof, as the CLI does. Each call is timed alone
@@ -12,14 +12,14 @@ import random
 
 import _common as c
 import log_build
-from chainproof.log.custody import CustodyLog
+from chainproof.log.service import TransparencyLog
 
 AREA = "proofs"
 _WARMUP = 200
 _VERIFIED = 200
 
 
-def _check(log: CustodyLog, size: int, root: bytes, rng: random.Random) -> None:
+def _check(log: TransparencyLog, size: int, root: bytes, rng: random.Random) -> None:
     for _ in range(_VERIFIED):
         inc = log.prove(rng.randrange(size), size)
         inc.verify()

@@ -3,7 +3,7 @@
 At N leaves (default 100k), both sides append the same synthetic leaves, BATCH per transaction,
 then produce the same random inclusion proofs (index, N) and consistency proofs (old size, N):
 
-- chainproof: SqliteStore writer with one signed checkpoint per batch; CustodyLog.prove / consistency;
+- chainproof: SqliteStore writer with one signed checkpoint per batch; TransparencyLog.prove / consistency;
 - pymerkle: SqliteTree.append_entries per batch (one transaction each); prove_inclusion /
   prove_consistency with its default subroot cache.
 
@@ -27,7 +27,7 @@ from pathlib import Path
 from pymerkle import SqliteTree  # type: ignore[import-untyped]
 
 import _common as c
-from chainproof.log.custody import DB_FILE, CustodyLog, root_at
+from chainproof.log.service import DB_FILE, TransparencyLog, root_at
 from chainproof.log.sqlite import SqliteStore
 
 AREA = "peer"
@@ -55,7 +55,7 @@ def run_chainproof(n: int, inclusion: Calls, consistency: Calls) -> Run:
     store = SqliteStore(directory / DB_FILE, create=True)
     c.say(f"chainproof: {n:,} appends, then {len(inclusion):,} + {len(consistency):,} proofs")
     append_seconds = c.append_raw(store, n)
-    log = CustodyLog(directory, store)
+    log = TransparencyLog(directory, store)
     inc = c.latencies(log.prove, inclusion)
     con = c.latencies(log.consistency, consistency)
     with store.reader() as r:

@@ -4,7 +4,7 @@ The public API, imported on first use (a CLI call pays only for what it runs):
 
     import chainproof
 
-    log = chainproof.CustodyLog.open(Path(".chainproof"))          # the signed, append-only log
+    log = chainproof.TransparencyLog.open(Path(".chainproof"))          # the signed, append-only log
     custody = chainproof.Custody(log)                              # records and answers
     custody.record(chainproof.Hop.INGEST, key, outputs=[chainproof.artifact_digest("raw/")])
     report = custody.verify(model, chainproof.load_policy(Path("policy.toml")))
@@ -37,8 +37,8 @@ _EXPORTS = {
     "StoreError": "chainproof.errors",
     "UsageError": "chainproof.errors",
     "VerificationError": "chainproof.errors",
-    "CustodyLog": "chainproof.log.custody",
-    "audit_export": "chainproof.log.custody",
+    "TransparencyLog": "chainproof.log.service",
+    "audit_export": "chainproof.log.service",
     "bind_proof": "chainproof.log.binding",
     "verify_proof": "chainproof.log.binding",
     "BoundProof": "chainproof.log.binding",
@@ -75,7 +75,6 @@ __all__ = [
     "BoundProof",
     "ChainproofError",
     "Custody",
-    "CustodyLog",
     "FormatError",
     "Hop",
     "Manifest",
@@ -85,6 +84,7 @@ __all__ = [
     "Statement",
     "StoreError",
     "Subject",
+    "TransparencyLog",
     "UsageError",
     "VerificationError",
     "__version__",
@@ -132,7 +132,7 @@ if TYPE_CHECKING:
     from chainproof.log.binding import Bound as BoundProof
     from chainproof.log.binding import bind as bind_proof
     from chainproof.log.binding import verify_proof
-    from chainproof.log.custody import CustodyLog, audit_export
+    from chainproof.log.service import TransparencyLog, audit_export
     from chainproof.policy import Policy
     from chainproof.policy import load as load_policy
     from chainproof.policy import template as policy_template

@@ -19,10 +19,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chainproof.attest import dsse, keys
+from chainproof.attest.signing import sign_statement
 from chainproof.attest.statement import Statement, Subject
 from chainproof.cli.app import main
 from chainproof.log import merkle
-from chainproof.log.custody import CustodyLog, sign_statement
+from chainproof.log.service import TransparencyLog
 
 ORIGIN = "cli.example/custody"
 HOP = "https://chainproof.test/cli-hop/v1"
@@ -108,8 +109,8 @@ class Store:
     vkey: str
     workdir: Path
 
-    def open(self) -> CustodyLog:
-        return CustodyLog.open(self.path)
+    def open(self) -> TransparencyLog:
+        return TransparencyLog.open(self.path)
 
     def state(self) -> tuple[object, ...]:
         """Everything the store holds, to compare before and after a call that must change nothing."""

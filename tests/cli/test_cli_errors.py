@@ -16,8 +16,8 @@ from cli_support import Cli, Store, attest_args, envelope, envelope_json, read_k
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chainproof.attest import dsse, keys
+from chainproof.attest.signing import sign_statement
 from chainproof.log import entries
-from chainproof.log.custody import sign_statement
 
 # -- log append: input the log must refuse ----------------------------------------------------------
 

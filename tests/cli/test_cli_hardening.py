@@ -13,8 +13,8 @@ import pytest
 from cli_support import Cli, Store, attest_args, envelope, read_key, statement
 
 from chainproof.attest import dsse, keys
-from chainproof.log.custody import SIGNER_FILE
 from chainproof.log.note import NoteSigner
+from chainproof.log.service import SIGNER_FILE
 
 
 def test_a_swapped_checkpoint_key_is_refused_before_anything_is_written(

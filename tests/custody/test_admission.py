@@ -7,24 +7,25 @@ from pathlib import Path
 import pytest
 
 from chainproof.attest import keys
+from chainproof.attest.signing import sign_statement
 from chainproof.attest.statement import Statement, Subject
 from chainproof.custody import predicates as pr
 from chainproof.custody.hops import Hop
 from chainproof.custody.records import ActorRecord
 from chainproof.errors import VerificationError
-from chainproof.log.custody import ADMIN_FILE, CustodyLog, audit_export, sign_statement
 from chainproof.log.entries import LOG_RULES
 from chainproof.log.note import parse_vkey
+from chainproof.log.service import ADMIN_FILE, TransparencyLog, audit_export
 
 SUBJECT = (Subject("sha256:" + "ab" * 32, {"sha256": "ab" * 32}),)
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> CustodyLog:
-    return CustodyLog.create(tmp_path / "store", "admission.test/custody")
+def log(tmp_path: Path) -> TransparencyLog:
+    return TransparencyLog.create(tmp_path / "store", "admission.test/custody")
 
 
-def test_a_custody_statement_that_breaks_its_schema_never_enters(log: CustodyLog) -> None:
+def test_a_custody_statement_that_breaks_its_schema_never_enters(log: TransparencyLog) -> None:
     key = keys.generate()
     log.register_key("vendor", key)
     size = log.size()
@@ -39,7 +40,9 @@ def test_a_custody_statement_that_breaks_its_schema_never_enters(log: CustodyLog
     assert log.size() == size + 1
 
 
-def test_only_the_admin_binds_a_registered_unrevoked_key_of_that_name_to_an_actor(log: CustodyLog) -> None:
+def test_only_the_admin_binds_a_registered_unrevoked_key_of_that_name_to_an_actor(
+    log: TransparencyLog,
+) -> None:
     admin = keys.read_private(log.directory / ADMIN_FILE)
     key, other = keys.generate(), keys.generate()
     log.register_key("ann", key)
@@ -61,10 +64,12 @@ def test_only_the_admin_binds_a_registered_unrevoked_key_of_that_name_to_an_acto
         log.append([sign_statement(actor("ann", kid, role="recorder"), admin)])
 
 
-def test_an_audit_admits_every_entry_again_under_the_custody_rules(log: CustodyLog, tmp_path: Path) -> None:
+def test_an_audit_admits_every_entry_again_under_the_custody_rules(
+    log: TransparencyLog, tmp_path: Path
+) -> None:
     key = keys.generate()
     log.register_key("vendor", key)
-    lax = CustodyLog.open(log.directory)
+    lax = TransparencyLog.open(log.directory)
     lax._rules = LOG_RULES  # as an older version, which knew no custody types, admitted it
     lax.append([sign_statement(Statement(SUBJECT, pr.hop_type(Hop.INGEST), {"licence": 7}), key)])
     lax.close()

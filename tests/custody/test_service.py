@@ -15,7 +15,7 @@ from chainproof.custody.records import Digest
 from chainproof.custody.service import Custody, hop_record
 from chainproof.errors import UsageError
 from chainproof.lineage.index import INDEX_FILE, rebuild
-from chainproof.log.custody import ADMIN_FILE, CustodyLog
+from chainproof.log.service import ADMIN_FILE, TransparencyLog
 
 
 def art(name: str) -> Digest:
@@ -24,7 +24,7 @@ def art(name: str) -> Digest:
 
 @pytest.fixture
 def custody(tmp_path: Path) -> Custody:
-    log = CustodyLog.create(tmp_path / "store", "service.test/custody")
+    log = TransparencyLog.create(tmp_path / "store", "service.test/custody")
     return Custody(log)
 
 
@@ -74,7 +74,7 @@ def test_what_the_service_files_as_it_appends_is_what_a_rebuild_files(
     custody.close()
     copy = tmp_path / "copy"
     copy.mkdir()
-    log = CustodyLog.open(custody.log.directory)
+    log = TransparencyLog.open(custody.log.directory)
     with log.reading() as r:
         rebuild(copy, r)
     log.close()

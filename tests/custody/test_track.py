@@ -11,13 +11,13 @@ from chainproof.attest import keys
 from chainproof.custody.hops import Hop
 from chainproof.custody.records import HopRecord
 from chainproof.lineage.graph import lineage
-from chainproof.log.custody import ADMIN_FILE, CustodyLog
+from chainproof.log.service import ADMIN_FILE, TransparencyLog
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> tuple[Path, Path, Path]:
     """A store with an ingested dataset and a registered trainer: (store, trainer key, dataset)."""
-    log = CustodyLog.create(tmp_path / "store", "sdk.test/custody")
+    log = TransparencyLog.create(tmp_path / "store", "sdk.test/custody")
     custody = chainproof.Custody(log)
     try:
         admin = keys.read_private(log.directory / ADMIN_FILE)

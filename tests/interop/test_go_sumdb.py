@@ -25,12 +25,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sumdb_support import Sumdb
 
 from chainproof.attest import keys
+from chainproof.attest.signing import sign_statement
 from chainproof.attest.statement import Statement, Subject
 from chainproof.errors import VerificationError
 from chainproof.log import merkle, note, proofs
 from chainproof.log import tiles as tl
-from chainproof.log.custody import DB_FILE, CustodyLog, root_at, sign_statement
 from chainproof.log.note import Checkpoint, NoteSigner
+from chainproof.log.service import DB_FILE, TransparencyLog, root_at
 from chainproof.log.sqlite import SqliteStore
 
 ORIGIN = "interop.example/custody"
@@ -45,9 +46,9 @@ def _statement(n: int) -> Statement:
 
 
 @pytest.fixture(scope="module")
-def custody(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CustodyLog]:
+def custody(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TransparencyLog]:
     """A custody log built in several appends, so that it has issued several checkpoints."""
-    log = CustodyLog.create(tmp_path_factory.mktemp("custody") / "store", ORIGIN)
+    log = TransparencyLog.create(tmp_path_factory.mktemp("custody") / "store", ORIGIN)
     actor = keys.generate()
     log.register_key("alice", actor)
     n = 0
@@ -58,11 +59,11 @@ def custody(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CustodyLog]:
     log.close()
 
 
-def _records(log: CustodyLog) -> list[str]:
+def _records(log: TransparencyLog) -> list[str]:
     return [base64.b64encode(log.entry(i)).decode() for i in range(log.size())]
 
 
-def _roots(log: CustodyLog, sizes: Sequence[int]) -> list[str]:
+def _roots(log: TransparencyLog, sizes: Sequence[int]) -> list[str]:
     with log.reading() as r:
         return [root_at(r, size).hex() for size in sizes]
 
@@ -81,7 +82,7 @@ def _flip(hex_hash: str, position: int) -> str:
 
 
 def test_go_opens_every_checkpoint_and_finds_the_root_of_the_entries(
-    custody: CustodyLog, sumdb: Sumdb
+    custody: TransparencyLog, sumdb: Sumdb
 ) -> None:
     with custody.reading() as r:
         notes = list(r.checkpoints())
@@ -96,7 +97,9 @@ def test_go_opens_every_checkpoint_and_finds_the_root_of_the_entries(
         assert base64.b64decode(root).hex() == go_root
 
 
-def test_go_and_chainproof_refuse_the_same_changed_checkpoints(custody: CustodyLog, sumdb: Sumdb) -> None:
+def test_go_and_chainproof_refuse_the_same_changed_checkpoints(
+    custody: TransparencyLog, sumdb: Sumdb
+) -> None:
     """Every single-byte change to a checkpoint note: Go's verdict and ours agree (see `_stricter`)."""
     text = custody.checkpoint().encode()
     changed = [text[:i] + bytes([text[i] ^ 0x01]) + text[i + 1 :] for i in range(len(text))]
@@ -180,7 +183,7 @@ def test_go_and_chainproof_agree_on_mangled_notes(sumdb: Sumdb) -> None:
             assert _stricter(text, signer.name), text
 
 
-def test_chainproof_opens_notes_that_go_signs(custody: CustodyLog, sumdb: Sumdb) -> None:
+def test_chainproof_opens_notes_that_go_signs(custody: TransparencyLog, sumdb: Sumdb) -> None:
     key = sumdb.one({"op": "generate_key", "name": "witness.example/go"})
     with custody.reading() as r:
         body = Checkpoint(ORIGIN, custody.size(), root_at(r, custody.size())).body()
@@ -212,7 +215,9 @@ def test_our_signer_and_go_agree_on_key_names(sumdb: Sumdb) -> None:
 # -- trees and proofs: RFC 6962 / 9162 -------------------------------------------------------------
 
 
-def test_go_tree_of_our_entries_has_our_hashes_roots_and_proofs(custody: CustodyLog, sumdb: Sumdb) -> None:
+def test_go_tree_of_our_entries_has_our_hashes_roots_and_proofs(
+    custody: TransparencyLog, sumdb: Sumdb
+) -> None:
     size = custody.size()
     inclusion = [(i, n) for n in range(1, size + 1) for i in range(n)]
     consistency = [(m, n) for n in range(1, size + 1) for m in range(1, n + 1)]
@@ -235,7 +240,7 @@ def test_go_tree_of_our_entries_has_our_hashes_roots_and_proofs(custody: Custody
 
 
 @pytest.fixture(scope="module")
-def raw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CustodyLog, list[bytes]]]:
+def raw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TransparencyLog, list[bytes]]]:
     """RAW_SIZE raw leaves in a store (no envelopes: only the tree is under test here)."""
     directory = tmp_path_factory.mktemp("raw")
     leaves = [b"interop leaf %d" % i + b"." * (i % 7) for i in range(RAW_SIZE)]
@@ -244,7 +249,7 @@ def raw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CustodyLog, 
         chunk = leaves[start : start + 10_000]
         with store.writer() as w:
             w.append(chunk, merkle.leaf_hashes(chunk))
-    log = CustodyLog(directory, store)
+    log = TransparencyLog(directory, store)
     yield log, leaves
     log.close()
 
@@ -257,7 +262,7 @@ def _sample(rng: random.Random, count: int) -> tuple[list[tuple[int, int]], list
     return inclusion, consistency
 
 
-def _tile_bases(log: CustodyLog) -> dict[str, str]:
+def _tile_bases(log: TransparencyLog) -> dict[str, str]:
     """Every stored tile's base hashes (the C2SP tlog-tiles tile data), by "level/index"."""
     bases: dict[str, str] = {}
     with log.reading() as r:
@@ -268,7 +273,7 @@ def _tile_bases(log: CustodyLog) -> dict[str, str]:
 
 
 def test_go_tree_past_two_tile_levels_has_our_tiles_roots_and_proofs(
-    raw: tuple[CustodyLog, list[bytes]], sumdb: Sumdb
+    raw: tuple[TransparencyLog, list[bytes]], sumdb: Sumdb
 ) -> None:
     log, leaves = raw
     inclusion, consistency = _sample(random.Random(9162), 300)
@@ -290,7 +295,7 @@ def test_go_tree_past_two_tile_levels_has_our_tiles_roots_and_proofs(
     assert [_hex(log.consistency(m, n).proof) for m, n in consistency] == go["consistency"]
 
 
-def test_go_proves_from_our_stored_tiles(raw: tuple[CustodyLog, list[bytes]], sumdb: Sumdb) -> None:
+def test_go_proves_from_our_stored_tiles(raw: tuple[TransparencyLog, list[bytes]], sumdb: Sumdb) -> None:
     """Go's TileHashReader, reading our stored tiles as a tlog-tiles client reads a log's, proves
     what we prove."""
     log, _ = raw
@@ -340,7 +345,7 @@ def _consistency_task(proof: Any) -> dict[str, Any]:  # a ConsistencyProof
 
 
 def test_go_checks_our_proofs_and_refuses_them_changed(
-    raw: tuple[CustodyLog, list[bytes]], sumdb: Sumdb
+    raw: tuple[TransparencyLog, list[bytes]], sumdb: Sumdb
 ) -> None:
     log, _ = raw
     inclusion, consistency = _sample(random.Random(6962), 100)
@@ -381,7 +386,7 @@ def _mangled(rng: random.Random, proof: list[str], roots: list[str]) -> list[str
     return proof
 
 
-def test_go_and_chainproof_agree_on_mangled_proofs(custody: CustodyLog, sumdb: Sumdb) -> None:
+def test_go_and_chainproof_agree_on_mangled_proofs(custody: TransparencyLog, sumdb: Sumdb) -> None:
     """RFC 9162 verification, differentially: 4,000 proofs, most of them mangled or moved to
     another index or size, get the same verdict from Go's tlog and from chainproof."""
     rng = random.Random(6962)
@@ -439,7 +444,7 @@ def _json_of(*args: object) -> Any:
     return json.loads(done.stdout)
 
 
-def test_cli_output_checks_out_in_go(custody: CustodyLog, sumdb: Sumdb) -> None:
+def test_cli_output_checks_out_in_go(custody: TransparencyLog, sumdb: Sumdb) -> None:
     store = custody.directory
     prove = _json_of("--store", store, "log", "prove", 7, "--size", 40)
     cons = _json_of("--store", store, "log", "consistency", 23, 64)
@@ -454,7 +459,9 @@ def test_cli_output_checks_out_in_go(custody: CustodyLog, sumdb: Sumdb) -> None:
     assert all(r["ok"] for r in results), results
 
 
-def test_cli_verifies_what_go_signs_and_proves(custody: CustodyLog, sumdb: Sumdb, tmp_path: Path) -> None:
+def test_cli_verifies_what_go_signs_and_proves(
+    custody: TransparencyLog, sumdb: Sumdb, tmp_path: Path
+) -> None:
     key = sumdb.one({"op": "generate_key", "name": "go.example/tlog"})
     records = _records(custody)
     go = sumdb.one(

@@ -10,6 +10,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chainproof.attest.keys import generate, keyid, read_private
+from chainproof.attest.signing import sign_statement
 from chainproof.custody import predicates
 from chainproof.custody.hops import Hop
 from chainproof.custody.records import (
@@ -26,7 +27,7 @@ from chainproof.custody.records import (
 from chainproof.deps.model import Severity
 from chainproof.lineage.index import statement_digest
 from chainproof.lineage.memory import MemoryLineage
-from chainproof.log.custody import ADMIN_FILE, CustodyLog, sign_statement
+from chainproof.log.service import ADMIN_FILE, TransparencyLog
 from chainproof.log.store import KeyRecord, KeyRole
 from chainproof.policy import Policy, parse, template
 
@@ -58,7 +59,7 @@ class Story:
     """Records in memory (`lineage`), and also in a real log when one is given: then the keys are
     real, every record is signed and appended, and the memory lineage mirrors the log exactly."""
 
-    log: CustodyLog | None = None
+    log: TransparencyLog | None = None
     lineage: MemoryLineage = field(default_factory=MemoryLineage)
     index: int = 1  # entry 0 is the genesis
     keyids: dict[str, str] = field(default_factory=dict)
@@ -144,7 +145,7 @@ def _keyid(key: Ed25519PrivateKey) -> str:
     return keyid(key.public_key())
 
 
-def incident(log: CustodyLog | None = None) -> tuple[Story, dict[str, Digest]]:
+def incident(log: TransparencyLog | None = None) -> tuple[Story, dict[str, Digest]]:
     """The reference incident: a vendor, two contractors (one without a grant), a lab training
     three models, one in an environment holding the LiteLLM 1.82.8 replica."""
     s = Story(log)

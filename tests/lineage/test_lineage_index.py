@@ -18,17 +18,17 @@ from chainproof.lineage import impact, verify
 from chainproof.lineage.impact import actor_seeds, artifact_seeds, environment_seeds
 from chainproof.lineage.index import INDEX_FILE, LineageIndex, rebuild
 from chainproof.lineage.memory import MemoryLineage
-from chainproof.log.custody import CustodyLog
+from chainproof.log.service import TransparencyLog
 
 
 @pytest.fixture
-def log(tmp_path: Path) -> Iterator[CustodyLog]:
-    log = CustodyLog.create(tmp_path / "store", "lineage.test/custody")
+def log(tmp_path: Path) -> Iterator[TransparencyLog]:
+    log = TransparencyLog.create(tmp_path / "store", "lineage.test/custody")
     yield log
     log.close()
 
 
-def indexed(log: CustodyLog) -> LineageIndex:
+def indexed(log: TransparencyLog) -> LineageIndex:
     index = LineageIndex.open(log.directory)
     with log.reading() as r:
         index.catch_up(r)
@@ -54,7 +54,7 @@ def same_answers(index: LineageIndex, memory: MemoryLineage, artifacts: list[Dig
         assert index.hops_at_location(location) == memory.hops_at_location(location)
 
 
-def test_the_index_of_a_real_log_answers_as_the_memory_reference(log: CustodyLog) -> None:
+def test_the_index_of_a_real_log_answers_as_the_memory_reference(log: TransparencyLog) -> None:
     story, a = incident(log)
     with log.reading() as r, closing(LineageIndex.open(log.directory)) as index:
         index.catch_up(r)
@@ -79,7 +79,7 @@ def test_the_index_of_a_real_log_answers_as_the_memory_reference(log: CustodyLog
             assert impact(index, mine) == impact(story.lineage, reference)
 
 
-def test_the_index_catches_up_with_appends_and_rebuilds_what_is_lost(log: CustodyLog) -> None:
+def test_the_index_catches_up_with_appends_and_rebuilds_what_is_lost(log: TransparencyLog) -> None:
     story, a = incident(log)
     index = indexed(log)
     first = len(list(index.records()))
@@ -99,10 +99,10 @@ def test_the_index_catches_up_with_appends_and_rebuilds_what_is_lost(log: Custod
         assert rebuild(log.directory, r) == log.size()
 
 
-def test_an_index_of_another_log_is_rebuilt(log: CustodyLog, tmp_path: Path) -> None:
+def test_an_index_of_another_log_is_rebuilt(log: TransparencyLog, tmp_path: Path) -> None:
     incident(log)
     indexed(log).close()
-    other = CustodyLog.create(tmp_path / "other", "other.test/custody")
+    other = TransparencyLog.create(tmp_path / "other", "other.test/custody")
     try:
         (other.directory / INDEX_FILE).write_bytes((log.directory / INDEX_FILE).read_bytes())
         with other.reading() as r, closing(LineageIndex.open(other.directory)) as index:
@@ -112,7 +112,7 @@ def test_an_index_of_another_log_is_rebuilt(log: CustodyLog, tmp_path: Path) -> 
         other.close()
 
 
-def test_a_store_that_cannot_be_written_gets_an_index_in_memory(log: CustodyLog, tmp_path: Path) -> None:
+def test_a_store_that_cannot_be_written_gets_an_index_in_memory(log: TransparencyLog, tmp_path: Path) -> None:
     story, a = incident(log)
     with log.reading() as r, closing(LineageIndex.open(log.directory, writable=False)) as index:
         index.catch_up(r)
@@ -120,7 +120,7 @@ def test_a_store_that_cannot_be_written_gets_an_index_in_memory(log: CustodyLog,
     assert not (log.directory / INDEX_FILE).exists()
 
 
-def test_the_index_file_is_plain_sqlite(log: CustodyLog) -> None:
+def test_the_index_file_is_plain_sqlite(log: TransparencyLog) -> None:
     incident(log)
     indexed(log).close()
     with closing(sqlite3.connect(log.directory / INDEX_FILE)) as db:

@@ -11,15 +11,15 @@ from store_support import Built, build_log
 
 from chainproof.attest import keys
 from chainproof.log import rehash_workers
-from chainproof.log.custody import CustodyLog
 from chainproof.log.rehash import RangeHashes, RangeTask
 from chainproof.log.rehash_workers import Opener
+from chainproof.log.service import TransparencyLog
 
 
 @pytest.fixture
 def make_log(tmp_path: Path) -> Iterator[Callable[..., Built]]:
     """Build logs under tmp_path (closed at teardown): make_log([3, 1, 2], name="a", tag="")."""
-    opened: list[CustodyLog] = []
+    opened: list[TransparencyLog] = []
 
     def make(batch_sizes: Sequence[int] = (), *, name: str = "store", tag: str = "") -> Built:
         built = build_log(tmp_path / name, batch_sizes, tag=tag)

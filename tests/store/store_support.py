@@ -20,11 +20,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chainproof.attest import dsse, keys
+from chainproof.attest.signing import sign_statement
 from chainproof.attest.statement import Statement, Subject
-from chainproof.log import bundles, custody, export, merkle
+from chainproof.log import bundles, export, merkle, service
 from chainproof.log.audit import AuditReport
-from chainproof.log.custody import DB_FILE, CustodyLog, sign_statement
 from chainproof.log.note import Checkpoint, parse_vkey, verify_checkpoint
+from chainproof.log.service import DB_FILE, TransparencyLog
 from chainproof.log.sqlite import LEAF_INDEX_FILE
 
 ORIGIN = "test.example/custody"
@@ -49,7 +50,7 @@ def envelopes(key: Ed25519PrivateKey, start: int, count: int, tag: str = "") -> 
     return [envelope(key, n, tag) for n in range(start, start + count)]
 
 
-def admin_key(log: CustodyLog) -> Ed25519PrivateKey:
+def admin_key(log: TransparencyLog) -> Ed25519PrivateKey:
     return keys.read_private(log.directory / "admin.pem")
 
 
@@ -57,7 +58,7 @@ def admin_key(log: CustodyLog) -> Ed25519PrivateKey:
 class Built:
     """A log built from known batches: where each batch starts and ends."""
 
-    log: CustodyLog
+    log: TransparencyLog
     actor: Ed25519PrivateKey
     vkey: str
     # [start, end) of every append, genesis and registration included
@@ -74,7 +75,7 @@ class Built:
 
 def build_log(directory: Path, batch_sizes: Sequence[int], *, tag: str = "") -> Built:
     """Create a log, register actor 'alice' (entry 1), then append batches of her envelopes."""
-    log = CustodyLog.create(directory, ORIGIN)
+    log = TransparencyLog.create(directory, ORIGIN)
     actor = keys.generate()
     log.register_key("alice", actor)
     batches = [(0, 1), (1, 2)]
@@ -93,15 +94,15 @@ def checkpoint_of(note: str, vkey: str) -> Checkpoint:
 
 def audit_store(directory: Path, vkey: str, saved: Checkpoint | None = None) -> AuditReport:
     """What `chainproof audit --vkey VKEY` checks for a store."""
-    return CustodyLog.open(directory).audit(parse_vkey(vkey), saved=saved)
+    return TransparencyLog.open(directory).audit(parse_vkey(vkey), saved=saved)
 
 
 def audit_export(path: Path, vkey: str, saved: Checkpoint | None = None) -> AuditReport:
     """What `chainproof audit --export FILE --vkey VKEY` checks (raises on a format error)."""
-    return custody.audit_export(path, parse_vkey(vkey), saved=saved)
+    return service.audit_export(path, parse_vkey(vkey), saved=saved)
 
 
-def write_export(log: CustodyLog, path: Path) -> bytes:
+def write_export(log: TransparencyLog, path: Path) -> bytes:
     """`chainproof log export`: the whole log to `path`; returns the file's bytes."""
     origin, vkey = log.origin, log.vkey
     with log.reading() as r:
@@ -120,7 +121,7 @@ def entry_line_numbers(lines: Sequence[bytes]) -> list[int]:
     return [i for i, line in enumerate(lines) if i > 0 and not line.startswith(b'"')]
 
 
-def leaf_hashes(log: CustodyLog) -> list[bytes]:
+def leaf_hashes(log: TransparencyLog) -> list[bytes]:
     with log.reading() as r:
         return [merkle.leaf_hash(leaf) for leaf in r.entries(0, r.size())]
 
@@ -198,7 +199,7 @@ def rewrite_entries(directory: Path, changes: Mapping[int, bytes | None]) -> Sta
     return statements
 
 
-def snapshot(log: CustodyLog) -> tuple[object, ...]:
+def snapshot(log: TransparencyLog) -> tuple[object, ...]:
     """Everything a store holds, to compare before and after a call that must change nothing."""
     with log.reading() as r:
         size = r.size()

@@ -1,7 +1,7 @@
 """Crash test: a writer process killed with SIGKILL at random moments loses nothing it acknowledged.
 
 A child process appends batches of signed envelopes through the chainproof library and prints
-one JSON line per batch only after `CustodyLog.append` returned, that is after the SQLite
+one JSON line per batch only after `TransparencyLog.append` returned, that is after the SQLite
 transaction committed. The parent kills it with SIGKILL at seeded random moments (while it is
 appending, or while it is still starting and opening the store), restarts it where the
 acknowledged batches end, and finally checks that
@@ -34,7 +34,7 @@ from store_support import ORIGIN, audit_export, audit_store, checkpoint_of, enve
 
 from chainproof.attest import keys
 from chainproof.log import merkle
-from chainproof.log.custody import DB_FILE, CustodyLog
+from chainproof.log.service import DB_FILE, TransparencyLog
 
 SEED = 20240613
 KILLS = 18
@@ -45,13 +45,14 @@ CHILD = r"""
 import json, sys
 from pathlib import Path
 from chainproof.attest import keys
-from chainproof.log.custody import CustodyLog, sign_statement
+from chainproof.log.service import TransparencyLog
+from chainproof.attest.signing import sign_statement
 from chainproof.attest.statement import Statement, Subject
 import hashlib
 
 store, key_file, first = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 actor = keys.read_private(key_file)
-log = CustodyLog.open(store)
+log = TransparencyLog.open(store)
 print(json.dumps({"ready": True}), flush=True)
 for b in range(first, first + 100000):
     batch = []
@@ -124,7 +125,7 @@ def _start(store: Path, key_file: Path, first: int) -> tuple[Run, threading.Thre
 def test_sigkill_loses_no_acknowledged_entry(tmp_path: Path) -> None:
     rng = random.Random(SEED)
     store = tmp_path / "store"
-    log = CustodyLog.create(store, ORIGIN)
+    log = TransparencyLog.create(store, ORIGIN)
     actor = keys.generate()
     key_file = tmp_path / "actor.pem"
     keys.write_private(key_file, actor)
@@ -186,7 +187,7 @@ def test_sigkill_loses_no_acknowledged_entry(tmp_path: Path) -> None:
             killed_while_appending += 1
 
         # after each crash the store opens, holds every acknowledged entry, and serves a checkpoint
-        reopened = CustodyLog.open(store)
+        reopened = TransparencyLog.open(store)
         try:
             size = reopened.size()
             assert size >= max(acked, default=0) + 1
@@ -203,7 +204,7 @@ def test_sigkill_loses_no_acknowledged_entry(tmp_path: Path) -> None:
     assert len(acked_batches) >= KILLS
     assert elapsed < 90
 
-    final_log = CustodyLog.open(store)
+    final_log = TransparencyLog.open(store)
     try:
         # the store still accepts appends
         before = final_log.size()
@@ -255,7 +256,7 @@ def test_sigkill_loses_no_acknowledged_entry(tmp_path: Path) -> None:
     report = audit_store(store, vkey)
     assert report.ok, report.problems[:5]
     assert report.tree_size == final_size
-    reopened = CustodyLog.open(store)
+    reopened = TransparencyLog.open(store)
     try:
         write_export(reopened, tmp_path / "after-crashes.export")
     finally:

@@ -38,11 +38,12 @@ from store_support import (
 )
 
 from chainproof.attest import keys
+from chainproof.attest.signing import sign_statement
 from chainproof.errors import ChainproofError
 from chainproof.log import entries, merkle, tiles
 from chainproof.log.audit import AuditReport
-from chainproof.log.custody import ADMIN_FILE, DB_FILE, SIGNER_FILE, CustodyLog, sign_statement
 from chainproof.log.note import Checkpoint, NoteSigner
+from chainproof.log.service import ADMIN_FILE, DB_FILE, SIGNER_FILE, TransparencyLog
 from chainproof.log.sqlite import SqliteStore, leaf_key
 
 # Appends of one entry (indexes 0, 1, 6, 13, 22, 32) between appends of several.
@@ -397,7 +398,7 @@ def test_store_truncated_consistently_still_fails_by_its_latest_checkpoint(tampe
         ],
     )
     _rewrite_level0(tampered, lambda base: base[:-1])
-    log = CustodyLog.open(tampered.log.directory)
+    log = TransparencyLog.open(tampered.log.directory)
     try:
         assert log.size() == last
         assert checkpoint_of(log.checkpoint(), tampered.vkey).size == last + 1  # still served
@@ -520,8 +521,8 @@ def test_store_a_changed_key_index_is_reported(tampered: Built) -> None:
 
 @dataclass
 class Forked:
-    honest: CustodyLog
-    fork: CustodyLog
+    honest: TransparencyLog
+    fork: TransparencyLog
     vkey: str
     notes: dict[int, str]  # the honest log's checkpoints, by size
 
@@ -532,7 +533,7 @@ def forked(tmp_path: Path) -> Iterator[Forked]:
     built = build_log(tmp_path / "honest", [3, 2, 3])
     built.log.close()
     shutil.copytree(tmp_path / "honest", tmp_path / "fork")
-    honest, fork = CustodyLog.open(tmp_path / "honest"), CustodyLog.open(tmp_path / "fork")
+    honest, fork = TransparencyLog.open(tmp_path / "honest"), TransparencyLog.open(tmp_path / "fork")
     honest.append([envelope(built.actor, n, "later") for n in range(3)])
     honest.append([envelope(built.actor, n, "later") for n in range(3, 6)])
     fork.append([envelope(built.actor, n, "fork") for n in range(3)])
@@ -545,7 +546,7 @@ def forked(tmp_path: Path) -> Iterator[Forked]:
     fork.close()
 
 
-def _both_modes(log: CustodyLog, vkey: str, saved: Checkpoint, workdir: Path) -> list[AuditReport]:
+def _both_modes(log: TransparencyLog, vkey: str, saved: Checkpoint, workdir: Path) -> list[AuditReport]:
     write_export(log, workdir / "audited.export")
     return [audit_store(log.directory, vkey, saved), audit_export(workdir / "audited.export", vkey, saved)]
 
@@ -606,8 +607,8 @@ def test_saved_checkpoint_catches_a_log_rebuilt_with_other_early_entries(tmp_pat
         rebuilt.close()
 
 
-def _create_with_existing_keys(directory: Path, origin: str) -> CustodyLog:
-    """What CustodyLog.create does, but with the checkpoint and admin keys already in `directory`."""
+def _create_with_existing_keys(directory: Path, origin: str) -> TransparencyLog:
+    """What TransparencyLog.create does, but with the checkpoint and admin keys already in `directory`."""
     signer = NoteSigner(origin, keys.read_private(directory / SIGNER_FILE))
     admin = keys.read_private(directory / ADMIN_FILE)
     store = SqliteStore(directory / DB_FILE, create=True)
@@ -615,7 +616,7 @@ def _create_with_existing_keys(directory: Path, origin: str) -> CustodyLog:
         w.set_meta("origin", origin)
         w.set_meta("checkpoint_vkey", signer.verifier.vkey)
         w.set_meta("admin_keyid", keys.keyid(admin.public_key()))
-    log = CustodyLog(directory, store)
+    log = TransparencyLog(directory, store)
     log.append(
         [sign_statement(entries.genesis_statement(origin, signer.verifier.vkey, admin.public_key()), admin)]
     )

@@ -20,10 +20,10 @@ from store_support import Built, build_log, bundle_entries, envelope, query, rew
 from chainproof.errors import StoreError
 from chainproof.log import audit, bundles, merkle, rehash_workers, sqlite, tiles
 from chainproof.log.audit import AuditReport
-from chainproof.log.custody import DB_FILE, CustodyLog
 from chainproof.log.note import Checkpoint, parse_vkey, verify_checkpoint
 from chainproof.log.rehash import RangeHashes, RangeTask
 from chainproof.log.rehash_workers import Jobs, Opener
+from chainproof.log.service import DB_FILE, TransparencyLog
 from chainproof.log.store import LogReader
 
 # 2 + 1574 entries; checkpoints at sizes 1, 2, 256, 356, 512, 513, 1024, 1536 and 1576.
@@ -51,7 +51,7 @@ def store(pristine: Built, tmp_path: Path) -> Path:
 
 
 def _audit(directory: Path, vkey: str, jobs: Jobs, saved: Checkpoint | None = None) -> AuditReport:
-    log = CustodyLog.open(directory)
+    log = TransparencyLog.open(directory)
     try:
         return log.audit(parse_vkey(vkey), saved=saved, jobs=jobs)
     finally:
@@ -253,7 +253,7 @@ def test_entries_that_change_between_the_two_reads_stop_the_audit(
     def elsewhere() -> AbstractContextManager[LogReader]:
         return sqlite.read_only(other / DB_FILE)
 
-    log = CustodyLog.open(store)
+    log = TransparencyLog.open(store)
     try:
         with log.reading() as r, pytest.raises(StoreError, match="entries 512 to 767 changed while"):
             audit.audit_store(r, SIZE, parse_vkey(pristine.vkey), open_reader=elsewhere, jobs=PARALLEL)
@@ -301,7 +301,7 @@ def test_the_default_audit_takes_its_workers_from_the_environment(
 
 
 def _audit_default(directory: Path, vkey: str) -> AuditReport:
-    log = CustodyLog.open(directory)
+    log = TransparencyLog.open(directory)
     try:
         return log.audit(parse_vkey(vkey))
     finally:

@@ -15,8 +15,8 @@ from store_support import Built, build_log, entry_body, envelope, query, rewrite
 
 from chainproof.log import audit, export, merkle, tiles
 from chainproof.log.audit import AuditReport
-from chainproof.log.custody import CustodyLog
 from chainproof.log.note import Checkpoint, parse_vkey, verify_checkpoint
+from chainproof.log.service import TransparencyLog
 from chainproof.log.store import LogReader
 
 # 2 + 805 entries, checkpoints at sizes 1, 2, 802 and 807: full tiles 1 and 2 hold no checkpoint
@@ -40,7 +40,7 @@ def store(pristine: Built, tmp_path: Path) -> Path:
 def _reports(directory: Path, vkey: str, saved: Checkpoint | None = None) -> tuple[AuditReport, AuditReport]:
     """The store audit, and the plain audit of the same store for reference."""
     verifier = parse_vkey(vkey)
-    log = CustodyLog.open(directory)
+    log = TransparencyLog.open(directory)
     try:
         got = log.audit(verifier, saved=saved)
         with log.store.reader() as r:
@@ -81,7 +81,7 @@ def _write_tile(directory: Path, tile: tiles.Tile) -> None:
 
 
 def _tiles_ok(directory: Path) -> bool:
-    log = CustodyLog.open(directory)
+    log = TransparencyLog.open(directory)
     try:
         with log.store.reader() as r:
             report = AuditReport()
@@ -147,7 +147,7 @@ def test_an_audit_reads_the_tiles_a_process_has_served_proofs_from_again(
     """A long-lived process proved from the tiles (and keeps them), then the store was rewritten
     consistently under it: the audit must judge the rewritten rows, not the copies it kept."""
     verifier = parse_vkey(pristine.vkey)
-    log = CustodyLog.open(store)
+    log = TransparencyLog.open(store)
     try:
         log.prove(FORGED)
         forged = envelope(pristine.actor, 4242, "forged").canonical()
@@ -175,7 +175,7 @@ def test_a_corrupt_tile_gives_the_plain_report(
 
 def test_a_saved_checkpoint_is_checked_the_same(pristine: Built, store: Path) -> None:
     verifier = parse_vkey(pristine.vkey)
-    log = CustodyLog.open(store)
+    log = TransparencyLog.open(store)
     try:
         saved = verify_checkpoint(log.checkpoint(), verifier)
     finally:

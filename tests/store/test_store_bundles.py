@@ -10,9 +10,9 @@ from store_support import Built, audit_store, bundle_entries, entry_body, envelo
 
 from chainproof.errors import StoreError
 from chainproof.log import bundles, merkle
-from chainproof.log.custody import DB_FILE, CustodyLog
 from chainproof.log.note import parse_vkey
 from chainproof.log.rehash_workers import Jobs
+from chainproof.log.service import DB_FILE, TransparencyLog
 from chainproof.log.sqlite import SqliteStore
 from chainproof.log.store import FORMAT
 
@@ -53,7 +53,7 @@ def test_a_store_of_the_row_format_is_converted_when_opened(three_bundles: Built
     entries = _entries(directory)
     assert len(entries) == 602
     _as_rows_format(directory)
-    log = CustodyLog.open(directory)
+    log = TransparencyLog.open(directory)
     try:
         assert query(directory, "SELECT value FROM meta WHERE key = 'format'") == [(FORMAT,)]
         assert query(directory, "SELECT name FROM sqlite_master WHERE name = 'entries'") == []
@@ -71,7 +71,7 @@ def test_a_store_of_the_row_format_with_a_missing_row_is_left_as_it_was(three_bu
     _as_rows_format(directory, skip=300)
     before = query(directory, "SELECT idx, body FROM entries ORDER BY idx")
     with pytest.raises(StoreError, match="entry 300 is missing, so the store cannot be converted"):
-        CustodyLog.open(directory)
+        TransparencyLog.open(directory)
     assert query(directory, "SELECT value FROM meta WHERE key = 'format'") == [(ROWS_FORMAT,)]
     assert query(directory, "SELECT idx, body FROM entries ORDER BY idx") == before
     assert query(directory, "SELECT name FROM sqlite_master WHERE name = 'entry_bundles'") == []
@@ -172,7 +172,7 @@ def test_a_store_of_the_row_format_keeps_its_large_entries(make_log: Callable[..
     directory = log.directory
     entries = _entries(directory)
     _as_rows_format(directory)
-    CustodyLog.open(directory).close()
+    TransparencyLog.open(directory).close()
     assert _entries(directory) == entries
     assert query(directory, "SELECT idx FROM large_entries") == [(len(entries) - 1,)]
     assert audit_store(directory, built.vkey).ok
@@ -191,7 +191,7 @@ def test_the_parallel_audit_reads_large_entries_too(make_log: Callable[..., Buil
     log.close()
     forged = entry_body(log.directory, first + 1).replace(b'"sig":"', b'"sig":"A', 1)
     sql(log.directory, [("UPDATE large_entries SET body = ? WHERE idx = ?", (forged, first + 1))])
-    reopened = CustodyLog.open(log.directory)
+    reopened = TransparencyLog.open(log.directory)
     try:
         report = reopened.audit(verifier, jobs=parallel)
     finally:

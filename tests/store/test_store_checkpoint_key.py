@@ -22,10 +22,10 @@ from store_support import (
 from chainproof.attest import dsse, keys
 from chainproof.errors import StoreError
 from chainproof.log import tiles
-from chainproof.log.custody import SIGNER_FILE, CustodyLog, root_at
 from chainproof.log.note import Checkpoint, NoteSigner
 from chainproof.log.rehash_workers import Jobs
 from chainproof.log.repair import Repair
+from chainproof.log.service import SIGNER_FILE, TransparencyLog, root_at
 
 
 def swap_signer(directory: Path) -> Path:
@@ -73,7 +73,7 @@ def test_key_registration_and_revocation_check_the_checkpoint_key_too(built: Bui
 def test_a_reopened_log_checks_the_key_it_finds(built: Built) -> None:
     built.log.close()
     swap_signer(built.log.directory)
-    log = CustodyLog.open(built.log.directory)
+    log = TransparencyLog.open(built.log.directory)
     try:
         with pytest.raises(StoreError, match="not this log's checkpoint key"):
             log.append(envelopes(built.actor, 100, 1))
@@ -85,7 +85,7 @@ def test_a_reopened_log_checks_the_key_it_finds(built: Built) -> None:
 # -- repairing checkpoints a swapped key signed ---------------------------------------------------
 
 
-def append_signed_by(log: CustodyLog, envs: list[dsse.Envelope], key: Ed25519PrivateKey) -> None:
+def append_signed_by(log: TransparencyLog, envs: list[dsse.Envelope], key: Ed25519PrivateKey) -> None:
     """Append as the log did before it checked its key: checkpoints signed by `key`."""
     signer = NoteSigner(log.origin, key)
     with log.store.writer() as w:
@@ -168,7 +168,7 @@ def test_a_log_with_other_problems_is_not_repaired(swapped: Built) -> None:
     log.close()
     forged = envelope(swapped.actor, 999).canonical()
     sql(log.directory, rewrite_entries(log.directory, {3: forged}))
-    log = swapped.log = CustodyLog.open(log.directory)
+    log = swapped.log = TransparencyLog.open(log.directory)
     before = snapshot(log)
     with pytest.raises(StoreError, match="entry 3: its bytes do not hash"):
         log.repair_checkpoints()

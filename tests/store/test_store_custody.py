@@ -1,4 +1,4 @@
-"""CustodyLog over the SQLite store: appends, duplicates, atomicity, the key registry, admission."""
+"""TransparencyLog over the SQLite store: appends, duplicates, atomicity, the key registry, admission."""
 
 from __future__ import annotations
 
@@ -24,11 +24,12 @@ from store_support import (
 )
 
 from chainproof.attest import dsse, keys
+from chainproof.attest.signing import sign_statement
 from chainproof.attest.statement import Statement, Subject
 from chainproof.errors import FormatError, StoreError, UsageError, VerificationError
 from chainproof.log import entries, merkle
-from chainproof.log.custody import ADMIN_FILE, DB_FILE, SIGNER_FILE, CustodyLog, sign_statement
 from chainproof.log.entries import RejectedEntry
+from chainproof.log.service import ADMIN_FILE, DB_FILE, SIGNER_FILE, TransparencyLog
 from chainproof.log.sqlite import LEAF_INDEX_FILE
 from chainproof.log.store import KeyRecord, KeyRole
 
@@ -36,7 +37,7 @@ from chainproof.log.store import KeyRecord, KeyRole
 
 
 def test_create_writes_keys_genesis_and_first_checkpoint(tmp_path: Path) -> None:
-    log = CustodyLog.create(tmp_path / "s", ORIGIN)
+    log = TransparencyLog.create(tmp_path / "s", ORIGIN)
     try:
         assert sorted(
             p.name for p in (tmp_path / "s").iterdir() if not p.name.startswith(("log.db-", "leaf-index.db-"))
@@ -75,12 +76,12 @@ def test_the_genesis_itself_appended_again_is_a_duplicate_of_entry_0(built: Buil
 def test_create_refuses_an_existing_store(built: Built) -> None:
     before = snapshot(built.log)
     with pytest.raises(UsageError, match="already holds a chainproof store"):
-        CustodyLog.create(built.log.directory, ORIGIN)
+        TransparencyLog.create(built.log.directory, ORIGIN)
     assert snapshot(built.log) == before
 
 
 def test_create_can_keep_the_admin_key_elsewhere(tmp_path: Path) -> None:
-    log = CustodyLog.create(tmp_path / "s", ORIGIN, admin_key_out=tmp_path / "admin-offline.pem")
+    log = TransparencyLog.create(tmp_path / "s", ORIGIN, admin_key_out=tmp_path / "admin-offline.pem")
     try:
         assert not (tmp_path / "s" / ADMIN_FILE).exists()
         actor = keys.generate()
@@ -428,7 +429,7 @@ def test_revocation_dates_must_lie_between_registration_and_the_revocation(
     assert snapshot(log) == before
 
 
-def _revocation(log: CustodyLog, record: KeyRecord, start: int) -> dsse.Envelope:
+def _revocation(log: TransparencyLog, record: KeyRecord, start: int) -> dsse.Envelope:
     return sign_statement(entries.revocation_statement(record, start, ""), admin_key(log))
 
 
@@ -493,7 +494,7 @@ def test_entry_out_of_range_is_a_usage_error(built: Built) -> None:
 
 def test_open_a_missing_store(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="no chainproof store at"):
-        CustodyLog.open(tmp_path / "nothing-here")
+        TransparencyLog.open(tmp_path / "nothing-here")
 
 
 # -- signatures checked before the write lock ----------------------------------------------
@@ -522,7 +523,7 @@ def test_a_stale_preverification_does_not_skip_the_registry_checks(
     stale = log._preverify([late])
     log.revoke_key(log.find_key(keys.keyid(built.actor.public_key())), effective_from=None, reason="leaked")
     before = snapshot(log)
-    monkeypatch.setattr(CustodyLog, "_preverify", lambda self, envs: stale)
+    monkeypatch.setattr(TransparencyLog, "_preverify", lambda self, envs: stale)
     with pytest.raises(RejectedEntry, match="revoked"):
         log.append([late])
     assert snapshot(log) == before

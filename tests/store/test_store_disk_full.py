@@ -9,9 +9,10 @@ import pytest
 from store_support import HOP, ORIGIN, audit_store, build_log, digest, envelopes, fill, small_disk, snapshot
 
 from chainproof.attest import keys
+from chainproof.attest.signing import sign_statement
 from chainproof.attest.statement import Statement, Subject
 from chainproof.errors import ChainproofError, StoreError, UsageError
-from chainproof.log.custody import CustodyLog, sign_statement
+from chainproof.log.service import TransparencyLog
 
 
 @pytest.fixture
@@ -56,12 +57,12 @@ def test_creating_a_store_on_a_full_disk_leaves_nothing_behind(disk: Path) -> No
     for leave in (0, 4096, 16 * 1024, 48 * 1024):
         filler = fill(disk, leave=leave)
         with pytest.raises(ChainproofError, match=r"the disk is full|No space left") as caught:
-            CustodyLog.create(disk / "store", ORIGIN, admin_key_out=disk / "admin.pem")
+            TransparencyLog.create(disk / "store", ORIGIN, admin_key_out=disk / "admin.pem")
         assert isinstance(caught.value, StoreError | UsageError)
         assert not (disk / "store").exists()
         assert not (disk / "admin.pem").exists()
         filler.unlink()
-    log = CustodyLog.create(disk / "store", ORIGIN)
+    log = TransparencyLog.create(disk / "store", ORIGIN)
     try:
         assert audit_store(log.directory, log.vkey).ok
     finally:

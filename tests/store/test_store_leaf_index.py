@@ -2,7 +2,7 @@
 
 The index is derived from the level-0 tiles and written without fsync, so it may be missing,
 damaged, behind, ahead, or another log's. Whatever state it is in, `find_leaves` must return
-exactly the indexes the log holds, and `CustodyLog.append` must flag exactly the envelopes
+exactly the indexes the log holds, and `TransparencyLog.append` must flag exactly the envelopes
 already in the log as duplicates.
 """
 
@@ -27,13 +27,13 @@ from store_support import Built, envelope, envelopes, leaf_hashes, query, sql
 from chainproof.attest import keys
 from chainproof.log import merkle
 from chainproof.log import sqlite as sqlite_mod
-from chainproof.log.custody import CustodyLog
+from chainproof.log.service import TransparencyLog
 from chainproof.log.sqlite import LEAF_INDEX_FILE, SqliteStore, leaf_key
 
 SIDE_FILES = (LEAF_INDEX_FILE, f"{LEAF_INDEX_FILE}-wal", f"{LEAF_INDEX_FILE}-shm")
 
 
-def assert_exact(log: CustodyLog, absent: int = 5) -> None:
+def assert_exact(log: TransparencyLog, absent: int = 5) -> None:
     """find_leaves answers every leaf hash of the log with its index, and nothing else."""
     hashes = leaf_hashes(log)
     assert len(set(hashes)) == len(hashes), "an envelope is in the log twice"
@@ -45,7 +45,7 @@ def assert_exact(log: CustodyLog, absent: int = 5) -> None:
             assert r.find_leaves([hashes[-1]]) == {hashes[-1]: len(hashes) - 1}
 
 
-def assert_dedups(built: Built, log: CustodyLog, fresh: int) -> None:
+def assert_dedups(built: Built, log: TransparencyLog, fresh: int) -> None:
     """Re-sent envelopes are duplicates at their index; a new one is appended once."""
     size = log.size()
     sent = envelopes(built.actor, 0, 3)  # build_log's first batch: entries 2, 3, 4
@@ -86,9 +86,9 @@ def index_rows(directory: Path, name: str = LEAF_INDEX_FILE) -> int:
         db.close()
 
 
-def reopen(built: Built) -> CustodyLog:
+def reopen(built: Built) -> TransparencyLog:
     built.log.close()
-    built.log = CustodyLog.open(built.log.directory)
+    built.log = TransparencyLog.open(built.log.directory)
     return built.log
 
 
@@ -107,7 +107,7 @@ def test_the_index_lives_beside_the_log_and_is_complete(built: Built) -> None:
 def test_dedup_across_batches_connections_and_processes(built: Built, tmp_path: Path) -> None:
     log = built.log
     assert_dedups(built, log, 100)
-    other = CustodyLog.open(log.directory)
+    other = TransparencyLog.open(log.directory)
     try:
         new = envelope(built.actor, 200, "other")
         at = other.append([new]).entries[0].index
@@ -121,9 +121,9 @@ def test_dedup_across_batches_connections_and_processes(built: Built, tmp_path: 
         "import json, sys\n"
         "from pathlib import Path\n"
         "from chainproof.attest import keys\n"
-        "from chainproof.log.custody import CustodyLog\n"
+        "from chainproof.log.service import TransparencyLog\n"
         "from store_support import envelope\n"
-        "log = CustodyLog.open(Path(sys.argv[1]))\n"
+        "log = TransparencyLog.open(Path(sys.argv[1]))\n"
         "actor = keys.read_private(Path(sys.argv[2]))\n"
         "r = log.append([envelope(actor, 200, 'other'), envelope(actor, 300, 'child')])\n"
         "print(json.dumps([[e.index, e.duplicate] for e in r.entries]))\n"
@@ -222,7 +222,7 @@ def test_a_missing_or_damaged_index_is_rebuilt(
     directory = built.log.directory
     built.log.close()
     damage(directory)
-    log = built.log = CustodyLog.open(directory)
+    log = built.log = TransparencyLog.open(directory)
     assert_exact(log)
     assert_dedups(built, log, 1000)
     log = reopen(built)
@@ -252,7 +252,7 @@ def test_an_index_found_damaged_in_use_is_rebuilt_before_the_next_transaction(
             if page not in pages:
                 f.seek((page - 1) * 4096 + 8)
                 f.write(rng.randbytes(200))
-    log = built.log = CustodyLog.open(directory)
+    log = built.log = TransparencyLog.open(directory)
     assert_exact(log)
     assert_dedups(built, log, 1000)
     db = sqlite3.connect(path)
@@ -270,12 +270,12 @@ def test_an_older_copy_of_the_index_catches_up(make_log: Callable[..., Built], t
     built.log.close()
     shutil.copyfile(directory / LEAF_INDEX_FILE, tmp_path / "old-index.db")
     old_size = indexed_size(directory)
-    log = built.log = CustodyLog.open(directory)
+    log = built.log = TransparencyLog.open(directory)
     later = envelopes(built.actor, 500, 30, "later")
     log.append(later)
     log.close()
     shutil.copyfile(tmp_path / "old-index.db", directory / LEAF_INDEX_FILE)
-    log = built.log = CustodyLog.open(directory)
+    log = built.log = TransparencyLog.open(directory)
     assert indexed_size(directory) == old_size < log.size()
     assert_exact(log)
     result = log.append(later)
@@ -290,7 +290,7 @@ def test_another_logs_index_is_not_trusted(make_log: Callable[..., Built]) -> No
     a.log.close()
     b.log.close()
     shutil.copyfile(a.log.directory / LEAF_INDEX_FILE, b.log.directory / LEAF_INDEX_FILE)
-    log = b.log = CustodyLog.open(b.log.directory)
+    log = b.log = TransparencyLog.open(b.log.directory)
     assert_exact(log)
     assert_dedups(b, log, 1000)
 
@@ -356,7 +356,7 @@ def test_a_store_with_its_index_in_the_main_file_is_migrated(make_log: Callable[
             ("DELETE FROM meta WHERE key = 'leaf_index_id'", ()),
         ],
     )
-    log = built.log = CustodyLog.open(directory)
+    log = built.log = TransparencyLog.open(directory)
     assert query(directory, "SELECT name FROM sqlite_master WHERE name = 'leaf_index'") == []
     assert (directory / LEAF_INDEX_FILE).is_file()
     assert_exact(log)
@@ -382,7 +382,7 @@ def test_an_index_of_whole_hashes_is_replaced_by_one_of_keys(make_log: Callable[
         ],
     )
     assert indexed_size(directory) == size
-    log = built.log = CustodyLog.open(directory)
+    log = built.log = TransparencyLog.open(directory)
     side = sqlite3.connect(directory / LEAF_INDEX_FILE)
     try:
         tables = {name for (name,) in side.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -462,12 +462,12 @@ CHILD = r"""
 import json, sys
 from pathlib import Path
 from chainproof.attest import keys
-from chainproof.log.custody import CustodyLog
+from chainproof.log.service import TransparencyLog
 from store_support import envelope
 
 store, key_file, first = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 actor = keys.read_private(key_file)
-log = CustodyLog.open(store)
+log = TransparencyLog.open(store)
 for b in range(first, first + 100000):
     # each batch re-sends the previous batch's last envelope: a duplicate whenever it was committed
     batch = [envelope(actor, n, "crash") for n in range(max(0, 5 * b - 1), 5 * b + 5)]
@@ -513,12 +513,12 @@ def test_sigkill_during_appends_keeps_dedup_exact(built: Built, tmp_path: Path) 
             next_batch = acked[-1][0] + 1
         if round_number % 3 == 2:
             _delete(directory)  # and sometimes the index goes too
-        log = CustodyLog.open(directory)
+        log = TransparencyLog.open(directory)
         try:
             assert_exact(log)
         finally:
             log.close()
-    log = built.log = CustodyLog.open(directory)
+    log = built.log = TransparencyLog.open(directory)
     result = log.append([envelope(built.actor, n, "crash") for n in range(5 * next_batch)])
     assert all(e.duplicate for e in result.entries)
     assert_exact(log)

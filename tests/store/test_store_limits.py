@@ -7,15 +7,15 @@ from store_support import Built, audit_store, envelope, snapshot
 
 from chainproof.attest import keys
 from chainproof.errors import UsageError
-from chainproof.log.custody import CustodyLog
 from chainproof.log.entries import RejectedEntry
+from chainproof.log.service import TransparencyLog
 
 
 def test_an_entry_past_the_limit_is_refused_and_one_at_it_goes_in(built: Built) -> None:
     small, large = envelope(built.actor, 100), envelope(built.actor, 101, "a longer tag")
     limit = len(small.canonical())
     assert len(large.canonical()) > limit
-    log = CustodyLog.open(built.log.directory, max_entry_bytes=limit)
+    log = TransparencyLog.open(built.log.directory, max_entry_bytes=limit)
     try:
         before = snapshot(log)
         too_large = rf"^big one: the envelope is {len(large.canonical()):,} bytes"
@@ -30,7 +30,7 @@ def test_an_entry_past_the_limit_is_refused_and_one_at_it_goes_in(built: Built) 
 
 def test_the_default_limit_comes_from_the_environment(built: Built, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHAINPROOF_MAX_ENTRY_BYTES", "1000")
-    log = CustodyLog.open(built.log.directory)
+    log = TransparencyLog.open(built.log.directory)
     try:
         assert log.max_entry_bytes == 1000
         with pytest.raises(RejectedEntry, match="at most 1,000 bytes"):

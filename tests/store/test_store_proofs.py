@@ -1,4 +1,4 @@
-"""Inclusion and consistency proofs served by CustodyLog, for every index and every tree size.
+"""Inclusion and consistency proofs served by TransparencyLog, for every index and every tree size.
 
 The log grows one entry per append, so the store holds a signed checkpoint for every size: each
 proof is checked with merkle.verify_* against that signed root, and against a root recomputed
@@ -15,14 +15,14 @@ from store_support import build_log, checkpoint_of, envelope, leaf_hashes
 
 from chainproof.errors import UsageError
 from chainproof.log import merkle
-from chainproof.log.custody import CustodyLog
+from chainproof.log.service import TransparencyLog
 
 SIZE = 70
 
 
 @dataclass
 class Grown:
-    log: CustodyLog
+    log: TransparencyLog
     hashes: list[bytes]
     signed_roots: dict[int, bytes]
     roots: dict[int, bytes]

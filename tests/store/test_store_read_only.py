@@ -14,10 +14,10 @@ from store_support import Built, envelopes
 
 from chainproof.errors import StoreError
 from chainproof.log import merkle, tiles
-from chainproof.log.custody import DB_FILE, CustodyLog
 from chainproof.log.export import Event
 from chainproof.log.note import parse_vkey
 from chainproof.log.rehash_workers import Jobs
+from chainproof.log.service import DB_FILE, TransparencyLog
 from chainproof.log.sqlite import SqliteStore
 
 
@@ -34,16 +34,16 @@ def closed(built: Built) -> Built:
 
 
 @pytest.fixture
-def reader(closed: Built) -> Iterator[CustodyLog]:
-    log = CustodyLog.open(closed.log.directory, read_only=True)
+def reader(closed: Built) -> Iterator[TransparencyLog]:
+    log = TransparencyLog.open(closed.log.directory, read_only=True)
     yield log
     log.close()
 
 
-def test_every_read_works_and_nothing_is_written(closed: Built, reader: CustodyLog) -> None:
+def test_every_read_works_and_nothing_is_written(closed: Built, reader: TransparencyLog) -> None:
     directory = closed.log.directory
     before = files(directory)
-    expected = CustodyLog.open(directory)
+    expected = TransparencyLog.open(directory)
     try:
         size = expected.size()
         assert reader.size() == size
@@ -69,7 +69,7 @@ def test_every_read_works_and_nothing_is_written(closed: Built, reader: CustodyL
     assert files(directory) == before  # before closing: nothing beside the store, not even -shm
 
 
-def test_a_read_only_store_refuses_writes_with_one_line(closed: Built, reader: CustodyLog) -> None:
+def test_a_read_only_store_refuses_writes_with_one_line(closed: Built, reader: TransparencyLog) -> None:
     with pytest.raises(StoreError, match="cannot write the store") as caught:
         reader.append(envelopes(closed.actor, 100, 1))
     assert "\n" not in str(caught.value)
@@ -77,17 +77,17 @@ def test_a_read_only_store_refuses_writes_with_one_line(closed: Built, reader: C
 
 
 def test_a_store_written_while_it_is_read_without_locks_is_not_reported(
-    closed: Built, reader: CustodyLog
+    closed: Built, reader: TransparencyLog
 ) -> None:
     size = reader.size()
-    writer = CustodyLog.open(closed.log.directory)
+    writer = TransparencyLog.open(closed.log.directory)
     try:
         writer.append(envelopes(closed.actor, 100, 3))
     finally:
         writer.close()  # folds the write-ahead log into log.db
     with pytest.raises(StoreError, match="was written while this user read it"):
         reader.size()
-    fresh = CustodyLog.open(closed.log.directory, read_only=True)
+    fresh = TransparencyLog.open(closed.log.directory, read_only=True)
     try:
         assert fresh.size() == size + 3
     finally:
@@ -96,11 +96,11 @@ def test_a_store_written_while_it_is_read_without_locks_is_not_reported(
 
 def test_a_writer_at_work_is_read_through_its_write_ahead_log(closed: Built) -> None:
     directory = closed.log.directory
-    writer = CustodyLog.open(directory)
+    writer = TransparencyLog.open(directory)
     try:
         writer.append(envelopes(closed.actor, 100, 3))  # committed to the -wal file, still open
         assert (directory / f"{DB_FILE}-wal").exists()
-        reader = CustodyLog.open(directory, read_only=True)
+        reader = TransparencyLog.open(directory, read_only=True)
         try:
             assert reader.size() == writer.size()
             assert reader.audit(parse_vkey(closed.vkey)).ok
@@ -124,7 +124,7 @@ def test_a_store_left_by_a_killed_writer_without_its_shm_file_says_what_to_do(cl
 def test_a_writable_store_is_opened_for_writing_and_reads_leave_nothing_behind(closed: Built) -> None:
     directory = closed.log.directory
     before = files(directory)
-    log = CustodyLog.open(directory)
+    log = TransparencyLog.open(directory)
     try:
         assert not log.store.read_only  # type: ignore[attr-defined]
         assert log.size() > 0
@@ -134,10 +134,10 @@ def test_a_writable_store_is_opened_for_writing_and_reads_leave_nothing_behind(c
 
 
 def test_an_export_of_a_store_written_meanwhile_is_not_completed(
-    closed: Built, reader: CustodyLog, tmp_path: Path
+    closed: Built, reader: TransparencyLog, tmp_path: Path
 ) -> None:
     def write_meanwhile(events: Iterable[Event], size: int) -> Iterator[Event]:
-        writer = CustodyLog.open(closed.log.directory)
+        writer = TransparencyLog.open(closed.log.directory)
         try:
             writer.append(envelopes(closed.actor, 100, 3))
         finally:

@@ -12,9 +12,9 @@ from store_support import ORIGIN, Built, envelope
 from chainproof.attest import dsse, keys
 from chainproof.log import merkle, shapes
 from chainproof.log.audit import MAX_PROBLEMS, AuditReport
-from chainproof.log.custody import root_at
 from chainproof.log.note import parse_vkey, verify_checkpoint
 from chainproof.log.repair import Repair
+from chainproof.log.service import root_at
 
 
 def test_an_append_with_a_duplicate(built: Built) -> None:

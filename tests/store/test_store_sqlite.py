@@ -19,8 +19,8 @@ from chainproof.errors import StoreError, UsageError
 from chainproof.log import merkle, tiles
 from chainproof.log import sqlite as sqlite_mod
 from chainproof.log.audit import AuditReport, check_tiles
-from chainproof.log.custody import DB_FILE, CustodyLog, root_at
 from chainproof.log.merkle import Node
+from chainproof.log.service import DB_FILE, TransparencyLog, root_at
 from chainproof.log.sqlite import SqliteStore
 from chainproof.log.store import FORMAT
 
@@ -34,12 +34,12 @@ def _open_and_read(directory: Path, vkey: str) -> None:
 
 def test_a_missing_store(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match=r"no chainproof store at .*run `chainproof init` first"):
-        CustodyLog.open(tmp_path / "missing")
+        TransparencyLog.open(tmp_path / "missing")
     with pytest.raises(StoreError, match="no log database at"):
         SqliteStore(tmp_path / "missing.db")
     (tmp_path / "dir" / DB_FILE).mkdir(parents=True)
     with pytest.raises(StoreError, match="no log database at"):
-        CustodyLog.open(tmp_path / "dir")
+        TransparencyLog.open(tmp_path / "dir")
 
 
 def test_a_foreign_file(tmp_path: Path) -> None:
@@ -47,7 +47,7 @@ def test_a_foreign_file(tmp_path: Path) -> None:
     store.mkdir()
     (store / DB_FILE).write_bytes(b"this is a text file, not a database\n" * 200)
     with pytest.raises(StoreError, match=r"log\.db is damaged or not a chainproof store") as caught:
-        CustodyLog.open(store)
+        TransparencyLog.open(store)
     assert "\n" not in str(caught.value)
 
 
@@ -59,19 +59,19 @@ def test_a_foreign_sqlite_database(tmp_path: Path) -> None:
     db.commit()
     db.close()
     with pytest.raises(StoreError, match=f"is not a {FORMAT} store"):
-        CustodyLog.open(store)
+        TransparencyLog.open(store)
     db = sqlite3.connect(store / DB_FILE)
     db.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     db.execute("INSERT INTO meta VALUES ('format', 'something-else/9')")
     db.commit()
     db.close()
     with pytest.raises(StoreError, match=f"is not a {FORMAT} store"):
-        CustodyLog.open(store)
+        TransparencyLog.open(store)
 
 
 def test_a_store_that_was_never_initialised(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / DB_FILE, create=True)
-    log = CustodyLog(tmp_path, store)
+    log = TransparencyLog(tmp_path, store)
     try:
         with pytest.raises(StoreError, match="the store has no 'origin'; it was not initialised"):
             _ = log.origin
@@ -143,7 +143,7 @@ def test_a_database_error_in_a_reader_is_a_store_error_and_ends_the_read(built: 
     foreign.execute("ALTER TABLE tiles RENAME TO tiles_elsewhere")
     foreign.commit()
     foreign.close()
-    log = CustodyLog.open(built.log.directory)  # with no tiles in memory yet
+    log = TransparencyLog.open(built.log.directory)  # with no tiles in memory yet
     try:
         with pytest.raises(StoreError, match="no such table: tiles") as caught:
             log.prove(size - 1)
@@ -154,7 +154,7 @@ def test_a_database_error_in_a_reader_is_a_store_error_and_ends_the_read(built: 
 
 
 def test_a_reader_inside_a_reader_shares_its_snapshot(built: Built) -> None:
-    reader = CustodyLog.open(built.log.directory)
+    reader = TransparencyLog.open(built.log.directory)
     try:
         with reader.reading() as r:
             size = r.size()
@@ -188,7 +188,7 @@ def test_a_transaction_inside_a_write_is_refused_and_the_store_stays_usable(buil
 
 
 def test_a_read_transaction_sees_one_snapshot(built: Built) -> None:
-    reader = CustodyLog.open(built.log.directory)
+    reader = TransparencyLog.open(built.log.directory)
     try:
         with reader.reading() as r:
             size, note = r.size(), r.checkpoint()
@@ -225,7 +225,7 @@ def test_readers_work_while_a_writer_holds_the_lock(built: Built, foreign_writer
 
     def read() -> None:
         try:
-            log = CustodyLog.open(directory)
+            log = TransparencyLog.open(directory)
             try:
                 for _ in range(5):
                     assert snapshot(log) == expected
@@ -251,7 +251,7 @@ def test_a_second_writer_gets_a_clear_error_after_the_busy_timeout(
     built: Built, foreign_writer: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sqlite_mod, "_BUSY_TIMEOUT_S", 0.3)
-    log = CustodyLog.open(built.log.directory)  # opens with the patched timeout
+    log = TransparencyLog.open(built.log.directory)  # opens with the patched timeout
     try:
         before = snapshot(log)
         started = time.monotonic()
@@ -271,7 +271,7 @@ def test_a_second_writer_waits_for_the_lock(
     built: Built, foreign_writer: sqlite3.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sqlite_mod, "_BUSY_TIMEOUT_S", 20.0)
-    log = CustodyLog.open(built.log.directory)
+    log = TransparencyLog.open(built.log.directory)
     size = log.size()
     outcome: list[object] = []
 
@@ -328,7 +328,7 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Big:
 
 @dataclass
 class Traced:
-    log: CustodyLog
+    log: TransparencyLog
     statements: list[str]
 
     def selects(self) -> list[str]:
@@ -347,7 +347,7 @@ def traced(big: Big, monkeypatch: pytest.MonkeyPatch) -> Iterator[Traced]:
         return db  # type: ignore[no-any-return]
 
     monkeypatch.setattr(sqlite_mod.sqlite3, "connect", connect)
-    log = CustodyLog(big.path.parent, SqliteStore(big.path))
+    log = TransparencyLog(big.path.parent, SqliteStore(big.path))
     statements.clear()
     yield Traced(log, statements)
     log.close()
@@ -444,7 +444,7 @@ def test_node_hashes_read_every_kind_of_node_from_the_tiles(big: Big) -> None:
     assert again == expected
 
 
-def _checked_proofs(log: CustodyLog, hashes: list[bytes], rng: random.Random) -> None:
+def _checked_proofs(log: TransparencyLog, hashes: list[bytes], rng: random.Random) -> None:
     """Inclusion and consistency proofs at random sizes up to the log's, checked against roots
     computed here from the leaf hashes."""
     for _ in range(40):
@@ -471,7 +471,7 @@ def test_proofs_from_one_open_store_stay_right_while_it_grows(tmp_path: Path) ->
     """The tiles a store keeps from earlier reads serve later proofs only where they are wide
     enough, at older sizes too, and a rolled-back append leaves nothing behind in them."""
     store = SqliteStore(tmp_path / DB_FILE, create=True)
-    log = CustodyLog(tmp_path, store)
+    log = TransparencyLog(tmp_path, store)
     rng = random.Random(7)
     hashes: list[bytes] = []
     for count in (1, 255, 1, 3000, 62_400, 300):
@@ -512,7 +512,7 @@ def test_check_tiles_accepts_the_big_tree_and_catches_a_corrupt_upper_tile(big: 
         messages = [p.message for p in report.problems]
         assert "tile 1/0 holds other base hashes than the tiles below" in messages
         # and a proof that uses that node (as the sibling of tile 4) no longer leads to the true root
-        log = CustodyLog(tmp_path, store)
+        log = TransparencyLog(tmp_path, store)
         p = log.prove(4 * tiles.WIDTH + 3)
         with pytest.raises(merkle.ProofError):
             merkle.verify_inclusion(

@@ -57,7 +57,7 @@ class TileNodes:
         return merkle.fold_range([self.node(n) for n in merkle.perfect_nodes(0, size)])
 
     def resolved(self, path: merkle.ProofNodes) -> list[bytes]:
-        """A proof from its stored subtrees, as `CustodyLog` builds it from `inclusion_nodes` /
+        """A proof from its stored subtrees, as `TransparencyLog` builds it from `inclusion_nodes` /
         `consistency_nodes`: the border range folded and put in its place."""
         hashes = [self.node(Node(*n)) for n in path.nodes]
         if path.border is not None:

@@ -11,8 +11,8 @@ import typer
 from chainproof._internal.text import plural
 from chainproof.cli.output import JsonOption, emit, open_log, progress, read_input
 from chainproof.log import export
-from chainproof.log.custody import audit_export
 from chainproof.log.note import Checkpoint, NoteVerifier, parse_vkey, verify_checkpoint
+from chainproof.log.service import audit_export
 
 
 def audit(

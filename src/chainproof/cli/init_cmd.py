@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from chainproof.cli.output import JsonOption, emit, store_dir
-from chainproof.log.custody import CustodyLog
+from chainproof.log.service import TransparencyLog
 
 
 def init(
@@ -25,7 +25,7 @@ def init(
 ) -> None:
     """Create a new store: checkpoint signing key, admin key, and the genesis entry (index 0)."""
     directory = store_dir(ctx)
-    log = CustodyLog.create(directory, origin, admin_key_out=admin_key_out)
+    log = TransparencyLog.create(directory, origin, admin_key_out=admin_key_out)
     vkey = log.vkey
     log.close()
     emit(

@@ -17,7 +17,7 @@ from chainproof.errors import FormatError, UsageError
 
 if TYPE_CHECKING:
     from chainproof.deps.watch import Watch
-    from chainproof.log.custody import CustodyLog
+    from chainproof.log.service import TransparencyLog
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
@@ -40,12 +40,12 @@ def store_dir(ctx: typer.Context) -> Path:
     return path
 
 
-def open_log(ctx: typer.Context) -> CustodyLog:
+def open_log(ctx: typer.Context) -> TransparencyLog:
     """The store's custody log, closed when the command ends, however it ends: a closed store
     folds its write-ahead logs back into the databases and removes them."""
-    from chainproof.log.custody import CustodyLog
+    from chainproof.log.service import TransparencyLog
 
-    log = CustodyLog.open(store_dir(ctx))
+    log = TransparencyLog.open(store_dir(ctx))
     ctx.call_on_close(log.close)
     return log
 

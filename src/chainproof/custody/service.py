@@ -58,7 +58,7 @@ from chainproof.lineage.impact import impact as blast_radius
 from chainproof.lineage.index import LineageIndex, statement_digest
 from chainproof.lineage.model import GrantEntry, HopEntry
 from chainproof.lineage.verify import HopCheck, VerifyReport, check_hop, verify
-from chainproof.log.custody import CustodyLog
+from chainproof.log.service import TransparencyLog
 from chainproof.policy import Policy, template
 from chainproof.policy import load as load_policy
 from chainproof.policy import parse as parse_policy
@@ -134,16 +134,16 @@ def now() -> str:
 
 
 class Custody:
-    """Open with `Custody.open(directory)` (or wrap an open `CustodyLog`); `close` when done."""
+    """Open with `Custody.open(directory)` (or wrap an open `TransparencyLog`); `close` when done."""
 
-    def __init__(self, log: CustodyLog, *, policy: Policy | None = None) -> None:
+    def __init__(self, log: TransparencyLog, *, policy: Policy | None = None) -> None:
         self.log = log
         self._policy = policy
         self._index: LineageIndex | None = None
 
     @classmethod
     def open(cls, directory: Path, *, policy: Policy | None = None) -> Custody:
-        return cls(CustodyLog.open(directory), policy=policy)
+        return cls(TransparencyLog.open(directory), policy=policy)
 
     def close(self) -> None:
         if self._index is not None:

@@ -30,7 +30,7 @@ from chainproof.custody.hops import Hop
 from chainproof.custody.records import Digest
 from chainproof.custody.service import Custody, Recorded, now, parse_artifact
 from chainproof.errors import ChainproofError, UsageError
-from chainproof.log.custody import default_store
+from chainproof.log.service import default_store
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey

@@ -3,7 +3,7 @@
 The caller (the CLI) passes a `Watch`; the library hands it the items of each long task as it works
 through them, and goes on with whatever the watch yields. A watch must yield every item, unchanged
 and in order; it may draw a progress bar meanwhile. The log's export and audit take the same kind of
-hook (`chainproof.log.custody.Watch`).
+hook (`chainproof.log.service.Watch`).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ the whole log must then audit clean, which recomputes each root from the entries
 entry again and checks every checkpoint the real key signed. No other checkpoint is touched, so
 nothing a monitor already holds changes; a checkpoint that claims anything else is refused.
 
-Pure logic over a reader: `CustodyLog.repair_checkpoints` runs it under the write lock.
+Pure logic over a reader: `TransparencyLog.repair_checkpoints` runs it under the write lock.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from chainproof.attest.dsse import Envelope
-    from chainproof.log.custody import AppendResult, CustodyLog
+    from chainproof.log.service import AppendResult, TransparencyLog
     from chainproof.log.store import KeyRecord
 
 
@@ -103,7 +103,7 @@ class LogInfo:
     """How many keys the registry holds, revoked ones included."""
 
     @classmethod
-    def of(cls, log: CustodyLog) -> LogInfo:
+    def of(cls, log: TransparencyLog) -> LogInfo:
         return cls(
             store=log.directory, tree_size=log.size(), origin=log.origin, vkey=log.vkey, keys=len(log.keys())
         )

@@ -3,7 +3,7 @@
 A store keeps five things and nothing else: the entries (leaf bytes, by index; the SQLite store
 keeps them in bundles of 256, see `bundles`), the tiles of the Merkle tree (see `tiles`), every
 checkpoint issued, the key registry index, and a few metadata values. It knows no signatures and
-no rules: `custody.CustodyLog` decides what is written.
+no rules: `custody.TransparencyLog` decides what is written.
 
 Readers see a consistent snapshot; one writer at a time holds the write lock, and everything a
 writer did becomes visible, durably, at once when its context exits without an error, or not at

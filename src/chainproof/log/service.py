@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from chainproof.attest import dsse
-    from chainproof.attest.statement import Statement
     from chainproof.log.audit import AuditReport
     from chainproof.log.entries import Rules, Verified
     from chainproof.log.export import Event
@@ -105,8 +104,8 @@ def _proof_hashes(
     return proof, hashes[len(path.nodes) :]
 
 
-class CustodyLog:
-    """Open with `CustodyLog.open(dir)` or create with `CustodyLog.create(dir, origin)`.
+class TransparencyLog:
+    """Open with `TransparencyLog.open(dir)` or create with `TransparencyLog.create(dir, origin)`.
 
     `max_entry_bytes` is the largest entry it appends (default: `config.max_entry_bytes()`)."""
 
@@ -130,7 +129,7 @@ class CustodyLog:
     @classmethod
     def open(
         cls, directory: Path, *, read_only: bool | None = None, max_entry_bytes: int | None = None
-    ) -> CustodyLog:
+    ) -> TransparencyLog:
         """The log in `directory`; read-only when this process cannot write it, or when
         `read_only` says so (its reads then write nothing, not even beside the store)."""
         db = directory / DB_FILE
@@ -139,7 +138,7 @@ class CustodyLog:
         return cls(directory, SqliteStore(db, read_only=read_only), max_entry_bytes=max_entry_bytes)
 
     @classmethod
-    def create(cls, directory: Path, origin: str, *, admin_key_out: Path | None = None) -> CustodyLog:
+    def create(cls, directory: Path, origin: str, *, admin_key_out: Path | None = None) -> TransparencyLog:
         from chainproof.log.note import valid_name
 
         # Checked before the directory is made: the checkpoint key would refuse it only later.
@@ -176,9 +175,9 @@ class CustodyLog:
             raise
 
     @classmethod
-    def _initialise(cls, directory: Path, signer: NoteSigner, admin: Ed25519PrivateKey) -> CustodyLog:
+    def _initialise(cls, directory: Path, signer: NoteSigner, admin: Ed25519PrivateKey) -> TransparencyLog:
         """A new store in `directory`: its settings, and the genesis entry with its checkpoint."""
-        from chainproof.attest import keys
+        from chainproof.attest import keys, signing
         from chainproof.log import entries
 
         store = SqliteStore(directory / DB_FILE, create=True)
@@ -189,7 +188,7 @@ class CustodyLog:
                 w.set_meta("origin", signer.name)
                 w.set_meta("checkpoint_vkey", signer.verifier.vkey)
                 w.set_meta("admin_keyid", keys.keyid(admin.public_key()))
-                log._append(w, [sign_statement(genesis, admin)], signer)
+                log._append(w, [signing.sign_statement(genesis, admin)], signer)
         except BaseException:
             store.close()
             raise
@@ -532,9 +531,10 @@ class CustodyLog:
         """Register `key` as `name`, signed by the admin key; refused (UsageError) while another
         key of that name is registered and not revoked: an auditor tells actors apart by name."""
         admin, _ = self._admin_key(admin_key, passphrase)
+        from chainproof.attest import signing
         from chainproof.log import entries
 
-        envelope = sign_statement(entries.registration_statement(name, key.public_key()), admin)
+        envelope = signing.sign_statement(entries.registration_statement(name, key.public_key()), admin)
         with self.store.writer() as w:  # checked under the write lock: no other writer names it meanwhile
             taken = [k for k in w.keys() if k.name == name and k.revoked_at is None]  # noqa: SIM118 -- a store, not a dict
             if taken:
@@ -557,10 +557,11 @@ class CustodyLog:
         size = self.size()
         start = size if effective_from is None else effective_from
         _check_revocation(record, start, size)
+        from chainproof.attest import signing
         from chainproof.log import entries
 
         st = entries.revocation_statement(record, start, reason)
-        return self.append([sign_statement(st, admin)])
+        return self.append([signing.sign_statement(st, admin)])
 
 
 def default_rules() -> Rules:
@@ -614,12 +615,6 @@ def _database_files(db: Path) -> list[Path]:
         for path in (db, leaf_index_path(db))
         for suffix in ("", "-wal", "-shm", "-journal")
     ]
-
-
-def sign_statement(st: Statement, key: Ed25519PrivateKey) -> dsse.Envelope:
-    from chainproof.attest import dsse, keys
-
-    return dsse.sign(dsse.INTOTO_PAYLOAD_TYPE, st.canonical(), key, keys.keyid(key.public_key()))
 
 
 def _check_revocation(record: KeyRecord, start: int, size: int) -> None:
