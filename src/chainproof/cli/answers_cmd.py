@@ -14,8 +14,7 @@ from chainproof.cli.output import JsonOption
 from chainproof.errors import UsageError
 
 if TYPE_CHECKING:
-    from chainproof.custody.service import Custody
-    from chainproof.lineage.graph import LineageGraph
+    pass
 
 
 class LineageFormat(enum.StrEnum):
@@ -57,13 +56,6 @@ def _write(text: str, output: Path | None, what: str) -> None:
     sys.stderr.write(f"chainproof: {what} written to {output}\n")
 
 
-def _graph(custody: Custody, digest: str) -> LineageGraph:
-    from chainproof.lineage.graph import lineage
-
-    with custody.lineage_index() as index:
-        return lineage(digest, index)  # type: ignore[arg-type]
-
-
 def lineage_command(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(metavar="ARTIFACT", help="A path or sha256:<hex>.")],
@@ -78,9 +70,7 @@ def lineage_command(
     every node with its digest and the log index of the record that links it."""
     custody = open_custody(ctx)
     d = artifact(target)
-    if not custody.known(d):
-        raise UsageError(f"no custody record names {d}")
-    graph = _graph(custody, d)
+    graph = custody.lineage(d)
     fmt = LineageFormat.JSON if as_json else fmt
     if fmt is LineageFormat.JSON:
         import json
@@ -146,7 +136,7 @@ def verify_command(
     elif fmt is VerifyFormat.HTML:
         from chainproof.lineage.html import page
 
-        text = page(_graph(custody, d), verified=report, title=f"Verify {d}")
+        text = page(custody.lineage(d), verified=report, title=f"Verify {d}")
     else:
         from chainproof.lineage.text import verify_text
 
@@ -247,7 +237,7 @@ def impact_command(
 
         first = report.models[0].digest if report.models else None
         text = page(
-            _graph(custody, first) if first else None,
+            custody.lineage(first) if first else None,
             impact=report,
             title=f"Impact of {next(iter(given.values()))}",
         )

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from chainproof._internal import untrusted_json
 from chainproof.cli.output import JsonOption, emit, read_input
 from chainproof.errors import FormatError
 
@@ -181,13 +182,12 @@ def verify_file(
     Only --root is trusted: the leaf is recomputed from FILE's bytes and RELPATH, and the proof's
     hashes must lead from it to that root.
     """
-    import json
 
     from chainproof.custody import FileProof, format_digest
     from chainproof.custody import verify_file as verify
 
     try:
-        obj = json.loads(read_input(proof_file))
+        obj = untrusted_json.loads(read_input(proof_file))
     except ValueError as e:
         raise FormatError(f"{proof_file}: not JSON ({e})") from None
     proof = FileProof.from_json(obj)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -109,10 +108,9 @@ def record(
 
 
 def _predicate(source: str) -> dict[str, Any]:
+    from chainproof.attest.signing import parse_predicate
+
     try:
-        value = json.loads(read_input(source))
-    except ValueError as e:
-        raise FormatError(f"--predicate {source}: not JSON: {e}") from None
-    if not isinstance(value, dict):
-        raise FormatError(f"--predicate {source}: must be a JSON object")
-    return value
+        return parse_predicate(read_input(source))
+    except FormatError as e:
+        raise FormatError(f"--predicate {source}: {e}") from None

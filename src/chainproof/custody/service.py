@@ -46,6 +46,7 @@ from chainproof.custody.records import (
 from chainproof.custody.tree import artifact_digest
 from chainproof.deps.advisories.osv import affects
 from chainproof.errors import UsageError
+from chainproof.lineage.graph import LineageGraph, lineage
 from chainproof.lineage.impact import (
     ImpactReport,
     Seeds,
@@ -173,11 +174,6 @@ class Custody:
             own = self.log.directory / POLICY_FILE
             self._policy = load_policy(own) if own.exists() else parse_policy(template(), "template")
         return self._policy
-
-    def known(self, artifact: Digest) -> bool:
-        """Whether a custody record names `artifact`."""
-        with self.lineage_index() as index:
-            return index.names(artifact)
 
     # -- recording --------------------------------------------------------------------------------
 
@@ -391,6 +387,13 @@ class Custody:
     def impact(self, seeds: Seeds) -> ImpactReport:
         with self.lineage_index() as index:
             return blast_radius(index, seeds)
+
+    def lineage(self, artifact: Digest) -> LineageGraph:
+        """Everything upstream and downstream of `artifact`; `UsageError` when no record names it."""
+        with self.lineage_index() as index:
+            if not index.names(artifact):
+                raise UsageError(f"no custody record names {artifact}")
+            return lineage(artifact, index)
 
     def hops_of(self, artifact: Digest) -> tuple[list[HopEntry], list[HopEntry]]:
         """The hops that made `artifact`, and those that used or concern it."""

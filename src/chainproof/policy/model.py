@@ -58,6 +58,20 @@ class Policy:
     requires: tuple[Requirement, ...]
     deny_findings: tuple[FindingRule, ...]
 
+    def to_json(self) -> dict[str, object]:
+        """The policy as read, in a stable order: what `policy check --json` prints."""
+        return {
+            "roles": {
+                name: {"hops": sorted(r.hops), "under_grant": sorted(r.under_grant)}
+                for name, r in self.roles.items()
+            },
+            "grant_issuers": sorted(self.grant_issuers),
+            "classifications": list(self.classifications),
+            "organisations": {name: sorted(c) for name, c in self.organisations.items()},
+            "requires": [{"hop": r.hop.value, "after": r.after.value} for r in self.requires],
+            "deny": [{"rules": list(d.rules), "at_or_above": str(d.at_or_above)} for d in self.deny_findings],
+        }
+
     def hop_problems(self, *, role: str | None, hop: Hop) -> list[str]:
         """Why an actor of `role` may not record `hop` (empty when it may)."""
         if role is None:
