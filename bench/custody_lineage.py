@@ -10,7 +10,10 @@
 
 The mix, per 100 hops: 8 ingests, 30 annotations, 34 transforms (2 to 6 inputs, 1 or 2 outputs),
 10 trainings (3 to 12 inputs, in one of 50 environments of 40 packages), 9 evaluations, 9
-releases. Inputs are drawn mostly from recent artifacts, as a pipeline's are.
+releases. Inputs are drawn mostly from recent artifacts, as a pipeline's are. The compromised
+package was installed only in the window of `INCIDENT_HOPS` hops in the middle of the log (its
+three hours on the index): impact's answer, and so its time, grows with that window and with how
+far downstream its taint runs, not with the size of the log.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ BATCH = 1_000
 ENVIRONMENTS = 50
 PACKAGES = 40
 BAD = ("litellm", "1.82.8")
+INCIDENT_HOPS = 3_000
+"""The stretch of the log during which trainings ran with `BAD` installed."""
 _TIME = "2026-03-24T10:00:00Z"
 
 
@@ -48,7 +53,7 @@ def _digest(*parts: object) -> Digest:
 
 
 def _environments() -> list[Environment]:
-    """50 environments of 40 packages; one in 60 training runs uses the one holding `BAD`."""
+    """50 environments of 40 packages; the first holds `BAD`."""
     out = []
     for e in range(ENVIRONMENTS):
         packages = [
@@ -97,7 +102,10 @@ def synthetic_hops(n: int, seed: int = c.SEED) -> Iterator[HopRecord]:
             datasets += outs
         elif roll < 82 or not models:
             out = _digest("model", i)
-            env = envs[0] if rng.randrange(60) == 0 else envs[1 + rng.randrange(ENVIRONMENTS - 1)]
+            # The compromised release was live for a few hours: the trainings of that window (about
+            # 300 of them, wherever the window falls) ran in the environment that holds it.
+            bad = n // 2 <= i < n // 2 + INCIDENT_HOPS
+            env = envs[0] if bad else envs[1 + rng.randrange(ENVIRONMENTS - 1)]
             ins = recent(datasets, rng.randint(3, 12))
             yield hop_record(Hop.TRAIN, inputs=ins, outputs=[out], environment=env, time=_TIME)
             models.append(out)
