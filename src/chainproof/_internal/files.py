@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import tempfile
+import secrets
 from pathlib import Path
 
 from chainproof.errors import UsageError
@@ -11,10 +11,12 @@ from chainproof.errors import UsageError
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary file in the same directory, renamed into place
-    once it is on disk: a reader sees the old file or the whole new one, never a part."""
+    once it is on disk: a reader sees the old file or the whole new one, never a part. The file is
+    created as `open` would create it (the umask applies): these are reports and manifests, not keys."""
     directory = path.parent if str(path.parent) else Path()
+    tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     except OSError as e:
         raise UsageError(f"cannot write {path}: {e.strerror}") from None
     try:
@@ -22,10 +24,10 @@ def write_atomic(path: Path, data: bytes) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        Path(tmp).replace(path)
+        tmp.replace(path)
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise UsageError(f"cannot write {path}: {e.strerror}") from None
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise

@@ -97,8 +97,8 @@ def manifest(
     sockets, devices, symlink loops, names that are not UTF-8, and files that change while they
     are hashed are errors naming the path.
     """
+    from chainproof._internal.files import write_atomic
     from chainproof.custody import build
-    from chainproof.custody.tree import write_atomic
 
     with _progress("hashing") as on_progress:
         result = build(path, jobs=_jobs(jobs), on_progress=on_progress)
@@ -142,9 +142,9 @@ def prove(
     """
     import json
 
+    from chainproof._internal.files import write_atomic
     from chainproof.custody import load
     from chainproof.custody import prove as prove_entry
-    from chainproof.custody.tree import write_atomic
 
     with _progress("hashing") as on_progress:
         proof = prove_entry(load(source, jobs=_jobs(jobs), on_progress=on_progress), relpath.strip("/"))

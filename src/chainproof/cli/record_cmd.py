@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,23 +9,14 @@ import typer
 
 from chainproof.cli.custody_options import KeyOption, PassphraseOption, artifact, open_custody, read_key, warn
 from chainproof.cli.output import JsonOption, emit, read_input
+from chainproof.custody.hops import Hop
 from chainproof.errors import FormatError
-
-
-class HopName(enum.StrEnum):
-    INGEST = "ingest"
-    ANNOTATE = "annotate"
-    TRANSFORM = "transform"
-    TRAIN = "train"
-    EVALUATE = "evaluate"
-    RELEASE = "release"
-    ACCESS = "access"
 
 
 def record(
     ctx: typer.Context,
     hop: Annotated[
-        HopName,
+        Hop,
         typer.Argument(help="The hop: ingest, annotate, transform, train, evaluate, release, access."),
     ],
     key: KeyOption,
@@ -81,7 +71,6 @@ def record(
     are printed as warnings on stderr, and `verify` fails it.
     """
     from chainproof.custody.environment import capture
-    from chainproof.custody.hops import Hop
 
     details = _predicate(predicate) if predicate is not None else {}
     signer = read_key(key, passphrase_env)
@@ -90,7 +79,7 @@ def record(
     captured = capture(env) if env is not None else None
     custody = open_custody(ctx, policy)
     done = custody.record(
-        Hop(hop.value),
+        hop,
         signer,
         inputs=ins,
         outputs=outs,

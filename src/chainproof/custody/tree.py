@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -36,7 +35,6 @@ from chainproof.custody.manifests import (
     parse_digest,
     verify_entry,
 )
-from chainproof.errors import UsageError
 
 # -- the walk --------------------------------------------------------------------------------
 
@@ -225,24 +223,3 @@ def verify_file(
     verify_entry(entry, proof=proof, root=anchor)
     return entry
 
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """A complete file appears at `path`, or nothing does (created as `open` would: umask applies)."""
-    directory = path.parent if str(path.parent) else Path()
-    tmp = directory / f".{path.name}.{secrets.token_hex(6)}.tmp"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-    except OSError as e:
-        raise UsageError(f"cannot write {shown(str(path))}: {e.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        tmp.replace(path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise UsageError(f"cannot write {shown(str(path))}: {e.strerror}") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
