@@ -112,3 +112,10 @@ def test_the_lineage_graph_reaches_up_to_raw_data_and_down_to_what_was_made() ->
     model = lineage(a["m-clean"], s.lineage)
     assert [e.hop for e in model.edges if e.side is Side.SELF] == [Hop.EVALUATE, Hop.RELEASE]
     assert all(n.index is not None for n in model.nodes)
+
+
+def test_a_compromised_model_named_directly_is_listed_as_a_model() -> None:
+    s, a = incident()
+    report = impact(s.lineage, artifact_seeds(s.lineage, [a["m-clean"]], exposed=False))
+    assert [m.digest for m in report.models] == [a["m-clean"]]
+    assert report.datasets == ()

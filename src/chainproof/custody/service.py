@@ -53,6 +53,7 @@ from chainproof.lineage.impact import (
     Window,
     actor_seeds,
     artifact_seeds,
+    canonical,
     environment_seeds,
 )
 from chainproof.lineage.impact import impact as blast_radius
@@ -339,7 +340,7 @@ class Custody:
         with self.lineage_index() as index, Advisories.open() as advisories:
 
             def match(n: str, v: str) -> str | None:
-                if canonicalize_name(n) != wanted or v != version:
+                if canonical(n) != wanted or v != version:
                     return None
                 ids = advisories.covering(n, v)
                 return f"{name}=={version}" + (f" ({', '.join(ids)})" if ids else "")

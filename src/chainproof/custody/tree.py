@@ -222,4 +222,3 @@ def verify_file(
     entry = entry_for(source, path=path if path is not None else proof.entry.path, kind=proof.entry.kind)
     verify_entry(entry, proof=proof, root=anchor)
     return entry
-

@@ -18,6 +18,9 @@ import enum
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
+
+from packaging.utils import canonicalize_name
 
 from chainproof.custody.hops import Hop
 from chainproof.custody.predicates import parse_time
@@ -106,6 +109,14 @@ class _State:
     runs: dict[int, Run] = field(default_factory=dict)
     items: dict[Digest, dict[str, object]] = field(default_factory=dict)
     models: set[Digest] = field(default_factory=set)
+    _consumers: dict[Digest, Sequence[HopEntry]] = field(default_factory=dict)
+
+    def consumers(self, d: Digest) -> Sequence[HopEntry]:
+        """The source's consumers of `d`, asked once: the walk and the report both need them."""
+        found = self._consumers.get(d)
+        if found is None:
+            found = self._consumers[d] = self.source.consumers(d)
+        return found
 
     def mark(self, d: Digest, harm: Harm, index: int, via: str) -> bool:
         """Record harm to `d`; True when it is new."""
@@ -140,6 +151,8 @@ def impact(source: LineageSource, seeds: Seeds) -> ImpactReport:
     for d, index in seeds.tainted:
         if state.mark(d, Harm.TAINTED, index, "named as compromised"):
             tainted.append(d)
+        if any(h.record.hop is Hop.TRAIN for h in source.producers(d)):
+            state.models.add(d)  # a model named itself; those made downstream are known as made
     for d, index in seeds.exposed:
         state.mark(d, Harm.EXPOSED, index, "named as compromised")
     for hop in seeds.runs:
@@ -163,14 +176,11 @@ def _downstream(state: _State, tainted: list[Digest]) -> None:
     """Taint everything derived from a tainted artifact, breadth first."""
     while tainted:
         d = tainted.pop(0)
-        for hop in state.source.consumers(d):
+        for hop in state.consumers(d):
             state.run(hop, Harm.TAINTED, f"used {d}" if hop.record.outputs else f"concerns {d}")
             for out in hop.record.outputs:
                 if state.mark(out, Harm.TAINTED, hop.index, f"derived from {d} at entry {hop.index}"):
                     tainted.append(out)
-        for hop in state.source.producers(d):
-            if hop.record.hop is Hop.TRAIN:
-                state.models.add(d)
 
 
 def _actors(source: LineageSource, seeds: Seeds) -> list[ActorEntry]:
@@ -203,7 +213,7 @@ def _report(
         harms = raw["harm"]
         assert isinstance(harms, set)
         releases = (
-            tuple(h.index for h in state.source.consumers(d) if h.record.hop is Hop.RELEASE)
+            tuple(h.index for h in state.consumers(d) if h.record.hop is Hop.RELEASE)
             if d in state.models
             else ()
         )
@@ -232,6 +242,13 @@ def _report(
     )
 
 
+@lru_cache(maxsize=8192)
+def canonical(name: str) -> str:
+    """`packaging`'s canonical project name, remembered: every environment names the same few
+    hundred distributions, and canonicalising each of them was a fifth of an impact's time."""
+    return canonicalize_name(name)
+
+
 PackageMatch = Callable[[str, str], str | None]
 """(name, version) -> why that installed version is compromised (an advisory id, say), or None."""
 
@@ -242,13 +259,14 @@ def environment_seeds(
     """Seeds for a compromised package: every recorded environment holding a matching version of
     one of `names`, and the runs in them."""
     envs: dict[int, tuple[HopEntry, str]] = {}
-    for name in names:
+    wanted = {canonical(n) for n in names}
+    for name in wanted:
         for hop in source.environments_with(name):
             if hop.index in envs or not window.holds(hop):
                 continue
             env = hop.record.environment
             for p in env.packages if env else ():
-                why = match(p.name, p.version)
+                why = match(p.name, p.version) if canonical(p.name) in wanted else None
                 if why is not None:
                     envs[hop.index] = (hop, why)
                     break

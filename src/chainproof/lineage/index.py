@@ -45,6 +45,7 @@ from chainproof.log.store import KeyRecord, LogReader
 INDEX_FILE = "lineage.db"
 _VERSION = "chainproof-lineage/2"
 _CHUNK = 4096  # entries per transaction while catching up
+_PARSED = 50_000  # records kept parsed, at most (a training record is ~20 KB in memory)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -114,6 +115,9 @@ class LineageIndex:
     def __init__(self, db: sqlite3.Connection, reader: LogReader | None = None) -> None:
         self.db = db
         self.reader = reader
+        # Records read back, by log index: an entry never changes, and one query meets the same
+        # actor or training record again and again (an impact's runs share a few actors).
+        self._parsed: dict[int, Record] = {}
 
     @classmethod
     def open(cls, directory: Path, *, writable: bool = True) -> LineageIndex:
@@ -181,6 +185,7 @@ class LineageIndex:
             self._set("version", _VERSION)
             self._set("log", genesis)
             self._set("indexed_size", 0)
+        self._parsed.clear()
         return 0
 
     def add_appended(self, entries: Sequence[tuple[int, View, Sequence[str], bytes]], tree_size: int) -> bool:
@@ -223,7 +228,22 @@ class LineageIndex:
             f"SELECT idx, keyids, statement FROM records WHERE kind = 'hop' AND idx IN ({sql}) ORDER BY idx",  # noqa: S608
             params,
         )
-        return [_hop_entry(idx, keyids, payload) for idx, keyids, payload in rows]
+        return [self._hop_entry(idx, keyids, payload) for idx, keyids, payload in rows]
+
+    def _parse(self, index: int, payload: bytes) -> Record:
+        record = self._parsed.get(index)
+        if record is None:
+            record = _read(payload)
+            assert record is not None  # it was indexed because it parsed
+            if len(self._parsed) >= _PARSED:
+                self._parsed.clear()
+            self._parsed[index] = record
+        return record
+
+    def _hop_entry(self, index: int, keyids: str, payload: bytes) -> HopEntry:
+        record = self._parse(index, payload)
+        assert isinstance(record, HopRecord)  # it was filed as a hop because it reads as one
+        return HopEntry(index=index, record=record, keyids=tuple(keyids.split()))
 
     def hop(self, index: int) -> HopEntry | None:
         found = self._hops("?", (index,))
@@ -274,10 +294,11 @@ class LineageIndex:
         return ActorEntry(index=index, record=record)
 
     def _record(self, index: int) -> Record:
+        known = self._parsed.get(index)
+        if known is not None:
+            return known
         (payload,) = self.db.execute("SELECT statement FROM records WHERE idx = ?", (index,)).fetchone()
-        record = _read(payload)
-        assert record is not None  # it was indexed because it parsed
-        return record
+        return self._parse(index, payload)
 
     def grants(self, *, grantee: str | None = None, artifact: Digest | None = None) -> Sequence[GrantEntry]:
         where: list[str] = ["1"]
@@ -375,12 +396,6 @@ def _read(payload: bytes) -> Record | None:
     """The record an indexed statement states. It was admitted, so the plain C parser reads it
     (the untrusted-input parser's duplicate-key check costs as much again, for nothing here)."""
     return predicates.from_statement(statement_mod.from_json_obj(json.loads(payload)))
-
-
-def _hop_entry(index: int, keyids: str, payload: bytes) -> HopEntry:
-    record = _read(payload)
-    assert isinstance(record, HopRecord)  # it was filed as a hop because it reads as one
-    return HopEntry(index=index, record=record, keyids=tuple(keyids.split()))
 
 
 def _connect(path: str) -> sqlite3.Connection:
