@@ -13,6 +13,8 @@ import jsonschema
 import pytest
 from cli_support import Cli, Store
 
+from dist_support import install, venv
+
 SECRET = "never-in-the-store-4d1f"
 SARIF_SCHEMA = json.loads(
     (Path(__file__).parents[1] / "deps" / "data" / "sarif" / "sarif-schema-2.1.0.json").read_text()
@@ -25,18 +27,7 @@ def sha(path: Path) -> str:
 
 def venv_with(root: Path, name: str, version: str, files: dict[str, str]) -> Path:
     """A venv-shaped directory holding one distribution, written as an installer would."""
-    site = root / "lib" / "python3.11" / "site-packages"
-    info = site / f"{name}-{version}.dist-info"
-    info.mkdir(parents=True)
-    (root / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.11.7\n")
-    files = {**files, f"{info.name}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"}
-    lines = []
-    for rel, text in files.items():
-        (site / rel).parent.mkdir(parents=True, exist_ok=True)
-        (site / rel).write_text(text)
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
-        lines.append(f"{rel},sha256={digest},{len(text.encode())}")
-    (info / "RECORD").write_text("\n".join([*lines, f"{info.name}/RECORD,,"]) + "\n")
+    install(venv(root), name, version, files)
     return root
 
 

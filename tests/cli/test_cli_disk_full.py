@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 from cli_support import HOP, ORIGIN, Cli, Store, digest
-from system_support import fill, one_line_error, run, small_disk
+from system_support import one_line_error, run
+
+from disk_support import fill, small_disk
 
 
 def large_envelope(cli: Cli, key: Path, directory: Path, name: str = "big.json") -> Path:

@@ -15,33 +15,16 @@ from chainproof.custody.hops import Hop
 from chainproof.custody.records import HopRecord
 from chainproof.deps.model import Severity
 from chainproof.errors import UsageError
+from dist_support import install, venv
 
 SECRET = "s3cr3t-value-never-recorded"
-
-
-def install(site: Path, name: str, version: str, files: dict[str, str]) -> Path:
-    """Write a distribution as an installer would: its files, METADATA and RECORD."""
-    info = site / f"{name}-{version}.dist-info"
-    info.mkdir(parents=True)
-    files = {**files, f"{info.name}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"}
-    lines = []
-    for rel, text in files.items():
-        (site / rel).parent.mkdir(parents=True, exist_ok=True)
-        (site / rel).write_text(text)
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
-        lines.append(f"{rel},sha256={digest},{len(text.encode())}")
-    (info / "RECORD").write_text("\n".join([*lines, f"{info.name}/RECORD,,"]) + "\n")
-    return info / "RECORD"
 
 
 @pytest.fixture
 def trainbox(tmp_path: Path) -> Path:
     """A venv-shaped directory with a harmless LiteLLM 1.82.8 replica (its hook would only write a
     canary file) and a clean package."""
-    venv = tmp_path / "trainbox"
-    site = venv / "lib" / "python3.11" / "site-packages"
-    (venv / "pyvenv.cfg").parent.mkdir(parents=True, exist_ok=True)
-    (venv / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.11.7\n")
+    site = venv(tmp_path / "trainbox")
     canary = tmp_path / "canary"
     payload = base64.b64encode(f"open({str(canary)!r}, 'w').write('fired')".encode()).decode()
     install(site, "litellm", "1.82.8", {
@@ -49,7 +32,7 @@ def trainbox(tmp_path: Path) -> Path:
         "litellm_init.pth": f"import base64; exec(base64.b64decode('{payload}'))\n",
     })  # fmt: skip
     install(site, "tinylib", "1.0", {"tinylib/__init__.py": "X = 1\n"})
-    return venv
+    return tmp_path / "trainbox"
 
 
 def test_capture_reads_packages_findings_and_credential_names(trainbox: Path, tmp_path: Path) -> None:

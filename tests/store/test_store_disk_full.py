@@ -6,13 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from store_support import HOP, ORIGIN, audit_store, build_log, digest, envelopes, fill, small_disk, snapshot
+from store_support import HOP, ORIGIN, audit_store, build_log, digest, envelopes, snapshot
 
 from chainproof.attest import keys
 from chainproof.attest.signing import sign_statement
 from chainproof.attest.statement import Statement, Subject
 from chainproof.errors import ChainproofError, StoreError, UsageError
 from chainproof.log.service import TransparencyLog
+from disk_support import fill, small_disk
 
 
 @pytest.fixture

@@ -49,7 +49,6 @@ from chainproof.errors import UsageError
 from chainproof.lineage.graph import LineageGraph, lineage
 from chainproof.lineage.impact import (
     ImpactReport,
-    Seeds,
     Window,
     actor_seeds,
     artifact_seeds,
@@ -58,7 +57,7 @@ from chainproof.lineage.impact import (
 )
 from chainproof.lineage.impact import impact as blast_radius
 from chainproof.lineage.index import LineageIndex, statement_digest
-from chainproof.lineage.model import GrantEntry, HopEntry
+from chainproof.lineage.model import GrantEntry
 from chainproof.lineage.verify import HopCheck, VerifyReport, check_hop, verify
 from chainproof.log.service import TransparencyLog
 from chainproof.policy import Policy, template
@@ -385,21 +384,12 @@ class Custody:
             stored = list(dict.fromkeys(d for h in hops for d in h.record.outputs))
             return blast_radius(index, artifact_seeds(index, stored, exposed=True))
 
-    def impact(self, seeds: Seeds) -> ImpactReport:
-        with self.lineage_index() as index:
-            return blast_radius(index, seeds)
-
     def lineage(self, artifact: Digest) -> LineageGraph:
         """Everything upstream and downstream of `artifact`; `UsageError` when no record names it."""
         with self.lineage_index() as index:
             if not index.names(artifact):
                 raise UsageError(f"no custody record names {artifact}")
             return lineage(artifact, index)
-
-    def hops_of(self, artifact: Digest) -> tuple[list[HopEntry], list[HopEntry]]:
-        """The hops that made `artifact`, and those that used or concern it."""
-        with self.lineage_index() as index:
-            return list(index.producers(artifact)), list(index.consumers(artifact))
 
 
 def _grant_status(grant: GrantEntry, moment: datetime) -> str:
