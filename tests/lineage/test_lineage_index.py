@@ -14,7 +14,8 @@ from test_verify import judge
 
 from chainproof.custody.hops import Hop
 from chainproof.custody.records import Digest
-from chainproof.lineage import impact, verify
+from chainproof.lineage import impact, parsing, verify
+from chainproof.lineage import index as index_module
 from chainproof.lineage.impact import actor_seeds, artifact_seeds, environment_seeds
 from chainproof.lineage.index import INDEX_FILE, LineageIndex, rebuild
 from chainproof.lineage.memory import MemoryLineage
@@ -125,3 +126,75 @@ def test_the_index_file_is_plain_sqlite(log: TransparencyLog) -> None:
     indexed(log).close()
     with closing(sqlite3.connect(log.directory / INDEX_FILE)) as db:
         assert db.execute("SELECT count(*) FROM actors").fetchone() == (4,)
+
+
+def _dump(index: LineageIndex) -> dict[str, list[tuple[object, ...]]]:
+    tables = [t for (t,) in index.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {t: sorted(index.db.execute(f"SELECT * FROM {t}").fetchall()) for t in tables}
+
+
+def test_entries_parsed_on_worker_processes_make_the_same_index(
+    log: TransparencyLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    story, a = incident(log)
+    serial = _dump(indexed(log))
+    (log.directory / INDEX_FILE).unlink()
+    monkeypatch.setattr(parsing, "MIN_ENTRIES", 1)  # a long backlog, as far as the index knows
+    monkeypatch.setattr(index_module, "_CHUNK", 3)  # several chunks, written in log order
+    monkeypatch.setenv("CHAINPROOF_JOBS", "2")
+    assert parsing.workers_for(log.size()) == 2
+    with log.reading() as r, closing(LineageIndex.open(log.directory)) as index:
+        assert index.catch_up(r) == log.size()
+        assert _dump(index) == serial
+        same_answers(index, story.lineage, list(a.values()), story)
+
+
+def test_runs_in_one_environment_share_its_packages(log: TransparencyLog) -> None:
+    story, a = incident(log)
+    before = indexed(log)
+    environments = before.db.execute("SELECT count(*) FROM environments").fetchone()[0]
+    before.close()
+    # The same distributions, named in another order and spelling: the same environment.
+    for n in range(3):
+        story.hop(
+            Hop.TRAIN,
+            "lab",
+            [a["raw"]],
+            [art(f"again-{n}")],
+            environment=env("numpy==2.1.0", "LiteLLM==1.82.8"),
+        )
+        story.hop(
+            Hop.TRAIN,
+            "lab",
+            [a["raw"]],
+            [art(f"twice-{n}")],
+            environment=env("litellm==1.82.8", "NumPy==2.1.0"),
+        )
+    with closing(indexed(log)) as index:
+        assert index.db.execute("SELECT count(*) FROM environments").fetchone()[0] == environments + 1
+        found = {h.index for h in index.environments_with("litellm")}
+        assert {h.index for h in story.lineage.environments_with("litellm")} == found
+        assert {log.size() - k for k in range(1, 7)} <= found
+
+
+def test_an_index_of_the_previous_layout_is_rebuilt(log: TransparencyLog) -> None:
+    story, a = incident(log)
+    indexed(log).close()
+    with closing(sqlite3.connect(log.directory / INDEX_FILE)) as db, db:
+        db.execute("UPDATE state SET value = 'chainproof-lineage/2' WHERE key = 'version'")
+        db.execute("CREATE TABLE packages (name TEXT NOT NULL, idx INTEGER NOT NULL)")
+    with log.reading() as r, closing(LineageIndex.open(log.directory)) as index:
+        assert index.catch_up(r) == log.size()
+        assert not index.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'packages'").fetchall()
+        same_answers(index, story.lineage, list(a.values()), story)
+
+
+def test_named_asks_for_many_artifacts_at_once(log: TransparencyLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, a = incident(log)
+    monkeypatch.setattr(index_module, "_QUERY_VALUES", 2)
+    unknown = [art(f"never-{n}") for n in range(5)]
+    upper = Digest(a["raw"].upper().replace("SHA256:", "sha256:"))
+    with closing(indexed(log)) as index:
+        assert index.named([*a.values(), *unknown, upper]) == {*a.values(), upper}
+        assert index.names(a["raw"])
+        assert not index.names(unknown[0])

@@ -23,6 +23,7 @@ from store_support import (
     statement,
 )
 
+from chainproof._internal import threads
 from chainproof.attest import dsse, keys
 from chainproof.attest.signing import sign_statement
 from chainproof.attest.statement import Statement, Subject
@@ -512,6 +513,24 @@ def test_preverify_lists_only_signatures_that_verify_under_registered_keys(
     assert verified[1:] == [frozenset(), frozenset()]
     with pytest.raises(RejectedEntry):
         log.append([forged])
+
+
+def test_a_large_batch_is_verified_on_threads_and_one_forgery_still_refuses_it(
+    built: Built, stranger: Ed25519PrivateKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHAINPROOF_JOBS", "2")
+    log = built.log
+    batch = [envelope(built.actor, n, "bulk") for n in range(4 * threads.MIN_ITEMS)]
+    verified = log._preverify([*batch, envelope(stranger, 1, "bulk")])
+    actor = keys.public_raw(built.actor.public_key())
+    assert verified == [{(e.signatures[0].sig, actor)} for e in batch] + [frozenset()]
+    late = len(batch) - 3
+    forged = replace(batch[late], signatures=(replace(batch[late].signatures[0], sig=bytes(64)),))
+    before = snapshot(log)
+    with pytest.raises(RejectedEntry, match=f"envelope {late + 1}: .*does not verify"):
+        log.append([*batch[:late], forged, *batch[late + 1 :]])
+    assert snapshot(log) == before
+    assert log.append(batch).tree_size == log.size() == before[0] + len(batch)
 
 
 def test_a_stale_preverification_does_not_skip_the_registry_checks(

@@ -12,6 +12,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chainproof.attest import keys
 from chainproof.errors import FormatError, UsageError
@@ -44,6 +46,25 @@ def test_rfc8032_vector() -> None:
     assert not keys.verify(key.public_key(), RFC8032_SIG_EMPTY, b"x")
     assert not keys.verify(key.public_key(), b"\x00" * 64, b"")
     assert not keys.verify(key.public_key(), b"short", b"")
+
+
+def test_sign_is_the_rfc8032_signature() -> None:
+    key = Ed25519PrivateKey.from_private_bytes(RFC8032_SECRET)
+    assert keys.sign(key, b"") == RFC8032_SIG_EMPTY
+
+
+@given(st.binary(min_size=32, max_size=32), st.binary(max_size=2048))
+def test_sign_gives_the_bytes_the_key_itself_gives(seed: bytes, message: bytes) -> None:
+    # Ed25519 is deterministic: libsodium and OpenSSL must agree on every byte.
+    key = Ed25519PrivateKey.from_private_bytes(seed)
+    assert keys.sign(key, message) == key.sign(message)
+
+
+def test_sign_never_mixes_up_keys() -> None:
+    # Keys come and go; a remembered secret is only ever used for the very key it came from.
+    for _ in range(3 * keys._SECRETS_KEPT):
+        key = keys.generate()
+        assert keys.verify(key.public_key(), keys.sign(key, b"m"), b"m")
 
 
 def test_keyid_is_sha256_of_the_spki_der() -> None:

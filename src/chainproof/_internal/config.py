@@ -5,6 +5,10 @@ accepts, 8 MiB unless set. It bounds what one `log append` holds in memory for o
 70 MB envelope took 409 MB) and keeps entry bundles, which group entries below 64 KiB, far from
 SQLite's limits. It is the writer's limit, not a rule of the log: an audit accepts an entry of
 any size, so a log written under a larger limit stays valid.
+
+`CHAINPROOF_JOBS`: how many cores chainproof's parallel work uses (threads signing and verifying a
+batch, processes re-hashing an audit or rebuilding the lineage index); every core unless set, and
+0 or 1 keeps the work in one thread.
 """
 
 from __future__ import annotations
@@ -29,3 +33,14 @@ def max_entry_bytes(environ: Mapping[str, str] = os.environ) -> int:
             f"{MAX_ENTRY_BYTES_ENV} must be a number of bytes from 1 to {_LARGEST - 1:,}, not {raw[:40]!r}"
         )
     return int(raw)
+
+
+JOBS_ENV = "CHAINPROOF_JOBS"
+
+
+def jobs(environ: Mapping[str, str] = os.environ) -> int:
+    """The cores to use: CHAINPROOF_JOBS when it is a number (0 counts as 1), else every core."""
+    raw = environ.get(JOBS_ENV, "").strip()
+    if raw.isascii() and raw.isdigit() and len(raw) <= 4:
+        return max(1, int(raw))
+    return os.cpu_count() or 1

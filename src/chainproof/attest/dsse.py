@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
 
@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from chainproof._internal import untrusted_json
 from chainproof._internal.config import MAX_ENTRY_BYTES_ENV
+from chainproof._internal.threads import map_released
 from chainproof.attest import keys
 from chainproof.errors import FormatError, VerificationError
 
@@ -259,4 +260,11 @@ def _bounded_lines(head: bytes, rest: BinaryIO, bound: int) -> Iterator[bytes | 
 
 
 def sign(payload_type: str, payload: bytes, key: Ed25519PrivateKey, keyid: str) -> Envelope:
-    return Envelope(payload_type, payload, (Signature(keyid, key.sign(pae(payload_type, payload))),))
+    return Envelope(payload_type, payload, (Signature(keyid, keys.sign(key, pae(payload_type, payload))),))
+
+
+def sign_many(
+    payload_type: str, payloads: Sequence[bytes], key: Ed25519PrivateKey, keyid: str
+) -> list[Envelope]:
+    """`sign` over a batch, on every core (see `chainproof._internal.threads`)."""
+    return map_released(lambda p: sign(payload_type, p, key, keyid), payloads)

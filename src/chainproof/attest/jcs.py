@@ -22,8 +22,9 @@ _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=
 
 def _plain(value: Any) -> bool:
     """Whether `value` is of the shape the C encoder writes exactly as JCS does. A loop over a
-    stack, by exact type (a subclass, an enum say, goes the reference's way): a training record's
-    walk is about a third of its serialisation this way, and three times that recursively."""
+    stack, by exact type for values (a subclass, an enum say, goes the reference's way): a
+    training record's walk is about a third of its serialisation this way, and three times that
+    recursively. A dict's keys are checked at once, joined: one C call instead of one per key."""
     stack = [value]
     pop, push = stack.pop, stack.extend
     while stack:
@@ -31,15 +32,18 @@ def _plain(value: Any) -> bool:
         t = type(v)
         if t is str or t is bool or v is None:
             continue
-        if t is int:
-            if not -_EXACT <= v <= _EXACT:
-                return False
-        elif t is dict:
-            if not all(type(k) is str and k.isascii() for k in v):
+        if t is dict:
+            try:
+                if not "".join(v).isascii():
+                    return False
+            except TypeError:  # a key that is not a string
                 return False
             push(v.values())
         elif t is list or t is tuple:
             push(v)
+        elif t is int:
+            if not -_EXACT <= v <= _EXACT:
+                return False
         else:
             return False
     return True

@@ -51,11 +51,42 @@ def load_public_pem(pem: str) -> Ed25519PublicKey:
     return key
 
 
+_SECRETS: dict[int, tuple[Ed25519PrivateKey, bytes]] = {}
+_SECRETS_KEPT = 16
+
+
+def _secret(key: Ed25519PrivateKey) -> bytes:
+    """libsodium's 64-byte secret key for `key` (its seed, then its public key), remembered for
+    the few keys a process signs with: deriving it costs as much as a signature."""
+    kept = _SECRETS.get(id(key))
+    if kept is not None and kept[0] is key:
+        return kept[1]
+    seed = key.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    secret = seed + public_raw(key.public_key())
+    if len(_SECRETS) >= _SECRETS_KEPT:
+        _SECRETS.clear()
+    _SECRETS[id(key)] = (key, secret)  # the key is held, so its id cannot be reused meanwhile
+    return secret
+
+
+def sign(key: Ed25519PrivateKey, message: bytes) -> bytes:
+    """`key`'s Ed25519 signature of `message`.
+
+    Ed25519 signatures are deterministic, so this is byte for byte what the key's own `sign`
+    gives; libsodium makes it in about half the time, and releases the GIL while it does, so that
+    a batch can be signed on every core from threads."""
+    signed: bytes = nacl.bindings.crypto_sign(message, _secret(key))
+    return signed[:SIGNATURE_SIZE]
+
+
 def verify(key: Ed25519PublicKey | bytes, signature: bytes, message: bytes) -> bool:
     """Whether `signature` is `key`'s Ed25519 signature of `message` (callers raise their own error).
 
-    Verification goes through libsodium, which is about twice as fast as OpenSSL here and rejects
-    non-canonical signatures and small-order keys that some other verifiers accept.
+    Verification goes through libsodium, which is about twice as fast as OpenSSL here, releases
+    the GIL (a batch verifies on every core from threads) and rejects non-canonical signatures and
+    small-order keys that some other verifiers accept.
     """
     raw = key if isinstance(key, bytes) else public_raw(key)
     if len(raw) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:

@@ -186,7 +186,7 @@ class Custody:
         statements = [predicates.to_statement(r) for r in records]
         payloads = [st.canonical() for st in statements]
         signer = keyid(key.public_key())
-        result = self.log.append([dsse.sign(dsse.INTOTO_PAYLOAD_TYPE, p, key, signer) for p in payloads])
+        result = self.log.append(dsse.sign_many(dsse.INTOTO_PAYLOAD_TYPE, payloads, key, signer))
         if self._index is not None:  # file what was just appended without reading it back
             fresh = [
                 (e.index, seen, (signer,), p)
@@ -235,13 +235,13 @@ class Custody:
             problem = shape_problem(record)
             if problem:
                 raise UsageError(problem)
-        made: set[Digest] = set()
         with self.lineage_index() as index:
-            for record in records:
-                for d in record.inputs:
-                    if d not in made and not index.names(d):
-                        raise UsageError(f"no custody record names the input {d}; record its ingest first")
-                made.update(record.outputs)
+            known = index.named(d for r in records for d in r.inputs)
+        for record in records:
+            for d in record.inputs:
+                if d not in known:
+                    raise UsageError(f"no custody record names the input {d}; record its ingest first")
+            known.update(record.outputs)  # a later hop of the batch may take it
         done = self._append_all(records, key)
         return [Recorded(index=i, statement_digest=sd) for i, sd in done]
 

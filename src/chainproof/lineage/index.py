@@ -18,7 +18,7 @@ import base64
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, suppress
 from pathlib import Path
 
@@ -37,14 +37,17 @@ from chainproof.custody.records import (
 )
 from chainproof.custody.views import View
 from chainproof.errors import ChainproofError, StoreError
+from chainproof.lineage import parsing
 from chainproof.lineage.memory import under
 from chainproof.lineage.model import ActorEntry, GrantEntry, HopEntry
 from chainproof.log import merkle
 from chainproof.log.store import KeyRecord, LogReader
 
 INDEX_FILE = "lineage.db"
-_VERSION = "chainproof-lineage/2"
+_VERSION = "chainproof-lineage/3"
 _CHUNK = 4096  # entries per transaction while catching up
+_QUERY_VALUES = 500  # values bound in one query, well below SQLite's limit
+_ENVIRONMENTS = 10_000  # distinct package sets remembered, at most
 _PARSED = 50_000  # records kept parsed, at most (a training record is ~20 KB in memory)
 
 _SCHEMA = """
@@ -57,7 +60,11 @@ CREATE TABLE IF NOT EXISTS artifacts (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS signers (keyid TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (keyid, idx))
     WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS packages (name TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (name, idx))
+DROP TABLE IF EXISTS packages;  -- chainproof-lineage/2 filed each run's packages itself
+CREATE TABLE IF NOT EXISTS environments (env INTEGER PRIMARY KEY, names BLOB NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS env_packages (name TEXT NOT NULL, env INTEGER NOT NULL, PRIMARY KEY (name, env))
+    WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (env INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (env, idx))
     WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS locations (
     location TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (location, idx)
@@ -118,6 +125,7 @@ class LineageIndex:
         # Records read back, by log index: an entry never changes, and one query meets the same
         # actor or training record again and again (an impact's runs share a few actors).
         self._parsed: dict[int, Record] = {}
+        self._environments = _Environments()
 
     @classmethod
     def open(cls, directory: Path, *, writable: bool = True) -> LineageIndex:
@@ -147,18 +155,11 @@ class LineageIndex:
         size = reader.size()
         try:
             start = self._start(reader, size)
-            done = start
-            while done < size:
-                end = min(size, done + _CHUNK)
-                rows = _Rows()
-                for offset, leaf in enumerate(reader.entries(done, end)):
-                    rows.add(done + offset, leaf)
-                with self.db:
-                    rows.write(self.db)
-                    self._set("indexed_size", end)
-                done = end
+            chunks = _chunks(reader, start, size)
+            for end, rows in parsing.parsed_in_order(_parse, chunks, parsing.workers_for(size - start)):
+                self._write(rows, end)
                 if on_progress is not None:
-                    on_progress(done - start, size - start)
+                    on_progress(end - start, size - start)
         except sqlite3.Error as e:
             raise StoreError(f"the lineage index could not be updated: {e}") from None
         return size - start
@@ -175,7 +176,9 @@ class LineageIndex:
                 "records",
                 "artifacts",
                 "signers",
-                "packages",
+                "environments",
+                "env_packages",
+                "runs",
                 "locations",
                 "actors",
                 "grants",
@@ -186,6 +189,7 @@ class LineageIndex:
             self._set("log", genesis)
             self._set("indexed_size", 0)
         self._parsed.clear()
+        self._environments.forget()
         return 0
 
     def add_appended(self, entries: Sequence[tuple[int, View, Sequence[str], bytes]], tree_size: int) -> bool:
@@ -200,19 +204,39 @@ class LineageIndex:
         for index, seen, keyids, payload in entries:
             rows.add_view(index, seen, keyids, payload)
         try:
-            with self.db:
-                rows.write(self.db)
-                self._set("indexed_size", tree_size)
+            self._write(rows, tree_size)
         except sqlite3.Error as e:
             raise StoreError(f"the lineage index could not be updated: {e}") from None
         return True
 
+    def _write(self, rows: _Rows, indexed_size: int) -> None:
+        """File `rows` and move `indexed_size`, in one transaction."""
+        try:
+            with self.db:
+                rows.write(self.db, self._environments)
+                self._set("indexed_size", indexed_size)
+        except BaseException:
+            self._environments.forget()  # it may name environments the rollback took back
+            raise
+
     def names(self, artifact: Digest) -> bool:
         """Whether any hop names `artifact` (as an input or an output)."""
-        row = self.db.execute(
-            "SELECT 1 FROM artifacts WHERE digest = ? LIMIT 1", (_raw(artifact),)
-        ).fetchone()
-        return row is not None
+        return bool(self.named([artifact]))
+
+    def named(self, artifacts: Iterable[Digest]) -> set[Digest]:
+        """Those of `artifacts` that some hop names, asked in a few queries rather than one each."""
+        by_raw: dict[bytes, list[Digest]] = {}
+        for a in artifacts:
+            by_raw.setdefault(_raw(a), []).append(a)
+        wanted = list(by_raw)
+        found: set[Digest] = set()
+        for at in range(0, len(wanted), _QUERY_VALUES):
+            chunk = wanted[at : at + _QUERY_VALUES]
+            marks = ", ".join("?" * len(chunk))
+            sql = f"SELECT DISTINCT digest FROM artifacts WHERE digest IN ({marks})"  # noqa: S608
+            for (raw,) in self.db.execute(sql, chunk):
+                found.update(by_raw[raw])
+        return found
 
     def _get(self, key: str) -> object:
         row = self.db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
@@ -260,7 +284,10 @@ class LineageIndex:
         return self._hops(f"SELECT idx FROM signers WHERE keyid IN ({marks})", tuple(keyids))  # noqa: S608
 
     def environments_with(self, package: str) -> Sequence[HopEntry]:
-        return self._hops("SELECT idx FROM packages WHERE name = ?", (canonicalize_name(package),))
+        return self._hops(
+            "SELECT idx FROM runs WHERE env IN (SELECT env FROM env_packages WHERE name = ?)",
+            (canonicalize_name(package),),
+        )
 
     def hops_at_location(self, location: str) -> Sequence[HopEntry]:
         below = location if location.endswith("/") else location + "/"
@@ -348,7 +375,7 @@ class _Rows:
         self.records: list[tuple[int, str, str, bytes]] = []
         self.signers: list[tuple[str, int]] = []
         self.artifacts: list[tuple[bytes, int, int]] = []
-        self.packages: list[tuple[str, int]] = []
+        self.runs: list[tuple[tuple[str, ...], int]] = []
         self.locations: list[tuple[str, int]] = []
         self.actors: list[tuple[int, str, str]] = []
         self.grants: list[tuple[bytes, int, str, bytes]] = []
@@ -368,7 +395,8 @@ class _Rows:
         if seen.kind == views.HOP:
             self.artifacts += [(bytes.fromhex(d), 0, index) for d in seen.inputs]
             self.artifacts += [(bytes.fromhex(d), 1, index) for d in seen.outputs]
-            self.packages += [(n, index) for n in {canonicalize_name(p) for p in seen.packages}]
+            if seen.packages:
+                self.runs.append((seen.packages, index))
             if seen.location is not None:
                 self.locations.append((seen.location, index))
         elif seen.kind == views.ACTOR:
@@ -379,17 +407,67 @@ class _Rows:
         else:
             self.revocations.append((index, bytes.fromhex(seen.target)))
 
-    def write(self, db: sqlite3.Connection) -> None:
+    def write(self, db: sqlite3.Connection, environments: _Environments) -> None:
+        # Each table's rows in its key order: the B-tree's pages are then visited once each, in
+        # turn, instead of at random (half the cost of filing the artifacts of a large log).
+        for rows in (self.signers, self.artifacts, self.locations):
+            rows.sort()
         db.executemany("INSERT INTO records VALUES (?, ?, ?, ?)", self.records)
         db.executemany("INSERT OR IGNORE INTO signers VALUES (?, ?)", self.signers)
         db.executemany("INSERT OR IGNORE INTO artifacts VALUES (?, ?, ?)", self.artifacts)
-        db.executemany("INSERT OR IGNORE INTO packages VALUES (?, ?)", self.packages)
+        runs = sorted({(environments.id(db, packages), index) for packages, index in self.runs})
+        db.executemany("INSERT OR IGNORE INTO runs VALUES (?, ?)", runs)
         db.executemany("INSERT OR IGNORE INTO locations VALUES (?, ?)", self.locations)
         db.executemany("INSERT INTO actors VALUES (?, ?, ?)", self.actors)
         db.executemany("INSERT OR IGNORE INTO grants VALUES (?, ?, ?, ?, NULL)", self.grants)
         db.executemany(
             "UPDATE grants SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL", self.revocations
         )
+
+
+class _Environments:
+    """The index's environments: each distinct set of package names is filed once, and a run
+    refers to it. Pipelines run in a few environments, so a training of 40 packages then costs
+    one row instead of 40 (most of what filing it cost)."""
+
+    def __init__(self) -> None:
+        self._ids: dict[tuple[str, ...], int] = {}  # names as recorded -> env, for this index's file
+
+    def id(self, db: sqlite3.Connection, recorded: tuple[str, ...]) -> int:
+        known = self._ids.get(recorded)
+        if known is not None:
+            return known
+        names = sorted({canonicalize_name(p) for p in recorded})
+        key = hashlib.sha256("\n".join(names).encode()).digest()
+        row = db.execute("SELECT env FROM environments WHERE names = ?", (key,)).fetchone()
+        if row is None:
+            env = db.execute("INSERT INTO environments (names) VALUES (?)", (key,)).lastrowid
+            assert env is not None
+            db.executemany("INSERT INTO env_packages VALUES (?, ?)", [(n, env) for n in names])
+        else:
+            env = row[0]
+        if len(self._ids) >= _ENVIRONMENTS:
+            self._ids.clear()
+        self._ids[recorded] = env
+        return int(env)
+
+    def forget(self) -> None:
+        """Drop what is remembered: after a rollback, or when the index is cleared."""
+        self._ids.clear()
+
+
+def _chunks(reader: LogReader, start: int, end: int) -> Iterator[parsing.Chunk]:
+    for first in range(start, end, _CHUNK):
+        yield first, list(reader.entries(first, min(end, first + _CHUNK)))
+
+
+def _parse(chunk: parsing.Chunk) -> tuple[int, _Rows]:
+    """The rows of a chunk of entries, and the log size once they are filed."""
+    first, leaves = chunk
+    rows = _Rows()
+    for offset, leaf in enumerate(leaves):
+        rows.add(first + offset, leaf)
+    return first + len(leaves), rows
 
 
 def _read(payload: bytes) -> Record | None:

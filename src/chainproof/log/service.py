@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chainproof._internal import config
+from chainproof._internal.threads import map_released
 from chainproof.errors import StoreError, UsageError, VerificationError
 from chainproof.log import merkle
 from chainproof.log.proofs import ConsistencyProof, InclusionProof
@@ -404,15 +405,10 @@ class TransparencyLog:
         """Each envelope's signatures checked before the write lock, against the registry as it is."""
         from chainproof.log import entries
 
-        with self.reading() as r:
-            cache: dict[str, KeyRecord | None] = {}
-
-            def lookup(keyid: str) -> KeyRecord | None:
-                if keyid not in cache:
-                    cache[keyid] = r.key(keyid)
-                return cache[keyid]
-
-            return [entries.preverify(env, lookup) for env in envelopes]
+        with self.reading() as r:  # the keys first: the store's connection stays in this thread
+            keyids = {s.keyid for env in envelopes for s in env.signatures if s.keyid}
+            known = {k: r.key(k) for k in keyids}
+        return map_released(lambda env: entries.preverify(env, known.get), envelopes)
 
     def _append(
         self,
