@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from securesystemslib.signer import CryptoSigner, SSlibKey  # type: ignore[attr-
 
 from chainproof.attest import dsse, keys
 from chainproof.attest.dsse import Envelope, Signature, SignatureError
+from chainproof.attest.statement import Statement, Subject
 from chainproof.errors import FormatError
 
 PAYLOAD = b'{"_type":"https://in-toto.io/Statement/v1","subject":[]}'
@@ -64,6 +66,21 @@ def test_sign_then_verify() -> None:
     assert env.signatures[0].keyid == KEYID
     env.verify_signature(env.signatures[0], PUB)
     assert keys.verify(PUB, env.signatures[0].sig, dsse.pae(env.payload_type, env.payload))
+
+
+def test_sign_many_signs_each_payload_as_sign_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAINPROOF_JOBS", "2")
+    payloads = [b"payload %d" % n for n in range(300)]
+    assert dsse.sign_many(dsse.INTOTO_PAYLOAD_TYPE, payloads, KEY, KEYID) == [_signed(p) for p in payloads]
+
+
+def test_a_carried_statement_never_outlives_its_payload() -> None:
+    st_ = Statement((Subject("a", {"sha256": "ab" * 32}),), "https://example.com/t", {"k": 1})
+    env = _signed(st_.canonical()).with_statement(st_)
+    assert env.statement is st_
+    assert env == _signed(st_.canonical())  # it is not part of the envelope's value
+    assert replace(env, payload=b"{}").statement is None
+    assert dsse.from_json_obj(env.to_json_obj()).statement is None
 
 
 def test_verify_rejects_tampering_and_other_keys() -> None:

@@ -11,8 +11,8 @@ import base64
 import binascii
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
-from typing import Any, BinaryIO
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -21,6 +21,9 @@ from chainproof._internal.config import MAX_ENTRY_BYTES_ENV
 from chainproof._internal.threads import map_released
 from chainproof.attest import keys
 from chainproof.errors import FormatError, VerificationError
+
+if TYPE_CHECKING:
+    from chainproof.attest.statement import Statement
 
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 _json_string = json.encoder.encode_basestring  # a JSON string, non-ASCII left as it is
@@ -47,6 +50,18 @@ class Envelope:
     payload_type: str
     payload: bytes
     signatures: tuple[Signature, ...]
+    statement: Statement | None = field(default=None, init=False, compare=False, repr=False)
+    """The statement `payload` was written from, when its signer kept it (`with_statement`).
+    Never read from the wire, and dropped by `replace`: it only ever describes this payload."""
+
+    def with_statement(self, statement: Statement) -> Envelope:
+        """This envelope carrying `statement`, whose canonical form its payload is, so that a
+        log admitting it in this process need not parse the payload back. Only for statements
+        that read back as themselves (`statement.parse(payload) == statement`): the custody
+        records' statements do, and their tests hold them to it."""
+        kept = replace(self)
+        object.__setattr__(kept, "statement", statement)
+        return kept
 
     def to_json_obj(self) -> dict[str, Any]:
         return {

@@ -186,7 +186,9 @@ class Custody:
         statements = [predicates.to_statement(r) for r in records]
         payloads = [st.canonical() for st in statements]
         signer = keyid(key.public_key())
-        result = self.log.append(dsse.sign_many(dsse.INTOTO_PAYLOAD_TYPE, payloads, key, signer))
+        signed = dsse.sign_many(dsse.INTOTO_PAYLOAD_TYPE, payloads, key, signer)
+        # The statements go along: admission reads them instead of parsing each payload back.
+        result = self.log.append([e.with_statement(st) for e, st in zip(signed, statements, strict=True)])
         if self._index is not None:  # file what was just appended without reading it back
             fresh = [
                 (e.index, seen, (signer,), p)

@@ -201,7 +201,8 @@ def admit(
     each predicate type is admitted beyond its signatures."""
     if env.payload_type != dsse.INTOTO_PAYLOAD_TYPE:
         raise RejectedEntry(f"payloadType {env.payload_type!r} is not {dsse.INTOTO_PAYLOAD_TYPE!r}")
-    st = statement.parse(env.payload)
+    # An envelope made in this process may carry the statement its payload was written from.
+    st = env.statement if env.statement is not None else statement.parse(env.payload)
     if st.predicate_type == GENESIS:
         return Admitted(env, st, _genesis(env, st, index))
     signers = _check_signatures(env, index, lookup, verified)
