@@ -13,6 +13,7 @@ import multiprocessing
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
 from chainproof._internal.config import jobs
@@ -38,18 +39,36 @@ def workers_for(backlog: int) -> int:
 def parsed_in_order(parse: Callable[[Chunk], R], chunks: Iterator[Chunk], workers: int) -> Iterator[R]:
     """parse(chunk) for each chunk, in order: in `workers` forked processes, or here when 0.
 
-    `chunks` is read in the calling thread only (it may read a database connection of its own)."""
+    `chunks` is read in the calling thread only (it may read a database connection of its own). A
+    worker that dies (killed, out of memory) costs time, not the result: each chunk the pool can
+    no longer parse is parsed here."""
     if workers == 0:
         yield from map(parse, chunks)
         return
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
     try:
-        pending: deque[Future[R]] = deque()
+        pending: deque[tuple[Chunk, Future[R] | None]] = deque()
         for chunk in chunks:
-            pending.append(pool.submit(parse, chunk))
+            pending.append((chunk, _submit(pool, parse, chunk)))
             if len(pending) >= workers * AHEAD:
-                yield pending.popleft().result()
+                yield _result(parse, *pending.popleft())
         while pending:
-            yield pending.popleft().result()
+            yield _result(parse, *pending.popleft())
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _submit(pool: ProcessPoolExecutor, parse: Callable[[Chunk], R], chunk: Chunk) -> Future[R] | None:
+    try:
+        return pool.submit(parse, chunk)
+    except BrokenProcessPool:
+        return None
+
+
+def _result(parse: Callable[[Chunk], R], chunk: Chunk, future: Future[R] | None) -> R:
+    if future is not None:
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            pass
+    return parse(chunk)
