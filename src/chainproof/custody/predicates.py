@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from packaging.utils import canonicalize_name
@@ -214,8 +215,15 @@ def _plain_hop(hop: Hop) -> Callable[[Statement], HopRecord]:
 # -- SLSA Provenance v1: transform and train ----------------------------------------------
 
 
+@lru_cache(maxsize=4096)
+def _canonical(name: str) -> str:
+    # A training names every installed distribution, and a pipeline trains in a few environments:
+    # the same names, thousands of times.
+    return str(canonicalize_name(name))
+
+
 def _purl(p: Package) -> str:
-    return f"pkg:pypi/{canonicalize_name(p.name)}@{p.version}"
+    return f"pkg:pypi/{_canonical(p.name)}@{p.version}"
 
 
 def _slsa_statement(r: HopRecord) -> Statement:
