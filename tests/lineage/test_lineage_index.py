@@ -155,21 +155,9 @@ def test_runs_in_one_environment_share_its_packages(log: TransparencyLog) -> Non
     environments = before.db.execute("SELECT count(*) FROM environments").fetchone()[0]
     before.close()
     # The same distributions, named in another order and spelling: the same environment.
-    for n in range(3):
-        story.hop(
-            Hop.TRAIN,
-            "lab",
-            [a["raw"]],
-            [art(f"again-{n}")],
-            environment=env("numpy==2.1.0", "LiteLLM==1.82.8"),
-        )
-        story.hop(
-            Hop.TRAIN,
-            "lab",
-            [a["raw"]],
-            [art(f"twice-{n}")],
-            environment=env("litellm==1.82.8", "NumPy==2.1.0"),
-        )
+    spellings = [("numpy==2.1.0", "LiteLLM==1.82.8"), ("litellm==1.82.8", "NumPy==2.1.0")]
+    for n in range(6):
+        story.hop(Hop.TRAIN, "lab", [a["raw"]], [art(f"again-{n}")], environment=env(*spellings[n % 2]))
     with closing(indexed(log)) as index:
         assert index.db.execute("SELECT count(*) FROM environments").fetchone()[0] == environments + 1
         found = {h.index for h in index.environments_with("litellm")}
