@@ -197,6 +197,22 @@ def test_lineage_reaches_the_raw_data_and_what_was_made(cli: Cli, incident: Inci
     assert "lineage of sha256:" in cli.ok("--store", incident.store.path, "lineage", incident.raw).out
 
 
+def test_a_lost_index_is_rebuilt_and_says_so_when_verbose(cli: Cli, incident: Incident) -> None:
+    store = incident.store.path
+    before = incident.run(cli, "lineage", incident.models["clean"])
+    (store / "lineage.db").unlink()
+    rebuilt = cli("--store", store, "--verbose", "lineage", incident.models["clean"], "--json")
+    assert rebuilt.code == 0
+    assert rebuilt.json() == before
+    size = cli.ok("--store", store, "log", "info", "--json").json()["tree_size"]
+    lines = [line for line in rebuilt.err.splitlines() if "custody records" in line]
+    assert lines == [
+        f"chainproof: indexing the log's custody records: 0/{size}",
+        f"chainproof: indexing the log's custody records: {size}/{size}",
+    ]
+    assert cli.ok("--store", store, "lineage", incident.models["clean"], "--json").json() == before
+
+
 def test_grants_list_and_revoke(cli: Cli, incident: Incident) -> None:
     [grant] = incident.run(cli, "grant", "list", "--actor", "ann1")["grants"]
     assert grant["status"] == "active"

@@ -76,6 +76,25 @@ def test_verbose_says_when_work_starts_and_ends_whatever_stderr_is(monkeypatch: 
     assert len(lines) == 2
 
 
+def _called_back(monkeypatch: pytest.MonkeyPatch, *, tty: bool, total: int) -> str:
+    """What `progress_callback` writes for work reported as (done, total) in steps of ten."""
+    stderr = _Stderr(tty)
+    monkeypatch.setattr(sys, "stderr", stderr)
+    monkeypatch.setenv("TERM", "xterm")
+    update = output.progress_callback("indexing sheep", minimum=10)
+    for done in range(10, total + 1, 10):
+        update(done, total)
+    return stderr.getvalue()
+
+
+def test_a_callback_draws_the_bar_for_long_work_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    shown = _called_back(monkeypatch, tty=True, total=50)
+    assert "indexing sheep" in shown
+    assert "\x1b[" in shown
+    assert _called_back(monkeypatch, tty=True, total=5) == ""
+    assert _called_back(monkeypatch, tty=False, total=50) == ""
+
+
 # -- the library's hooks: it hands its work to the watch and prints nothing itself ------------------
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from chainproof.cli.output import passphrase_from, store_dir
+from chainproof.cli.output import passphrase_from, progress_callback, store_dir
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -29,7 +29,11 @@ def open_custody(ctx: typer.Context, policy: Path | None = None) -> Custody:
     from chainproof.custody.service import Custody
     from chainproof.policy import load
 
-    custody = Custody.open(store_dir(ctx), policy=load(policy) if policy is not None else None)
+    custody = Custody.open(
+        store_dir(ctx),
+        policy=load(policy) if policy is not None else None,
+        on_index_progress=progress_callback("indexing the log's custody records"),
+    )
     ctx.call_on_close(custody.close)
     return custody
 

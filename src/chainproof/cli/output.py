@@ -163,16 +163,8 @@ def _one(item: object) -> int:
 
 
 def _with_bar(items: Iterable[T], total: int, what: str, counts: Callable[[T], int]) -> Iterator[T]:
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    # Refreshed here rather than by rich's thread: scans and audits fork worker processes, and a
-    # fork taken while another thread holds a lock can leave the child stuck on it.
-    console = Console(file=sys.stderr, force_terminal=True)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True, auto_refresh=False) as bar:
-        task = bar.add_task(_short(what), total=total)
-        bar.refresh()
+    bar, task = _open_bar(what, total)
+    try:
         done = 0
         shown = time.monotonic()
         for item in items:
@@ -181,6 +173,46 @@ def _with_bar(items: Iterable[T], total: int, what: str, counts: Callable[[T], i
             if time.monotonic() - shown >= _REFRESH_SECONDS:
                 shown = time.monotonic()
                 bar.update(task, completed=done, refresh=True)
+    finally:
+        bar.stop()
+
+
+def progress_callback(what: str, *, minimum: int = _PROGRESS_MIN) -> Callable[[int, int], None]:
+    """A `(done, total)` callback for a library call that reports its progress so (the lineage
+    index catching up): the same bar as `progress`, drawn from the first call whose total is
+    long enough, and gone once `done` reaches `total`."""
+    state: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in state:
+            shown = _verbosity >= Verbosity.NORMAL and total >= minimum and sys.stderr.isatty()
+            state["bar"] = _open_bar(what, total) if shown else None
+            say(f"{what}: 0/{total}", level=Verbosity.VERBOSE)
+        bar = state["bar"]
+        if bar is not None:
+            bar[0].update(bar[1], completed=done, refresh=True)
+            if done >= total:
+                bar[0].stop()
+                state["bar"] = None
+        if done >= total:
+            say(f"{what}: {done}/{total}", level=Verbosity.VERBOSE)
+
+    return update
+
+
+def _open_bar(what: str, total: int) -> tuple[Any, Any]:
+    """A started bar on stderr, and its task; `stop()` it when done."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    # Refreshed by its caller rather than by rich's thread: scans, audits and the lineage index
+    # fork worker processes, and a fork taken while another thread holds a lock can leave the
+    # child stuck on it.
+    console = Console(file=sys.stderr, force_terminal=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    bar = Progress(*columns, console=console, transient=True, auto_refresh=False)
+    bar.start()
+    return bar, bar.add_task(_short(what), total=total)
 
 
 _LABEL_CHARS = 40

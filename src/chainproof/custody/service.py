@@ -56,7 +56,7 @@ from chainproof.lineage.impact import (
     environment_seeds,
 )
 from chainproof.lineage.impact import impact as blast_radius
-from chainproof.lineage.index import LineageIndex, statement_digest
+from chainproof.lineage.index import LineageIndex, Progress, statement_digest
 from chainproof.lineage.model import GrantEntry
 from chainproof.lineage.verify import HopCheck, VerifyReport, check_hop, verify
 from chainproof.log.service import TransparencyLog
@@ -137,14 +137,21 @@ def now() -> str:
 class Custody:
     """Open with `Custody.open(directory)` (or wrap an open `TransparencyLog`); `close` when done."""
 
-    def __init__(self, log: TransparencyLog, *, policy: Policy | None = None) -> None:
+    def __init__(
+        self, log: TransparencyLog, *, policy: Policy | None = None, on_index_progress: Progress | None = None
+    ) -> None:
+        """`on_index_progress(done, total)` follows the lineage index while it catches up with
+        the log (entries read, entries to read): long only on a large store's first command."""
         self.log = log
         self._policy = policy
         self._index: LineageIndex | None = None
+        self._on_index_progress = on_index_progress
 
     @classmethod
-    def open(cls, directory: Path, *, policy: Policy | None = None) -> Custody:
-        return cls(TransparencyLog.open(directory), policy=policy)
+    def open(
+        cls, directory: Path, *, policy: Policy | None = None, on_index_progress: Progress | None = None
+    ) -> Custody:
+        return cls(TransparencyLog.open(directory), policy=policy, on_index_progress=on_index_progress)
 
     def close(self) -> None:
         if self._index is not None:
@@ -165,7 +172,7 @@ class Custody:
             self._index = LineageIndex.open(
                 self.log.directory, writable=os.access(self.log.directory, os.W_OK)
             )
-        self._index.catch_up(reader)
+        self._index.catch_up(reader, self._on_index_progress)
         return self._index
 
     def policy(self) -> Policy:
