@@ -33,6 +33,7 @@ from packaging.utils import (
 from chainproof._internal.untrusted_json import MAX_INT_DIGITS
 from chainproof.deps.files import MAX_FILE_BYTES, TreeError
 from chainproof.deps.model import Finding, Requirement, ScanResult, Severity
+from chainproof.deps.targets.lock_names import name_findings
 
 MAX_INCLUDE_DEPTH = 10
 """How deep `-r`/`-c` includes are followed; real projects use two or three levels."""
@@ -913,6 +914,8 @@ def _default_matcher() -> RequirementMatcher:
 def scan_lockfile(path: Path, *, matcher: RequirementMatcher | None = None) -> ScanResult:
     """Read a lock or requirements file; nothing it names is downloaded, built or installed.
 
+    Every named entry is also checked for a look-alike of a popular project's name.
+
     `matcher` matches the requirements against advisories; by default the bundled records and the
     local database (`chainproof.deps.advisories.match.match_requirements`).
     Raises TreeError when the file itself cannot be read; every problem inside it is a finding.
@@ -925,6 +928,7 @@ def scan_lockfile(path: Path, *, matcher: RequirementMatcher | None = None) -> S
         # The top file over the size limit or unreadable after all: report it as what it is.
         entries, findings = [], [malformed(path.name, None, str(e))]
     findings.extend(judge(entries))
+    findings.extend(name_findings(entries))
     requirements = to_requirements(entries)
     findings.extend((matcher or _default_matcher())(requirements))
     findings.sort(key=lambda f: (-f.severity, f.path, f.line or 0, f.rule))
