@@ -9,13 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from chainproof.deps.model import Distribution, Finding
 from chainproof.deps.rules.names import Popular, name_finding, popular
-
-if TYPE_CHECKING:
-    from chainproof.deps.targets.locks import LockEntry
+from chainproof.deps.targets.lock_model import LockEntry
 
 
 def name_findings(entries: Iterable[LockEntry], table: Popular | None = None) -> list[Finding]:
