@@ -11,6 +11,7 @@ from functools import partial
 from itertools import islice
 from pathlib import Path
 
+from chainproof.deps.advisories import sources
 from chainproof.deps.files import FileTree, TargetKind, TreeError
 from chainproof.deps.inventory import read_inventory
 from chainproof.deps.model import Finding, ScanResult, Severity
@@ -172,7 +173,9 @@ def scan_all(
     results = scan_targets(targets, watch=watch)
     if python is not None or not targets:
         results.insert(0, scan_python(python, watch=watch))
-    return results[0] if len(results) == 1 else combine(results)
+    result = results[0] if len(results) == 1 else combine(results)
+    result.advisory_sources, result.notes = sources.describe(sources.releases_of(result))
+    return result
 
 
 def combine(results: Sequence[ScanResult], target: str | None = None) -> ScanResult:
