@@ -20,8 +20,10 @@ from chainproof.cli.app import main
 from chainproof.deps import scan
 from chainproof.deps.advisories import db as advisory_db
 from chainproof.deps.advisories import pypi_json
+from chainproof.deps.gate.policy import Candidate
+from chainproof.deps.gate.run import Artifact, GateResult
 from chainproof.deps.model import ScanResult
-from chainproof.deps.report import table
+from chainproof.deps.report import gate_report, table
 
 VULN = {
     "id": "PYSEC-2099-1",
@@ -215,3 +217,14 @@ def test_records_join_answers_per_id_and_skip_junk() -> None:
 def test_the_summary_line_names_sources_and_notes() -> None:
     result = ScanResult(target="t", advisory_sources=["bundled records"], notes=["offline: x"])
     assert table.summary_line(result) == "0 packages, 0 findings; advisories: bundled records; offline: x"
+
+
+def test_the_gate_matches_its_files_against_pypi_and_says_so(tmp_path: Path, fake_pypi: FakePypi) -> None:
+    wheel = widget(tmp_path)
+    scanned = scan.scan_archive(wheel)  # what the gate runs on each file it downloaded
+    candidate = Candidate("widget", "1.0", f"{fake_pypi.url}/files/{wheel.name}", None, requested=True)
+    result = GateResult(artifacts=[Artifact(candidate, path=wheel)], findings=scanned.findings)
+    report = gate_report.report_obj(result, "widget")
+    assert [f["advisory"]["id"] for f in report["findings"] if f["advisory"]] == ["PYSEC-2099-1"]
+    assert report["summary"]["advisory_sources"] == ["bundled records", "PyPI JSON API"]
+    assert "advisories: bundled records, PyPI JSON API" in gate_report.render_table(result, "widget")
