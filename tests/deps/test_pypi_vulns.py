@@ -135,6 +135,20 @@ def test_a_release_pypi_does_not_list_is_not_vulnerable(tmp_path: Path, fake_pyp
     assert "PyPI JSON API" in result.advisory_sources
 
 
+def test_a_release_the_api_does_not_list_has_no_answer(tmp_path: Path, fake_pypi: FakePypi) -> None:
+    private = make_wheel(tmp_path, "in-house", "3.0", {"in_house/__init__.py": "X = 3\n"})
+    result = scan.scan_all([widget(tmp_path), private])
+    assert sorted(fake_pypi.asked) == ["/in-house/3.0/json", "/widget/1.0/json"]
+    assert [f.package for f in result.findings if f.advisory] == ["widget"]  # the 404 stopped nothing
+    assert result.advisory_sources == ["bundled records", "PyPI JSON API, 1 of 2 releases"]
+    assert result.notes == [
+        "PyPI JSON API not reachable or not listing them: no PyPI answer for 1 of 2 releases, "
+        "vulnerability data may be missing"
+    ]
+    scan.scan_all([private])
+    assert fake_pypi.asked.count("/in-house/3.0/json") == 2  # not cached: asked again next time
+
+
 def test_a_pinned_requirement_is_looked_up_too(tmp_path: Path, fake_pypi: FakePypi) -> None:
     req = tmp_path / "requirements.txt"
     req.write_text("widget==1.0\n")
@@ -170,7 +184,8 @@ def test_an_unreachable_api_costs_one_attempt_and_a_note(
     assert "127.0.0.1:9" in done.failure
     result = scan.scan_all([widget(tmp_path), other])
     assert result.notes == [
-        "PyPI JSON API not reachable: no PyPI answer for 2 of 2 releases, vulnerability data may be missing"
+        "PyPI JSON API not reachable or not listing them: no PyPI answer for 2 of 2 releases, "
+        "vulnerability data may be missing"
     ]
     assert not result.errors
 

@@ -83,7 +83,10 @@ def matching(lookup: Lookup, name: str, version: str) -> list[OsvRecord]:
 
 
 def advisory_ref(record: OsvRecord) -> AdvisoryRef:
-    return AdvisoryRef(id=record.id, aliases=record.aliases, summary=record.summary, iocs=record.iocs)
+    # A plain dict: findings travel back from the worker processes that scan several archives,
+    # and a mappingproxy cannot be pickled.
+    iocs = {k: tuple(v) for k, v in record.iocs.items()}
+    return AdvisoryRef(id=record.id, aliases=record.aliases, summary=record.summary, iocs=iocs)
 
 
 def finding(record: OsvRecord, package: str, version: str | None, path: str, line: int | None) -> Finding:

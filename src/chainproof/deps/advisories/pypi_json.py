@@ -9,8 +9,9 @@ for one timeout at most, never for one per release. `CHAINPROOF_PYPI_JSON_URL` r
 (a mirror, or a test's local server).
 
 An answer becomes one OSV record per vulnerability, affecting exactly the release asked about; the
-answers for several releases of a project are joined per id. A project PyPI does not know (404) is
-cached as having no known vulnerability.
+answers for several releases of a project are joined per id. A release the API does not list (404:
+a private or removed package, or a mirror that does not serve this endpoint) has no answer: it is
+not cached, and the summary counts it among the releases without vulnerability data.
 """
 
 from __future__ import annotations
@@ -75,8 +76,8 @@ def release_url(name: str, version: str, base: str | None = None) -> str:
     return f"{base or base_url()}/{quote(canonicalize_name(name))}/{quote(version, safe='')}/json"
 
 
-def fetch(name: str, version: str, base: str | None = None, timeout: float = TIMEOUT) -> str:
-    """The `vulnerabilities` list of one release, as JSON text; `[]` when PyPI does not know it."""
+def fetch(name: str, version: str, base: str | None = None, timeout: float = TIMEOUT) -> str | None:
+    """The `vulnerabilities` list of one release, as JSON text; None when the API does not list it."""
     url = release_url(name, version, base)
     if not url.startswith(("https://", "http://")):
         raise UnreachableError(f"{url}: only http(s) URLs are asked")
@@ -85,7 +86,7 @@ def fetch(name: str, version: str, base: str | None = None, timeout: float = TIM
             data = response.read(MAX_ANSWER_BYTES + 1)
     except urllib.error.HTTPError as e:
         if e.code == 404:
-            return "[]"
+            return None
         raise UnreachableError(f"{url}: HTTP {e.code}") from None
     except (urllib.error.URLError, OSError, ValueError) as e:
         reason = e.reason if isinstance(e, urllib.error.URLError) else e
@@ -178,9 +179,11 @@ def _ask(releases: Sequence[tuple[str, str]]) -> tuple[dict[tuple[str, str], str
     base = base_url()
     # One request first: without a network it fails alone, instead of once per release.
     try:
-        answers[releases[0]] = fetch(*releases[0], base)
+        first = fetch(*releases[0], base)
     except UnreachableError as e:
         return answers, str(e)
+    if first is not None:
+        answers[releases[0]] = first
     failure = ""
     with ThreadPoolExecutor(WORKERS) as pool:
         futures = {r: pool.submit(_try, r, base) for r in releases[1:]}

@@ -44,8 +44,7 @@ def describe(releases: Iterable[tuple[str, str]], db_path: Path | None = None) -
         used.append(f"{pypi_json.SOURCE}{part}")
     notes = []
     if answered < len(wanted):
-        why = "offline" if pypi_json.offline() else f"{pypi_json.SOURCE} not reachable"
-        notes.append(
-            f"{why}: no PyPI answer for {len(wanted) - answered} of {len(wanted)} releases, {MAY_BE_MISSING}"
-        )
+        why = "offline" if pypi_json.offline() else f"{pypi_json.SOURCE} not reachable or not listing them"
+        missing = f"no PyPI answer for {len(wanted) - answered} of {len(wanted)} releases"
+        notes.append(f"{why}: {missing}, {MAY_BE_MISSING}")
     return used, notes
