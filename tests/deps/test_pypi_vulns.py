@@ -182,6 +182,7 @@ def test_an_unreachable_api_costs_one_attempt_and_a_note(
     done = pypi_json.refresh([("widget", "1.0"), ("gadget", "2.0")])
     assert (done.fetched, done.missing) == (0, 2)
     assert "127.0.0.1:9" in done.failure
+    assert not (tmp_path / "home" / "advisories.db").exists()  # nothing to store, nothing created
     result = scan.scan_all([widget(tmp_path), other])
     assert result.notes == [
         "PyPI JSON API not reachable or not listing them: no PyPI answer for 2 of 2 releases, "

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
 import urllib.error
 import urllib.parse
@@ -31,7 +32,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from chainproof._internal import untrusted_json
-from chainproof.deps.advisories.db import AdvisoryDB, open_db
+from chainproof.deps.advisories.db import AdvisoryDB, open_db, open_existing
 from chainproof.deps.advisories.osv import ECOSYSTEM, AdvisoryFormatError, OsvRecord, parse_record
 from chainproof.errors import ChainproofError
 
@@ -94,6 +95,15 @@ def fetch(name: str, version: str, base: str | None = None, timeout: float = TIM
     return vulnerabilities_text(data, url)
 
 
+def resolvable(base: str) -> None:
+    """UnreachableError when the API's host name does not resolve (no network, no DNS)."""
+    parts = urllib.parse.urlsplit(base)
+    try:
+        socket.getaddrinfo(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+    except (OSError, UnicodeError, ValueError) as e:
+        raise UnreachableError(f"{base}: {e}"[:300]) from None
+
+
 def vulnerabilities_text(data: bytes, url: str) -> str:
     if len(data) > MAX_ANSWER_BYTES:
         raise UnreachableError(f"{url}: an answer larger than {MAX_ANSWER_BYTES} bytes")
@@ -151,17 +161,23 @@ def refresh(
     releases: Iterable[tuple[str, str]], db_path: Path | None = None, *, now: float | None = None
 ) -> Refresh:
     """Ask the API about every (name, version) without a fresh answer in the database, and store
-    the answers. Offline, nothing is asked (nor is a database created)."""
+    the answers. Offline, nothing is asked; a database is created only to store an answer."""
     wanted = sorted({(canonicalize_name(n), v) for n, v in releases if n and v})
     if not wanted:
         return Refresh()
     now = time.time() if now is None else now
     if offline():
         return Refresh(missing=len(wanted), offline=True)
-    with closing(open_db(db_path)) as db:
-        stale = [(k, v) for k, v in wanted if not _fresh(db, k, v, now)]
-        answers, failure = _ask(stale)
-        db.store_pypi_answers([(k, v, now, text) for (k, v), text in answers.items()])
+    reader = open_existing(db_path)
+    if reader is None:
+        stale = wanted
+    else:
+        with closing(reader):
+            stale = [(k, v) for k, v in wanted if not _fresh(reader, k, v, now)]
+    answers, failure = _ask(stale)
+    if answers:
+        with closing(open_db(db_path)) as db:
+            db.store_pypi_answers([(k, v, now, text) for (k, v), text in answers.items()])
     cached = len(wanted) - len(stale)
     return Refresh(len(answers), cached, len(stale) - len(answers), failure=failure)
 
@@ -177,8 +193,10 @@ def _ask(releases: Sequence[tuple[str, str]]) -> tuple[dict[tuple[str, str], str
     if not releases:
         return answers, ""
     base = base_url()
-    # One request first: without a network it fails alone, instead of once per release.
+    # One request first: without a network it fails alone, instead of once per release; and a
+    # name that does not resolve fails before any TLS set-up is paid for.
     try:
+        resolvable(base)
         first = fetch(*releases[0], base)
     except UnreachableError as e:
         return answers, str(e)
