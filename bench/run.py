@@ -4,6 +4,7 @@
     .venv/bin/python bench/run.py --quick          # a smoke run with small sizes
     .venv/bin/python bench/run.py --sizes 1M,10M --areas build,proofs
     .venv/bin/python bench/run.py --areas guard-scan,guard-peer,guard-fp   # the dependency guard
+    .venv/bin/python bench/run.py --areas guard-malware    # recall on real malware, with guard-fp
     .venv/bin/python bench/run.py --areas manifest         # dataset manifests on ~2 GB
     .venv/bin/python bench/run.py --areas custody          # 1,000,000 hop records: record, impact, verify
 
@@ -25,6 +26,7 @@ import _common as c
 import custody_lineage
 import guard_env
 import guard_fp
+import guard_malware
 import guard_peer
 import log_append
 import log_audit
@@ -42,6 +44,7 @@ AREAS: dict[str, Callable[[c.Config], list[c.Figure]]] = {
     "guard-scan": guard_env.measure,
     "guard-peer": guard_peer.measure,
     "guard-fp": guard_fp.measure,
+    "guard-malware": guard_malware.measure,
     "manifest": manifest.measure,
     "custody": custody_lineage.measure,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -133,6 +134,15 @@ def scan_command(
             show_default=False,
         ),
     ] = None,
+    offline: Annotated[
+        bool,
+        typer.Option(
+            "--offline",
+            help="Ask no network service: known vulnerabilities come from the bundled records and "
+            "the local database only (also CHAINPROOF_OFFLINE=1). Online, each release is looked up "
+            "in PyPI's JSON API, cached for a day in the advisory database.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Scan installed environments, wheels, sdists or lock files; nothing scanned is ever run.
@@ -147,6 +157,8 @@ def scan_command(
     chosen = chosen_format(fmt, as_json, Format.TABLE)
     extra = list(reports or [])
     _check_files([*([output] if output is not None else []), *(r.path for r in extra)])
+    if offline:
+        _go_offline()
     result = _run(targets or [], python)
     # Every report is rendered before any is written: a format that fails writes nothing.
     texts = [(r.path, _render(r.format, result, color=False)) for r in extra]
@@ -162,6 +174,13 @@ def scan_command(
     code = _exit_code(result, Severity.parse(fail_on.value))
     if code:
         raise typer.Exit(code)
+
+
+def _go_offline() -> None:
+    from chainproof.deps.advisories import pypi_json
+
+    # Through the environment: the advisory rule may run in a forked child process.
+    os.environ[pypi_json.OFFLINE_ENV] = "1"
 
 
 def _render(fmt: Format, result: ScanResult, *, color: bool) -> str:

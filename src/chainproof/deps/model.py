@@ -125,6 +125,10 @@ class ScanResult:
     findings: list[Finding] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     """Parts that could not be read (a corrupt archive member, an unreadable directory)."""
+    advisory_sources: list[str] = field(default_factory=list)
+    """The advisory sources the scan matched against (filled in by `scan.scan_all`)."""
+    notes: list[str] = field(default_factory=list)
+    """What the reader should know that is neither a finding nor an error (advisory data missing)."""
 
     def worst(self) -> Severity | None:
         return max((f.severity for f in self.findings), default=None)

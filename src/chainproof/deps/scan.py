@@ -11,6 +11,7 @@ from functools import partial
 from itertools import islice
 from pathlib import Path
 
+from chainproof.deps.advisories import sources
 from chainproof.deps.files import FileTree, TargetKind, TreeError
 from chainproof.deps.inventory import read_inventory
 from chainproof.deps.model import Finding, ScanResult, Severity
@@ -121,7 +122,17 @@ def scan_environment(env: Environment, *, watch: Watch = unwatched) -> ScanResul
 
 
 def scan(target: str | Path, *, watch: Watch = unwatched) -> ScanResult:
-    """Scan one target: a venv, a site-packages directory, a wheel, an sdist, or a lock file."""
+    """Scan one target: a venv, a site-packages directory, a wheel, an sdist, or a lock file; the
+    result names the advisory sources it was matched against."""
+    return _with_sources(_scan(target, watch=watch))
+
+
+def _with_sources(result: ScanResult) -> ScanResult:
+    result.advisory_sources, result.notes = sources.describe(sources.releases_of(result))
+    return result
+
+
+def _scan(target: str | Path, *, watch: Watch) -> ScanResult:
     path = Path(target)
     if path.is_dir():
         return scan_environment(environment_of_directory(path), watch=watch)
@@ -184,7 +195,7 @@ def combine(results: Sequence[ScanResult], target: str | None = None) -> ScanRes
         combined.findings += r.findings
         combined.errors += r.errors
     combined.findings.sort(key=sort_key)
-    return combined
+    return _with_sources(combined)
 
 
 def fails(result: ScanResult, level: Severity) -> bool:

@@ -1,8 +1,10 @@
 """The local advisory database: OSV records in SQLite, indexed by normalised PyPI project name.
 
 Records are stored as their raw JSON and parsed again on lookup, so a newer parser reads old
-databases. Imports are atomic (one transaction) and idempotent: a record replaces a stored one with
-the same id unless the stored one was modified later.
+databases. The database also caches PyPI JSON API answers per release, with the time each was
+fetched (`pypi_json`); a database of an older schema is migrated when it is opened for writing, and
+read as having no cached answers until then. Imports are atomic (one transaction) and idempotent:
+a record replaces a stored one with the same id unless the stored one was modified later.
 """
 
 from __future__ import annotations
@@ -39,6 +41,16 @@ CREATE TABLE IF NOT EXISTS packages (
 CREATE INDEX IF NOT EXISTS packages_by_id ON packages(id);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+SCHEMA_VERSION = 2
+"""1: OSV records only. 2: adds `pypi_releases`, PyPI JSON API answers per release with their fetch time."""
+_MIGRATIONS = {
+    2: """
+CREATE TABLE IF NOT EXISTS pypi_releases (
+    key TEXT NOT NULL, version TEXT NOT NULL, fetched REAL NOT NULL, vulnerabilities TEXT NOT NULL,
+    PRIMARY KEY (key, version)
+);
+""",
+}
 
 
 class FetchError(ChainproofError):
@@ -109,6 +121,41 @@ class AdvisoryDB:
         except AdvisoryFormatError as e:
             raise StoreError(f"{e}; re-import the advisories") from None
 
+    def pypi_answer(self, key: str, version: str) -> tuple[float, str] | None:
+        """(fetched at, vulnerabilities JSON) of one release, or None when it was never asked."""
+        rows = self._cached(
+            "SELECT fetched, vulnerabilities FROM pypi_releases WHERE key = ? AND version = ?", (key, version)
+        )
+        return (float(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def pypi_answers(self, key: str) -> list[tuple[str, str]]:
+        """(version, vulnerabilities JSON) of every cached release of the normalised project `key`."""
+        rows = self._cached(
+            "SELECT version, vulnerabilities FROM pypi_releases WHERE key = ? ORDER BY version", (key,)
+        )
+        return [(str(v), str(t)) for v, t in rows]
+
+    def _cached(self, sql: str, args: Sequence[object]) -> list[tuple[Any, ...]]:
+        try:
+            return list(self._conn.execute(sql, args))
+        except sqlite3.OperationalError as e:
+            # A database of schema 1 opened read-only: nothing cached yet.
+            if "no such table" in str(e):
+                return []
+            raise StoreError(f"advisory database {self.path} is unreadable: {e}") from None
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"advisory database {self.path} is unreadable: {e}") from None
+
+    def store_pypi_answers(self, answers: Iterable[tuple[str, str, float, str]]) -> None:
+        """(key, version, fetched at, vulnerabilities JSON) rows, replacing older answers."""
+        try:
+            with self._conn:
+                self._conn.executemany(
+                    "INSERT OR REPLACE INTO pypi_releases VALUES (?, ?, ?, ?)", list(answers)
+                )
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"cannot write the advisory database {self.path}: {e}") from None
+
     def count(self) -> int:
         return int(self._query("SELECT count(*) FROM records", ())[0][0])
 
@@ -155,9 +202,25 @@ def open_db(path: Path | None = None) -> AdvisoryDB:
         conn = sqlite3.connect(path)
         conn.execute("PRAGMA foreign_keys = ON")
         conn.executescript(_SCHEMA)
+        migrate(conn)
     except (sqlite3.DatabaseError, OSError) as e:
         raise StoreError(f"cannot open the advisory database {path}: {e}") from None
     return AdvisoryDB(conn, path)
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE name = 'schema'").fetchone()
+    return int(row[0]) if row and str(row[0]).isdigit() else 1
+
+
+def migrate(conn: sqlite3.Connection) -> None:
+    """Bring a database up to `SCHEMA_VERSION`, one step at a time, each in one transaction."""
+    for version in range(schema_version(conn) + 1, SCHEMA_VERSION + 1):
+        with conn:
+            for statement in _MIGRATIONS[version].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (str(version),))
 
 
 def open_existing(path: Path | None = None) -> AdvisoryDB | None:

@@ -14,11 +14,13 @@ from types import MappingProxyType
 
 from packaging.utils import canonicalize_name
 
+from chainproof.deps.advisories import pypi_json
 from chainproof.deps.advisories.bundled import bundled_records
 from chainproof.deps.advisories.db import AdvisoryDB, open_existing
 from chainproof.deps.advisories.osv import OsvRecord, affects, every_version, record_severity
 from chainproof.deps.model import AdvisoryRef, Distribution, Finding, Requirement, Severity
 from chainproof.deps.rules.base import ScanContext
+from chainproof.errors import StoreError
 
 RULE_MALICIOUS = "advisory-malicious"
 RULE_VULNERABLE = "advisory-vulnerable"
@@ -32,12 +34,14 @@ def bundled_lookup(key: str) -> list[OsvRecord]:
 
 
 def combined_lookup(db: AdvisoryDB | None) -> Lookup:
-    """The local database's records for a key, then the bundled ones (duplicates are merged later,
-    among the records that match, since two copies of one advisory may cover different versions)."""
+    """The local database's records for a key, then the PyPI JSON API answers it caches, then the
+    bundled ones (duplicates are merged later, among the records that match, since two copies of
+    one advisory may cover different versions)."""
 
     def lookup(key: str) -> list[OsvRecord]:
         local = db.lookup(key) if db is not None else []
-        return [*local, *bundled_lookup(key)]
+        answered = pypi_json.records(key, db.pypi_answers(key)) if db is not None else []
+        return [*local, *answered, *bundled_lookup(key)]
 
     return lookup
 
@@ -79,7 +83,10 @@ def matching(lookup: Lookup, name: str, version: str) -> list[OsvRecord]:
 
 
 def advisory_ref(record: OsvRecord) -> AdvisoryRef:
-    return AdvisoryRef(id=record.id, aliases=record.aliases, summary=record.summary, iocs=record.iocs)
+    # A plain dict: findings travel back from the worker processes that scan several archives,
+    # and a mappingproxy cannot be pickled.
+    iocs = {k: tuple(v) for k, v in record.iocs.items()}
+    return AdvisoryRef(id=record.id, aliases=record.aliases, summary=record.summary, iocs=iocs)
 
 
 def finding(record: OsvRecord, package: str, version: str | None, path: str, line: int | None) -> Finding:
@@ -117,6 +124,7 @@ def match_requirements(requirements: Iterable[Requirement], lookup: Lookup | Non
     """Findings for pinned requirements (lock files). An unpinned one matches only records that
     cover every version of its project, since any release it resolves to is affected."""
     if lookup is None:
+        refresh_pypi([(r.name, r.version) for r in requirements if r.version], None)
         with _database(None) as db:
             return match_requirements(requirements, combined_lookup(db))
     found: list[Finding] = []
@@ -152,8 +160,18 @@ class AdvisoryRule:
     """None: the default database location (`$CHAINPROOF_HOME/advisories.db`), used only if it exists."""
 
     def __call__(self, ctx: ScanContext) -> Iterator[Finding]:
+        refresh_pypi([(d.name, d.version) for d in ctx.distributions], self.db_path)
         with _database(self.db_path) as db:
             yield from list(match_distributions(ctx.distributions, combined_lookup(db)))
+
+
+def refresh_pypi(releases: Sequence[tuple[str, str]], db_path: Path | None) -> pypi_json.Refresh:
+    """Ask PyPI's JSON API about the releases (when online); a cache that cannot be written only
+    means fewer answers, never a failed scan: the summary says which sources were used."""
+    try:
+        return pypi_json.refresh(releases, db_path)
+    except StoreError as e:
+        return pypi_json.Refresh(missing=len(releases), failure=str(e))
 
 
 @contextmanager

@@ -14,7 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from chainproof._internal.text import plural
+from chainproof.deps.advisories import sources
 from chainproof.deps.gate.run import Artifact, GateResult
+from chainproof.deps.model import ScanResult
 from chainproof.deps.report import json_report, table
 
 
@@ -44,8 +46,16 @@ def decision_obj(result: GateResult) -> dict[str, Any]:
     }
 
 
-def report_obj(result: GateResult, target: str) -> dict[str, Any]:
+def scan_result(result: GateResult, target: str) -> ScanResult:
+    """The gate's findings as a scan's, with the advisory sources its files were matched against."""
     scan = result.scan_result(target)
+    releases = [(a.candidate.name, a.candidate.version) for a in result.artifacts if a.path is not None]
+    scan.advisory_sources, scan.notes = sources.describe(releases)
+    return scan
+
+
+def report_obj(result: GateResult, target: str) -> dict[str, Any]:
+    scan = scan_result(result, target)
     return {
         "packages": [artifact_obj(a) for a in result.artifacts],
         "findings": [json_report.finding_obj(f) for f in scan.findings],
@@ -90,9 +100,12 @@ def verdict(result: GateResult) -> str:
 def render_table(result: GateResult, target: str, color: bool = False) -> str:
     out = io.StringIO()
     console = Console(file=out, width=120, force_terminal=color, no_color=not color, highlight=False)
-    scan = result.scan_result(target)
+    scan = scan_result(result, target)
     head = f"{plural(len(result.artifacts), 'file')}, {plural(len(scan.findings), 'finding')}"
     console.print(f"gate {target}: {head}", markup=False)
+    console.print(f"advisories: {', '.join(scan.advisory_sources)}", markup=False)
+    for note in scan.notes:
+        console.print(f"note: {note}", markup=False)
     if result.artifacts:
         console.print(_packages_table(result))
     for name, versions in result.excluded.items():

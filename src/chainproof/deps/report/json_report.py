@@ -68,6 +68,8 @@ def summary_obj(result: ScanResult) -> dict[str, Any]:
         "by_severity": counts,
         "worst": None if worst is None else str(worst),
         "errors": list(result.errors),
+        "advisory_sources": list(result.advisory_sources),
+        "notes": list(result.notes),
     }
 
 

@@ -22,7 +22,7 @@ _WIDTH = 120
 
 
 def summary_line(result: ScanResult) -> str:
-    """`N packages, M findings (1 critical, 2 high), K errors` for stderr."""
+    """`N packages, M findings (1 critical, 2 high), K errors; advisories: ...; notes` for stderr."""
     counts = [(s, sum(f.severity is s for f in result.findings)) for s in sorted(Severity, reverse=True)]
     parts = ", ".join(f"{n} {s}" for s, n in counts if n)
     text = f"{plural(len(result.packages), 'package')}, {plural(len(result.findings), 'finding')}"
@@ -31,7 +31,9 @@ def summary_line(result: ScanResult) -> str:
     text += f" ({parts})" if parts else ""
     if result.errors:
         text += f", {plural(len(result.errors), 'error')}"
-    return text
+    if result.advisory_sources:
+        text += f"; advisories: {', '.join(result.advisory_sources)}"
+    return "; ".join([text, *result.notes])
 
 
 def _where(f: Finding) -> str:
