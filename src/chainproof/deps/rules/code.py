@@ -23,12 +23,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from chainproof._internal.text import plural
-from chainproof.deps.files import TargetKind, TreeError
+from chainproof.deps.files import CHUNK_BYTES, TargetKind, TreeError, read_chunks
 from chainproof.deps.model import Distribution, Finding, Severity
 from chainproof.deps.rules.base import FileRole, ScanContext
 from chainproof.deps.rules.parallel import map_items
 from chainproof.deps.rules.prefilter import CRED, ENVIRON, NET, Depth, Marks, depth_for, signs
 from chainproof.deps.rules.roles import classify, installed_path, startup_modules
+from chainproof.deps.rules.source_text import as_utf8, ascii_compatible, encoding_of, repaired
+from chainproof.deps.rules.stream_search import Seen, capability_names, dangerous, search
 
 MAX_PARSE_BYTES = 4 * 1024 * 1024
 """Larger .py files are reported as unanalysed instead of parsed (parsing is linear but not free)."""
@@ -229,9 +231,23 @@ def parse_source(data: bytes) -> ast.Module | None:
     """The syntax tree of untrusted source, or None when it is not Python we can safely parse.
 
     Hostile input can make the parser recurse deeply or allocate a lot; both are contained here.
+    Source the parser refuses only for an over-long integer literal or a null byte is parsed with
+    those replaced in place; source in an encoding its bytes do not spell ASCII in (UTF-16 without
+    a cookie) is parsed from its text.
     """
     if len(data) > MAX_PARSE_BYTES:
         return None
+    tree = _parse(data)
+    if tree is None and encoding_of(data[:4096]) is not None:
+        data = as_utf8(data)[0]
+        tree = _parse(data)
+    if tree is None:
+        fixed = repaired(data)
+        tree = _parse(fixed) if fixed != data else None
+    return tree
+
+
+def _parse(data: bytes) -> ast.Module | None:
     try:
         # The parser's warnings (invalid escapes, `1if`) are about someone else's style, not ours to print.
         with warnings.catch_warnings():
@@ -1402,15 +1418,32 @@ def where_of(ctx: ScanContext, path: str, role: FileRole, data: bytes) -> Where:
     )
 
 
-def _unparsed(where: Where, why: str) -> Finding:
+def _unparsed(where: Where, why: str, seen: Seen | None = None) -> Finding:
+    """A file the code rules could not fully analyse: `high` (before the role lowers it) when what
+    its text names carries a dangerous capability, since the payload may be in what went unread."""
+    if seen is None or not dangerous(seen.found):
+        return Finding(
+            "code-unparsed",
+            contextual(Severity.LOW, where.role),
+            where.package,
+            where.version,
+            where.path,
+            None,
+            f"not analysed: {why}; review by hand if the package is not trusted",
+        )
+    names = ", ".join(capability_names(seen.found))
+    first = seen.first_line(seen.found)
+    line, text = first if first is not None else (None, b"")
     return Finding(
-        "code-unparsed",
-        contextual(Severity.LOW, where.role),
+        "code-unparsed-capability",
+        contextual(Severity.HIGH, where.role),
         where.package,
         where.version,
         where.path,
-        None,
-        f"not analysed: {why}; review by hand if the package is not trusted",
+        line,
+        f"not fully analysed ({why}), and its text names {names}: a payload can hide in what the "
+        "analysis could not read; review by hand",
+        snippet(text),
     )
 
 
@@ -1426,9 +1459,14 @@ _QUIET_ROLES = frozenset({FileRole.MODULE, FileRole.TEST, FileRole.OTHER})
 
 
 def scan_python_file(where: Where, data: bytes, found: int | None = None) -> Iterator[Finding]:
-    """Every code finding for one .py file's bytes (`found`: its `prefilter.signs`, when known)."""
+    """Every code finding for one .py file's bytes (`found`: its `prefilter.signs`, when known).
+
+    What cannot be analysed (over the parse limit, refused by the parser, too deep for the
+    analysis) is still searched as text, and reported by `_unparsed`.
+    """
     if len(data) > MAX_PARSE_BYTES:
-        yield _unparsed(where, f"{len(data)} bytes, over the {MAX_PARSE_BYTES}-byte parse limit")
+        seen = search_text(data)
+        yield _unparsed(where, f"{len(data)} bytes, over the {MAX_PARSE_BYTES}-byte parse limit", seen)
         yield from hidden_whitespace(where, None)
         return
     found = signs(data) if found is None else found
@@ -1441,8 +1479,15 @@ def scan_python_file(where: Where, data: bytes, found: int | None = None) -> Ite
     )
     if _has_blank_run(data):  # without a long run of blanks no line can hide code: skip the line loop
         yield from hidden_whitespace(where, analysis)
-    if analysis is not None:
+    if analysis is None:
+        yield _unparsed(where, "the parser refuses it or it nests too deeply", search_text(data))
+    else:
         yield from findings_for(where, analysis)
+
+
+def search_text(data: bytes) -> Seen:
+    """The streamed search over a file already in memory."""
+    return search((data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)), MAX_PARSE_BYTES)
 
 
 @dataclass(frozen=True)
@@ -1454,6 +1499,11 @@ class FileJob:
     role: FileRole
     package: str | None
     version: str | None
+    seen: Seen | None = None
+    """A file too large to read whole: what its streamed search found (`data` is then its text
+    with comment-only lines blanked, when that fits the parse limit, else empty)."""
+    unread: str = ""
+    """Why the file could not be read at all."""
 
 
 def _job_size(job: FileJob) -> int:
@@ -1461,9 +1511,25 @@ def _job_size(job: FileJob) -> int:
 
 
 def file_findings(job: FileJob) -> list[Finding]:
-    """Every code finding for one .py file (a plain function of its bytes: runs in workers too)."""
-    data = job.data
-    kind_name = _binary_kind(data[:4096])
+    """Every code finding for one .py file (a plain function of its bytes: runs in workers too).
+
+    A defect of the analysis on one hostile file is reported as that file's finding, and never
+    stops the analysis of the others.
+    """
+    where = Where(job.path, job.role, job.package, job.version, ())
+    if job.unread:
+        return [_unparsed(where, f"could not be read: {job.unread}")]
+    try:
+        return _file_findings(job)
+    except Exception as e:  # noqa: BLE001 - whatever the analysis trips on, the file is reported
+        seen = job.seen or search_text(job.data)
+        return [_unparsed(where, f"the analysis failed ({type(e).__name__})", seen)]
+
+
+def _file_findings(job: FileJob) -> list[Finding]:
+    if job.seen is not None:
+        return _oversized_findings(job, job.seen)
+    kind_name = _binary_kind(job.data[:4096])
     if kind_name is not None:
         return [
             Finding(
@@ -1474,9 +1540,20 @@ def file_findings(job: FileJob) -> list[Finding]:
                 job.path,
                 None,
                 f"{kind_name} executable disguised as a Python source file",
-                snippet(repr(data[:16])),
+                snippet(repr(job.data[:16])),
             )
         ]
+    # Whatever the file's encoding, the rules search and parse it as UTF-8: as the import system
+    # decodes it. Where that text differs from the bytes read as they are (a cookie naming UTF-7 or
+    # unicode_escape), the bytes are analysed too: a loader that reads the file as UTF-8 runs those.
+    data, encoding = as_utf8(job.data)
+    found = _text_findings(job, data)
+    if encoding is not None and not ascii_compatible(encoding):
+        found += [f for f in _text_findings(job, job.data) if f not in found]
+    return found
+
+
+def _text_findings(job: FileJob, data: bytes) -> list[Finding]:
     # The pre-filter runs once: a file no code rule looks at is not even split into lines.
     found = None
     if len(data) <= MAX_PARSE_BYTES:
@@ -1485,6 +1562,17 @@ def file_findings(job: FileJob) -> list[Finding]:
             return []
     where = Where(job.path, job.role, job.package, job.version, tuple(data.splitlines()))
     return list(scan_python_file(where, data, found))
+
+
+def _oversized_findings(job: FileJob, seen: Seen) -> list[Finding]:
+    """A file over the parse limit: analysed without its comments when that fits, else reported
+    from its streamed search."""
+    where = Where(job.path, job.role, job.package, job.version, tuple(job.data.splitlines()))
+    if seen.compact is not None:
+        # Comment-only lines were blanked, every line kept: findings point into the real file.
+        return list(scan_python_file(where, seen.compact))
+    why = f"{seen.size} bytes, over the {MAX_PARSE_BYTES}-byte parse limit even without its comments"
+    return [_unparsed(where, why, seen)]
 
 
 class _FileJobs:
@@ -1497,11 +1585,11 @@ class _FileJobs:
         early = startup_modules(ctx.tree)
         self.files: list[tuple[str, FileRole]] = []
         for path in ctx.tree.paths():
-            if not path.endswith(".py"):
+            if not path.endswith(_SOURCE_SUFFIXES):
                 continue
-            role = classify(path, kind)
-            if role is FileRole.STARTUP_HOOK:
-                continue  # sitecustomize/usercustomize: the hook rules judge them
+            role = _role_of(path, kind)
+            if role is FileRole.STARTUP_HOOK and path.endswith(".py"):
+                continue  # sitecustomize/usercustomize: the hook rules judge them (not `.pyw`)
             if installed_path(path, kind) in early:
                 role = FileRole.STARTUP_HOOK
             self.files.append((path, role))
@@ -1511,12 +1599,34 @@ class _FileJobs:
 
     def __iter__(self) -> Iterator[FileJob]:
         for path, role in self.files:
-            try:
-                data = self.ctx.tree.read(path)
-            except TreeError:
-                continue
             dist = _owner(self.ctx, path)
-            yield FileJob(path, data, role, dist.name if dist else None, dist.version if dist else None)
+            package, version = (dist.name, dist.version) if dist else (None, None)
+            try:
+                yield self._job(path, role, package, version)
+            except TreeError as e:
+                yield FileJob(path, b"", role, package, version, unread=str(e))
+
+    def _job(self, path: str, role: FileRole, package: str | None, version: str | None) -> FileJob:
+        tree = self.ctx.tree
+        if tree.size(path) <= MAX_PARSE_BYTES:
+            return FileJob(path, tree.read(path), role, package, version)
+        # Too large to parse whole: searched here as it streams past, bounded in memory, and only
+        # what is left without comments goes on to the analysis.
+        seen = search(read_chunks(tree, path), MAX_PARSE_BYTES)
+        return FileJob(path, seen.compact or b"", role, package, version, seen)
+
+
+_SOURCE_SUFFIXES = (".py", ".pyw")
+"""What the import system loads as source (`.pyw` too, on Windows)."""
+
+
+def _role_of(path: str, kind: TargetKind) -> FileRole:
+    """The file's role, a `.pyw` judged as the `.py` it stands for; a path the classification
+    trips on is still analysed, as importable code."""
+    try:
+        return classify(path.removesuffix("w") if path.endswith(".pyw") else path, kind)
+    except (ValueError, IndexError):
+        return FileRole.MODULE
 
 
 def code_rules(ctx: ScanContext) -> Iterator[Finding]:

@@ -232,6 +232,30 @@ def signs(data: bytes) -> int:
     return found
 
 
+def first_signs(data: bytes) -> dict[int, int]:
+    """Each bit `signs` finds -> the offset where the file first names it: where a person should
+    look in a file the code rules could not analyse."""
+    first: dict[int, int] = {}
+    counted: set[int] = set()
+    facts = _FileFacts(data)
+    for index, start, _end in _AUTOMATON.find_matches_as_indexes(data, overlapping=True):
+        if index in counted or not _counts(index, data, start, facts):
+            continue
+        counted.add(index)
+        bits = _SIGNS[index]
+        while bits:
+            bit = bits & -bits
+            first[bit] = min(first.get(bit, start), start)
+            bits ^= bit
+    if PICKLE in first and LOADS in first and EXEC not in first:
+        first[EXEC] = max(first[PICKLE], first[LOADS])
+    if (EXEC in first or PROCESS in first) and DECODE not in first:
+        m = _REVERSED_SLICE.search(data)
+        if m is not None:
+            first[DECODE] = m.start()
+    return first
+
+
 class _FileFacts:
     """What some matches depend on in the rest of the file, each looked for once, when first asked."""
 

@@ -4,6 +4,11 @@ An archive is hostile input: its member names may be absolute or climb out with 
 links, devices or the same name twice, declare sizes it does not have, or expand a thousandfold.
 Members with unsafe names are kept out of the tree and reported as problems (a scan turns them into
 findings); an archive that cannot be read at all, or goes over a limit, is a `TreeError`.
+
+An sdist normally nests everything under one `name-version/` folder, and the rules count on it. pip
+also accepts a flat one (files at the top, or several top-level folders) and builds it from the
+archive root; such a tree is presented under one folder named for the archive, so every file keeps
+the role it has when pip builds it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from packaging.utils import (
 )
 
 from chainproof.deps.files import (
+    CHUNK_BYTES,
     MAX_ARCHIVE_BYTES,
     MAX_ARCHIVE_MEMBERS,
     MAX_FILE_BYTES,
@@ -124,6 +130,10 @@ class ArchiveTree:
         self._zip: zipfile.ZipFile | None = None
         self._zip_infos: dict[str, zipfile.ZipInfo] = {}
         self._links: list[tuple[str, str]] = []
+        self._far: dict[str, int] = {}
+        """Tar members over the per-file limit -> their index in the archive, to stream them again."""
+        self._raw = b""
+        """The archive's bytes, kept only while a far member may be streamed from them."""
         try:
             if path.stat().st_size > MAX_ARCHIVE_BYTES:
                 raise TreeError(f"{path}: larger than {MAX_ARCHIVE_BYTES} bytes")
@@ -141,6 +151,10 @@ class ArchiveTree:
             raise
         except _READ_ERRORS as e:
             raise TreeError(f"{path}: corrupt or truncated archive ({_short(e)})") from None
+        if self._far:
+            self._raw = raw
+        if kind is TargetKind.SDIST and not self._one_top_folder():
+            self._nest(self._flat_root())
 
     @property
     def label(self) -> str:
@@ -175,6 +189,54 @@ class ArchiveTree:
                 return member.read(limit + 1)[:limit]
         except _READ_ERRORS as e:
             raise TreeError(f"{path}: cannot read from {self.path.name} ({_short(e)})") from None
+
+    def chunks(self, path: str, size: int = CHUNK_BYTES) -> Iterator[bytes]:
+        """The file's bytes in pieces of at most `size`, whatever its length (bounded only by the
+        archive's expansion limit): for files too large to `read` whole."""
+        if path not in self._sizes:
+            raise TreeError(f"{path}: not a regular file of {self.path}")
+        try:
+            if self._zip is not None:
+                with self._zip.open(self._zip_infos[path]) as member:
+                    yield from iter(lambda: member.read(size), b"")
+            elif path in self._far:
+                yield from self._far_chunks(self._far[path], size)
+            else:
+                data = self._data[path] or b""
+                yield from (data[i : i + size] for i in range(0, len(data), size))
+        except _READ_ERRORS as e:
+            raise TreeError(f"{path}: cannot read from {self.path.name} ({_short(e)})") from None
+
+    def _far_chunks(self, index: int, size: int) -> Iterator[bytes]:
+        # Stream mode again, from the start: a compressed tar cannot seek, and this is rare.
+        with tarfile.open(fileobj=io.BytesIO(self._raw), mode="r|*") as tf:
+            for i, member in enumerate(tf):
+                if i == index:
+                    stream = tf.extractfile(member)
+                    while stream is not None and (chunk := stream.read(size)):
+                        yield chunk
+                    return
+
+    # --- flat sdists ---
+
+    def _one_top_folder(self) -> bool:
+        """Whether every member sits under the same top-level folder (pip strips that folder)."""
+        tops = {p.partition("/")[0] for p in [*self._sizes, *(p for p, _ in self._links)]}
+        return len(tops) <= 1 and all("/" in p for p in self._sizes)
+
+    def _flat_root(self) -> str:
+        if self.declared:
+            return f"{self.declared[0]}-{self.declared[1]}"
+        stem = re.sub(r"\.(tar\.gz|tgz|tar\.bz2|tar\.xz|tar|zip)$", "", self.path.name, flags=re.IGNORECASE)
+        return re.sub(r"[^A-Za-z0-9._+-]", "_", stem).strip(".") or "sdist"
+
+    def _nest(self, root: str) -> None:
+        """Present every member under `root/`, the folder pip's build of a flat sdist starts in."""
+        self._sizes = {f"{root}/{p}": n for p, n in self._sizes.items()}
+        self._data = {f"{root}/{p}": d for p, d in self._data.items()}
+        self._zip_infos = {f"{root}/{p}": i for p, i in self._zip_infos.items()}
+        self._far = {f"{root}/{p}": i for p, i in self._far.items()}
+        self._links = [(f"{root}/{p}", t) for p, t in self._links]
 
     # --- loading ---
 
@@ -235,7 +297,7 @@ class ArchiveTree:
         total = 0
         # Stream mode: members are read in order, once, and nothing is written to disk.
         with tarfile.open(fileobj=io.BytesIO(raw), mode="r|*") as tf:
-            for member in tf:
+            for index, member in enumerate(tf):
                 if member.isdir():
                     continue
                 total += max(member.size, 0)
@@ -247,6 +309,8 @@ class ArchiveTree:
                 elif member.isreg():
                     self._sizes[path] = member.size
                     self._data[path] = self._tar_bytes(tf, member)
+                    if self._data[path] is None:
+                        self._far[path] = index
                 else:
                     self.problems.append(MemberProblem(path, Severity.MEDIUM, "a device or FIFO member"))
 
