@@ -29,7 +29,7 @@ from chainproof.deps.rules.base import FileRole, ScanContext
 from chainproof.deps.rules.parallel import map_items
 from chainproof.deps.rules.prefilter import CRED, ENVIRON, NET, Depth, Marks, depth_for, signs
 from chainproof.deps.rules.roles import classify, installed_path, startup_modules
-from chainproof.deps.rules.source_text import as_utf8, ascii_compatible, encoding_of, repaired
+from chainproof.deps.rules.source_text import as_read, as_utf8, ascii_compatible, encoding_of, repaired
 from chainproof.deps.rules.stream_search import Seen, capability_names, dangerous, search
 
 MAX_PARSE_BYTES = 4 * 1024 * 1024
@@ -1549,7 +1549,7 @@ def _file_findings(job: FileJob) -> list[Finding]:
     data, encoding = as_utf8(job.data)
     found = _text_findings(job, data)
     if encoding is not None and not ascii_compatible(encoding):
-        found += [f for f in _text_findings(job, job.data) if f not in found]
+        found += [f for f in _text_findings(job, as_read(job.data)) if f not in found]
     return found
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import re
+import warnings
 from collections.abc import Callable
 
 _COOKIE = re.compile(rb"^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)")
@@ -69,7 +70,9 @@ def ascii_compatible(encoding: str) -> bool:
     the file's raw bytes and its decoded text say the same in code."""
     sample = bytes(range(32, 127)) + rb"\x65\u0065+AGU-"  # and what escape and UTF-7 codecs rewrite
     try:
-        return bool(codecs.decode(sample, encoding, "strict") == sample.decode("ascii"))
+        with warnings.catch_warnings():  # escape codecs warn about `\]`, which is the point
+            warnings.simplefilter("ignore")
+            return bool(codecs.decode(sample, encoding, "strict") == sample.decode("ascii"))
     except Exception:  # noqa: BLE001 - any codec a cookie names: its own errors included (zlib.error)
         return False
 
@@ -100,10 +103,9 @@ class Transcoder:
 
     def feed(self, data: bytes, final: bool = False) -> bytes:
         try:
-            if self._decode is not None:
-                text = self._decode(data, final)
-            else:
-                text = codecs.decode(data, self.encoding, "replace")
+            with warnings.catch_warnings():  # the file's invalid escapes are not ours to print
+                warnings.simplefilter("ignore")
+                text = self._text(data, final)
         except Exception:  # noqa: BLE001 - any codec a cookie names, with its own errors (zlib.error)
             text = data.decode("utf-8", "replace")
         if not isinstance(text, str):  # a bytes-to-bytes codec named in a cookie
@@ -113,12 +115,22 @@ class Transcoder:
             self._first = False
         return text.encode("utf-8", "replace")  # lone surrogates (from escapes) included
 
+    def _text(self, data: bytes, final: bool) -> object:
+        if self._decode is not None:
+            return self._decode(data, final)
+        return codecs.decode(data, self.encoding, "replace")
+
 
 def _defuse_cookie(text: str) -> str:
     """The same text with its coding cookie made inert (`c0ding:`), now that it is UTF-8."""
     first, sep, rest = text.partition("\n")
     second, sep2, tail = rest.partition("\n")
     return _TEXT_COOKIE.sub(r"c0ding\2", first) + sep + _TEXT_COOKIE.sub(r"c0ding\2", second) + sep2 + tail
+
+
+def as_read(data: bytes) -> bytes:
+    """The file as a loader that reads it as UTF-8 text sees it: its cookie means nothing there."""
+    return _defuse_cookie(data.decode("utf-8", "replace")).encode("utf-8")
 
 
 def as_utf8(data: bytes) -> tuple[bytes, str | None]:
