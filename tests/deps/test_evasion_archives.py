@@ -5,7 +5,9 @@ Every payload here is a harmless replica: base64 of `print('hello world')` hande
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +157,32 @@ def test_zip_members_and_directory_files_stream(tmp_path: Path) -> None:
     (tmp_path / "site" / "big.py").write_bytes(big)
     directory = DirectoryTree(tmp_path / "site", TargetKind.ENVIRONMENT)
     assert b"".join(read_chunks(directory, "big.py", 3000)) == big
+
+
+# --- links ---
+
+
+def linked_sdist(tmp_path: Path, link_type: bytes, target: str) -> Path:
+    path = tmp_path / "linked-1.0.tar.gz"
+    with tarfile.open(path, "w:gz") as tf:
+        notes = PAYLOAD.encode()
+        info = tarfile.TarInfo("linked-1.0/docs/notes.txt")
+        info.size = len(notes)
+        tf.addfile(info, io.BytesIO(notes))
+        link = tarfile.TarInfo("linked-1.0/setup.py")
+        link.type, link.linkname = link_type, target
+        tf.addfile(link)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("link_type", "target"),
+    [(tarfile.SYMTYPE, "docs/notes.txt"), (tarfile.LNKTYPE, "linked-1.0/docs/notes.txt")],
+    ids=["symbolic", "hard"],
+)
+def test_a_setup_py_linked_to_a_data_file_is_analysed_as_that_file(
+    tmp_path: Path, link_type: bytes, target: str
+) -> None:
+    # Extracted, the link runs the notes: they are setup.py's code.
+    found = worst(linked_sdist(tmp_path, link_type, target))
+    assert found[("code-exec-decoded", "linked-1.0/setup.py")] is Severity.CRITICAL

@@ -15,6 +15,7 @@ import base64
 import binascii
 import enum
 import itertools
+import posixpath
 import re
 import warnings
 import zlib
@@ -23,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from chainproof._internal.text import plural
-from chainproof.deps.files import CHUNK_BYTES, TargetKind, TreeError, read_chunks
+from chainproof.deps.files import CHUNK_BYTES, FileTree, TargetKind, TreeError, read_chunks
 from chainproof.deps.model import Distribution, Finding, Severity
 from chainproof.deps.rules.base import FileRole, ScanContext
 from chainproof.deps.rules.parallel import map_items
@@ -1582,38 +1583,60 @@ class _FileJobs:
     def __init__(self, ctx: ScanContext) -> None:
         self.ctx = ctx
         kind = ctx.tree.kind
-        early = startup_modules(ctx.tree)
-        self.files: list[tuple[str, FileRole]] = []
+        self.early = startup_modules(ctx.tree)
+        self.files: list[tuple[str, FileRole, str]] = []
+        """(path, role, the path whose bytes it has: itself, or a link's target in the tree)"""
         for path in ctx.tree.paths():
             if not path.endswith(_SOURCE_SUFFIXES):
                 continue
-            role = _role_of(path, kind)
+            role = self._role(path)
             if role is FileRole.STARTUP_HOOK and path.endswith(".py"):
                 continue  # sitecustomize/usercustomize: the hook rules judge them (not `.pyw`)
-            if installed_path(path, kind) in early:
-                role = FileRole.STARTUP_HOOK
-            self.files.append((path, role))
+            self.files.append((path, role, path))
+        if kind is not TargetKind.WHEEL:  # pip writes a wheel's link members as plain files
+            self.files += [(p, self._role(p), t) for p, t in _linked_sources(ctx.tree)]
+
+    def _role(self, path: str) -> FileRole:
+        kind = self.ctx.tree.kind
+        return FileRole.STARTUP_HOOK if installed_path(path, kind) in self.early else _role_of(path, kind)
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __iter__(self) -> Iterator[FileJob]:
-        for path, role in self.files:
-            dist = _owner(self.ctx, path)
+        for path, role, source in self.files:
+            dist = _owner(self.ctx, path) or _owner(self.ctx, source)
             package, version = (dist.name, dist.version) if dist else (None, None)
             try:
-                yield self._job(path, role, package, version)
+                yield self._job(path, role, source, (package, version))
             except TreeError as e:
                 yield FileJob(path, b"", role, package, version, unread=str(e))
 
-    def _job(self, path: str, role: FileRole, package: str | None, version: str | None) -> FileJob:
+    def _job(self, path: str, role: FileRole, source: str, owner: tuple[str | None, str | None]) -> FileJob:
         tree = self.ctx.tree
-        if tree.size(path) <= MAX_PARSE_BYTES:
-            return FileJob(path, tree.read(path), role, package, version)
+        if tree.size(source) <= MAX_PARSE_BYTES:
+            return FileJob(path, tree.read(source), role, *owner)
         # Too large to parse whole: searched here as it streams past, bounded in memory, and only
         # what is left without comments goes on to the analysis.
-        seen = search(read_chunks(tree, path), MAX_PARSE_BYTES)
-        return FileJob(path, seen.compact or b"", role, package, version, seen)
+        seen = search(read_chunks(tree, source), MAX_PARSE_BYTES)
+        return FileJob(path, seen.compact or b"", role, owner[0], owner[1], seen)
+
+
+def _linked_sources(tree: FileTree) -> Iterator[tuple[str, str]]:
+    """(link path, target path) for every link named like source whose target is a regular file
+    of the tree: extracted, `setup.py -> docs/notes.txt` runs the notes, so they are its code."""
+    files = set(tree.paths())
+    for path, target in tree.links():
+        if not path.endswith(_SOURCE_SUFFIXES):
+            continue
+        top = path.partition("/")[0]
+        # A symbolic link is relative to its folder; a hard link to the archive's root (which a
+        # flat sdist's presentation moved under one folder).
+        for candidate in (posixpath.join(posixpath.dirname(path), target), target, f"{top}/{target}"):
+            resolved = posixpath.normpath(candidate.replace("\\", "/"))
+            if resolved in files:
+                yield path, resolved
+                break
 
 
 _SOURCE_SUFFIXES = (".py", ".pyw")
