@@ -110,3 +110,18 @@ def test_repairs_keep_every_other_byte_in_place() -> None:
     tree = parse_source(source)
     assert tree is not None
     assert len(tree.body) == 2
+
+
+def test_a_module_in_a_newer_syntax_naming_exec_and_a_decoder_far_apart_stays_low(tmp_path: Path) -> None:
+    # A large library module the parser here refuses (syntax of a later Python) is not a payload
+    # for naming `compile` and a reversed slice a hundred lines apart; an install script is.
+    source = (
+        "import base64\nraw = base64.b64decode(data)\n"
+        + "x = 1\n" * 100
+        + "code = compile(src, 'f', 'exec')\ntype Alias = int\n"
+    )
+    assert worst_rule(module_findings(tmp_path, source.encode())) == ("code-unparsed", Severity.LOW)
+    assert worst_rule(module_findings(tmp_path / "setup", source.encode(), "setup.py")) == (
+        "code-unparsed-capability",
+        Severity.HIGH,
+    )

@@ -1422,7 +1422,7 @@ def where_of(ctx: ScanContext, path: str, role: FileRole, data: bytes) -> Where:
 def _unparsed(where: Where, why: str, seen: Seen | None = None) -> Finding:
     """A file the code rules could not fully analyse: `high` (before the role lowers it) when what
     its text names carries a dangerous capability, since the payload may be in what went unread."""
-    if seen is None or not dangerous(seen.found):
+    if seen is None or not _looks_dangerous(where.role, seen):
         return Finding(
             "code-unparsed",
             contextual(Severity.LOW, where.role),
@@ -1433,7 +1433,7 @@ def _unparsed(where: Where, why: str, seen: Seen | None = None) -> Finding:
             f"not analysed: {why}; review by hand if the package is not trusted",
         )
     names = ", ".join(capability_names(seen.found))
-    first = seen.first_line(seen.found)
+    first = seen.close or seen.first_line(seen.found)
     line, text = first if first is not None else (None, b"")
     return Finding(
         "code-unparsed-capability",
@@ -1446,6 +1446,16 @@ def _unparsed(where: Where, why: str, seen: Seen | None = None) -> Finding:
         "analysis could not read; review by hand",
         snippet(text),
     )
+
+
+def _looks_dangerous(role: FileRole, seen: Seen) -> bool:
+    """Whether the text of a file that could not be analysed names a payload's shape: anywhere in
+    an install script or a startup hook (which rarely fail to parse), within a few lines elsewhere
+    (a large library module names exec and a decoder far apart; a newer Python's syntax the parser
+    here refuses must not make that a finding)."""
+    if role in (FileRole.STARTUP_HOOK, FileRole.INSTALL_SCRIPT):
+        return dangerous(seen.found)
+    return seen.close is not None
 
 
 def _depth_of(role: FileRole, data: bytes, found: int) -> Depth:

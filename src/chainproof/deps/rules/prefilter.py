@@ -232,28 +232,27 @@ def signs(data: bytes) -> int:
     return found
 
 
-def first_signs(data: bytes) -> dict[int, int]:
-    """Each bit `signs` finds -> the offset where the file first names it: where a person should
-    look in a file the code rules could not analyse."""
-    first: dict[int, int] = {}
-    counted: set[int] = set()
+def sign_offsets(data: bytes) -> list[tuple[int, int]]:
+    """(bits, offset) of every place the file names something `signs` counts: where a person
+    should look in a file the code rules could not analyse, and what stands close together."""
+    found: list[tuple[int, int]] = []
     facts = _FileFacts(data)
+    pickles: list[int] = []
+    loads: list[int] = []
     for index, start, _end in _AUTOMATON.find_matches_as_indexes(data, overlapping=True):
-        if index in counted or not _counts(index, data, start, facts):
+        if not _counts(index, data, start, facts):
             continue
-        counted.add(index)
         bits = _SIGNS[index]
-        while bits:
-            bit = bits & -bits
-            first[bit] = min(first.get(bit, start), start)
-            bits ^= bit
-    if PICKLE in first and LOADS in first and EXEC not in first:
-        first[EXEC] = max(first[PICKLE], first[LOADS])
-    if (EXEC in first or PROCESS in first) and DECODE not in first:
-        m = _REVERSED_SLICE.search(data)
-        if m is not None:
-            first[DECODE] = m.start()
-    return first
+        found.append((bits, start))
+        if bits & PICKLE:
+            pickles.append(start)
+        if bits & LOADS:
+            loads.append(start)
+    # `pickle.loads`, however it is spelled: exec where the two words meet.
+    found += [(EXEC, q) for q in loads] if pickles else []
+    if any(bits & (EXEC | PROCESS) for bits, _ in found):
+        found += [(DECODE, m.start()) for m in _REVERSED_SLICE.finditer(data)]
+    return found
 
 
 class _FileFacts:

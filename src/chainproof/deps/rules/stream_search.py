@@ -11,7 +11,7 @@ the parse limit, the file is analysed like any other, with its line numbers unch
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from chainproof.deps.rules.prefilter import (
@@ -23,7 +23,7 @@ from chainproof.deps.rules.prefilter import (
     NET,
     PROCESS,
     RUNS_FILE,
-    first_signs,
+    sign_offsets,
 )
 from chainproof.deps.rules.source_text import Transcoder, encoding_of
 
@@ -31,6 +31,9 @@ WINDOW_BYTES = 1024 * 1024
 """A line longer than this is searched in pieces (with an overlap, so no word is cut in two)."""
 OVERLAP = 256
 EVIDENCE_BYTES = 240
+NEAR_LINES = 16
+"""How close (in lines) two capabilities must be named to count as one payload in a file that is
+otherwise ordinary code (a module of a large library names exec and a decoder far apart)."""
 
 _COMMENT_LINES = re.compile(rb"^[ \t\f]*#[^\n]*", re.MULTILINE)
 
@@ -59,6 +62,19 @@ def dangerous(found: int) -> bool:
     return any(found & a and found & b for a, b in _DANGEROUS)
 
 
+def _single_bits(bits: int) -> Iterator[int]:
+    while bits:
+        bit = bits & -bits
+        yield bit
+        bits ^= bit
+
+
+def _line_at(text: bytes, offset: int) -> bytes:
+    start = text.rfind(b"\n", 0, offset) + 1
+    end = text.find(b"\n", offset)
+    return text[start : end if end >= 0 else len(text)][:EVIDENCE_BYTES]
+
+
 def capability_names(found: int) -> list[str]:
     return [name for bit, name in _CAPABILITIES if found & bit]
 
@@ -71,6 +87,9 @@ class Seen:
     """The pre-filter's bits (`prefilter.signs`) over the whole text."""
     marks: tuple[tuple[int, int, bytes], ...]
     """(bit, line number, line text) of the first line naming each capability."""
+    close: tuple[int, bytes] | None
+    """(line number, line text) where a dangerous pair of capabilities is first named within a
+    few lines of each other (see `NEAR_LINES`), if anywhere."""
     compact: bytes | None
     """The text with comment-only lines blanked (line numbers kept), or None when it did not fit."""
     size: int
@@ -97,6 +116,8 @@ class StreamSearch:
         """The line number `_pending` starts on."""
         self._found = 0
         self._marks: dict[int, tuple[int, bytes]] = {}
+        self._blocks: dict[tuple[int, int], int] = {}
+        self._close: tuple[int, bytes] | None = None
         self._compact: list[bytes] | None = []
         self._compact_size = 0
         self._mid_line = False
@@ -120,7 +141,7 @@ class StreamSearch:
         self._take(self._pending + tail, final=True)
         compact = b"".join(self._compact) if self._compact is not None else None
         marks = tuple((bit, line, text) for bit, (line, text) in sorted(self._marks.items()))
-        return Seen(self._found, marks, compact, self._size, self._encoding)
+        return Seen(self._found, marks, self._close, compact, self._size, self._encoding)
 
     def _take(self, buf: bytes, final: bool) -> None:
         """Search the complete lines of `buf` and keep the rest for the next piece; a line longer
@@ -138,14 +159,28 @@ class StreamSearch:
         self._pending = buf[cut:]
 
     def _search(self, text: bytes) -> None:
-        for bit, offset in first_signs(text).items():
-            self._found |= bit
-            if bit in self._marks:
-                continue
-            start = text.rfind(b"\n", 0, offset) + 1
-            end = text.find(b"\n", offset)
-            line = text[start : end if end >= 0 else len(text)]
-            self._marks[bit] = (self._line + text.count(b"\n", 0, offset), line[:EVIDENCE_BYTES])
+        line, at = self._line, 0
+        for bits, offset in sorted(sign_offsets(text), key=lambda m: m[1]):
+            self._found |= bits
+            line += text.count(b"\n", at, offset)  # offsets in order: each newline counted once
+            at = offset
+            for bit in _single_bits(bits):
+                if bit not in self._marks:
+                    self._marks[bit] = (line, _line_at(text, offset))
+            self._near(bits, line, text, offset)
+
+    def _near(self, bits: int, line: int, text: bytes, offset: int) -> None:
+        """Bits per block of `NEAR_LINES` lines, in two staggered tilings, so any two marks at most
+        half a block apart share a block: a dangerous pair in one block is a payload's shape."""
+        for tiling in (0, NEAR_LINES // 2):
+            block = (tiling, (line + tiling) // NEAR_LINES)
+            now = self._blocks.get(block, 0) | bits
+            self._blocks[block] = now
+            if self._close is None and dangerous(now):
+                self._close = (line, _line_at(text, offset))
+        if len(self._blocks) > 4096:  # only blocks near the current line can still grow
+            low = line // NEAR_LINES - 2
+            self._blocks = {k: v for k, v in self._blocks.items() if k[1] >= low}
 
     def _keep(self, text: bytes, whole_lines: bool) -> None:
         """Add `text` to the compacted copy, comment-only lines blanked; `whole_lines` is False
