@@ -1599,10 +1599,9 @@ class _FileJobs:
         for path in ctx.tree.paths():
             if not path.endswith(_SOURCE_SUFFIXES):
                 continue
-            role = self._role(path)
-            if role is FileRole.STARTUP_HOOK and path.endswith(".py"):
+            if path.endswith(".py") and _role_of(path, kind) is FileRole.STARTUP_HOOK:
                 continue  # sitecustomize/usercustomize: the hook rules judge them (not `.pyw`)
-            self.files.append((path, role, path))
+            self.files.append((path, self._role(path), path))
         if kind is not TargetKind.WHEEL:  # pip writes a wheel's link members as plain files
             self.files += [(p, self._role(p), t) for p, t in _linked_sources(ctx.tree)]
 
