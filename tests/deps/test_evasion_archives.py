@@ -70,16 +70,17 @@ def test_a_flat_sdist_fails_the_cli_gate_instead_of_erroring(
     assert report["summary"]["worst"] == "critical"
 
 
-def test_flat_sdist_files_keep_the_roles_pip_gives_them(tmp_path: Path) -> None:
-    # pip builds a flat sdist from the archive root: `pkg/setup.py` there is not the install script.
-    tree = open_archive(
-        write_tar(
-            tmp_path / "odd-2.0.tar.gz",
-            {"setup.py": b"x = 1\n", "pkg/setup.py": b"y = 2\n", "pkg/__init__.py": b""},
-        )
+def test_a_flat_sdist_cannot_demote_a_setup_py_one_level_down(tmp_path: Path) -> None:
+    # Only top-level members move: both setup.py files stay install scripts.
+    command = b"import os\nos.system('echo planted')\n"
+    sdist = write_tar(
+        tmp_path / "odd-2.0.tar.gz",
+        {"setup.py": command, "odd-2.0/setup.py": command, "odd-2.0/odd/__init__.py": b""},
     )
-    assert sorted(tree.paths()) == ["odd-2.0/pkg/__init__.py", "odd-2.0/pkg/setup.py", "odd-2.0/setup.py"]
-    assert tree.read("odd-2.0/setup.py") == b"x = 1\n"
+    tree = open_archive(sdist)
+    assert sorted(tree.paths()) == ["odd-2.0/odd/__init__.py", "odd-2.0/setup.py", "odd-2.0_/setup.py"]
+    found = {(f.rule, f.path) for f in scan(sdist).findings}
+    assert {("install-time-exec", "odd-2.0/setup.py"), ("install-time-exec", "odd-2.0_/setup.py")} <= found
 
 
 def test_an_sdist_with_one_top_folder_is_left_as_it_is(tmp_path: Path) -> None:

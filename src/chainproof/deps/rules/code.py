@@ -1635,13 +1635,15 @@ def _linked_sources(tree: FileTree) -> Iterator[tuple[str, str]]:
     """(link path, target path) for every link named like source whose target is a regular file
     of the tree: extracted, `setup.py -> docs/notes.txt` runs the notes, so they are its code."""
     files = set(tree.paths())
+    flat = getattr(tree, "flat_root", "")  # where a flat sdist's top-level members now are
     for path, target in tree.links():
         if not path.endswith(_SOURCE_SUFFIXES):
             continue
         top = path.partition("/")[0]
         # A symbolic link is relative to its folder; a hard link to the archive's root (which a
         # flat sdist's presentation moved under one folder).
-        for candidate in (posixpath.join(posixpath.dirname(path), target), target, f"{top}/{target}"):
+        relative = posixpath.join(posixpath.dirname(path), target)
+        for candidate in (relative, target, f"{top}/{target}", f"{flat}/{target}"):
             resolved = posixpath.normpath(candidate.replace("\\", "/"))
             if resolved in files:
                 yield path, resolved

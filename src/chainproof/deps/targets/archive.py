@@ -6,9 +6,9 @@ Members with unsafe names are kept out of the tree and reported as problems (a s
 findings); an archive that cannot be read at all, or goes over a limit, is a `TreeError`.
 
 An sdist normally nests everything under one `name-version/` folder, and the rules count on it. pip
-also accepts a flat one (files at the top, or several top-level folders) and builds it from the
-archive root; such a tree is presented under one folder named for the archive, so every file keeps
-the role it has when pip builds it.
+also accepts a flat one (files at the top of the archive) and builds it from the archive root; the
+top-level members of such an sdist are presented under one folder named for the archive, so the
+top-level `setup.py` is still the install script and no file loses its role.
 """
 
 from __future__ import annotations
@@ -153,8 +153,11 @@ class ArchiveTree:
             raise TreeError(f"{path}: corrupt or truncated archive ({_short(e)})") from None
         if self._far:
             self._raw = raw
-        if kind is TargetKind.SDIST and not self._one_top_folder():
-            self._nest(self._flat_root())
+        self.flat_root = ""
+        """The folder a flat sdist's top-level members are presented in ("" when none is)."""
+        if kind is TargetKind.SDIST and self._has_top_level_members():
+            self.flat_root = self._flat_root()
+            self._nest(self.flat_root)
 
     @property
     def label(self) -> str:
@@ -219,24 +222,36 @@ class ArchiveTree:
 
     # --- flat sdists ---
 
-    def _one_top_folder(self) -> bool:
-        """Whether every member sits under the same top-level folder (pip strips that folder)."""
-        tops = {p.partition("/")[0] for p in [*self._sizes, *(p for p, _ in self._links)]}
-        return len(tops) <= 1 and all("/" in p for p in self._sizes)
+    def _has_top_level_members(self) -> bool:
+        """Whether some member sits at the top of the archive, outside any folder."""
+        return any("/" not in p for p in [*self._sizes, *(p for p, _ in self._links)])
 
     def _flat_root(self) -> str:
+        """A folder name for the top-level members: the archive's `name-version`, made distinct
+        from the folders the archive already has."""
         if self.declared:
-            return f"{self.declared[0]}-{self.declared[1]}"
-        stem = re.sub(r"\.(tar\.gz|tgz|tar\.bz2|tar\.xz|tar|zip)$", "", self.path.name, flags=re.IGNORECASE)
-        return re.sub(r"[^A-Za-z0-9._+-]", "_", stem).strip(".") or "sdist"
+            root = f"{self.declared[0]}-{self.declared[1]}"
+        else:
+            stem = re.sub(r"\.(tar\.gz|tgz|tar\.bz2|tar\.xz|tar|zip)$", "", self.path.name, flags=re.I)
+            root = re.sub(r"[^A-Za-z0-9._+-]", "_", stem).strip(".") or "sdist"
+        tops = {p.partition("/")[0] for p in [*self._sizes, *(p for p, _ in self._links)] if "/" in p}
+        while root in tops:
+            root += "_"
+        return root
 
     def _nest(self, root: str) -> None:
-        """Present every member under `root/`, the folder pip's build of a flat sdist starts in."""
-        self._sizes = {f"{root}/{p}": n for p, n in self._sizes.items()}
-        self._data = {f"{root}/{p}": d for p, d in self._data.items()}
-        self._zip_infos = {f"{root}/{p}": i for p, i in self._zip_infos.items()}
-        self._far = {f"{root}/{p}": i for p, i in self._far.items()}
-        self._links = [(f"{root}/{p}", t) for p, t in self._links]
+        """Present the top-level members under `root/`. Folders stay where they are: a `setup.py`
+        one level down keeps counting as an install script (another tool may build from there),
+        and the one at the top, which pip runs, counts as one too."""
+
+        def moved(path: str) -> str:
+            return path if "/" in path else f"{root}/{path}"
+
+        self._sizes = {moved(p): n for p, n in self._sizes.items()}
+        self._data = {moved(p): d for p, d in self._data.items()}
+        self._zip_infos = {moved(p): i for p, i in self._zip_infos.items()}
+        self._far = {moved(p): i for p, i in self._far.items()}
+        self._links = [(moved(p), t) for p, t in self._links]
 
     # --- loading ---
 
