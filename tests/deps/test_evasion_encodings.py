@@ -74,13 +74,26 @@ def test_what_cannot_be_parsed_is_still_searched(tmp_path: Path, source: bytes) 
     assert all(f.line is None or f.line <= 3 for f in found if f.severity >= Severity.HIGH)
 
 
-def test_an_unparsable_file_naming_one_capability_alone_stays_low(tmp_path: Path) -> None:
+def test_the_statements_that_parse_are_analysed_and_the_rest_reported(tmp_path: Path) -> None:
     found = module_findings(tmp_path, b"import subprocess\nsubprocess.call(['ls'])\nprint 'done'\n")
-    assert [(f.rule, f.severity) for f in found] == [("code-unparsed", Severity.LOW)]
+    assert [(f.rule, f.severity, f.line) for f in found] == [
+        ("code-exec-at-import", Severity.MEDIUM, 2),
+        ("code-unparsed", Severity.LOW, None),
+    ]
+    assert "from line 3" in found[1].message
+
+
+ONE_BAD_STATEMENT = (PAYLOAD.replace("\n", "; ") + "print 'done'\n").encode()
+"""Nothing of it parses: the payload shares its statement with Python 2 syntax."""
+
+
+def test_an_unparsable_statement_naming_a_payload_is_high(tmp_path: Path) -> None:
+    found = module_findings(tmp_path, ONE_BAD_STATEMENT)
+    assert [(f.rule, f.severity, f.line) for f in found] == [("code-unparsed-capability", Severity.HIGH, 1)]
 
 
 def test_an_unparsable_test_file_is_lowered_like_every_code_finding(tmp_path: Path) -> None:
-    found = module_findings(tmp_path, (PAYLOAD + "print 'x'\n").encode(), "tests/test_x.py")
+    found = module_findings(tmp_path, ONE_BAD_STATEMENT, "tests/test_x.py")
     assert worst_rule(found) == ("code-unparsed-capability", Severity.LOW)
 
 
@@ -113,15 +126,16 @@ def test_repairs_keep_every_other_byte_in_place() -> None:
 
 
 def test_a_module_in_a_newer_syntax_naming_exec_and_a_decoder_far_apart_stays_low(tmp_path: Path) -> None:
-    # A large library module the parser here refuses (syntax of a later Python) is not a payload
-    # for naming `compile` and a reversed slice a hundred lines apart; an install script is.
-    source = (
-        "import base64\nraw = base64.b64decode(data)\n"
-        + "x = 1\n" * 100
-        + "code = compile(src, 'f', 'exec')\ntype Alias = int\n"
+    # A class in a later Python's syntax (the parser here refuses it whole) that names a decoder
+    # and `compile` a hundred lines apart: not a payload's shape in a library module; in an
+    # install script anything unparsable that names both is.
+    body = (
+        "    raw = base64.b64decode(data)\n" + "    x = 1\n" * 100 + "    code = compile(src, 'f', 'exec')\n"
     )
-    assert worst_rule(module_findings(tmp_path, source.encode())) == ("code-unparsed", Severity.LOW)
-    assert worst_rule(module_findings(tmp_path / "setup", source.encode(), "setup.py")) == (
+    source = ("import base64\nclass Box[T]:\n" + body).encode()
+    found = module_findings(tmp_path, source)
+    assert [(f.rule, f.severity) for f in found] == [("code-unparsed", Severity.LOW)]
+    assert worst_rule(module_findings(tmp_path / "setup", source, "setup.py")) == (
         "code-unparsed-capability",
         Severity.HIGH,
     )

@@ -29,6 +29,7 @@ from chainproof.deps.model import Distribution, Finding, Severity
 from chainproof.deps.rules.base import FileRole, ScanContext
 from chainproof.deps.rules.parallel import map_items
 from chainproof.deps.rules.prefilter import CRED, ENVIRON, NET, Depth, Marks, depth_for, signs
+from chainproof.deps.rules.recover import recover
 from chainproof.deps.rules.roles import classify, installed_path, startup_modules
 from chainproof.deps.rules.source_text import as_read, as_utf8, ascii_compatible, encoding_of, repaired
 from chainproof.deps.rules.stream_search import Seen, capability_names, dangerous, search
@@ -1490,10 +1491,20 @@ def scan_python_file(where: Where, data: bytes, found: int | None = None) -> Ite
     )
     if _has_blank_run(data):  # without a long run of blanks no line can hide code: skip the line loop
         yield from hidden_whitespace(where, analysis)
-    if analysis is None:
-        yield _unparsed(where, "the parser refuses it or it nests too deeply", search_text(data))
-    else:
+    if analysis is not None:
         yield from findings_for(where, analysis)
+        return
+    # Not one tree: what parses is analysed all the same, and the rest is searched as text.
+    recovered = recover(data)
+    partial = None if recovered is None else analyze_source(recovered.kept)
+    if recovered is None or partial is None:
+        yield _unparsed(where, "the parser refuses it or it nests too deeply", search_text(data))
+        return
+    yield from findings_for(where, partial)
+    dropped = recovered.dropped
+    first = dropped[: len(dropped) - len(dropped.lstrip())].count(b"\n") + 1
+    why = f"statements from line {first} on are not Python the parser here reads; the rest was analysed"
+    yield _unparsed(where, why, search_text(dropped))
 
 
 def search_text(data: bytes) -> Seen:
