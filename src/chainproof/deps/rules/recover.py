@@ -13,12 +13,17 @@ from __future__ import annotations
 import ast
 import re
 import warnings
+from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 MAX_JOIN = 8
 """How many pieces a statement may span (a decorator, a docstring with lines at column 0)."""
-MAX_PARSED_FACTOR = 16
-"""The parsing spent on one file is bounded by this many times its size."""
+MAX_RECOVER_BYTES = 1024 * 1024
+"""Larger files are only searched as text: recovering one costs a few parses of its length."""
+MAX_PARSES = 4000
+"""How many times one file is parsed in all; what is left when they run out is not analysed."""
+
 
 _STARTS = re.compile(rb"[^\s#)\]}]")
 """A line that can start a top-level statement: at column 0 and not a comment or a closing bracket."""
@@ -37,21 +42,12 @@ class Recovered:
 
 def recover(data: bytes) -> Recovered | None:
     """The parsable part of `data` and the rest, or None when nothing (or everything) parses."""
+    if len(data) > MAX_RECOVER_BYTES:
+        return None
     lines = data.splitlines(keepends=True)
-    starts = _statement_starts(lines)
     keep = [False] * len(lines)
-    budget = max(len(data), 1) * MAX_PARSED_FACTOR
-    i = 0
-    while i < len(starts) - 1 and budget > 0:
-        for j in range(i + 1, min(i + 1 + MAX_JOIN, len(starts))):
-            piece = b"".join(lines[starts[i] : starts[j]])
-            budget -= len(piece)
-            if _parses(piece):
-                keep[starts[i] : starts[j]] = [True] * (starts[j] - starts[i])
-                i = j
-                break
-        else:
-            i += 1  # this piece parses with none of the next ones: it is dropped
+    for first, last in _Cutter(lines).parsable():
+        keep[first:last] = [True] * (last - first)
     if not any(keep) or all(keep):
         return None
     kept = b"".join(line if k else _blank(line) for line, k in zip(lines, keep, strict=True))
@@ -59,6 +55,60 @@ def recover(data: bytes) -> Recovered | None:
         return None
     dropped = b"".join(_blank(line) if k else line for line, k in zip(lines, keep, strict=True))
     return Recovered(kept, dropped)
+
+
+class _Cutter:
+    """Finds runs of pieces that parse. A run grows while it parses; when it does not, the parser's
+    error line says which piece to stop before, so a few bad statements among thousands cost a few
+    parses of the file's length."""
+
+    def __init__(self, lines: list[bytes]) -> None:
+        self.lines = lines
+        self.starts = _statement_starts(lines)
+        self.parses = MAX_PARSES
+
+    def parsable(self) -> Iterator[tuple[int, int]]:
+        """(first line, end line) of each run of lines that parses."""
+        pieces = len(self.starts) - 1
+        i, span = 0, pieces
+        while i < pieces and self.parses > 0:
+            end = min(i + span, pieces)
+            bad = self._bad_piece(i, end)
+            if bad is None:
+                yield self.starts[i], self.starts[end]
+                i, span = end, span * 2
+            elif bad > i and self._bad_piece(i, bad) is None:
+                yield self.starts[i], self.starts[bad]
+                i, span = bad, 1
+            elif span > 1:
+                span = 1 if bad == i else span // 2
+            else:
+                joined = self._joined(i, pieces)
+                # A piece nothing rescues is dropped.
+                if joined is not None:
+                    yield self.starts[i], self.starts[joined]
+                i = joined if joined is not None else i + 1
+
+    def _joined(self, i: int, pieces: int) -> int | None:
+        """The end of the shortest run from piece `i` (a statement cut in pieces) that parses."""
+        for j in range(i + 2, min(i + MAX_JOIN, pieces) + 1):
+            if self._bad_piece(i, j) is None:
+                return j
+        return None
+
+    def _bad_piece(self, i: int, j: int) -> int | None:
+        """None when pieces i..j-1 parse; else the piece the parser stopped in (i when unknown)."""
+        self.parses -= 1
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ast.parse(b"".join(self.lines[self.starts[i] : self.starts[j]]))
+        except SyntaxError as e:
+            line = self.starts[i] + max((e.lineno or 1) - 1, 0)
+            return max(i, min(bisect_right(self.starts, line) - 1, j - 1))
+        except (ValueError, RecursionError, MemoryError, OverflowError):
+            return i
+        return None
 
 
 def _statement_starts(lines: list[bytes]) -> list[int]:
