@@ -22,6 +22,7 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from chainproof._internal.text import plural
 from chainproof.deps.files import CHUNK_BYTES, FileTree, TargetKind, TreeError, read_chunks
@@ -29,10 +30,11 @@ from chainproof.deps.model import Distribution, Finding, Severity
 from chainproof.deps.rules.base import FileRole, ScanContext
 from chainproof.deps.rules.parallel import map_items
 from chainproof.deps.rules.prefilter import CRED, ENVIRON, NET, Depth, Marks, depth_for, signs
-from chainproof.deps.rules.recover import recover
 from chainproof.deps.rules.roles import classify, installed_path, startup_modules
 from chainproof.deps.rules.source_text import as_read, as_utf8, ascii_compatible, encoding_of, repaired
-from chainproof.deps.rules.stream_search import Seen, capability_names, dangerous, search
+
+if TYPE_CHECKING:
+    from chainproof.deps.rules.stream_search import Seen
 
 MAX_PARSE_BYTES = 4 * 1024 * 1024
 """Larger .py files are reported as unanalysed instead of parsed (parsing is linear but not free)."""
@@ -1433,6 +1435,8 @@ def _unparsed(where: Where, why: str, seen: Seen | None = None) -> Finding:
             None,
             f"not analysed: {why}; review by hand if the package is not trusted",
         )
+    from chainproof.deps.rules.stream_search import capability_names  # noqa: PLC0415 - see search_text
+
     names = ", ".join(capability_names(seen.found))
     first = seen.close or seen.first_line(seen.found)
     line, text = first if first is not None else (None, b"")
@@ -1454,6 +1458,8 @@ def _looks_dangerous(role: FileRole, seen: Seen) -> bool:
     an install script or a startup hook (which rarely fail to parse), within a few lines elsewhere
     (a large library module names exec and a decoder far apart; a newer Python's syntax the parser
     here refuses must not make that a finding)."""
+    from chainproof.deps.rules.stream_search import dangerous  # noqa: PLC0415 - see search_text
+
     if role in (FileRole.STARTUP_HOOK, FileRole.INSTALL_SCRIPT):
         return dangerous(seen.found)
     return seen.close is not None
@@ -1495,6 +1501,8 @@ def scan_python_file(where: Where, data: bytes, found: int | None = None) -> Ite
         yield from findings_for(where, analysis)
         return
     # Not one tree: what parses is analysed all the same, and the rest is searched as text.
+    from chainproof.deps.rules.recover import recover  # noqa: PLC0415 - see search_text
+
     recovered = recover(data)
     partial = None if recovered is None else analyze_source(recovered.kept)
     if recovered is None or partial is None:
@@ -1508,7 +1516,13 @@ def scan_python_file(where: Where, data: bytes, found: int | None = None) -> Ite
 
 
 def search_text(data: bytes) -> Seen:
-    """The streamed search over a file already in memory."""
+    """The streamed search over a file already in memory.
+
+    The search and the recovery of parsable statements are imported where a file needs them:
+    few do, and every command line start would pay for them otherwise.
+    """
+    from chainproof.deps.rules.stream_search import search  # noqa: PLC0415 - only for such files
+
     return search((data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)), MAX_PARSE_BYTES)
 
 
@@ -1638,6 +1652,8 @@ class _FileJobs:
             return FileJob(path, tree.read(source), role, *owner)
         # Too large to parse whole: searched here as it streams past, bounded in memory, and only
         # what is left without comments goes on to the analysis.
+        from chainproof.deps.rules.stream_search import search  # noqa: PLC0415 - see search_text
+
         seen = search(read_chunks(tree, source), MAX_PARSE_BYTES)
         return FileJob(path, seen.compact or b"", role, owner[0], owner[1], seen)
 
