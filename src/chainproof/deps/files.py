@@ -17,6 +17,10 @@ MAX_FILE_BYTES = 32 * 1024 * 1024
 MAX_ARCHIVE_BYTES = 1024 * 1024 * 1024
 """The most an archive may expand to, in total (zip bombs stop here)."""
 MAX_ARCHIVE_MEMBERS = 100_000
+CHUNK_BYTES = 1024 * 1024
+"""The piece size of a file read in a stream (`read_chunks`)."""
+MAX_STREAM_BYTES = MAX_ARCHIVE_BYTES
+"""The most of one file read in a stream: as much as a whole archive may hold."""
 
 
 class TreeError(ChainproofError):
@@ -48,3 +52,20 @@ class FileTree(Protocol):
 
     def links(self) -> Iterator[tuple[str, str]]:
         """Symbolic links in the tree, as (path, target); never followed."""
+
+
+def read_chunks(tree: FileTree, path: str, size: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """A file of any length in pieces, stopping after `MAX_STREAM_BYTES`: how a file too large to
+    `read` whole is still searched. Trees that can stream (`chunks`) do; others are read whole."""
+    chunks = getattr(tree, "chunks", None)
+    if chunks is None:
+        data = tree.read(path, MAX_STREAM_BYTES)
+        source: Iterator[bytes] = (data[i : i + size] for i in range(0, len(data), size))
+    else:
+        source = chunks(path, size)
+    left = MAX_STREAM_BYTES
+    for chunk in source:
+        yield chunk[:left]
+        left -= len(chunk)
+        if left <= 0:
+            return

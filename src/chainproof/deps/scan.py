@@ -71,8 +71,9 @@ def _run_rule(ctx: ScanContext, rule: Rule) -> tuple[list[Finding], list[str]]:
         findings.extend(rule(ctx))
     except TreeError as e:
         return findings, [f"{ctx.tree.label}: {_rule_name(rule)}: {e}"]
-    except (RecursionError, MemoryError, ValueError, UnicodeError, KeyError, IndexError, TypeError) as e:
-        # A defect in one rule on hostile input must not hide what the others find.
+    except Exception as e:  # noqa: BLE001 - reported as the scan's error, whatever it is
+        # A defect in one rule on hostile input must not hide what the others find: what the rule
+        # found before it stopped is kept, and the scan goes on with the next rule.
         return findings, [f"{ctx.tree.label}: {_rule_name(rule)} failed: {type(e).__name__}: {e}"[:300]]
     return findings, []
 

@@ -15,20 +15,26 @@ import base64
 import binascii
 import enum
 import itertools
+import posixpath
 import re
 import warnings
 import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from chainproof._internal.text import plural
-from chainproof.deps.files import TargetKind, TreeError
+from chainproof.deps.files import CHUNK_BYTES, FileTree, TargetKind, TreeError, read_chunks
 from chainproof.deps.model import Distribution, Finding, Severity
 from chainproof.deps.rules.base import FileRole, ScanContext
 from chainproof.deps.rules.parallel import map_items
 from chainproof.deps.rules.prefilter import CRED, ENVIRON, NET, Depth, Marks, depth_for, signs
 from chainproof.deps.rules.roles import classify, installed_path, startup_modules
+from chainproof.deps.rules.source_text import as_read, as_utf8, ascii_compatible, encoding_of, repaired
+
+if TYPE_CHECKING:
+    from chainproof.deps.rules.stream_search import Seen
 
 MAX_PARSE_BYTES = 4 * 1024 * 1024
 """Larger .py files are reported as unanalysed instead of parsed (parsing is linear but not free)."""
@@ -229,9 +235,23 @@ def parse_source(data: bytes) -> ast.Module | None:
     """The syntax tree of untrusted source, or None when it is not Python we can safely parse.
 
     Hostile input can make the parser recurse deeply or allocate a lot; both are contained here.
+    Source the parser refuses only for an over-long integer literal or a null byte is parsed with
+    those replaced in place; source in an encoding its bytes do not spell ASCII in (UTF-16 without
+    a cookie) is parsed from its text.
     """
     if len(data) > MAX_PARSE_BYTES:
         return None
+    tree = _parse(data)
+    if tree is None and encoding_of(data[:4096]) is not None:
+        data = as_utf8(data)[0]
+        tree = _parse(data)
+    if tree is None:
+        fixed = repaired(data)
+        tree = _parse(fixed) if fixed != data else None
+    return tree
+
+
+def _parse(data: bytes) -> ast.Module | None:
     try:
         # The parser's warnings (invalid escapes, `1if`) are about someone else's style, not ours to print.
         with warnings.catch_warnings():
@@ -1402,16 +1422,47 @@ def where_of(ctx: ScanContext, path: str, role: FileRole, data: bytes) -> Where:
     )
 
 
-def _unparsed(where: Where, why: str) -> Finding:
+def _unparsed(where: Where, why: str, seen: Seen | None = None) -> Finding:
+    """A file the code rules could not fully analyse: `high` (before the role lowers it) when what
+    its text names carries a dangerous capability, since the payload may be in what went unread."""
+    if seen is None or not _looks_dangerous(where.role, seen):
+        return Finding(
+            "code-unparsed",
+            contextual(Severity.LOW, where.role),
+            where.package,
+            where.version,
+            where.path,
+            None,
+            f"not analysed: {why}; review by hand if the package is not trusted",
+        )
+    from chainproof.deps.rules.stream_search import capability_names  # noqa: PLC0415 - see search_text
+
+    names = ", ".join(capability_names(seen.found))
+    first = seen.close or seen.first_line(seen.found)
+    line, text = first if first is not None else (None, b"")
     return Finding(
-        "code-unparsed",
-        contextual(Severity.LOW, where.role),
+        "code-unparsed-capability",
+        contextual(Severity.HIGH, where.role),
         where.package,
         where.version,
         where.path,
-        None,
-        f"not analysed: {why}; review by hand if the package is not trusted",
+        line,
+        f"not fully analysed ({why}), and its text names {names}: a payload can hide in what the "
+        "analysis could not read; review by hand",
+        snippet(text),
     )
+
+
+def _looks_dangerous(role: FileRole, seen: Seen) -> bool:
+    """Whether the text of a file that could not be analysed names a payload's shape: anywhere in
+    an install script or a startup hook (which rarely fail to parse), within a few lines elsewhere
+    (a large library module names exec and a decoder far apart; a newer Python's syntax the parser
+    here refuses must not make that a finding)."""
+    from chainproof.deps.rules.stream_search import dangerous  # noqa: PLC0415 - see search_text
+
+    if role in (FileRole.STARTUP_HOOK, FileRole.INSTALL_SCRIPT):
+        return dangerous(seen.found)
+    return seen.close is not None
 
 
 def _depth_of(role: FileRole, data: bytes, found: int) -> Depth:
@@ -1426,9 +1477,14 @@ _QUIET_ROLES = frozenset({FileRole.MODULE, FileRole.TEST, FileRole.OTHER})
 
 
 def scan_python_file(where: Where, data: bytes, found: int | None = None) -> Iterator[Finding]:
-    """Every code finding for one .py file's bytes (`found`: its `prefilter.signs`, when known)."""
+    """Every code finding for one .py file's bytes (`found`: its `prefilter.signs`, when known).
+
+    What cannot be analysed (over the parse limit, refused by the parser, too deep for the
+    analysis) is still searched as text, and reported by `_unparsed`.
+    """
     if len(data) > MAX_PARSE_BYTES:
-        yield _unparsed(where, f"{len(data)} bytes, over the {MAX_PARSE_BYTES}-byte parse limit")
+        seen = search_text(data)
+        yield _unparsed(where, f"{len(data)} bytes, over the {MAX_PARSE_BYTES}-byte parse limit", seen)
         yield from hidden_whitespace(where, None)
         return
     found = signs(data) if found is None else found
@@ -1443,6 +1499,31 @@ def scan_python_file(where: Where, data: bytes, found: int | None = None) -> Ite
         yield from hidden_whitespace(where, analysis)
     if analysis is not None:
         yield from findings_for(where, analysis)
+        return
+    # Not one tree: what parses is analysed all the same, and the rest is searched as text.
+    from chainproof.deps.rules.recover import recover  # noqa: PLC0415 - see search_text
+
+    recovered = recover(data)
+    partial = None if recovered is None else analyze_source(recovered.kept)
+    if recovered is None or partial is None:
+        yield _unparsed(where, "the parser refuses it or it nests too deeply", search_text(data))
+        return
+    yield from findings_for(where, partial)
+    dropped = recovered.dropped
+    first = dropped[: len(dropped) - len(dropped.lstrip())].count(b"\n") + 1
+    why = f"statements from line {first} on are not Python the parser here reads; the rest was analysed"
+    yield _unparsed(where, why, search_text(dropped))
+
+
+def search_text(data: bytes) -> Seen:
+    """The streamed search over a file already in memory.
+
+    The search and the recovery of parsable statements are imported where a file needs them:
+    few do, and every command line start would pay for them otherwise.
+    """
+    from chainproof.deps.rules.stream_search import search  # noqa: PLC0415 - only for such files
+
+    return search((data[i : i + CHUNK_BYTES] for i in range(0, len(data), CHUNK_BYTES)), MAX_PARSE_BYTES)
 
 
 @dataclass(frozen=True)
@@ -1454,6 +1535,11 @@ class FileJob:
     role: FileRole
     package: str | None
     version: str | None
+    seen: Seen | None = None
+    """A file too large to read whole: what its streamed search found (`data` is then its text
+    with comment-only lines blanked, when that fits the parse limit, else empty)."""
+    unread: str = ""
+    """Why the file could not be read at all."""
 
 
 def _job_size(job: FileJob) -> int:
@@ -1461,9 +1547,25 @@ def _job_size(job: FileJob) -> int:
 
 
 def file_findings(job: FileJob) -> list[Finding]:
-    """Every code finding for one .py file (a plain function of its bytes: runs in workers too)."""
-    data = job.data
-    kind_name = _binary_kind(data[:4096])
+    """Every code finding for one .py file (a plain function of its bytes: runs in workers too).
+
+    A defect of the analysis on one hostile file is reported as that file's finding, and never
+    stops the analysis of the others.
+    """
+    where = Where(job.path, job.role, job.package, job.version, ())
+    if job.unread:
+        return [_unparsed(where, f"could not be read: {job.unread}")]
+    try:
+        return _file_findings(job)
+    except Exception as e:  # noqa: BLE001 - whatever the analysis trips on, the file is reported
+        seen = job.seen or search_text(job.data)
+        return [_unparsed(where, f"the analysis failed ({type(e).__name__})", seen)]
+
+
+def _file_findings(job: FileJob) -> list[Finding]:
+    if job.seen is not None:
+        return _oversized_findings(job, job.seen)
+    kind_name = _binary_kind(job.data[:4096])
     if kind_name is not None:
         return [
             Finding(
@@ -1474,9 +1576,20 @@ def file_findings(job: FileJob) -> list[Finding]:
                 job.path,
                 None,
                 f"{kind_name} executable disguised as a Python source file",
-                snippet(repr(data[:16])),
+                snippet(repr(job.data[:16])),
             )
         ]
+    # Whatever the file's encoding, the rules search and parse it as UTF-8: as the import system
+    # decodes it. Where that text differs from the bytes read as they are (a cookie naming UTF-7 or
+    # unicode_escape), the bytes are analysed too: a loader that reads the file as UTF-8 runs those.
+    data, encoding = as_utf8(job.data)
+    found = _text_findings(job, data)
+    if encoding is not None and not ascii_compatible(encoding):
+        found += [f for f in _text_findings(job, as_read(job.data)) if f not in found]
+    return found
+
+
+def _text_findings(job: FileJob, data: bytes) -> list[Finding]:
     # The pre-filter runs once: a file no code rule looks at is not even split into lines.
     found = None
     if len(data) <= MAX_PARSE_BYTES:
@@ -1487,6 +1600,17 @@ def file_findings(job: FileJob) -> list[Finding]:
     return list(scan_python_file(where, data, found))
 
 
+def _oversized_findings(job: FileJob, seen: Seen) -> list[Finding]:
+    """A file over the parse limit: analysed without its comments when that fits, else reported
+    from its streamed search."""
+    where = Where(job.path, job.role, job.package, job.version, tuple(job.data.splitlines()))
+    if seen.compact is not None:
+        # Comment-only lines were blanked, every line kept: findings point into the real file.
+        return list(scan_python_file(where, seen.compact))
+    why = f"{seen.size} bytes, over the {MAX_PARSE_BYTES}-byte parse limit even without its comments"
+    return [_unparsed(where, why, seen)]
+
+
 class _FileJobs:
     """Every .py file the code rules look at, with its role and owner, read by the tree as the
     analysis asks for it: workers start on the first files while the rest are still being read."""
@@ -1494,29 +1618,76 @@ class _FileJobs:
     def __init__(self, ctx: ScanContext) -> None:
         self.ctx = ctx
         kind = ctx.tree.kind
-        early = startup_modules(ctx.tree)
-        self.files: list[tuple[str, FileRole]] = []
+        self.early = startup_modules(ctx.tree)
+        self.files: list[tuple[str, FileRole, str]] = []
+        """(path, role, the path whose bytes it has: itself, or a link's target in the tree)"""
         for path in ctx.tree.paths():
-            if not path.endswith(".py"):
+            if not path.endswith(_SOURCE_SUFFIXES):
                 continue
-            role = classify(path, kind)
-            if role is FileRole.STARTUP_HOOK:
-                continue  # sitecustomize/usercustomize: the hook rules judge them
-            if installed_path(path, kind) in early:
-                role = FileRole.STARTUP_HOOK
-            self.files.append((path, role))
+            if path.endswith(".py") and _role_of(path, kind) is FileRole.STARTUP_HOOK:
+                continue  # sitecustomize/usercustomize: the hook rules judge them (not `.pyw`)
+            self.files.append((path, self._role(path), path))
+        if kind is not TargetKind.WHEEL:  # pip writes a wheel's link members as plain files
+            self.files += [(p, self._role(p), t) for p, t in _linked_sources(ctx.tree)]
+
+    def _role(self, path: str) -> FileRole:
+        kind = self.ctx.tree.kind
+        return FileRole.STARTUP_HOOK if installed_path(path, kind) in self.early else _role_of(path, kind)
 
     def __len__(self) -> int:
         return len(self.files)
 
     def __iter__(self) -> Iterator[FileJob]:
-        for path, role in self.files:
+        for path, role, source in self.files:
+            dist = _owner(self.ctx, path) or _owner(self.ctx, source)
+            package, version = (dist.name, dist.version) if dist else (None, None)
             try:
-                data = self.ctx.tree.read(path)
-            except TreeError:
-                continue
-            dist = _owner(self.ctx, path)
-            yield FileJob(path, data, role, dist.name if dist else None, dist.version if dist else None)
+                yield self._job(path, role, source, (package, version))
+            except TreeError as e:
+                yield FileJob(path, b"", role, package, version, unread=str(e))
+
+    def _job(self, path: str, role: FileRole, source: str, owner: tuple[str | None, str | None]) -> FileJob:
+        tree = self.ctx.tree
+        if tree.size(source) <= MAX_PARSE_BYTES:
+            return FileJob(path, tree.read(source), role, *owner)
+        # Too large to parse whole: searched here as it streams past, bounded in memory, and only
+        # what is left without comments goes on to the analysis.
+        from chainproof.deps.rules.stream_search import search  # noqa: PLC0415 - see search_text
+
+        seen = search(read_chunks(tree, source), MAX_PARSE_BYTES)
+        return FileJob(path, seen.compact or b"", role, owner[0], owner[1], seen)
+
+
+def _linked_sources(tree: FileTree) -> Iterator[tuple[str, str]]:
+    """(link path, target path) for every link named like source whose target is a regular file
+    of the tree: extracted, `setup.py -> docs/notes.txt` runs the notes, so they are its code."""
+    files = set(tree.paths())
+    flat = getattr(tree, "flat_root", "")  # where a flat sdist's top-level members now are
+    for path, target in tree.links():
+        if not path.endswith(_SOURCE_SUFFIXES):
+            continue
+        top = path.partition("/")[0]
+        # A symbolic link is relative to its folder; a hard link to the archive's root (which a
+        # flat sdist's presentation moved under one folder).
+        relative = posixpath.join(posixpath.dirname(path), target)
+        for candidate in (relative, target, f"{top}/{target}", f"{flat}/{target}"):
+            resolved = posixpath.normpath(candidate.replace("\\", "/"))
+            if resolved in files:
+                yield path, resolved
+                break
+
+
+_SOURCE_SUFFIXES = (".py", ".pyw")
+"""What the import system loads as source (`.pyw` too, on Windows)."""
+
+
+def _role_of(path: str, kind: TargetKind) -> FileRole:
+    """The file's role, a `.pyw` judged as the `.py` it stands for; a path the classification
+    trips on is still analysed, as importable code."""
+    try:
+        return classify(path.removesuffix("w") if path.endswith(".pyw") else path, kind)
+    except (ValueError, IndexError):
+        return FileRole.MODULE
 
 
 def code_rules(ctx: ScanContext) -> Iterator[Finding]:

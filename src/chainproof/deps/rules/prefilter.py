@@ -232,6 +232,29 @@ def signs(data: bytes) -> int:
     return found
 
 
+def sign_offsets(data: bytes) -> list[tuple[int, int]]:
+    """(bits, offset) of every place the file names something `signs` counts: where a person
+    should look in a file the code rules could not analyse, and what stands close together."""
+    found: list[tuple[int, int]] = []
+    facts = _FileFacts(data)
+    pickles: list[int] = []
+    loads: list[int] = []
+    for index, start, _end in _AUTOMATON.find_matches_as_indexes(data, overlapping=True):
+        if not _counts(index, data, start, facts):
+            continue
+        bits = _SIGNS[index]
+        found.append((bits, start))
+        if bits & PICKLE:
+            pickles.append(start)
+        if bits & LOADS:
+            loads.append(start)
+    # `pickle.loads`, however it is spelled: exec where the two words meet.
+    found += [(EXEC, q) for q in loads] if pickles else []
+    if any(bits & (EXEC | PROCESS) for bits, _ in found):
+        found += [(DECODE, m.start()) for m in _REVERSED_SLICE.finditer(data)]
+    return found
+
+
 class _FileFacts:
     """What some matches depend on in the rest of the file, each looked for once, when first asked."""
 

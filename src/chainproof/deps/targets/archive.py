@@ -4,6 +4,11 @@ An archive is hostile input: its member names may be absolute or climb out with 
 links, devices or the same name twice, declare sizes it does not have, or expand a thousandfold.
 Members with unsafe names are kept out of the tree and reported as problems (a scan turns them into
 findings); an archive that cannot be read at all, or goes over a limit, is a `TreeError`.
+
+An sdist normally nests everything under one `name-version/` folder, and the rules count on it. pip
+also accepts a flat one (files at the top of the archive) and builds it from the archive root; the
+top-level members of such an sdist are presented under one folder named for the archive, so the
+top-level `setup.py` is still the install script and no file loses its role.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from packaging.utils import (
 )
 
 from chainproof.deps.files import (
+    CHUNK_BYTES,
     MAX_ARCHIVE_BYTES,
     MAX_ARCHIVE_MEMBERS,
     MAX_FILE_BYTES,
@@ -124,6 +130,10 @@ class ArchiveTree:
         self._zip: zipfile.ZipFile | None = None
         self._zip_infos: dict[str, zipfile.ZipInfo] = {}
         self._links: list[tuple[str, str]] = []
+        self._far: dict[str, int] = {}
+        """Tar members over the per-file limit -> their index in the archive, to stream them again."""
+        self._raw = b""
+        """The archive's bytes, kept only while a far member may be streamed from them."""
         try:
             if path.stat().st_size > MAX_ARCHIVE_BYTES:
                 raise TreeError(f"{path}: larger than {MAX_ARCHIVE_BYTES} bytes")
@@ -141,6 +151,13 @@ class ArchiveTree:
             raise
         except _READ_ERRORS as e:
             raise TreeError(f"{path}: corrupt or truncated archive ({_short(e)})") from None
+        if self._far:
+            self._raw = raw
+        self.flat_root = ""
+        """The folder a flat sdist's top-level members are presented in ("" when none is)."""
+        if kind is TargetKind.SDIST and self._has_top_level_members():
+            self.flat_root = self._flat_root()
+            self._nest(self.flat_root)
 
     @property
     def label(self) -> str:
@@ -175,6 +192,66 @@ class ArchiveTree:
                 return member.read(limit + 1)[:limit]
         except _READ_ERRORS as e:
             raise TreeError(f"{path}: cannot read from {self.path.name} ({_short(e)})") from None
+
+    def chunks(self, path: str, size: int = CHUNK_BYTES) -> Iterator[bytes]:
+        """The file's bytes in pieces of at most `size`, whatever its length (bounded only by the
+        archive's expansion limit): for files too large to `read` whole."""
+        if path not in self._sizes:
+            raise TreeError(f"{path}: not a regular file of {self.path}")
+        try:
+            if self._zip is not None:
+                with self._zip.open(self._zip_infos[path]) as member:
+                    yield from iter(lambda: member.read(size), b"")
+            elif path in self._far:
+                yield from self._far_chunks(self._far[path], size)
+            else:
+                data = self._data[path] or b""
+                yield from (data[i : i + size] for i in range(0, len(data), size))
+        except _READ_ERRORS as e:
+            raise TreeError(f"{path}: cannot read from {self.path.name} ({_short(e)})") from None
+
+    def _far_chunks(self, index: int, size: int) -> Iterator[bytes]:
+        # Stream mode again, from the start: a compressed tar cannot seek, and this is rare.
+        with tarfile.open(fileobj=io.BytesIO(self._raw), mode="r|*") as tf:
+            for i, member in enumerate(tf):
+                if i == index:
+                    stream = tf.extractfile(member)
+                    while stream is not None and (chunk := stream.read(size)):
+                        yield chunk
+                    return
+
+    # --- flat sdists ---
+
+    def _has_top_level_members(self) -> bool:
+        """Whether some member sits at the top of the archive, outside any folder."""
+        return any("/" not in p for p in [*self._sizes, *(p for p, _ in self._links)])
+
+    def _flat_root(self) -> str:
+        """A folder name for the top-level members: the archive's `name-version`, made distinct
+        from the folders the archive already has."""
+        if self.declared:
+            root = f"{self.declared[0]}-{self.declared[1]}"
+        else:
+            stem = re.sub(r"\.(tar\.gz|tgz|tar\.bz2|tar\.xz|tar|zip)$", "", self.path.name, flags=re.I)
+            root = re.sub(r"[^A-Za-z0-9._+-]", "_", stem).strip(".") or "sdist"
+        tops = {p.partition("/")[0] for p in [*self._sizes, *(p for p, _ in self._links)] if "/" in p}
+        while root in tops:
+            root += "_"
+        return root
+
+    def _nest(self, root: str) -> None:
+        """Present the top-level members under `root/`. Folders stay where they are: a `setup.py`
+        one level down keeps counting as an install script (another tool may build from there),
+        and the one at the top, which pip runs, counts as one too."""
+
+        def moved(path: str) -> str:
+            return path if "/" in path else f"{root}/{path}"
+
+        self._sizes = {moved(p): n for p, n in self._sizes.items()}
+        self._data = {moved(p): d for p, d in self._data.items()}
+        self._zip_infos = {moved(p): i for p, i in self._zip_infos.items()}
+        self._far = {moved(p): i for p, i in self._far.items()}
+        self._links = [(moved(p), t) for p, t in self._links]
 
     # --- loading ---
 
@@ -235,7 +312,7 @@ class ArchiveTree:
         total = 0
         # Stream mode: members are read in order, once, and nothing is written to disk.
         with tarfile.open(fileobj=io.BytesIO(raw), mode="r|*") as tf:
-            for member in tf:
+            for index, member in enumerate(tf):
                 if member.isdir():
                     continue
                 total += max(member.size, 0)
@@ -247,6 +324,8 @@ class ArchiveTree:
                 elif member.isreg():
                     self._sizes[path] = member.size
                     self._data[path] = self._tar_bytes(tf, member)
+                    if self._data[path] is None:
+                        self._far[path] = index
                 else:
                     self.problems.append(MemberProblem(path, Severity.MEDIUM, "a device or FIFO member"))
 

@@ -7,7 +7,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from chainproof.deps.files import MAX_FILE_BYTES, TargetKind, TreeError
+from chainproof.deps.files import CHUNK_BYTES, MAX_FILE_BYTES, TargetKind, TreeError
 
 
 class DirectoryTree:
@@ -72,6 +72,22 @@ class DirectoryTree:
             raise TreeError(f"{path}: cannot read ({e.strerror})") from None
         try:
             return _read_all(fd, self._files[path], limit)
+        except OSError as e:
+            raise TreeError(f"{path}: cannot read ({e.strerror})") from None
+        finally:
+            os.close(fd)
+
+    def chunks(self, path: str, size: int = CHUNK_BYTES) -> Iterator[bytes]:
+        """The file's bytes in pieces of at most `size`, for files too large to `read` whole."""
+        if path not in self._files:
+            raise TreeError(f"{path}: not a regular file of {self.root}")
+        try:
+            fd = os.open(self._prefix + path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as e:
+            raise TreeError(f"{path}: cannot read ({e.strerror})") from None
+        try:
+            while chunk := os.read(fd, size):
+                yield chunk
         except OSError as e:
             raise TreeError(f"{path}: cannot read ({e.strerror})") from None
         finally:
