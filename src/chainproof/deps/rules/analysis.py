@@ -1,0 +1,695 @@
+"""The analyser: one pass over a file's syntax tree, in source order, recording `Hit`s.
+
+Every file is only ever parsed, never imported, compiled to bytecode or run. Each scope (the module
+body, each function) is walked in source order; what it sees is recorded as hits: decoded data handed
+to exec, processes spawned, network calls, downloads that get executed, environment dumps that leave
+the process, credential locations named.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import re
+from collections.abc import Callable, Iterator
+
+from chainproof.deps.rules.calls import (
+    _ANY_CREDENTIAL,
+    _CODEC_NAMES,
+    _FILE_READS,
+    _IPV4,
+    _KEYED_METHODS,
+    _PROCESS_PREFIXES,
+    _READERS,
+    _SENDING,
+    _SUSPICIOUS_COMMAND,
+    _TRACKED,
+    _URL,
+    _WRITE_MODES,
+    CREDENTIAL_PATTERNS,
+    DECODERS,
+    ENCODERS,
+    EXEC_SINKS,
+    MIN_PAYLOAD,
+    NETWORK_CALLS,
+    PROCESS_CALLS,
+    _tracked,
+)
+from chainproof.deps.rules.decoding import _static_decode
+from chainproof.deps.rules.hits import Analysis, Hit, HitKind
+from chainproof.deps.rules.prefilter import CRED, ENVIRON, NET, Marks
+from chainproof.deps.rules.syntax import (
+    _FIELDS,
+    _NODE_FLAGS,
+    _SCOPE_NODES,
+    WHITESPACE_RUN,
+    _Budget,
+    _children,
+    _is_main_guard,
+    _literal_str,
+    _node_flags,
+    _strip_builtins,
+    _walk,
+)
+
+MAX_NESTED_BYTES = 1024 * 1024
+"""The most nested code (exec literals, decoded payloads) analysed for one file, in total."""
+MAX_NESTING = 3
+"""How deep literal code handed to exec or `python -c` is itself analysed."""
+
+Reanalyze = Callable[..., Analysis | None]
+
+
+class _Scope:
+    def __init__(self, parent: _Scope | None) -> None:
+        self.parent = parent
+        self.assigns: dict[str, ast.expr] = {}
+        self.net: set[str] = set()
+        """Names (and literal paths) holding fetched data or files written from it."""
+        self.env: set[str] = set()
+        """Names holding a bulk copy of the environment."""
+        self.files: dict[str, ast.expr] = {}
+        """Names bound to files opened for writing -> the path expression."""
+        self.cred: set[str] = set()
+        """Names holding a path built from a credential location."""
+
+    def lookup(self, name: str) -> ast.expr | None:
+        scope: _Scope | None = self
+        while scope is not None:
+            if name in scope.assigns:
+                return scope.assigns[name]
+            scope = scope.parent
+        return None
+
+
+class _Analyzer:
+    def __init__(  # noqa: PLR0917 - built in one place, by code.analyze_source
+        self, tree: ast.Module, depth: int, source: bytes, nested: _Budget, found: int, reanalyze: Reanalyze
+    ) -> None:
+        self.tree = tree
+        self.reanalyze = reanalyze
+        """`code.analyze_source`: nested code (exec literals, decoded payloads) is analysed alike."""
+        self.depth = depth
+        self.nested = nested
+        self.module_only = False
+        self.skip_quiet = False
+        self.source = source
+        self._line_ends: list[int] | None = None
+        self._marks: Marks | None = None
+        self.aliases: dict[str, str] = {}
+        self.renamed: set[str] = set()
+        """Names bound to a tracked API under another name (`run = exec`, `import subprocess as sp`)."""
+        self._renamed_re: re.Pattern[bytes] | None = None
+        # Most files never touch the environment or the network: skip those flow checks for them.
+        self.env_capable = bool(found & ENVIRON)
+        self.net_capable = bool(found & NET)
+        self.cred_capable = bool(found & CRED)
+        self.docstrings: set[int] = set()
+        """ids of bare string statements (docstrings): text, never a path the code uses."""
+        # Statement positions only matter to the whitespace rule, and only on long lines.
+        self.want_starts = b" " * WHITESPACE_RUN in source or b"\t" * WHITESPACE_RUN in source
+        self.starts: set[tuple[int, int]] = set()
+        self.hits: list[Hit] = []
+        self.calls: set[str] = set()
+        self.imports: set[str] = set()
+        self.credentials: dict[str, int] = {}
+        self.hosts: list[str] = []
+        self.cmdclass: dict[str, str] = {}
+        self.classes: dict[str, tuple[tuple[str, ...], int, int]] = {}
+        self.assigns_state = False
+
+    def run(self) -> Analysis:
+        """One pre-order pass in source order; each function body gets its own scope.
+
+        Imports are recorded as they are met, so a name imported below its first use in a function
+        is not resolved there: a rare layout, and the price of a single pass over the tree.
+        """
+        module = _Scope(None)
+        stack: list[tuple[ast.AST, _Scope, bool]] = [(n, module, True) for n in reversed(self.tree.body)]
+        while stack:
+            node, scope, now = stack.pop()
+            statement, active = _NODE_FLAGS.get(type(node)) or _node_flags(type(node))
+            if statement or active:  # (names, attributes, operators: nothing to record)
+                self._visit(node, scope, now)
+            if isinstance(node, _SCOPE_NODES):
+                body: list[ast.AST] = [node.body] if isinstance(node, ast.Lambda) else list(node.body)
+                inner = _Scope(scope)
+                if not self.module_only and not self._quiet(node):
+                    stack.extend((c, inner, False) for c in reversed(body))
+                # Decorators and defaults run when the function is defined, in the enclosing scope.
+                outer: list[ast.AST] = [*getattr(node, "decorator_list", []), *node.args.defaults]
+                outer.extend(d for d in node.args.kw_defaults if d is not None)
+                stack.extend((c, scope, now) for c in reversed(outer))
+                continue
+            if not _FIELDS.get(type(node), True):
+                continue  # a leaf type (names, constants): nothing to queue, no need to look
+            children = _children(node)
+            if children:
+                inner_now = now and not (isinstance(node, ast.If) and _is_main_guard(node))
+                stack += [(c, scope, inner_now) for c in reversed(children)]
+        starts = frozenset(self.starts)
+        return Analysis(
+            hits=tuple(self.hits),
+            imports=frozenset(self.imports),
+            calls=frozenset(self.calls),
+            credentials=dict(self.credentials),
+            hosts=tuple(dict.fromkeys(self.hosts)),
+            statement_starts=starts,
+            class_spans=dict(self.classes),
+            cmdclass=dict(self.cmdclass),
+            assigns_state=self.assigns_state,
+        )
+
+    def _quiet(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> bool:
+        """Whether a function's body names nothing any rule keys on, so walking it can find nothing.
+
+        Most of a large library is such functions; a byte search of their lines is far cheaper
+        than visiting their nodes.
+        """
+        if not self.skip_quiet or isinstance(node, ast.Lambda):
+            return False
+        body = node.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            body = body[1:]  # the docstring: text, which no rule reads (its examples are not code)
+        if not body:
+            return True
+        if self._line_ends is None or self._marks is None:
+            self._line_ends = list(itertools.accumulate(map(len, self.source.splitlines(keepends=True))))
+            self._marks = Marks(self.source)
+        first, last = body[0].lineno, node.end_lineno or body[-1].lineno
+        ends = self._line_ends
+        start, end = ends[first - 2] if first >= 2 else 0, ends[min(last, len(ends)) - 1]
+        if self._marks.any_within(start, end):
+            return False
+        if not self.renamed:
+            return True
+        if self._renamed_re is None:
+            words = b"|".join(re.escape(n.encode()) for n in sorted(self.renamed))
+            self._renamed_re = re.compile(rb"(?<![A-Za-z0-9_])(?:" + words + rb")(?![A-Za-z0-9_])")
+        return self._renamed_re.search(self.source, start, end) is None
+
+    # -- names ----------------------------------------------------------------------------
+
+    def qualname(self, node: ast.AST) -> str | None:
+        """The dotted name a call target resolves to through imports, `__import__` and getattr."""
+        if isinstance(node, ast.Name):
+            return _strip_builtins(self.aliases.get(node.id, node.id))
+        if isinstance(node, ast.Attribute):
+            base = self.qualname(node.value)
+            return _strip_builtins(f"{base}.{node.attr}") if base else None
+        if isinstance(node, ast.Subscript):
+            key = _literal_str(node.slice)
+            base = self.qualname(node.value)
+            return _strip_builtins(f"{base}.{key}") if base and key else None
+        if isinstance(node, ast.Constant):
+            return (
+                "<str>"
+                if isinstance(node.value, str)
+                else "<bytes>"
+                if isinstance(node.value, bytes)
+                else None
+            )
+        if isinstance(node, ast.Call):
+            func = self.qualname(node.func)
+            arg = _literal_str(node.args[0]) if node.args else None
+            if func == "__import__" and arg:
+                return arg.split(".")[0]
+            if func == "importlib.import_module" and arg:
+                return arg
+            if func == "getattr" and len(node.args) >= 2:
+                base = self.qualname(node.args[0])
+                attr = _literal_str(node.args[1])
+                return _strip_builtins(f"{base}.{attr}") if base and attr else None
+            if func in ("globals", "vars", "locals"):
+                return "__builtins__"
+        return None
+
+    # -- decoding layers ------------------------------------------------------------------
+
+    def layers(
+        self, node: ast.AST, scope: _Scope, seen: frozenset[str] = frozenset(), budget: _Budget | None = None
+    ) -> int:
+        """How many decoding steps stand between literal data and this expression."""
+        budget = budget or _Budget()
+        if not budget.spend():
+            return 0
+        if isinstance(node, ast.Name):
+            value = scope.lookup(node.id)
+            if value is None or node.id in seen:
+                return 0
+            return self.layers(value, scope, seen | {node.id}, budget)
+        if isinstance(node, ast.Call):
+            parts: list[ast.AST] = [*node.args, *(k.value for k in node.keywords)]
+            if isinstance(node.func, ast.Attribute):
+                parts.append(node.func.value)
+            inner = max((self.layers(p, scope, seen, budget) for p in parts), default=0)
+            return inner + 1 if self._is_decoder(node) else inner
+        if isinstance(node, ast.Subscript):
+            inner = self.layers(node.value, scope, seen, budget)
+            sl = node.slice
+            # `text[::-1]` hides a literal; reversing a runtime list (of names, of parts) hides nothing.
+            reversed_ = isinstance(sl, ast.Slice) and isinstance(sl.step, ast.UnaryOp)
+            return inner + 1 if reversed_ and self.embedded(node.value, scope) else inner
+        if isinstance(
+            node, (ast.BinOp, ast.BoolOp, ast.JoinedStr, ast.FormattedValue, ast.Starred, ast.List, ast.Tuple)
+        ):
+            return max((self.layers(c, scope, seen, budget) for c in ast.iter_child_nodes(node)), default=0)
+        return 0
+
+    def embedded(
+        self, node: ast.AST, scope: _Scope, seen: frozenset[str] = frozenset(), budget: _Budget | None = None
+    ) -> bool:
+        """Whether the data comes from the package itself: a long literal or a file it reads.
+
+        Malware carries its payload; code that decodes what it receives at run time (a pickled
+        reply from a child process, a parameter) is a different, much weaker signal.
+        """
+        budget = budget or _Budget()
+        if not budget.spend():
+            return False
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, (str, bytes)) and len(node.value) >= MIN_PAYLOAD
+        if isinstance(node, ast.Name):
+            value = scope.lookup(node.id)
+            return (
+                value is not None
+                and node.id not in seen
+                and self.embedded(value, scope, seen | {node.id}, budget)
+            )
+        if isinstance(node, ast.Call):
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr in _FILE_READS:
+                # A file that ships beside the module (found through __file__), not a cache the
+                # library wrote itself at run time.
+                return self._beside_module(func.value, scope, seen, budget)
+            if self.qualname(func) in ("pkgutil.get_data", "importlib.resources.read_binary"):
+                return True
+            if (
+                isinstance(func, ast.Attribute)
+                and func.attr in _KEYED_METHODS
+                and not (isinstance(func.value, ast.Name) and func.value.id in self.aliases)
+            ):
+                # `d.get("__pickle__")`, `text.encode("raw_unicode_escape")`: the literal is a key
+                # or a codec name; the data is the object (a module's `codecs.decode(x, ..)` is not).
+                return self.embedded(func.value, scope, seen, budget)
+            # The data of `decode(x)` is x, of `x.decode()` is x, of `map(chr, x)` is x: short
+            # literals (codec names, separators) never count, so both places can be looked at.
+            data: list[ast.AST] = [*node.args, *([func.value] if isinstance(func, ast.Attribute) else [])]
+            return any(self.embedded(d, scope, seen, budget) for d in data)
+        if isinstance(node, (ast.BinOp, ast.BoolOp, ast.JoinedStr, ast.FormattedValue, ast.Starred)):
+            return any(self.embedded(c, scope, seen, budget) for c in ast.iter_child_nodes(node))
+        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
+            # A list of numbers (chr codes, xor'ed bytes) is embedded data once it is long enough.
+            return len(node.elts) >= MIN_PAYLOAD or any(
+                self.embedded(e, scope, seen, budget) for e in node.elts
+            )
+        if isinstance(node, (ast.GeneratorExp, ast.ListComp)):
+            return any(self.embedded(g.iter, scope, seen, budget) for g in node.generators)
+        if isinstance(node, ast.Subscript):
+            return self.embedded(node.value, scope, seen, budget)
+        return False
+
+    def _beside_module(self, node: ast.AST, scope: _Scope, seen: frozenset[str], budget: _Budget) -> bool:
+        for n in _walk(node):
+            if isinstance(n, ast.Name):
+                if n.id in ("__file__", "__path__", "__spec__"):
+                    return True
+                value = scope.lookup(n.id)
+                if value is None or n.id in seen or not budget.spend():
+                    continue
+                if self._beside_module(value, scope, seen | {n.id}, budget):
+                    return True
+        return False
+
+    def _is_decoder(self, call: ast.Call, q: str | None = None) -> bool:
+        """`q`: the call's resolved name, when the caller has it already (resolving is not free)."""
+        q = (self.qualname(call.func) or "") if q is None else q
+        if q in DECODERS:
+            return True
+        if q.endswith(".decode") and call.args and (_literal_str(call.args[0]) or "").lower() in _CODEC_NAMES:
+            return True
+        arg = call.args[0] if call.args else None
+        if q == "<str>.join" and arg is not None:
+            # ''.join(chr(c) for c in ...) / ''.join(map(chr, ...)): text rebuilt from numbers.
+            return any(isinstance(n, ast.Name) and n.id == "chr" for n in _walk(arg))
+        if q in ("bytes", "bytearray") and isinstance(arg, (ast.GeneratorExp, ast.ListComp, ast.Call)):
+            return any(isinstance(n, ast.BinOp) for n in _walk(arg)) or isinstance(arg, ast.Call)
+        return False
+
+    # -- scopes ---------------------------------------------------------------------------
+
+    def _visit(self, node: ast.AST, scope: _Scope, now: bool) -> None:
+        statement, active = _node_flags(type(node))
+        if statement and isinstance(node, ast.stmt):
+            if self.want_starts:
+                self.starts.add((node.lineno, node.col_offset))
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+                self.docstrings.add(id(node.value))
+        if not active:
+            return
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)):
+            self._assign(node, scope)
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.comprehension)):
+            self._bind(node.target, node.iter, scope)
+        elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+            self._bind(node.optional_vars, node.context_expr, scope)
+        elif isinstance(node, ast.Call):
+            self._call(node, now, scope)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            self._literal(node)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            self._import(node)
+        elif isinstance(node, ast.ClassDef):
+            bases = tuple(self.qualname(b) or "?" for b in node.bases)
+            self.classes[node.name] = (bases, node.lineno, node.end_lineno or node.lineno)
+
+    def _import(self, node: ast.Import | ast.ImportFrom) -> None:
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                top = a.name.split(".")[0]
+                self._set_alias(a.asname or top, a.name if a.asname else top)
+            self.imports.update(a.name for a in node.names)
+            return
+        if node.module and not node.level:
+            for a in node.names:
+                self._set_alias(a.asname or a.name, f"{node.module}.{a.name}")
+        self.imports.add("." * node.level + (node.module or ""))
+
+    def _set_alias(self, name: str, target: str) -> None:
+        self.aliases[name] = target
+        # A new name for an API a rule tracks makes its calls invisible to the prefilter's words:
+        # a function body that uses the name has to be walked.
+        if name != target and _tracked(_strip_builtins(target)) and name not in self.renamed:
+            self.renamed.add(name)
+            self._renamed_re = None
+
+    def _assign(
+        self, node: ast.Assign | ast.AnnAssign | ast.AugAssign | ast.NamedExpr, scope: _Scope
+    ) -> None:
+        value = node.value
+        if value is None:
+            return
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        for target in targets:
+            if isinstance(target, ast.Name):
+                if not isinstance(node, ast.AugAssign):
+                    scope.assigns[target.id] = value
+                    self._alias(target.id, value)
+                if target.id == "cmdclass" and isinstance(value, ast.Dict):
+                    self._cmdclass(value)
+            elif isinstance(target, (ast.Subscript, ast.Attribute)):
+                owner = self.qualname(target.value) or ""
+                if owner in ("os.environ", "sys.modules", "builtins", "__builtins__", "sys.meta_path"):
+                    self.assigns_state = True
+            self._bind(target, value, scope)
+
+    def _alias(self, name: str, value: ast.AST) -> None:
+        """`run = exec`, `b = base64.b64decode`: the new name calls the same thing."""
+        if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
+            q = self.qualname(value)
+            if q in _TRACKED or (q or "").startswith(_PROCESS_PREFIXES):
+                self._set_alias(name, q or "")
+
+    def _bind(self, target: ast.AST, value: ast.AST, scope: _Scope) -> None:
+        # A plain name is by far the most common target: no walk needed for it.
+        names = (
+            [target.id]
+            if isinstance(target, ast.Name)
+            else [n.id for n in _walk(target) if isinstance(n, ast.Name)]
+        )
+        if self._is_env_source(value, scope):
+            scope.env.update(names)
+        if self._is_net_source(value, scope):
+            scope.net.update(names)
+        if isinstance(value, ast.Call) and self._opened_for_write(value):
+            for n in names:
+                scope.files[n] = value.args[0]
+        if self.cred_capable and self._is_cred_source(value, scope):
+            scope.cred.update(names)
+
+    def _is_cred_source(self, node: ast.AST, scope: _Scope, budget: _Budget | None = None) -> bool:
+        """A value built from a credential location: a literal, or a name (or list) holding one."""
+        for n in _walk(node):
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and _ANY_CREDENTIAL.search(n.value):
+                return True
+            if isinstance(n, ast.Name):
+                chain: _Scope | None = scope
+                while chain is not None:
+                    if n.id in chain.cred:
+                        return True
+                    chain = chain.parent
+                budget = budget or _Budget(32)
+                value = scope.lookup(n.id)
+                if value is not None and budget.spend() and self._is_cred_source(value, scope, budget):
+                    return True
+        return False
+
+    def _refs(self, node: ast.AST, names: set[str]) -> bool:
+        if not names:
+            return False
+        for n in _walk(node):
+            if isinstance(n, ast.Name) and n.id in names:
+                return True
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value in names:
+                return True
+        return False
+
+    def _is_env_source(self, node: ast.AST, scope: _Scope) -> bool:
+        """A bulk copy of the environment: every variable, not one looked up by name."""
+        if not self.env_capable:
+            return False
+        if self._refs(node, scope.env):
+            return True
+        for n in _walk(node):
+            if isinstance(n, ast.Dict) and any(
+                k is None and self.qualname(v) == "os.environ" for k, v in zip(n.keys, n.values, strict=True)
+            ):
+                return True
+            if not isinstance(n, ast.Call):
+                continue
+            q = self.qualname(n.func)
+            if q in ("os.environ.copy", "os.environ.items", "os.environ.values", "os.environ.keys"):
+                return True
+            if q in ("dict", "json.dumps", "str", "repr", "list", "sorted", "pickle.dumps") and any(
+                self.qualname(a) == "os.environ" for a in n.args
+            ):
+                return True
+        return self.qualname(node) == "os.environ"
+
+    def _is_net_source(self, node: ast.AST, scope: _Scope) -> bool:
+        if self._refs(node, scope.net):
+            return True
+        if not self.net_capable:
+            return False
+        return any(isinstance(n, ast.Call) and self._is_network(n) for n in _walk(node))
+
+    def _is_network(self, call: ast.Call, q: str | None = None) -> bool:
+        q = (self.qualname(call.func) or "") if q is None else q
+        return q in NETWORK_CALLS
+
+    def _opened_for_write(self, call: ast.Call, q: str | None = None) -> bool:
+        q = (self.qualname(call.func) or "") if q is None else q
+        if q not in ("open", "io.open", "os.fdopen", "codecs.open") or not call.args:
+            return False
+        mode = (
+            call.args[1]
+            if len(call.args) > 1
+            else next((k.value for k in call.keywords if k.arg == "mode"), None)
+        )
+        return bool(_WRITE_MODES.search(_literal_str(mode) or ""))
+
+    # -- calls ----------------------------------------------------------------------------
+
+    def _hit(
+        self,
+        kind: HitKind,
+        node: ast.AST,
+        now: bool,
+        *,
+        layers: int = 0,
+        suspicious: bool = False,
+        detail: str = "",
+    ) -> None:
+        self.hits.append(Hit(kind, getattr(node, "lineno", 1), now, layers, suspicious, detail))
+
+    def _call(self, node: ast.Call, now: bool, scope: _Scope) -> None:
+        q = self.qualname(node.func)
+        self.calls.add(q or "?")
+        q = q or ""
+        args: list[ast.AST] = [*node.args, *(k.value for k in node.keywords)]
+        if q == "setup" or q.endswith((".setup", "setuptools.setup")):
+            for k in node.keywords:
+                if k.arg == "cmdclass" and isinstance(k.value, ast.Dict):
+                    self._cmdclass(k.value)
+        if self._is_decoder(node, q):
+            self._hit(HitKind.DECODE, node, now, detail=q)
+        if q in EXEC_SINKS and node.args:
+            self._exec(node, now, scope)
+        elif q in PROCESS_CALLS or q.startswith(_PROCESS_PREFIXES):
+            self._process(node, q, now, scope)
+        elif self._is_network(node, q):
+            host = self._host_of(node, scope)
+            # layers=1 marks a call that sends data out rather than only fetching.
+            sends = q.endswith(_SENDING) or any(k.arg in ("data", "json", "files") for k in node.keywords)
+            self._hit(
+                HitKind.NETWORK, node, now, layers=int(sends), suspicious=host is not None, detail=host or q
+            )
+        elif q in ("__import__", "importlib.import_module") and node.args:
+            module = _literal_str(node.args[0])
+            if module is None:
+                self._hit(HitKind.DYNAMIC_IMPORT, node, now, detail=q)
+            else:
+                self.imports.add(module)
+        if self._opened_for_write(node, q) or q.endswith((".write_text", ".write_bytes")):
+            self._hit(HitKind.FILE_WRITE, node, now, detail=q)
+        elif self.cred_capable and self._reads_credentials(node, q, scope):
+            self._hit(HitKind.CREDENTIAL_READ, node, now, detail=q)
+        self._flows(node, q, args, now, scope)
+
+    def _flows(self, node: ast.Call, q: str, args: list[ast.AST], now: bool, scope: _Scope) -> None:
+        """Fetched data reaching exec or a process; environment dumps reaching the outside."""
+        fetched = any(self._is_net_source(a, scope) for a in args)
+        runs = q in EXEC_SINKS or q in PROCESS_CALLS or q.startswith(_PROCESS_PREFIXES)
+        if fetched and (runs or q in ("os.chmod", "marshal.loads", "importlib.util.spec_from_file_location")):
+            self._hit(HitKind.DOWNLOAD_EXEC, node, now, detail=q)
+        if q in ("urllib.request.urlretrieve", "urllib.urlretrieve") and len(node.args) > 1:
+            self._taint_path(node.args[1], scope)
+        writer = self._written_file(node, scope)
+        if writer is not None and any(self._is_net_source(a, scope) for a in node.args):
+            self._taint_path(writer, scope)
+        env = [a for a in args if self._is_env_source(a, scope)]
+        if not env or q in ("print", "logging.debug", "logging.info"):
+            return
+        if self._is_network(node, q) or any(_URL.search(s) for a in args for s in self._strings(a)):
+            self._hit(HitKind.ENV_EXFIL, node, now, suspicious=True, detail=q)
+        elif writer is not None or q in ENCODERS or q.endswith(".send"):
+            self._hit(HitKind.ENV_EXFIL, node, now, detail=q)
+
+    def _reads_credentials(self, node: ast.Call, q: str, scope: _Scope) -> bool:
+        if q in _READERS and node.args:
+            return self._is_cred_source(node.args[0], scope)
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in ("read_text", "read_bytes", "open"):
+            return self._is_cred_source(func.value, scope)
+        return False
+
+    def _written_file(self, node: ast.Call, scope: _Scope) -> ast.expr | None:
+        func = node.func
+        if not isinstance(func, ast.Attribute) or func.attr not in ("write", "writelines"):
+            return None
+        if isinstance(func.value, ast.Call) and self._opened_for_write(func.value):
+            return func.value.args[0]
+        if isinstance(func.value, ast.Name):
+            return scope.files.get(func.value.id)
+        return None
+
+    def _taint_path(self, path: ast.AST, scope: _Scope) -> None:
+        if isinstance(path, ast.Name):
+            scope.net.add(path.id)
+        elif (text := _literal_str(path)) is not None:
+            scope.net.add(text)
+
+    def _strings(self, node: ast.AST) -> Iterator[str]:
+        for n in _walk(node):
+            if (text := _literal_str(n)) is not None:
+                yield text
+
+    def _exec(self, node: ast.Call, now: bool, scope: _Scope) -> None:
+        code = node.args[0]
+        text = _literal_str(code)
+        if text is not None:
+            self._nested(text, node, now)
+            return
+        layers = self.layers(code, scope)
+        kind = HitKind.EXEC_DECODED if layers else HitKind.EXEC_DYNAMIC
+        carried = bool(layers) and self.embedded(code, scope)
+        self._hit(
+            kind, node, now, layers=layers, suspicious=carried, detail=self.qualname(node.func) or "exec"
+        )
+        if layers:
+            self._peel(code, node, now, scope)
+
+    def _peel(self, code: ast.AST, node: ast.AST, now: bool, scope: _Scope) -> None:
+        """Decode a literal payload (base64, hex, zlib: data transforms only) and analyse it too.
+
+        This is what turns an opaque blob into evidence: the hosts it contacts, the files it
+        reads. Nothing decoded is ever executed or unmarshalled.
+        """
+        payload = _static_decode(code, scope, self, MAX_NESTING * 4)
+        if payload is not None:
+            self._nested(payload.decode("utf-8", "replace"), node, now)
+
+    def _nested(self, text: str, node: ast.AST, now: bool) -> None:
+        """Literal code handed to exec or `python -c`: what it does is what this line does."""
+        data = text.encode("utf-8", "replace")
+        # One shared allowance for every nested payload of a file: a thousand decompression bombs
+        # cost no more than one.
+        if self.depth >= MAX_NESTING or not self.nested.spend(len(data)):
+            return
+        inner = self.reanalyze(data, depth=self.depth + 1, nested=self.nested)
+        if inner is None:
+            return
+        line = getattr(node, "lineno", 1)
+        for h in inner.hits:
+            self.hits.append(Hit(h.kind, line, now and h.import_time, h.layers, h.suspicious, h.detail))
+        self.calls.update(inner.calls)
+        self.imports.update(inner.imports)
+        self.hosts.extend(inner.hosts)
+        for cat in inner.credentials:
+            self.credentials.setdefault(cat, line)
+        self.assigns_state = self.assigns_state or inner.assigns_state
+
+    def _process(self, node: ast.Call, q: str, now: bool, scope: _Scope) -> None:
+        args: list[ast.AST] = [*node.args, *(k.value for k in node.keywords if k.arg in ("args", "cmd"))]
+        layers = max((self.layers(a, scope) for a in args), default=0)
+        strings = [s for a in args for s in self._strings(a)]
+        suspicious = layers > 0 or any(_SUSPICIOUS_COMMAND.search(s) for s in strings)
+        if "-c" in strings:
+            # `python -c CODE`: the code after -c is analysed like an exec of a literal.
+            for a in args:
+                if isinstance(a, (ast.List, ast.Tuple)):
+                    texts = [_literal_str(e) for e in a.elts]
+                    for i, text in enumerate(texts[:-1]):
+                        code = texts[i + 1]
+                        if text == "-c" and code is not None:
+                            self._nested(code, node, now)
+        if layers:
+            carried = any(self.embedded(a, scope) for a in args)
+            self._hit(HitKind.EXEC_DECODED, node, now, layers=layers, suspicious=carried, detail=q)
+            for a in args:
+                items: list[ast.AST] = list(a.elts) if isinstance(a, (ast.List, ast.Tuple)) else [a]
+                for item in items:
+                    if self.layers(item, scope):
+                        self._peel(item, node, now, scope)
+        self._hit(HitKind.PROCESS, node, now, suspicious=suspicious, detail=q)
+
+    def _host_of(self, node: ast.Call, scope: _Scope) -> str | None:
+        for a in node.args[:1]:
+            value = scope.lookup(a.id) if isinstance(a, ast.Name) else a
+            for text in self._strings(value) if value is not None else ():
+                if m := _URL.search(text):
+                    return m.group(1)
+                if _IPV4.match(text) or (
+                    text.count(".") >= 1 and re.fullmatch(r"[a-z0-9.-]+\.[a-z]{2,}", text)
+                ):
+                    return text
+        return None
+
+    def _literal(self, node: ast.Constant) -> None:
+        text = node.value
+        if id(node) in self.docstrings or not isinstance(text, str) or len(text) > 4096:
+            return
+        # (A file whose bytes name no credential location has no literal that is one.)
+        if self.cred_capable and _ANY_CREDENTIAL.search(text):
+            for cat, pattern in CREDENTIAL_PATTERNS.items():
+                if cat not in self.credentials and pattern.search(text):
+                    self.credentials[cat] = node.lineno
+        if "://" in text:
+            self.hosts.extend(m.group(1) for m in _URL.finditer(text))
+
+    def _cmdclass(self, value: ast.Dict) -> None:
+        for k, v in zip(value.keys, value.values, strict=True):
+            name = _literal_str(k)
+            target = self.qualname(v)
+            if name and target:
+                self.cmdclass[name] = target.rsplit(".", 1)[-1]
