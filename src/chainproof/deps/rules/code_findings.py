@@ -144,6 +144,8 @@ def _process_findings(where: Where, a: Analysis) -> Iterator[Finding]:
 
 def _plain_command(where: Where, hit: Hit) -> bool:
     """A fixed command list of literals (`['git', 'describe']`): a build or probe step, not a payload."""
+    if hit.plain:
+        return True
     if not 0 < hit.line <= len(where.lines):
         return False
     line = where.lines[hit.line - 1].decode("utf-8", "replace")

@@ -38,6 +38,10 @@ class Hit:
     PROCESS: the command looks like a payload launcher; NETWORK: the host is hard-coded;
     ENV_EXFIL: the dump reaches the network (not just a file or an encoder)."""
     detail: str = ""
+    func: int = 0
+    """First line of the function the hit is in (0: module level): flows inside one function."""
+    plain: bool = False
+    """PROCESS: the command is a fixed list of plain words (`('git', 'rev-parse')`), a build or probe step."""
 
 
 @dataclass(frozen=True)
