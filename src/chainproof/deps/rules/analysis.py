@@ -35,7 +35,8 @@ from chainproof.deps.rules.calls import (
     PROCESS_CALLS,
     _tracked,
 )
-from chainproof.deps.rules.decoding import _static_decode
+from chainproof.deps.rules.decoding import LocalDecoder, _static_decode, local_decoder
+from chainproof.deps.rules.dropped import input_file, keys_of, names_key
 from chainproof.deps.rules.folding import built_text, fold_str
 from chainproof.deps.rules.hits import Analysis, Hit, HitKind
 from chainproof.deps.rules.prefilter import CRED, ENVIRON, NET, Marks
@@ -50,6 +51,7 @@ from chainproof.deps.rules.syntax import (
     _is_main_guard,
     _literal_str,
     _node_flags,
+    _Scope,
     _strip_builtins,
     _walk,
 )
@@ -60,30 +62,6 @@ MAX_NESTING = 3
 """How deep literal code handed to exec or `python -c` is itself analysed."""
 
 Reanalyze = Callable[..., Analysis | None]
-
-
-class _Scope:
-    def __init__(self, parent: _Scope | None, owner: int = 0) -> None:
-        self.parent = parent
-        self.owner = owner
-        """First line of the function this is the body of (0: the module)."""
-        self.assigns: dict[str, ast.expr] = {}
-        self.net: set[str] = set()
-        """Names (and literal paths) holding fetched data or files written from it."""
-        self.env: set[str] = set()
-        """Names holding a bulk copy of the environment."""
-        self.files: dict[str, ast.expr] = {}
-        """Names bound to files opened for writing -> the path expression."""
-        self.cred: set[str] = set()
-        """Names holding a path built from a credential location."""
-
-    def lookup(self, name: str) -> ast.expr | None:
-        scope: _Scope | None = self
-        while scope is not None:
-            if name in scope.assigns:
-                return scope.assigns[name]
-            scope = scope.parent
-        return None
 
 
 class _Analyzer:
@@ -122,6 +100,15 @@ class _Analyzer:
         self.classes: dict[str, tuple[tuple[str, ...], int, int]] = {}
         self.assigns_state = False
         self.owner = 0
+        self.commands: list[tuple[ast.Call, str, bool, int, set[str], list[str]]] = []
+        """Every command run: (call, its name, at import, function, names and strings it uses)."""
+        self.dropped: dict[str, bool] = {}
+        """Paths and base names of files this code wrote (see dropped.py) -> whether what was written
+        had been decoded first."""
+        self.dropped_names: dict[tuple[int, str], bool] = {}
+        """The same for variables holding such a path, by function (a name means nothing elsewhere)."""
+        self.local_decoders: dict[str, LocalDecoder] = {}
+        """Functions of this file that wrap a decoder (`def b64d(s): ...`): calls to them decode."""
         """First line of the function being walked (0: module level): tells flows within one function."""
 
     def run(self) -> Analysis:
@@ -141,6 +128,8 @@ class _Analyzer:
                 self.owner = scope.owner
                 self._visit(node, scope, now)
             if isinstance(node, _SCOPE_NODES):
+                if not isinstance(node, ast.Lambda) and scope is module:
+                    self._maybe_decoder(node.name, node)
                 body: list[ast.AST] = [node.body] if isinstance(node, ast.Lambda) else list(node.body)
                 inner = _Scope(scope, node.lineno)
                 # A function that module-level code calls runs at import like that code (reach.py).
@@ -160,6 +149,7 @@ class _Analyzer:
             if children:
                 inner_now = now and not (isinstance(node, ast.If) and _is_main_guard(node))
                 stack += [(c, scope, inner_now) for c in reversed(children)]
+        self._launched_dropped()
         starts = frozenset(self.starts)
         return Analysis(
             hits=tuple(self.hits),
@@ -346,7 +336,7 @@ class _Analyzer:
     def _is_decoder(self, call: ast.Call, q: str | None = None) -> bool:
         """`q`: the call's resolved name, when the caller has it already (resolving is not free)."""
         q = (self.qualname(call.func) or "") if q is None else q
-        if q in DECODERS:
+        if q in DECODERS or q in self.local_decoders:
             return True
         if q.endswith(".decode") and call.args and (_literal_str(call.args[0]) or "").lower() in _CODEC_NAMES:
             return True
@@ -427,8 +417,22 @@ class _Analyzer:
                     self.assigns_state = True
             self._bind(target, value, scope)
 
+    def _maybe_decoder(self, name: str, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
+        """Register a short function (or lambda) around a decoding call as a decoder of its own."""
+        shape = local_decoder(node)
+        if shape is None:
+            return
+        parts: list[ast.AST] = [shape.result, *(v for _n, v in shape.assigns)]
+        if any(isinstance(n, ast.Call) and self._is_decoder(n) for p in parts for n in _walk(p)):
+            self.local_decoders[name] = shape
+            # Bodies that call it name no decoder the prefilter knows: they must be walked.
+            self.renamed.add(name)
+            self._renamed_re = None
+
     def _alias(self, name: str, value: ast.AST) -> None:
         """`run = exec`, `b = base64.b64decode`: the new name calls the same thing."""
+        if isinstance(value, ast.Lambda):
+            self._maybe_decoder(name, value)
         if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
             q = self.qualname(value)
             if q in _TRACKED or (q or "").startswith(_PROCESS_PREFIXES):
@@ -580,8 +584,10 @@ class _Analyzer:
         if q in ("urllib.request.urlretrieve", "urllib.urlretrieve") and len(node.args) > 1:
             self._taint_path(node.args[1], scope)
         writer = self._written_file(node, scope)
-        if writer is not None and any(self._is_net_source(a, scope) for a in node.args):
-            self._taint_path(writer, scope)
+        if writer is not None:
+            self._wrote(node, writer, scope)
+            if any(self._is_net_source(a, scope) for a in node.args):
+                self._taint_path(writer, scope)
         env = [a for a in args if self._is_env_source(a, scope)]
         if not env or q in ("print", "logging.debug", "logging.info"):
             return
@@ -589,6 +595,45 @@ class _Analyzer:
             self._hit(HitKind.ENV_EXFIL, node, now, suspicious=True, detail=q)
         elif writer is not None or q in ENCODERS or q.endswith(".send"):
             self._hit(HitKind.ENV_EXFIL, node, now, detail=q)
+
+    def _wrote(self, node: ast.Call, path: ast.expr, scope: _Scope) -> None:
+        """A file written: remember how it can be named, and read what was written as code."""
+        value = scope.lookup(path.id) if isinstance(path, ast.Name) else path
+        strings = [*self._strings(value)] if value is not None else []
+        if (folded := self._folded(path)) is not None:
+            strings.append(folded)
+        if input_file(strings):
+            return
+        content = node.args[0] if node.args else None
+        hidden = content is not None and self.layers(content, scope) > 0
+        for key in keys_of(strings):
+            self.dropped[key] = self.dropped.get(key, False) or hidden
+        if isinstance(path, ast.Name):
+            self.dropped_names[(self.owner, path.id)] = hidden
+        if isinstance(content, ast.Constant):
+            if (text := _literal_str(content)) is not None and "\n" in text:
+                self._nested(text, node, False)
+        elif content is not None and (data := _static_decode(content, scope, self, MAX_NESTING * 4)):
+            self._nested(data.decode("utf-8", "replace"), node, False)
+
+    def _command(self, node: ast.Call, q: str, now: bool, args: list[ast.AST]) -> None:
+        """Remember what a command names; whether it launches a file written here is known at the end
+        (the launch may sit in a function defined above the code that writes the file)."""
+        names = {n.id for a in args for n in _walk(a) if isinstance(n, ast.Name)}
+        strings = [s for a in args for s in self._strings(a)]
+        self.commands.append((node, q, now, self.owner, names, strings))
+
+    def _launched_dropped(self) -> None:
+        """A DROPPED_EXEC hit for every command that names a file this code wrote (see dropped.py);
+        suspicious when what was written was decoded first."""
+        for node, q, now, owner, names, strings in self.commands:
+            launched = [self.dropped_names[(owner, n)] for n in names if (owner, n) in self.dropped_names]
+            launched += [
+                hidden for key, hidden in self.dropped.items() if any(names_key(s, {key}) for s in strings)
+            ]
+            if launched:
+                self.owner = owner
+                self._hit(HitKind.DROPPED_EXEC, node, now, suspicious=any(launched), detail=q)
 
     def _reads_credentials(self, node: ast.Call, q: str, scope: _Scope) -> bool:
         if q in _READERS and node.args:
@@ -708,6 +753,7 @@ class _Analyzer:
                 for item in items:
                     if self.layers(item, scope):
                         self._peel(item, node, now, scope)
+        self._command(node, q, now, args)
         plain = bool(node.args) and _plain_words(node.args[0])
         self._hit(HitKind.PROCESS, node, now, suspicious=suspicious, detail=q, plain=plain)
 

@@ -60,7 +60,17 @@ def _runs_early(where: Where, hit: Hit) -> bool:
 
 
 def findings_for(where: Where, a: Analysis) -> Iterator[Finding]:
-    """Findings for one analysed Python file."""
+    """Findings for one analysed Python file (one per rule, line and message: a payload written
+    out several times is one finding)."""
+    seen: set[tuple[str, int | None, str]] = set()
+    for found in _all_findings(where, a):
+        key = (found.rule, found.line, found.message)
+        if key not in seen:
+            seen.add(key)
+            yield found
+
+
+def _all_findings(where: Where, a: Analysis) -> Iterator[Finding]:
     yield from _exec_findings(where, a)
     yield from _process_findings(where, a)
     yield from _flow_findings(where, a)
@@ -153,6 +163,20 @@ def _plain_command(where: Where, hit: Hit) -> bool:
 
 
 def _flow_findings(where: Where, a: Analysis) -> Iterator[Finding]:
+    for h in _first(a.hits, HitKind.DROPPED_EXEC):
+        # A build tool writing a script template and running it on request is ordinary; hidden text
+        # written, or anything written and launched at install or import, is a second stage.
+        sev = (
+            Severity.CRITICAL if _runs_early(where, h) else Severity.HIGH if h.suspicious else Severity.MEDIUM
+        )
+        yield _finding(
+            where,
+            "code-dropped-exec",
+            sev,
+            h.line,
+            f"writes a file and launches it ({h.detail}): a second stage kept out of the package's source",
+            hosts=a.hosts,
+        )
     for h in _first(a.hits, HitKind.DOWNLOAD_EXEC):
         sev = Severity.CRITICAL if _runs_early(where, h) else Severity.HIGH
         yield _finding(
@@ -216,6 +240,7 @@ _CAPABILITIES = frozenset(
         HitKind.ENV_EXFIL,
         HitKind.FILE_WRITE,
         HitKind.CREDENTIAL_READ,
+        HitKind.DROPPED_EXEC,
     }
 )
 """What code can do to a machine; a hidden string only matters beside one of these."""

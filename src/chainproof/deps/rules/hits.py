@@ -21,6 +21,8 @@ class HitKind(enum.Enum):
     DYNAMIC_IMPORT = "dynamic-import"
     CREDENTIAL_READ = "credential-read"
     """A file is opened or copied from a path built out of a credential location."""
+    DROPPED_EXEC = "dropped-exec"
+    """A command launches a file the same code wrote (a second stage)."""
     OBFUSCATED = "obfuscated"
     """A string spelled in character codes (`''.join(map(chr, [...]))`): text hidden from readers."""
 

@@ -1,4 +1,5 @@
-"""Walking untrusted syntax trees cheaply: child lists without contexts, leaf detection, step budgets."""
+"""Walking untrusted syntax trees cheaply (child lists without contexts, leaf detection, step budgets)
+and the bindings of one scope as the analyser meets them."""
 
 from __future__ import annotations
 
@@ -126,3 +127,27 @@ def _strip_builtins(name: str) -> str:
         if name.startswith(prefix):
             return name[len(prefix) :]
     return name
+
+
+class _Scope:
+    def __init__(self, parent: _Scope | None, owner: int = 0) -> None:
+        self.parent = parent
+        self.owner = owner
+        """First line of the function this is the body of (0: the module)."""
+        self.assigns: dict[str, ast.expr] = {}
+        self.net: set[str] = set()
+        """Names (and literal paths) holding fetched data or files written from it."""
+        self.env: set[str] = set()
+        """Names holding a bulk copy of the environment."""
+        self.files: dict[str, ast.expr] = {}
+        """Names bound to files opened for writing -> the path expression."""
+        self.cred: set[str] = set()
+        """Names holding a path built from a credential location."""
+
+    def lookup(self, name: str) -> ast.expr | None:
+        scope: _Scope | None = self
+        while scope is not None:
+            if name in scope.assigns:
+                return scope.assigns[name]
+            scope = scope.parent
+        return None
