@@ -34,6 +34,7 @@ from chainproof.deps.rules.calls import (
     NETWORK_CALLS,
     PROCESS_CALLS,
     _tracked,
+    exfil_channel,
 )
 from chainproof.deps.rules.decoding import LocalDecoder, _static_decode, local_decoder
 from chainproof.deps.rules.dropped import input_file, keys_of, names_key
@@ -100,6 +101,7 @@ class _Analyzer:
         self.classes: dict[str, tuple[tuple[str, ...], int, int]] = {}
         self.assigns_state = False
         self.owner = 0
+        self.channels: list[str] = []
         self.commands: list[tuple[ast.Call, str, bool, int, set[str], list[str]]] = []
         """Every command run: (call, its name, at import, function, names and strings it uses)."""
         self.dropped: dict[str, bool] = {}
@@ -161,6 +163,7 @@ class _Analyzer:
             class_spans=dict(self.classes),
             cmdclass=dict(self.cmdclass),
             assigns_state=self.assigns_state,
+            channels=tuple(dict.fromkeys(self.channels)),
         )
 
     def _quiet(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> bool:
@@ -660,6 +663,8 @@ class _Analyzer:
             scope.net.add(text)
 
     def _decoding(self, node: ast.Call, q: str, args: list[ast.AST], now: bool) -> None:
+        if q == "os.dup2":
+            self._hit(HitKind.SHELL_WIRING, node, now, detail=q)
         if self._is_decoder(node, q):
             self._hit(HitKind.DECODE, node, now, detail=q)
         if q == "<str>.join":
@@ -729,6 +734,7 @@ class _Analyzer:
         for cat in inner.credentials:
             self.credentials.setdefault(cat, line)
         self.assigns_state = self.assigns_state or inner.assigns_state
+        self.channels.extend(inner.channels)
 
     def _process(self, node: ast.Call, q: str, now: bool, scope: _Scope) -> None:
         args: list[ast.AST] = [*node.args, *(k.value for k in node.keywords if k.arg in ("args", "cmd"))]
@@ -754,6 +760,8 @@ class _Analyzer:
                     if self.layers(item, scope):
                         self._peel(item, node, now, scope)
         self._command(node, q, now, args)
+        if any(k.arg in ("stdin", "stdout") and _fileno(k.value) for k in node.keywords):
+            self._hit(HitKind.SHELL_WIRING, node, now, detail=q)
         plain = bool(node.args) and _plain_words(node.args[0])
         self._hit(HitKind.PROCESS, node, now, suspicious=suspicious, detail=q, plain=plain)
 
@@ -784,6 +792,8 @@ class _Analyzer:
                     self.credentials[cat] = line
         if "://" in text:
             self.hosts.extend(m.group(1) for m in _URL.finditer(text))
+        if (channel := exfil_channel(text)) is not None:
+            self.channels.append(channel)
 
     def _cmdclass(self, value: ast.Dict) -> None:
         for k, v in zip(value.keys, value.values, strict=True):
@@ -801,3 +811,8 @@ def _plain_words(node: ast.AST) -> bool:
     if not isinstance(node, (ast.List, ast.Tuple)) or not node.elts:
         return False
     return all((s := _literal_str(e)) is not None and _PLAIN_WORD.fullmatch(s) for e in node.elts)
+
+
+def _fileno(node: ast.AST) -> bool:
+    """`s.fileno()`: a raw descriptor, which is how a socket becomes a process's standard stream."""
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "fileno"

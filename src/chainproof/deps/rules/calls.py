@@ -133,6 +133,7 @@ CREDENTIAL_PATTERNS: Mapping[str, re.Pattern[str]] = {
         r"|exodus\.wallet|[/\\]\.?(bitcoin|electrum|ethereum)[/\\]"
     ),
     "discord": re.compile(r"discord(canary|ptb)?[/\\]Local Storage|Local Storage[/\\]leveldb"),
+    "telegram": re.compile(r"Telegram Desktop[/\\]tdata|(^|[/\\])tdata([/\\]|$)"),
 }
 
 _ANY_CREDENTIAL = re.compile("|".join(f"(?:{p.pattern})" for p in CREDENTIAL_PATTERNS.values()))
@@ -155,3 +156,35 @@ _TRACKED_MODULES = frozenset(q.rsplit(".", i)[0] for q in _TRACKED for i in rang
 def _tracked(target: str) -> bool:
     """Whether a name bound to `target` can reach a tracked call: the call itself, or its module."""
     return target in _TRACKED or target in _TRACKED_MODULES or target.startswith(_PROCESS_PREFIXES)
+
+
+# Where stolen data goes: services that take anything sent to them and show it to whoever holds the
+# address, with no account of the victim's involved. No library hard-codes one of these: request
+# catchers and out-of-band interaction hosts, tunnels to a laptop, chat webhooks whose URL carries
+# their secret, paste and mock-API services.
+_CATCHER_HOSTS = (
+    r"oastify\.com|oast\.(?:fun|pro|live|site|online|me)|interact\.sh|burpcollaborator\.net|pipedream\.net"
+    r"|webhook\.site|requestbin\.(?:net|com)|requestcatcher\.com|requestinspector\.com|beeceptor\.com"
+    r"|hookbin\.com|canarytokens\.com|dnslog\.cn|ceye\.io|ngrok(?:-free)?\.(?:io|app|dev)|trycloudflare\.com"
+    r"|serveo\.net|localhost\.run|loca\.lt"
+)
+_PASTE_HOSTS = (
+    r"pastebin\.com|paste\.ee|hastebin\.com|rentry\.co|mockapi\.io|mocky\.io|jsonbin\.io|transfer\.sh"
+)
+_CHANNEL = re.compile(
+    r"(?:^|[/.@])(?:" + _CATCHER_HOSTS + "|" + _PASTE_HOSTS + r")(?:[/:'\"]|$)"
+    r"|discord(?:app)?\.com/api/webhooks/\d+/"
+    r"|hooks\.slack\.com/services/T\w+/"
+    r"|api\.telegram\.org/bot\d+:",
+    re.IGNORECASE,
+)
+_BOT_TOKEN = re.compile(r"^\d{8,12}:[\w-]{30,}$")
+"""A Telegram bot token: a chat channel's secret, meaningless anywhere but in the attacker's URL."""
+
+
+def exfil_channel(text: str) -> str | None:
+    """The channel a literal names (a request catcher, a webhook with its secret, a paste service)."""
+    m = _CHANNEL.search(text)
+    if m is not None:
+        return m.group(0).strip("/.@'\":")
+    return "telegram bot token" if _BOT_TOKEN.match(text) else None

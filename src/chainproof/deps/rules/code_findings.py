@@ -76,6 +76,8 @@ def _all_findings(where: Where, a: Analysis) -> Iterator[Finding]:
     yield from _flow_findings(where, a)
     yield from _credential_findings(where, a)
     yield from _obfuscation_findings(where, a)
+    yield from _channel_findings(where, a)
+    yield from _shell_findings(where, a)
     if where.role is FileRole.INSTALL_SCRIPT:
         yield from _cmdclass_findings(where, a)
 
@@ -214,6 +216,8 @@ def _credential_findings(where: Where, a: Analysis) -> Iterator[Finding]:
         sev = max(sev, Severity.HIGH)
     if reads and outward:
         sev = sev.raised()
+    if _sent_where_read(reads, a.hits):
+        sev = max(sev, Severity.HIGH)
     if where.role in (FileRole.STARTUP_HOOK, FileRole.INSTALL_SCRIPT):
         sev = sev.raised()
     names = ", ".join(sorted(cats))
@@ -226,6 +230,62 @@ def _credential_findings(where: Where, a: Analysis) -> Iterator[Finding]:
         sev,
         line,
         f"{what} credential locations ({names}){tail}",
+        hosts=a.hosts,
+    )
+
+
+def _channel_findings(where: Where, a: Analysis) -> Iterator[Finding]:
+    """A file that names an exfiltration channel and talks to the network: the channel is where the
+    data goes. High when the contact runs at import or install, or sends data; critical when it does
+    both, or when the same file also reads credentials or dumps the environment."""
+    if not a.channels:
+        return
+    net = _first(a.hits, HitKind.NETWORK)
+    if not net:
+        return
+    early = [h for h in net if _runs_early(where, h)]
+    sends = [h for h in net if h.layers]
+    loot = any(h.kind in (HitKind.CREDENTIAL_READ, HitKind.ENV_EXFIL) for h in a.hits)
+    if early and (sends or loot):
+        sev = Severity.CRITICAL
+    elif early or sends:
+        sev = Severity.HIGH
+    else:
+        sev = Severity.MEDIUM
+    first = (early or sends or net)[0]
+    when = "at import or install" if early else "when called"
+    yield _finding(
+        where,
+        "code-exfil-channel",
+        sev,
+        first.line,
+        f"contacts the network {when} in a file naming an exfiltration channel ({', '.join(a.channels[:3])})",
+        hosts=a.hosts,
+    )
+
+
+_SOCKETS = ("socket.socket", "socket.create_connection")
+
+
+def _shell_findings(where: Where, a: Analysis) -> Iterator[Finding]:
+    """A reverse shell: a connection opened, standard streams tied to it, a shell or process started.
+    Each piece alone is ordinary (servers dup2, tools spawn); all three in one file are a remote
+    prompt on the victim's machine."""
+    wiring = _first(a.hits, HitKind.SHELL_WIRING)
+    connects = [h for h in _first(a.hits, HitKind.NETWORK) if h.detail in _SOCKETS or h.suspicious]
+    if not wiring or not connects or not (a.calls & {"socket.socket", "socket.create_connection"}):
+        return
+    shells = _first(a.hits, HitKind.PROCESS)
+    if not shells:
+        return
+    early = any(_runs_early(where, h) for h in (*wiring, *shells))
+    yield _finding(
+        where,
+        "code-reverse-shell",
+        Severity.CRITICAL if early else Severity.HIGH,
+        wiring[0].line,
+        f"ties a process's standard streams to a network connection ({shells[0].detail}): a reverse shell"
+        + (" started at import or install" if early else ""),
         hosts=a.hosts,
     )
 
@@ -271,6 +331,12 @@ def _obfuscation_findings(where: Where, a: Analysis) -> Iterator[Finding]:
         f"spells {plural(count, 'string')} in character codes {when} ({shown})",
         hosts=a.hosts,
     )
+
+
+def _sent_where_read(reads: list[Hit], hits: Iterable[Hit]) -> bool:
+    """A credential read and a network send in the same function: theft that runs when called."""
+    funcs = {h.func for h in reads}
+    return any(h.kind is HitKind.NETWORK and h.layers and h.func in funcs for h in hits)
 
 
 _INSTALL_COMMANDS = frozenset(

@@ -23,6 +23,9 @@ class HitKind(enum.Enum):
     """A file is opened or copied from a path built out of a credential location."""
     DROPPED_EXEC = "dropped-exec"
     """A command launches a file the same code wrote (a second stage)."""
+    SHELL_WIRING = "shell-wiring"
+    """Standard streams tied to a descriptor (`os.dup2(s.fileno(), 0)`, `Popen(..., stdin=s.fileno())`):
+    a shell's input and output handed to a connection."""
     OBFUSCATED = "obfuscated"
     """A string spelled in character codes (`''.join(map(chr, [...]))`): text hidden from readers."""
 
@@ -65,3 +68,5 @@ class Analysis:
     """setup.py command name -> class name, from `cmdclass={...}`."""
     assigns_state: bool = False
     """Writes into `os.environ`, `sys.modules` or builtins: changes what every later import sees."""
+    channels: tuple[str, ...] = ()
+    """Exfiltration channels the file names (request catchers, webhooks with their secret, pastes)."""
