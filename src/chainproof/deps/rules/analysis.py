@@ -35,6 +35,7 @@ from chainproof.deps.rules.calls import (
     PROCESS_CALLS,
     _tracked,
     exfil_channel,
+    names_channel,
 )
 from chainproof.deps.rules.decoding import LocalDecoder, _static_decode, local_decoder
 from chainproof.deps.rules.dropped import input_file, keys_of, names_key
@@ -120,6 +121,10 @@ class _Analyzer:
         is not resolved there: a rare layout, and the price of a single pass over the tree.
         """
         module = _Scope(None)
+        # A file that names an exfiltration channel is read whole: what sends to it usually sits in
+        # a function, which a file naming only a network call would otherwise not need walked.
+        if self.module_only and names_channel(self.source):
+            self.module_only = False
         running = run_at_import(self.tree)
         constants = module_constants(self.tree)
         stack: list[tuple[ast.AST, _Scope, bool]] = [(n, module, True) for n in reversed(self.tree.body)]

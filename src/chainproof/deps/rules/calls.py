@@ -188,3 +188,11 @@ def exfil_channel(text: str) -> str | None:
     if m is not None:
         return m.group(0).strip("/.@'\":")
     return "telegram bot token" if _BOT_TOKEN.match(text) else None
+
+
+_CHANNEL_BYTES = re.compile(_CHANNEL.pattern.encode(), re.IGNORECASE)
+
+
+def names_channel(source: bytes) -> bool:
+    """Whether a file's bytes name an exfiltration channel URL anywhere (before any parsing)."""
+    return b"://" in source and _CHANNEL_BYTES.search(source) is not None

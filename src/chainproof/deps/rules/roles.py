@@ -67,22 +67,19 @@ def classify(path: str, kind: TargetKind) -> FileRole:
     parts = path.split("/")[:-1]
     if _TEST_FILE.match(name) or any(p in _TEST_DIRS for p in parts):
         return FileRole.TEST
-    if kind is TargetKind.SDIST and _sdist_tooling(path.split("/")[1:]):
+    if kind is TargetKind.SDIST and _sdist_benchmark(path.split("/")[1:-1]):
         return FileRole.TEST
     return FileRole.MODULE
 
 
-def _sdist_tooling(parts: list[str]) -> bool:
-    """A script of the source tree rather than package code: under a benchmarks directory, or on a
-    path no `import` statement can name (`tools/pre-commit-hook.py`, `vendored-meson/...`).
+def _sdist_benchmark(dirs: list[str]) -> bool:
+    """A benchmark script of the source tree rather than package code (only in sdists, whose trees
+    carry a project's whole tooling; in a wheel or an environment every file is installed).
 
-    Only in sdists, whose trees carry a project's whole tooling; in a wheel or an environment every
-    file is installed, and `importlib.import_module("odd-name")` can still load it.
+    A folder whose name is no identifier is not tooling for that: `package_dir` can install it as
+    a package, and malware hides its payload in `pkg-name/__init__.py` to pass for a test.
     """
-    *dirs, name = parts
-    if any(d in _BENCH_DIRS for d in dirs):
-        return True
-    return not all(p.isidentifier() for p in [*dirs, name.removesuffix(".py")])
+    return any(d in _BENCH_DIRS for d in dirs)
 
 
 MAX_HOOK_BYTES = 1024 * 1024
