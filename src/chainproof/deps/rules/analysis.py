@@ -459,7 +459,7 @@ class _Analyzer:
             scope.net.update(names)
         if isinstance(value, ast.Call) and self._opened_for_write(value):
             for n in names:
-                scope.files[n] = value.args[0]
+                scope.files[n] = value.args[0] if value.args else value
         if self.cred_capable and self._is_cred_source(value, scope):
             scope.cred.update(names)
 
@@ -525,6 +525,10 @@ class _Analyzer:
 
     def _opened_for_write(self, call: ast.Call, q: str | None = None) -> bool:
         q = (self.qualname(call.func) or "") if q is None else q
+        if q == "tempfile.NamedTemporaryFile":
+            # Opened for writing unless a mode says otherwise (the default is w+b).
+            mode = next((k.value for k in call.keywords if k.arg == "mode"), None)
+            return mode is None or bool(_WRITE_MODES.search(_literal_str(mode) or "+"))
         if q not in ("open", "io.open", "os.fdopen", "codecs.open") or not call.args:
             return False
         mode = (
@@ -618,8 +622,16 @@ class _Analyzer:
             self.dropped[key] = self.dropped.get(key, False) or hidden
         if isinstance(path, ast.Name):
             self.dropped_names[(self.owner, path.id)] = hidden
+        handle = node.func.value if isinstance(node.func, ast.Attribute) else None
+        if isinstance(handle, ast.Name):
+            self.dropped_names[(self.owner, handle.id)] = hidden  # `tmp.name` names the file too
         if isinstance(content, ast.Constant):
-            if (text := _literal_str(content)) is not None and "\n" in text:
+            text = (
+                content.value.decode("utf-8", "replace")
+                if isinstance(content.value, bytes)
+                else content.value
+            )
+            if isinstance(text, str) and len(text) >= MIN_PAYLOAD:
                 self._nested(text, node, False)
         elif content is not None and (data := _static_decode(content, scope, self, MAX_NESTING * 4)):
             self._nested(data.decode("utf-8", "replace"), node, False)
@@ -656,7 +668,7 @@ class _Analyzer:
         if not isinstance(func, ast.Attribute) or func.attr not in ("write", "writelines"):
             return None
         if isinstance(func.value, ast.Call) and self._opened_for_write(func.value):
-            return func.value.args[0]
+            return func.value.args[0] if func.value.args else func.value
         if isinstance(func.value, ast.Name):
             return scope.files.get(func.value.id)
         return None
