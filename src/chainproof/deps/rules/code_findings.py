@@ -360,7 +360,8 @@ def _cmdclass_findings(where: Where, a: Analysis) -> Iterator[Finding]:
         if cls not in a.class_spans or command not in _INSTALL_COMMANDS | _BUILD_COMMANDS:
             continue
         _bases, first, last = a.class_spans[cls]
-        inside = [h for h in a.hits if first <= h.line <= last]
+        spans = [(first, last), *a.command_helpers.get(cls, ())]
+        inside = [h for h in a.hits if any(lo <= h.line <= hi for lo, hi in spans)]
         risky = [
             h
             for h in inside

@@ -68,5 +68,7 @@ class Analysis:
     """setup.py command name -> class name, from `cmdclass={...}`."""
     assigns_state: bool = False
     """Writes into `os.environ`, `sys.modules` or builtins: changes what every later import sees."""
+    command_helpers: Mapping[str, tuple[tuple[int, int], ...]] = field(default_factory=dict)
+    """setup.py command class -> line spans of the module functions its methods call."""
     channels: tuple[str, ...] = ()
     """Exfiltration channels the file names (request catchers, webhooks with their secret, pastes)."""

@@ -123,12 +123,24 @@ def run_at_import(tree: ast.Module) -> set[int]:
             heads.append(s.iter)
         elif isinstance(s, ast.With):
             heads.extend(item.context_expr for item in s.items)
-    todo = list(_called_names([*top, *heads]))
-    running: set[int] = set()
-    while todo and len(running) < MAX_FOLLOWED:
+    return {id(f) for f in _follow(list(_called_names([*top, *heads])), defs)}
+
+
+def _follow(todo: list[str], defs: dict[str, ast.FunctionDef | ast.AsyncFunctionDef]) -> list[ast.AST]:
+    """The module functions these names call, and those they call in turn (at most MAX_FOLLOWED)."""
+    reached: dict[int, ast.AST] = {}
+    while todo and len(reached) < MAX_FOLLOWED:
         func = defs.get(todo.pop())
-        if func is None or id(func) in running:
+        if func is None or id(func) in reached:
             continue
-        running.add(id(func))
+        reached[id(func)] = func
         todo.extend(_called_names(list(func.body)))
-    return running
+    return list(reached.values())
+
+
+def called_from_class(tree: ast.Module, cls: ast.ClassDef) -> list[tuple[int, int]]:
+    """Line spans of the module functions a class's methods call (a replaced setup.py command that
+    calls a helper runs that helper at install)."""
+    bodies: list[ast.AST] = [s for m in cls.body if isinstance(m, _FUNCTIONS) for s in m.body]
+    reached = _follow(list(_called_names(bodies)), _definitions(tree))
+    return [(f.lineno, f.end_lineno or f.lineno) for f in reached if isinstance(f, _FUNCTIONS)]
