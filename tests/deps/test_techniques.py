@@ -366,3 +366,41 @@ def test_an_install_command_calling_a_helper_that_prints_stays_low(tmp_path: Pat
     body = "    print('thanks for installing on', platform.platform())\n"
     found = scan(tmp_path, {"pkg-1.0/setup.py": INSTALL_WITH_HELPER.format(body=body)})
     assert worst(found, "install-cmdclass") is Severity.LOW
+
+
+# --- code that runs when run as a program, not on import ---------------------------------------
+
+SCRIPT = (
+    "#!/usr/bin/env python3\nimport subprocess, sys\n"
+    "def main():\n    subprocess.check_call(sys.argv[1:])\nmain()\n"
+)
+
+
+def test_a_packages_main_module_runs_when_run_not_on_import(tmp_path: Path) -> None:
+    found = scan(tmp_path, {"tool/__main__.py": SCRIPT}, TargetKind.WHEEL)
+    assert worst(found) < Severity.HIGH
+
+
+def test_a_script_with_a_shebang_in_an_sdist_tree_runs_when_run(tmp_path: Path) -> None:
+    found = scan(tmp_path, {"p-1.0/tools/ci/push_docs.py": SCRIPT})
+    assert worst(found) < Severity.HIGH
+
+
+@pytest.mark.parametrize("path", ["p-1.0/pkg/__init__.py", "pkg/helper.py"])
+def test_a_shebang_does_not_excuse_package_code(tmp_path: Path, path: str) -> None:
+    # An sdist package's __init__ and any installed module (a wheel) still run on import.
+    kind = TargetKind.SDIST if path.startswith("p-1.0/") else TargetKind.WHEEL
+    found = scan(tmp_path, {path: SCRIPT}, kind)
+    assert worst(found, "code-exec-at-import") is Severity.HIGH
+
+
+def test_a_fixed_probe_command_with_format_characters_is_medium(tmp_path: Path) -> None:
+    # The matplotlib/scikit-image shapes: literal lists whose words carry %, {} or commas.
+    module = (
+        "import subprocess\n"
+        "def probe():\n"
+        "    return subprocess.check_output(['git', 'log', '-1', '--format=\"%h %aI\"'])\n"
+        "VERSION = probe()\n"
+    )
+    found = scan(tmp_path, {"pkg/__init__.py": module}, TargetKind.WHEEL)
+    assert worst(found, "code-exec-at-import") is Severity.MEDIUM

@@ -827,14 +827,13 @@ class _Analyzer:
                 self.cmdclass[name] = target.rsplit(".", 1)[-1]
 
 
-_PLAIN_WORD = re.compile(r"[\w./=-][\w./= -]*")
-
-
 def _plain_words(node: ast.AST) -> bool:
-    """A command written as a fixed list of plain words (`('git', 'describe')`), nothing computed."""
+    """A command written as a fixed list of literal words (`('git', 'log', '--format=%h')`,
+    `['nvidia-smi', '--query-gpu=compute_cap']`), nothing computed and nothing of a launcher."""
     if not isinstance(node, (ast.List, ast.Tuple)) or not node.elts:
         return False
-    return all((s := _literal_str(e)) is not None and _PLAIN_WORD.fullmatch(s) for e in node.elts)
+    words = [_literal_str(e) for e in node.elts]
+    return all(w is not None and not _SUSPICIOUS_COMMAND.search(w) for w in words)
 
 
 def _fileno(node: ast.AST) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from chainproof._internal.text import plural
 from chainproof.deps.model import Finding, Severity
@@ -63,11 +63,28 @@ def findings_for(where: Where, a: Analysis) -> Iterator[Finding]:
     """Findings for one analysed Python file (one per rule, line and message: a payload written
     out several times is one finding)."""
     seen: set[tuple[str, int | None, str]] = set()
+    if _program(where):
+        a = replace(a, hits=tuple(replace(h, import_time=False) for h in a.hits))
     for found in _all_findings(where, a):
         key = (found.rule, found.line, found.message)
         if key not in seen:
             seen.add(key)
             yield found
+
+
+_SDIST_ROOT = re.compile(r"[^/]+-\d[^/]*/")
+"""An sdist's `name-version/` root: no importable package has a `-` in its name."""
+
+
+def _program(where: Where) -> bool:
+    """A file whose module-level code runs when someone runs it as a program, never on import:
+    `__main__.py` (run by `python -m`), and in an sdist's tree a script that starts with a `#!` line
+    (a package's `__init__.py` is never one)."""
+    name = where.path.rsplit("/", 1)[-1]
+    if name == "__main__.py":
+        return True
+    script = bool(where.lines) and where.lines[0].startswith(b"#!") and name != "__init__.py"
+    return script and _SDIST_ROOT.match(where.path) is not None
 
 
 def _all_findings(where: Where, a: Analysis) -> Iterator[Finding]:
