@@ -10,11 +10,14 @@ from pathlib import Path
 
 import pytest
 from corpus import tree_of
+from deps_support import make_wheel
 
+from chainproof.deps.capabilities import Kind, capabilities
 from chainproof.deps.files import TargetKind
 from chainproof.deps.model import Finding, Severity
 from chainproof.deps.rules.base import ScanContext
 from chainproof.deps.rules.code import code_rules
+from chainproof.deps.targets.archive import open_archive
 
 
 def scan(tmp_path: Path, files: dict[str, str], kind: TargetKind = TargetKind.SDIST) -> list[Finding]:
@@ -404,3 +407,13 @@ def test_a_fixed_probe_command_with_format_characters_is_medium(tmp_path: Path) 
     )
     found = scan(tmp_path, {"pkg/__init__.py": module}, TargetKind.WHEEL)
     assert worst(found, "code-exec-at-import") is Severity.MEDIUM
+
+
+def test_a_second_stage_is_an_exec_capability_for_release_diffs(tmp_path: Path) -> None:
+    module = (
+        "import subprocess\nwith open('stage.py', 'w') as f:\n    f.write('print(1)')\n"
+        "subprocess.call(['python', 'stage.py'])\n"
+    )
+    caps = capabilities(open_archive(make_wheel(tmp_path, "pkg", "1.0", {"pkg/__init__.py": module})))
+    dropped = [c for c in caps if c.kind is Kind.EXEC and c.detail.startswith("runs a file it wrote")]
+    assert [c.strong for c in dropped] == [True]
