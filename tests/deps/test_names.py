@@ -268,3 +268,11 @@ def test_tests_do_not_make_a_hollow_package_real(tmp_path: Path) -> None:
     )
     [found] = name_rule(ctx)
     assert found.severity is Severity.HIGH
+
+
+def test_a_compiled_extension_is_code_of_its_own(tmp_path: Path) -> None:
+    ctx = owned_context(
+        tmp_path, "gensmi", {"gensmi/__init__.py": "", "gensmi/_core.cpython-311-x86_64-linux-gnu.so": "x"}
+    )
+    [found] = name_rule(ctx)
+    assert found.severity is Severity.MEDIUM

@@ -204,6 +204,9 @@ def hollow_distributions(ctx: ScanContext) -> set[str]:
     """
     sizes: dict[str, int] = {}
     for path, dist in ctx.owners.items():
+        if path.endswith((".so", ".pyd")) or ".so." in path.rsplit("/", 1)[-1]:
+            sizes[dist.name] = sizes.get(dist.name, 0) + HOLLOW_BYTES + 1  # compiled code is code
+            continue
         if not path.endswith(".py") or classify(path, ctx.tree.kind) is not FileRole.MODULE:
             continue
         try:
