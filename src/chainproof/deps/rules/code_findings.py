@@ -80,6 +80,8 @@ def _program(where: Where) -> bool:
     """A file whose module-level code runs when someone runs it as a program, never on import:
     `__main__.py` (run by `python -m`), and in an sdist's tree a script that starts with a `#!` line
     (a package's `__init__.py` is never one)."""
+    if where.role is not FileRole.MODULE:
+        return False  # setup scripts and hooks carry `#!` lines too, and run all the same
     name = where.path.rsplit("/", 1)[-1]
     if name == "__main__.py":
         return True
