@@ -11,38 +11,31 @@ from __future__ import annotations
 import ast
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from chainproof.deps.rules.calls import (
     _ANY_CREDENTIAL,
-    _CODEC_NAMES,
-    _FILE_READS,
     _IPV4,
-    _KEYED_METHODS,
     _PROCESS_PREFIXES,
     _READERS,
     _SENDING,
     _SUSPICIOUS_COMMAND,
-    _TRACKED,
     _URL,
-    _WRITE_MODES,
     CREDENTIAL_PATTERNS,
-    DECODERS,
     ENCODERS,
     EXEC_SINKS,
     MIN_PAYLOAD,
-    NETWORK_CALLS,
     PROCESS_CALLS,
-    _tracked,
     exfil_channel,
     names_channel,
 )
-from chainproof.deps.rules.decoding import LocalDecoder, _static_decode, local_decoder
+from chainproof.deps.rules.decoding import _static_decode
 from chainproof.deps.rules.dropped import input_file, keys_of, names_key
-from chainproof.deps.rules.folding import built_text, fold_str
+from chainproof.deps.rules.folding import built_text
 from chainproof.deps.rules.hits import Analysis, Hit, HitKind
-from chainproof.deps.rules.prefilter import CRED, ENVIRON, NET, Marks
+from chainproof.deps.rules.prefilter import Marks
 from chainproof.deps.rules.reach import called_from_class, dead_test, module_constants, run_at_import
+from chainproof.deps.rules.resolve import _Resolver
 from chainproof.deps.rules.syntax import (
     _FIELDS,
     _NODE_FLAGS,
@@ -54,7 +47,6 @@ from chainproof.deps.rules.syntax import (
     _literal_str,
     _node_flags,
     _Scope,
-    _strip_builtins,
     _walk,
 )
 
@@ -66,10 +58,13 @@ MAX_NESTING = 3
 Reanalyze = Callable[..., Analysis | None]
 
 
-class _Analyzer:
+class _Analyzer(_Resolver):
+    """One file's walk: what each call does, in which scope, and whether it runs at import."""
+
     def __init__(  # noqa: PLR0917 - built in one place, by code.analyze_source
         self, tree: ast.Module, depth: int, source: bytes, nested: _Budget, found: int, reanalyze: Reanalyze
     ) -> None:
+        super().__init__(source, found)
         self.tree = tree
         self.reanalyze = reanalyze
         """`code.analyze_source`: nested code (exec literals, decoded payloads) is analysed alike."""
@@ -77,17 +72,8 @@ class _Analyzer:
         self.nested = nested
         self.module_only = False
         self.skip_quiet = False
-        self.source = source
         self._line_ends: list[int] | None = None
         self._marks: Marks | None = None
-        self.aliases: dict[str, str] = {}
-        self.renamed: set[str] = set()
-        """Names bound to a tracked API under another name (`run = exec`, `import subprocess as sp`)."""
-        self._renamed_re: re.Pattern[bytes] | None = None
-        # Most files never touch the environment or the network: skip those flow checks for them.
-        self.env_capable = bool(found & ENVIRON)
-        self.net_capable = bool(found & NET)
-        self.cred_capable = bool(found & CRED)
         self.docstrings: set[int] = set()
         """ids of bare string statements (docstrings): text, never a path the code uses."""
         # Statement positions only matter to the whitespace rule, and only on long lines.
@@ -95,13 +81,13 @@ class _Analyzer:
         self.starts: set[tuple[int, int]] = set()
         self.hits: list[Hit] = []
         self.calls: set[str] = set()
-        self.imports: set[str] = set()
         self.credentials: dict[str, int] = {}
         self.hosts: list[str] = []
         self.cmdclass: dict[str, str] = {}
         self.classes: dict[str, tuple[tuple[str, ...], int, int]] = {}
         self.assigns_state = False
         self.owner = 0
+        """First line of the function being walked (0: module level): tells flows within one function."""
         self.channels: list[str] = []
         self.class_nodes: dict[str, ast.ClassDef] = {}
         self.commands: list[tuple[ast.Call, str, bool, int, set[str], list[str]]] = []
@@ -111,9 +97,6 @@ class _Analyzer:
         had been decoded first."""
         self.dropped_names: dict[tuple[int, str], bool] = {}
         """The same for variables holding such a path, by function (a name means nothing elsewhere)."""
-        self.local_decoders: dict[str, LocalDecoder] = {}
-        """Functions of this file that wrap a decoder (`def b64d(s): ...`): calls to them decode."""
-        """First line of the function being walked (0: module level): tells flows within one function."""
 
     def run(self) -> Analysis:
         """One pre-order pass in source order; each function body gets its own scope.
@@ -205,165 +188,6 @@ class _Analyzer:
             self._renamed_re = re.compile(rb"(?<![A-Za-z0-9_])(?:" + words + rb")(?![A-Za-z0-9_])")
         return self._renamed_re.search(self.source, start, end) is None
 
-    # -- names ----------------------------------------------------------------------------
-
-    def qualname(self, node: ast.AST) -> str | None:
-        """The dotted name a call target resolves to through imports, `__import__` and getattr."""
-        if isinstance(node, ast.Name):
-            return _strip_builtins(self.aliases.get(node.id, node.id))
-        if isinstance(node, ast.Attribute):
-            base = self.qualname(node.value)
-            return _strip_builtins(f"{base}.{node.attr}") if base else None
-        if isinstance(node, ast.Subscript):
-            key = _literal_str(node.slice)
-            base = self.qualname(node.value)
-            return _strip_builtins(f"{base}.{key}") if base and key else None
-        if isinstance(node, ast.Constant):
-            return (
-                "<str>"
-                if isinstance(node.value, str)
-                else "<bytes>"
-                if isinstance(node.value, bytes)
-                else None
-            )
-        if isinstance(node, ast.Call):
-            func = self.qualname(node.func)
-            arg = self._folded(node.args[0]) if node.args else None
-            if func == "__import__" and arg:
-                return arg.split(".")[0]
-            if func == "importlib.import_module" and arg:
-                return arg
-            if func == "getattr" and len(node.args) >= 2:
-                base = self.qualname(node.args[0])
-                attr = self._folded(node.args[1])
-                return _strip_builtins(f"{base}.{attr}") if base and attr else None
-            if func in ("globals", "vars", "locals"):
-                return "__builtins__"
-            if func == "eval" and arg and arg.isidentifier():
-                return _strip_builtins(self.aliases.get(arg, arg))  # `eval('exec')` is exec itself
-        return None
-
-    def _folded(self, node: ast.AST) -> str | None:
-        """A name spelled so no word search finds it: `'ex' + 'ec'`, `'cexe'[::-1]`, character codes."""
-        text = _literal_str(node)
-        if text is not None or isinstance(node, (ast.Name, ast.Constant)):
-            return text
-        return fold_str(node, self.qualname, _Budget(512))
-
-    # -- decoding layers ------------------------------------------------------------------
-
-    def layers(
-        self, node: ast.AST, scope: _Scope, seen: frozenset[str] = frozenset(), budget: _Budget | None = None
-    ) -> int:
-        """How many decoding steps stand between literal data and this expression."""
-        budget = budget or _Budget()
-        if not budget.spend():
-            return 0
-        if isinstance(node, ast.Name):
-            value = scope.lookup(node.id)
-            if value is None or node.id in seen:
-                return 0
-            return self.layers(value, scope, seen | {node.id}, budget)
-        if isinstance(node, ast.Call):
-            parts: list[ast.AST] = [*node.args, *(k.value for k in node.keywords)]
-            if isinstance(node.func, ast.Attribute):
-                parts.append(node.func.value)
-            inner = max((self.layers(p, scope, seen, budget) for p in parts), default=0)
-            return inner + 1 if self._is_decoder(node) else inner
-        if isinstance(node, ast.Subscript):
-            inner = self.layers(node.value, scope, seen, budget)
-            sl = node.slice
-            # `text[::-1]` hides a literal; reversing a runtime list (of names, of parts) hides nothing.
-            reversed_ = isinstance(sl, ast.Slice) and isinstance(sl.step, ast.UnaryOp)
-            return inner + 1 if reversed_ and self.embedded(node.value, scope) else inner
-        if isinstance(
-            node, (ast.BinOp, ast.BoolOp, ast.JoinedStr, ast.FormattedValue, ast.Starred, ast.List, ast.Tuple)
-        ):
-            return max((self.layers(c, scope, seen, budget) for c in ast.iter_child_nodes(node)), default=0)
-        return 0
-
-    def embedded(
-        self, node: ast.AST, scope: _Scope, seen: frozenset[str] = frozenset(), budget: _Budget | None = None
-    ) -> bool:
-        """Whether the data comes from the package itself: a long literal or a file it reads.
-
-        Malware carries its payload; code that decodes what it receives at run time (a pickled
-        reply from a child process, a parameter) is a different, much weaker signal.
-        """
-        budget = budget or _Budget()
-        if not budget.spend():
-            return False
-        if isinstance(node, ast.Constant):
-            return isinstance(node.value, (str, bytes)) and len(node.value) >= MIN_PAYLOAD
-        if isinstance(node, ast.Name):
-            value = scope.lookup(node.id)
-            return (
-                value is not None
-                and node.id not in seen
-                and self.embedded(value, scope, seen | {node.id}, budget)
-            )
-        if isinstance(node, ast.Call):
-            func = node.func
-            if isinstance(func, ast.Attribute) and func.attr in _FILE_READS:
-                # A file that ships beside the module (found through __file__), not a cache the
-                # library wrote itself at run time.
-                return self._beside_module(func.value, scope, seen, budget)
-            if self.qualname(func) in ("pkgutil.get_data", "importlib.resources.read_binary"):
-                return True
-            if (
-                isinstance(func, ast.Attribute)
-                and func.attr in _KEYED_METHODS
-                and not (isinstance(func.value, ast.Name) and func.value.id in self.aliases)
-            ):
-                # `d.get("__pickle__")`, `text.encode("raw_unicode_escape")`: the literal is a key
-                # or a codec name; the data is the object (a module's `codecs.decode(x, ..)` is not).
-                return self.embedded(func.value, scope, seen, budget)
-            # The data of `decode(x)` is x, of `x.decode()` is x, of `map(chr, x)` is x: short
-            # literals (codec names, separators) never count, so both places can be looked at.
-            data: list[ast.AST] = [*node.args, *([func.value] if isinstance(func, ast.Attribute) else [])]
-            return any(self.embedded(d, scope, seen, budget) for d in data)
-        if isinstance(node, (ast.BinOp, ast.BoolOp, ast.JoinedStr, ast.FormattedValue, ast.Starred)):
-            return any(self.embedded(c, scope, seen, budget) for c in ast.iter_child_nodes(node))
-        if isinstance(node, (ast.List, ast.Tuple, ast.Set)):
-            # A list of numbers (chr codes, xor'ed bytes) is embedded data once it is long enough.
-            return len(node.elts) >= MIN_PAYLOAD or any(
-                self.embedded(e, scope, seen, budget) for e in node.elts
-            )
-        if isinstance(node, (ast.GeneratorExp, ast.ListComp)):
-            return any(self.embedded(g.iter, scope, seen, budget) for g in node.generators)
-        if isinstance(node, ast.Subscript):
-            return self.embedded(node.value, scope, seen, budget)
-        return False
-
-    def _beside_module(self, node: ast.AST, scope: _Scope, seen: frozenset[str], budget: _Budget) -> bool:
-        for n in _walk(node):
-            if isinstance(n, ast.Name):
-                if n.id in ("__file__", "__path__", "__spec__"):
-                    return True
-                value = scope.lookup(n.id)
-                if value is None or n.id in seen or not budget.spend():
-                    continue
-                if self._beside_module(value, scope, seen | {n.id}, budget):
-                    return True
-        return False
-
-    def _is_decoder(self, call: ast.Call, q: str | None = None) -> bool:
-        """`q`: the call's resolved name, when the caller has it already (resolving is not free)."""
-        q = (self.qualname(call.func) or "") if q is None else q
-        if q in DECODERS or q in self.local_decoders:
-            return True
-        if q.endswith(".decode") and call.args and (_literal_str(call.args[0]) or "").lower() in _CODEC_NAMES:
-            return True
-        arg = call.args[0] if call.args else None
-        if q == "<str>.join" and arg is not None:
-            # ''.join(chr(c) for c in ...) / ''.join(map(chr, ...)): text rebuilt from numbers.
-            return any(isinstance(n, ast.Name) and n.id == "chr" for n in _walk(arg)) or (
-                built_text(call, self.qualname, _Budget(len(self.source) // 4 + 64)) is not None
-            )
-        if q in ("bytes", "bytearray") and isinstance(arg, (ast.GeneratorExp, ast.ListComp, ast.Call)):
-            return any(isinstance(n, ast.BinOp) for n in _walk(arg)) or isinstance(arg, ast.Call)
-        return False
-
     # -- scopes ---------------------------------------------------------------------------
 
     def _visit(self, node: ast.AST, scope: _Scope, now: bool) -> None:
@@ -392,26 +216,6 @@ class _Analyzer:
             self.classes[node.name] = (bases, node.lineno, node.end_lineno or node.lineno)
             self.class_nodes[node.name] = node
 
-    def _import(self, node: ast.Import | ast.ImportFrom) -> None:
-        if isinstance(node, ast.Import):
-            for a in node.names:
-                top = a.name.split(".")[0]
-                self._set_alias(a.asname or top, a.name if a.asname else top)
-            self.imports.update(a.name for a in node.names)
-            return
-        if node.module and not node.level:
-            for a in node.names:
-                self._set_alias(a.asname or a.name, f"{node.module}.{a.name}")
-        self.imports.add("." * node.level + (node.module or ""))
-
-    def _set_alias(self, name: str, target: str) -> None:
-        self.aliases[name] = target
-        # A new name for an API a rule tracks makes its calls invisible to the prefilter's words:
-        # a function body that uses the name has to be walked.
-        if name != target and _tracked(_strip_builtins(target)) and name not in self.renamed:
-            self.renamed.add(name)
-            self._renamed_re = None
-
     def _assign(
         self, node: ast.Assign | ast.AnnAssign | ast.AugAssign | ast.NamedExpr, scope: _Scope
     ) -> None:
@@ -432,27 +236,6 @@ class _Analyzer:
                     self.assigns_state = True
             self._bind(target, value, scope)
 
-    def _maybe_decoder(self, name: str, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
-        """Register a short function (or lambda) around a decoding call as a decoder of its own."""
-        shape = local_decoder(node)
-        if shape is None:
-            return
-        parts: list[ast.AST] = [shape.result, *(v for _n, v in shape.assigns)]
-        if any(isinstance(n, ast.Call) and self._is_decoder(n) for p in parts for n in _walk(p)):
-            self.local_decoders[name] = shape
-            # Bodies that call it name no decoder the prefilter knows: they must be walked.
-            self.renamed.add(name)
-            self._renamed_re = None
-
-    def _alias(self, name: str, value: ast.AST) -> None:
-        """`run = exec`, `b = base64.b64decode`: the new name calls the same thing."""
-        if isinstance(value, ast.Lambda):
-            self._maybe_decoder(name, value)
-        if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
-            q = self.qualname(value)
-            if q in _TRACKED or (q or "").startswith(_PROCESS_PREFIXES):
-                self._set_alias(name, q or "")
-
     def _bind(self, target: ast.AST, value: ast.AST, scope: _Scope) -> None:
         # A plain name is by far the most common target: no walk needed for it.
         names = (
@@ -469,81 +252,6 @@ class _Analyzer:
                 scope.files[n] = value.args[0] if value.args else value
         if self.cred_capable and self._is_cred_source(value, scope):
             scope.cred.update(names)
-
-    def _is_cred_source(self, node: ast.AST, scope: _Scope, budget: _Budget | None = None) -> bool:
-        """A value built from a credential location: a literal, or a name (or list) holding one."""
-        for n in _walk(node):
-            if isinstance(n, ast.Constant) and isinstance(n.value, str) and _ANY_CREDENTIAL.search(n.value):
-                return True
-            if isinstance(n, ast.Name):
-                chain: _Scope | None = scope
-                while chain is not None:
-                    if n.id in chain.cred:
-                        return True
-                    chain = chain.parent
-                budget = budget or _Budget(32)
-                value = scope.lookup(n.id)
-                if value is not None and budget.spend() and self._is_cred_source(value, scope, budget):
-                    return True
-        return False
-
-    def _refs(self, node: ast.AST, names: set[str]) -> bool:
-        if not names:
-            return False
-        for n in _walk(node):
-            if isinstance(n, ast.Name) and n.id in names:
-                return True
-            if isinstance(n, ast.Constant) and isinstance(n.value, str) and n.value in names:
-                return True
-        return False
-
-    def _is_env_source(self, node: ast.AST, scope: _Scope) -> bool:
-        """A bulk copy of the environment: every variable, not one looked up by name."""
-        if not self.env_capable:
-            return False
-        if self._refs(node, scope.env):
-            return True
-        for n in _walk(node):
-            if isinstance(n, ast.Dict) and any(
-                k is None and self.qualname(v) == "os.environ" for k, v in zip(n.keys, n.values, strict=True)
-            ):
-                return True
-            if not isinstance(n, ast.Call):
-                continue
-            q = self.qualname(n.func)
-            if q in ("os.environ.copy", "os.environ.items", "os.environ.values", "os.environ.keys"):
-                return True
-            if q in ("dict", "json.dumps", "str", "repr", "list", "sorted", "pickle.dumps") and any(
-                self.qualname(a) == "os.environ" for a in n.args
-            ):
-                return True
-        return self.qualname(node) == "os.environ"
-
-    def _is_net_source(self, node: ast.AST, scope: _Scope) -> bool:
-        if self._refs(node, scope.net):
-            return True
-        if not self.net_capable:
-            return False
-        return any(isinstance(n, ast.Call) and self._is_network(n) for n in _walk(node))
-
-    def _is_network(self, call: ast.Call, q: str | None = None) -> bool:
-        q = (self.qualname(call.func) or "") if q is None else q
-        return q in NETWORK_CALLS
-
-    def _opened_for_write(self, call: ast.Call, q: str | None = None) -> bool:
-        q = (self.qualname(call.func) or "") if q is None else q
-        if q == "tempfile.NamedTemporaryFile":
-            # Opened for writing unless a mode says otherwise (the default is w+b).
-            mode = next((k.value for k in call.keywords if k.arg == "mode"), None)
-            return mode is None or bool(_WRITE_MODES.search(_literal_str(mode) or "+"))
-        if q not in ("open", "io.open", "os.fdopen", "codecs.open") or not call.args:
-            return False
-        mode = (
-            call.args[1]
-            if len(call.args) > 1
-            else next((k.value for k in call.keywords if k.arg == "mode"), None)
-        )
-        return bool(_WRITE_MODES.search(_literal_str(mode) or ""))
 
     # -- calls ----------------------------------------------------------------------------
 
@@ -704,11 +412,6 @@ class _Analyzer:
             return
         self._text(text[:4096], node.lineno, True)
         self._hit(HitKind.OBFUSCATED, node, now, detail=" ".join(text.split())[:60])
-
-    def _strings(self, node: ast.AST) -> Iterator[str]:
-        for n in _walk(node):
-            if (text := _literal_str(n)) is not None:
-                yield text
 
     def _exec(self, node: ast.Call, now: bool, scope: _Scope) -> None:
         code = node.args[0]

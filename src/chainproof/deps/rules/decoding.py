@@ -18,7 +18,7 @@ from chainproof.deps.rules.folding import fold_str
 from chainproof.deps.rules.syntax import _Budget, _literal_str, _Scope
 
 if TYPE_CHECKING:
-    from chainproof.deps.rules.analysis import _Analyzer
+    from chainproof.deps.rules.resolve import _Resolver
 
 MAX_DECODED = 256 * 1024
 
@@ -107,7 +107,7 @@ def _text_codec(node: ast.Call) -> bool:
     return codec is not None and codec.lower() in _TEXT_CODECS
 
 
-def _static_decode(node: ast.AST, scope: _Scope, an: _Analyzer, budget: int) -> bytes | None:
+def _static_decode(node: ast.AST, scope: _Scope, an: _Resolver, budget: int) -> bytes | None:
     """The bytes a chain of pure decoding calls over a literal produces, or None."""
     if budget <= 0:
         return None
@@ -124,7 +124,7 @@ def _static_decode(node: ast.AST, scope: _Scope, an: _Analyzer, budget: int) -> 
     return _decode_call(node, scope, an, budget) if isinstance(node, ast.Call) else None
 
 
-def _decode_call(node: ast.Call, scope: _Scope, an: _Analyzer, budget: int) -> bytes | None:
+def _decode_call(node: ast.Call, scope: _Scope, an: _Resolver, budget: int) -> bytes | None:
     q = an.qualname(node.func) or ""
     if _text_codec(node) and isinstance(node.func, ast.Attribute):
         return _static_decode(node.func.value, scope, an, budget - 1)
