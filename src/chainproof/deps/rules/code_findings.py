@@ -185,11 +185,15 @@ def _plain_command(where: Where, hit: Hit) -> bool:
 
 def _flow_findings(where: Where, a: Analysis) -> Iterator[Finding]:
     for h in _first(a.hits, HitKind.DROPPED_EXEC):
-        # A build tool writing a script template and running it on request is ordinary; hidden text
-        # written, or anything written and launched at install or import, is a second stage.
-        sev = (
-            Severity.CRITICAL if _runs_early(where, h) else Severity.HIGH if h.suspicious else Severity.MEDIUM
-        )
+        # A build tool writing a script template and running it on request is ordinary (and in a
+        # file that names only a process, function bodies are not even read); hidden text written,
+        # or anything written and launched at install or import, is a second stage.
+        if _runs_early(where, h):
+            sev = Severity.CRITICAL
+        elif h.suspicious:
+            sev = Severity.HIGH
+        else:
+            continue  # a plain file written and run on request: what build tools do
         yield _finding(
             where,
             "code-dropped-exec",
@@ -339,8 +343,10 @@ def _obfuscation_findings(where: Where, a: Analysis) -> Iterator[Finding]:
     elif any(h.import_time for h in hidden) and any(h.import_time for h in capable):
         sev, when = Severity.HIGH, "at import, beside code that acts on the machine"
     else:
-        sev = Severity.MEDIUM if count >= 3 else Severity.LOW
-        when = "in its code"
+        # In a module, hidden text alone is a table or a puzzle, not a payload: reported only
+        # together with something it can act through, both at import (which is also all the code
+        # rules read of a file that names nothing else they key on).
+        return
     shown = "; ".join(dict.fromkeys(repr(h.detail) for h in hidden[:3]))
     yield _finding(
         where,
