@@ -228,3 +228,51 @@ def test_private_versions_that_do_not_parse_lose_to_any_public_one() -> None:
 )
 def test_a_name_on_one_index_only_is_no_risk(private: tuple[str, ...], public: tuple[str, ...]) -> None:
     assert dependency_confusion("acme", IndexAnswer(PRIVATE, private), IndexAnswer(PUBLIC, public)) is None
+
+
+# --- typosquats of less popular projects that carry no code ---------------------------------------
+
+
+def owned_context(tmp_path: Path, name: str, files: dict[str, str]) -> ScanContext:
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    d = Distribution(name, "0.1", f"{name}-0.1", str(tmp_path))
+    return ScanContext(DirectoryTree(tmp_path, TargetKind.SDIST), (d,), dict.fromkeys(files, d))
+
+
+def test_a_squat_of_a_lesser_project_with_an_empty_package_is_high(tmp_path: Path) -> None:
+    assert popular().rank["gensim"] > 1000
+    ctx = owned_context(
+        tmp_path, "gensmi", {"gensmi-0.1/gensmi/__init__.py": "", "gensmi-0.1/setup.py": "x = 1\n" * 500}
+    )
+    [found] = name_rule(ctx)
+    assert found.severity is Severity.HIGH
+    assert "no code of its own" in found.message
+
+
+def test_a_squat_of_a_lesser_project_with_code_of_its_own_stays_medium(tmp_path: Path) -> None:
+    code = "def similarity(a, b):\n    return len(set(a) & set(b)) / max(len(set(a) | set(b)), 1)\n" * 4
+    ctx = owned_context(
+        tmp_path, "gensmi", {"gensmi-0.1/gensmi/__init__.py": code, "gensmi-0.1/setup.py": "x = 1\n"}
+    )
+    [found] = name_rule(ctx)
+    assert found.severity is Severity.MEDIUM
+
+
+def test_tests_do_not_make_a_hollow_package_real(tmp_path: Path) -> None:
+    ctx = owned_context(
+        tmp_path,
+        "gensmi",
+        {"gensmi-0.1/gensmi/__init__.py": "", "gensmi-0.1/tests/test_x.py": "def test():\n    pass\n" * 40},
+    )
+    [found] = name_rule(ctx)
+    assert found.severity is Severity.HIGH
+
+
+def test_a_compiled_extension_is_code_of_its_own(tmp_path: Path) -> None:
+    ctx = owned_context(
+        tmp_path, "gensmi", {"gensmi/__init__.py": "", "gensmi/_core.cpython-311-x86_64-linux-gnu.so": "x"}
+    )
+    [found] = name_rule(ctx)
+    assert found.severity is Severity.MEDIUM

@@ -393,10 +393,16 @@ def test_decoded_payloads_are_analysed_for_hosts_without_running(tmp_path: Path)
         ("pkg/testing/utils.py", TargetKind.ENVIRONMENT, FileRole.MODULE),
         ("pkg/core.py", TargetKind.ENVIRONMENT, FileRole.MODULE),
         ("pkg/data.json", TargetKind.ENVIRONMENT, FileRole.OTHER),
+        # Only real test, benchmark and tooling paths lower a severity: a file whose own name no
+        # import can name is a script of the source tree, but a folder whose name is no identifier
+        # can still be installed as a package (package_dir maps it), and malware uses one.
         ("p-1/tools/pre-commit-hook.py", TargetKind.SDIST, FileRole.TEST),
-        ("p-1/vendored-meson/meson/mpackage.py", TargetKind.SDIST, FileRole.TEST),
+        ("p-1/vendored-meson/meson/test cases/common/gen.py", TargetKind.SDIST, FileRole.TEST),
+        ("pkg/manual tests/run.py", TargetKind.WHEEL, FileRole.TEST),
+        ("p-1/vendored-meson/meson/mpackage.py", TargetKind.SDIST, FileRole.MODULE),
         ("p-1/benchmarks/asv_pip.py", TargetKind.SDIST, FileRole.TEST),
-        ("p-1/src/p-impl/core.py", TargetKind.SDIST, FileRole.TEST),
+        ("p-1/src/p-impl/core.py", TargetKind.SDIST, FileRole.MODULE),
+        ("p-1/p-utils/__init__.py", TargetKind.SDIST, FileRole.MODULE),
         ("p-1/src/p/core.py", TargetKind.SDIST, FileRole.MODULE),
         ("p-1/tools/release.py", TargetKind.SDIST, FileRole.MODULE),
         ("pkg/odd-name.py", TargetKind.ENVIRONMENT, FileRole.MODULE),

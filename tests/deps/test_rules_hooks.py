@@ -211,3 +211,21 @@ def test_evidence_is_a_short_snippet_never_the_payload(tmp_path: Path) -> None:
     line = "import base64; exec(base64.b64decode('" + "QUFB" * 5000 + "'))\n"
     for f in hooks(tmp_path, {"x.pth": line}):
         assert len(f.evidence) <= 120
+
+
+def test_a_hook_importing_its_own_module_behind_an_environment_flag_is_not_high(tmp_path: Path) -> None:
+    # The coloredlogs shape: exec of a literal that imports the package's own module, only when a
+    # variable asks for it. The module itself is analysed as startup code by the code rules.
+    line = (
+        'import os; exec(\'try: __import__("canarylogs").auto_install() '
+        'if os.environ.get("CANARYLOGS_AUTO_INSTALL") else None\\nexcept ImportError: pass\')\n'
+    )
+    files = {"canarylogs.pth": line, "canarylogs/__init__.py": "def auto_install():\n    pass\n"}
+    found = hook_rules(ScanContext(tree_of(tmp_path / "t", files, TargetKind.WHEEL), (), {}))
+    assert [f.severity for f in found if f.rule == "hook-pth-exec"] == [Severity.MEDIUM]
+
+
+def test_a_hook_importing_a_module_the_package_does_not_ship_stays_high(tmp_path: Path) -> None:
+    line = 'import os; exec(\'__import__("elsewhere").run() if os.environ.get("X") else None\')\n'
+    found = hook_rules(ScanContext(tree_of(tmp_path / "t", {"x.pth": line}, TargetKind.WHEEL), (), {}))
+    assert max(f.severity for f in found) >= Severity.HIGH

@@ -203,6 +203,7 @@ _EXEC_HITS = {
     HitKind.EXEC_DYNAMIC: "exec of built code",
     HitKind.DOWNLOAD_EXEC: "download and execute",
     HitKind.DYNAMIC_IMPORT: "dynamic import",
+    HitKind.DROPPED_EXEC: "runs a file it wrote",
 }
 
 
@@ -307,7 +308,9 @@ def _hit_capabilities(where: _Where, a: Analysis, base: When) -> Iterator[Capabi
                 Kind.NETWORK, where.key, detail, when, where.path, h.line, ev, strong=host or h.layers > 0
             )
         elif h.kind in _EXEC_HITS:
-            strong = h.kind is HitKind.DOWNLOAD_EXEC or (h.kind is HitKind.EXEC_DECODED and h.suspicious)
+            strong = h.kind in (HitKind.DOWNLOAD_EXEC, HitKind.DROPPED_EXEC) or (
+                h.kind is HitKind.EXEC_DECODED and h.suspicious
+            )
             detail = f"{_EXEC_HITS[h.kind]} via {h.detail}" if h.detail else _EXEC_HITS[h.kind]
             yield Capability(
                 Kind.EXEC,

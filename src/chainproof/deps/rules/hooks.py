@@ -103,8 +103,9 @@ _CRITICAL = frozenset(
 _HIGH = frozenset(
     {HitKind.EXEC_DYNAMIC, HitKind.DECODE, HitKind.FILE_WRITE, HitKind.DYNAMIC_IMPORT, HitKind.ENV_EXFIL}
 )
-_FLAG_READS = frozenset({"os.environ.get", "os.getenv", "exec"})
-"""Calls a hook may make without raising its grade: reading one variable, exec of analysed literals."""
+_FLAG_READS = frozenset({"os.environ.get", "os.getenv", "exec", "__import__", "importlib.import_module"})
+"""Calls a hook may make without raising its grade: reading one variable, exec of analysed literals,
+importing a module by a literal name (a computed name is a dynamic-import hit, graded high)."""
 
 
 def matches(template: Template, a: Analysis) -> bool:

@@ -18,8 +18,10 @@ from importlib import resources
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from chainproof.deps.files import TreeError
 from chainproof.deps.model import Distribution, Finding, Severity
-from chainproof.deps.rules.base import ScanContext
+from chainproof.deps.rules.base import FileRole, ScanContext
+from chainproof.deps.rules.roles import classify
 
 RULE_TYPOSQUAT = "name-typosquat"
 RULE_HOMOGLYPH = "name-homoglyph"
@@ -149,7 +151,8 @@ def _neighbours(key: str) -> Iterator[tuple[str, str]]:
             yield key[: -len(suffix)], f"affix `{suffix}` added"
 
 
-def name_finding(dist: Distribution, table: Popular | None = None) -> Finding | None:
+def name_finding(dist: Distribution, table: Popular | None = None, *, hollow: bool = False) -> Finding | None:
+    """`hollow`: the distribution's importable code is empty (see `hollow_distributions`)."""
     found = check_name(dist.name, table)
     if found is None:
         return None
@@ -157,11 +160,15 @@ def name_finding(dist: Distribution, table: Popular | None = None) -> Finding | 
         severity = Severity.CRITICAL
         message = f"{dist.name!r} imitates the popular project {found.target!r} with {found.how}"
     else:
-        severity = Severity.HIGH if found.rank <= TOP_TIER else Severity.MEDIUM
+        # Below the top tier a close name alone is often a real project; one whose package has no
+        # code of its own exists only for its name (and its setup script).
+        severity = Severity.HIGH if found.rank <= TOP_TIER or hollow else Severity.MEDIUM
         message = (
             f"{dist.name!r} is one slip from the popular project {found.target!r} "
             f"(#{found.rank} by downloads; {found.how}): a possible typosquat"
         )
+        if hollow:
+            message += ", and its package carries no code of its own"
     return Finding(
         rule=found.rule,
         severity=severity,
@@ -177,10 +184,37 @@ def name_finding(dist: Distribution, table: Popular | None = None) -> Finding | 
 def name_rule(ctx: ScanContext) -> Iterator[Finding]:
     """The scan rule: every distribution's name against the popular-name list."""
     table = popular()
+    hollow = hollow_distributions(ctx)
     for dist in ctx.distributions:
-        found = name_finding(dist, table)
+        found = name_finding(dist, table, hollow=dist.name in hollow)
         if found is not None:
             yield found
+
+
+HOLLOW_BYTES = 128
+"""Importable code this small is a placeholder: empty `__init__.py` files, a version string."""
+
+
+def hollow_distributions(ctx: ScanContext) -> set[str]:
+    """Names of distributions whose files include Python modules that together hold (almost)
+    nothing: a package that exists for its name, its payload in the setup script or nowhere.
+
+    Setup scripts and tests do not count as the package's code; a distribution with no module
+    file at all (a plugin of data files, a lock-file entry) is not judged.
+    """
+    sizes: dict[str, int] = {}
+    for path, dist in ctx.owners.items():
+        if path.endswith((".so", ".pyd")) or ".so." in path.rsplit("/", 1)[-1]:
+            sizes[dist.name] = sizes.get(dist.name, 0) + HOLLOW_BYTES + 1  # compiled code is code
+            continue
+        if not path.endswith(".py") or classify(path, ctx.tree.kind) is not FileRole.MODULE:
+            continue
+        try:
+            size = ctx.tree.size(path)
+        except (TreeError, KeyError):
+            continue
+        sizes[dist.name] = sizes.get(dist.name, 0) + size
+    return {name for name, total in sizes.items() if total <= HOLLOW_BYTES}
 
 
 # --- dependency confusion ----------------------------------------------------------------------

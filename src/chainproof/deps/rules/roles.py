@@ -65,24 +65,30 @@ def classify(path: str, kind: TargetKind) -> FileRole:
     if name in _BUILD_HOOKS and path.count("/") <= top:
         return FileRole.INSTALL_SCRIPT
     parts = path.split("/")[:-1]
-    if _TEST_FILE.match(name) or any(p in _TEST_DIRS for p in parts):
+    if _TEST_FILE.match(name) or any(p in _TEST_DIRS or _test_words(p) for p in parts):
         return FileRole.TEST
     if kind is TargetKind.SDIST and _sdist_tooling(path.split("/")[1:]):
         return FileRole.TEST
     return FileRole.MODULE
 
 
+def _test_words(folder: str) -> bool:
+    """A folder named in words, one of them a test word (`test cases`, `manual tests`): no package
+    can have that name, and the words say what it holds."""
+    words = re.split(r"[\s-]+", folder)
+    return len(words) > 1 and any(w in _TEST_DIRS for w in words)
+
+
 def _sdist_tooling(parts: list[str]) -> bool:
-    """A script of the source tree rather than package code: under a benchmarks directory, or on a
-    path no `import` statement can name (`tools/pre-commit-hook.py`, `vendored-meson/...`).
+    """A script of the source tree rather than package code: under a benchmarks directory, or a file
+    whose own name no `import` statement can name (`tools/pre-commit-hook.py`, `run-bench.py`).
 
     Only in sdists, whose trees carry a project's whole tooling; in a wheel or an environment every
-    file is installed, and `importlib.import_module("odd-name")` can still load it.
+    file is installed. A *folder* whose name is no identifier is not tooling for that: `package_dir`
+    can install it as a package, and malware hides its payload in `pkg-name/__init__.py`.
     """
     *dirs, name = parts
-    if any(d in _BENCH_DIRS for d in dirs):
-        return True
-    return not all(p.isidentifier() for p in [*dirs, name.removesuffix(".py")])
+    return any(d in _BENCH_DIRS for d in dirs) or not name.removesuffix(".py").isidentifier()
 
 
 MAX_HOOK_BYTES = 1024 * 1024
