@@ -60,6 +60,20 @@ def test_sign_gives_the_bytes_the_key_itself_gives(seed: bytes, message: bytes) 
     assert keys.sign(key, message) == key.sign(message)
 
 
+def test_a_batch_signs_and_verifies_as_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAINPROOF_JOBS", "2")
+    key, other = keys.generate(), keys.generate()
+    messages = [b"message %d" % n for n in range(300)]
+    sigs = keys.sign_many(key, messages)
+    assert sigs == [key.sign(m) for m in messages]
+    raw, other_raw = keys.public_raw(key.public_key()), keys.public_raw(other.public_key())
+    checks = [(raw, s, m) for s, m in zip(sigs, messages, strict=True)]
+    checks[7] = (other_raw, sigs[7], messages[7])  # another key
+    checks[250] = (raw, sigs[250], b"tampered")
+    checks[299] = (raw, b"short", messages[299])
+    assert keys.verify_many(checks) == [n not in (7, 250, 299) for n in range(300)]
+
+
 def test_sign_never_mixes_up_keys() -> None:
     # Keys come and go; a remembered secret is only ever used for the very key it came from.
     for _ in range(3 * keys._SECRETS_KEPT):

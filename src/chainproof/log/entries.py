@@ -15,7 +15,7 @@ audit).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -211,26 +211,30 @@ def admit(
     return Admitted(env, st, change)
 
 
-def preverify(env: dsse.Envelope, lookup: KeyLookup) -> Verified:
-    """The signatures of `env` that verify under the keys `lookup` knows now.
+def preverify(envelopes: Sequence[dsse.Envelope], lookup: KeyLookup) -> list[Verified]:
+    """For each envelope, its signatures that verify under the keys `lookup` knows now.
 
     Ed25519 verification is most of an append's cost and needs no lock: doing it against a snapshot
-    of the registry before the write lock lets writers to one log verify in parallel. A signature
-    that fails here is simply not listed; `admit` checks it again under the lock and gives the error.
+    of the registry before the write lock lets writers to one log verify in parallel, and a batch
+    verifies on every core (`keys.verify_many`). A signature that fails here is simply not listed;
+    `admit` checks it again under the lock and gives the error.
     """
-    good: set[tuple[bytes, bytes]] = set()
-    if env.payload_type != dsse.INTOTO_PAYLOAD_TYPE:
-        return frozenset()  # admit rejects it before any signature
-    for sig in env.signatures:
-        record = lookup(sig.keyid) if sig.keyid else None
-        if record is None:
-            continue
-        try:
-            env.verify_signature(sig, record.public_key)
-        except dsse.SignatureError:
-            continue
-        good.add((sig.sig, record.public_key))
-    return frozenset(good)
+    checks: list[tuple[bytes, bytes, bytes]] = []
+    owners: list[int] = []
+    for position, env in enumerate(envelopes):
+        if env.payload_type != dsse.INTOTO_PAYLOAD_TYPE:
+            continue  # admit rejects it before any signature
+        message = dsse.pae(env.payload_type, env.payload)
+        for sig in env.signatures:
+            record = lookup(sig.keyid) if sig.keyid else None
+            if record is not None:
+                checks.append((record.public_key, sig.sig, message))
+                owners.append(position)
+    good: list[set[tuple[bytes, bytes]]] = [set() for _ in envelopes]
+    for position, (raw, signature, _), ok in zip(owners, checks, keys.verify_many(checks), strict=True):
+        if ok:
+            good[position].add((signature, raw))
+    return [frozenset(g) for g in good]
 
 
 def _registration(st: Statement, index: int, lookup: KeyLookup) -> KeyRecord:

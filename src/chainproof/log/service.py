@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chainproof._internal import config
-from chainproof._internal.threads import map_released
 from chainproof.errors import StoreError, UsageError, VerificationError
 from chainproof.log import merkle
 from chainproof.log.proofs import ConsistencyProof, InclusionProof
@@ -408,7 +407,7 @@ class TransparencyLog:
         with self.reading() as r:  # the keys first: the store's connection stays in this thread
             keyids = {s.keyid for env in envelopes for s in env.signatures if s.keyid}
             known = {k: r.key(k) for k in keyids}
-        return map_released(lambda env: entries.preverify(env, known.get), envelopes)
+        return entries.preverify(envelopes, known.get)
 
     def _append(
         self,
