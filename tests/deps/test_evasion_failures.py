@@ -13,7 +13,7 @@ import pytest
 from deps_support import make_sdist, make_wheel, wheel_members
 
 from chainproof.deps.model import Finding, Severity
-from chainproof.deps.rules import code, registry
+from chainproof.deps.rules import code, hooks, registry
 from chainproof.deps.rules.base import ScanContext
 from chainproof.deps.scan import scan, scan_tree
 from chainproof.deps.targets.archive import open_archive
@@ -80,3 +80,23 @@ def test_a_sitecustomize_pyw_is_judged_as_a_startup_hook(tmp_path: Path) -> None
     wheel = make_wheel(tmp_path, "hookw", "1.0", {"sitecustomize.pyw": PAYLOAD})
     found = {(f.rule, f.path): f.severity for f in scan(wheel).findings}
     assert found["code-exec-decoded", "sitecustomize.pyw"] is Severity.CRITICAL
+
+
+def test_a_startup_hook_the_analysis_trips_on_is_reported_and_the_others_still_judged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = hooks._pth_findings
+
+    def fragile(ctx: ScanContext, path: str, text: str, present: frozenset[str]) -> Iterator[Finding]:
+        if path.endswith("boom.pth"):
+            raise RuntimeError("a defect the hostile hook trips")
+        return real(ctx, path, text, present)
+
+    monkeypatch.setattr(hooks, "_pth_findings", fragile)
+    wheel = make_wheel(tmp_path, "hooked", "1.0", {"boom.pth": PAYLOAD, "other.pth": PAYLOAD})
+    result = scan(wheel)
+    assert not result.errors
+    found = {(f.rule, f.path): f for f in result.findings}
+    assert found["hook-unreadable", "boom.pth"].severity is Severity.HIGH
+    assert "RuntimeError" in found["hook-unreadable", "boom.pth"].message
+    assert any(path == "other.pth" and f.severity >= Severity.HIGH for (_, path), f in found.items())

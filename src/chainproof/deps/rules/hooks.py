@@ -309,10 +309,29 @@ def hook_rules(ctx: ScanContext) -> Iterator[Finding]:
                 f"startup hook could not be read: {e}",
             )
             continue
-        text = data.decode("utf-8", "replace")
-        if is_pth(path):
-            yield from _pth_findings(ctx, path, text, present)
-        elif is_start_file(path):
-            yield from _start_findings(ctx, path, text, present)
-        else:
-            yield from _customize_findings(ctx, path, data, present)
+        try:
+            found = list(_hook_findings(ctx, path, data, present))
+        except Exception as e:  # noqa: BLE001 - a hook the analysis trips on is reported, and the others go on
+            # Real hooks are a line or two: one our own analysis cannot get through is hostile.
+            found = [
+                Finding(
+                    "hook-unreadable",
+                    Severity.HIGH,
+                    None,
+                    None,
+                    path,
+                    None,
+                    f"startup hook could not be analysed ({type(e).__name__})",
+                )
+            ]
+        yield from found
+
+
+def _hook_findings(ctx: ScanContext, path: str, data: bytes, present: frozenset[str]) -> Iterator[Finding]:
+    text = data.decode("utf-8", "replace")
+    if is_pth(path):
+        yield from _pth_findings(ctx, path, text, present)
+    elif is_start_file(path):
+        yield from _start_findings(ctx, path, text, present)
+    else:
+        yield from _customize_findings(ctx, path, data, present)
