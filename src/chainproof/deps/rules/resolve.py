@@ -16,8 +16,6 @@ from chainproof.deps.rules.calls import (
     _CODEC_NAMES,
     _FILE_READS,
     _KEYED_METHODS,
-    _PROCESS_PREFIXES,
-    _TRACKED,
     _WRITE_MODES,
     DECODERS,
     MIN_PAYLOAD,
@@ -28,6 +26,9 @@ from chainproof.deps.rules.decoding import LocalDecoder, local_decoder
 from chainproof.deps.rules.folding import built_text, fold_str
 from chainproof.deps.rules.prefilter import CRED, ENVIRON, NET
 from chainproof.deps.rules.syntax import _Budget, _literal_str, _Scope, _strip_builtins, _walk
+
+_EVALUATED_CHARS = 200
+"""Literal text longer than this handed to eval is code, not a name: the analyser reads it as such."""
 
 
 class _Resolver:
@@ -78,9 +79,28 @@ class _Resolver:
                 return _strip_builtins(f"{base}.{attr}") if base and attr else None
             if func in ("globals", "vars", "locals"):
                 return "__builtins__"
-            if func == "eval" and arg and arg.isidentifier():
-                return _strip_builtins(self.aliases.get(arg, arg))  # `eval('exec')` is exec itself
+            if func == "eval" and node.args:
+                return self._evaluated(node.args[0])
         return None
+
+    def _evaluated(self, code: ast.AST) -> str | None:
+        """What `eval(code)` names when `code` is literal text naming something: `eval('exec')` is
+        exec itself, and `eval(compile("__import__('zlib')", '', 'eval'))` the zlib module (a
+        packer's way to reach builtins and modules without writing their names)."""
+        if isinstance(code, ast.Call) and self.qualname(code.func) == "compile" and code.args:
+            code = code.args[0]
+        text = self._folded(code)
+        if not text or len(text) > _EVALUATED_CHARS:
+            return None
+        if text.isidentifier():
+            return _strip_builtins(self.aliases.get(text, text))
+        try:
+            expression = ast.parse(text.strip(), mode="eval").body
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return None
+        if isinstance(expression, ast.Call) and self.qualname(expression.func) == "eval":
+            return None  # one level: a chain of evals of evals names nothing we follow
+        return self.qualname(expression)
 
     def _folded(self, node: ast.AST) -> str | None:
         """A name spelled so no word search finds it: `'ex' + 'ec'`, `'cexe'[::-1]`, character codes."""
@@ -234,13 +254,14 @@ class _Resolver:
             self._renamed_re = None
 
     def _alias(self, name: str, value: ast.AST) -> None:
-        """`run = exec`, `b = base64.b64decode`: the new name calls the same thing."""
+        """`run = exec`, `b = base64.b64decode`, `b = __import__('base64')`: the new name calls
+        (or leads to) the same thing."""
         if isinstance(value, ast.Lambda):
             self._maybe_decoder(name, value)
         if isinstance(value, (ast.Name, ast.Attribute, ast.Subscript, ast.Call)):
             q = self.qualname(value)
-            if q in _TRACKED or (q or "").startswith(_PROCESS_PREFIXES):
-                self._set_alias(name, q or "")
+            if q and _tracked(q):
+                self._set_alias(name, q)
 
     def _is_cred_source(self, node: ast.AST, scope: _Scope, budget: _Budget | None = None) -> bool:
         """A value built from a credential location: a literal, or a name (or list) holding one."""
