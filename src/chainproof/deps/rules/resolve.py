@@ -25,7 +25,7 @@ from chainproof.deps.rules.calls import (
 from chainproof.deps.rules.decoding import LocalDecoder, local_decoder
 from chainproof.deps.rules.folding import built_text, fold_str
 from chainproof.deps.rules.prefilter import CRED, ENVIRON, NET
-from chainproof.deps.rules.syntax import _Budget, _literal_str, _Scope, _strip_builtins, _walk
+from chainproof.deps.rules.syntax import _Budget, _literal_str, _Scope, _strip_builtins, _walk, quiet_parse
 
 _EVALUATED_CHARS = 200
 """Literal text longer than this handed to eval is code, not a name: the analyser reads it as such."""
@@ -95,9 +95,11 @@ class _Resolver:
         if text.isidentifier():
             return _strip_builtins(self.aliases.get(text, text))
         try:
-            expression = ast.parse(text.strip(), mode="eval").body
+            parsed = quiet_parse(text.strip(), mode="eval")
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return None
+        assert isinstance(parsed, ast.Expression)  # what mode="eval" gives
+        expression = parsed.body
         if isinstance(expression, ast.Call) and self.qualname(expression.func) == "eval":
             return None  # one level: a chain of evals of evals names nothing we follow
         return self.qualname(expression)

@@ -12,6 +12,7 @@ import re
 
 from chainproof.deps.files import FileTree, TargetKind, TreeError
 from chainproof.deps.rules.base import FileRole
+from chainproof.deps.rules.syntax import quiet_parse
 
 _HOOK_MODULES = frozenset({"sitecustomize.py", "usercustomize.py"})
 # Tests, demos and examples run only when someone runs them by hand.
@@ -120,7 +121,7 @@ def pth_path_dirs(text: str) -> list[str]:
 
 def _imported_modules(code: str) -> set[str]:
     try:
-        tree = ast.parse(code)
+        tree = quiet_parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return set()
     names: set[str] = set()

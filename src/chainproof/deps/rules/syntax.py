@@ -4,6 +4,7 @@ and the bindings of one scope as the analyser meets them."""
 from __future__ import annotations
 
 import ast
+import warnings
 from collections import deque
 from collections.abc import Iterator, Mapping
 
@@ -151,3 +152,11 @@ class _Scope:
                 return scope.assigns[name]
             scope = scope.parent
         return None
+
+
+def quiet_parse(source: str | bytes, mode: str = "exec") -> ast.AST:
+    """`ast.parse`, without the parser's warnings (invalid escapes, `1if`): they are about someone
+    else's style, not ours to print. Raises what `ast.parse` raises."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(source, mode=mode)
