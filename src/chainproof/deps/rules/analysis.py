@@ -76,6 +76,8 @@ class _Analyzer(_Resolver):
         self.nested = nested
         self.module_only = False
         self.skip_quiet = False
+        self.called_elsewhere: frozenset[str] = frozenset()
+        """Module functions that code in another file runs (a setup script): walked as import-time code."""
         self._line_ends: list[int] | None = None
         self._marks: Marks | None = None
         self.docstrings: set[int] = set()
@@ -113,7 +115,7 @@ class _Analyzer(_Resolver):
         # a function, which a file naming only a network call would otherwise not need walked.
         if self.module_only and names_channel(self.source):
             self.module_only = False
-        running = run_at_import(self.tree)
+        running = run_at_import(self.tree, self.called_elsewhere)
         constants = module_constants(self.tree)
         stack: list[tuple[ast.AST, _Scope, bool]] = [(n, module, True) for n in reversed(self.tree.body)]
         while stack:

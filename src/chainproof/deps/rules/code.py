@@ -39,6 +39,7 @@ from chainproof.deps.rules.code_findings import (
     snippet,
 )
 from chainproof.deps.rules.hits import Analysis, Hit, HitKind
+from chainproof.deps.rules.install_calls import MAX_SCRIPT_BYTES, called_modules
 from chainproof.deps.rules.parallel import map_items
 from chainproof.deps.rules.prefilter import Depth, depth_for, signs
 from chainproof.deps.rules.roles import classify, installed_path, startup_modules
@@ -120,6 +121,7 @@ def analyze_source(
     module_only: bool = False,
     skip_quiet: bool = False,
     found: int | None = None,
+    called_elsewhere: frozenset[str] = frozenset(),
 ) -> Analysis | None:
     """What one file's code does.
 
@@ -127,7 +129,8 @@ def analyze_source(
     bodies (for files where only import-time behaviour can matter); `skip_quiet` skips the bodies
     of functions whose source names nothing any code rule keys on (for the scan's findings; the
     calls and imports it records are then incomplete). `found`: the file's `prefilter.signs`, when
-    already known.
+    already known. `called_elsewhere`: module functions another file runs (its setup script's calls,
+    `install_calls.py`): they are walked as code that runs, like module-level code.
     """
     tree = parse_source(data)
     if tree is None:
@@ -136,6 +139,7 @@ def analyze_source(
         found = signs(data) if found is None else found
         analyzer = _Analyzer(tree, depth, data, nested or _Budget(MAX_NESTED_BYTES), found, analyze_source)
         analyzer.module_only = module_only
+        analyzer.called_elsewhere = called_elsewhere
         analyzer.skip_quiet = skip_quiet and not analyzer.want_starts
         return analyzer.run()
     except RecursionError:
@@ -210,7 +214,9 @@ _QUIET_ROLES = frozenset({FileRole.MODULE, FileRole.TEST, FileRole.OTHER})
 """Roles whose quiet function bodies are skipped; hooks and install scripts are always read whole."""
 
 
-def scan_python_file(where: Where, data: bytes, found: int | None = None) -> Iterator[Finding]:
+def scan_python_file(
+    where: Where, data: bytes, found: int | None = None, called_elsewhere: frozenset[str] = frozenset()
+) -> Iterator[Finding]:
     """Every code finding for one .py file's bytes (`found`: its `prefilter.signs`, when known).
 
     What cannot be analysed (over the parse limit, refused by the parser, too deep for the
@@ -227,7 +233,11 @@ def scan_python_file(where: Where, data: bytes, found: int | None = None) -> Ite
         yield from hidden_whitespace(where, None)
         return
     analysis = analyze_source(
-        data, module_only=depth is Depth.MODULE, skip_quiet=where.role in _QUIET_ROLES, found=found
+        data,
+        module_only=depth is Depth.MODULE,
+        skip_quiet=where.role in _QUIET_ROLES,
+        found=found,
+        called_elsewhere=called_elsewhere,
     )
     if _has_blank_run(data):  # without a long run of blanks no line can hide code: skip the line loop
         yield from hidden_whitespace(where, analysis)
@@ -274,6 +284,8 @@ class FileJob:
     with comment-only lines blanked, when that fits the parse limit, else empty)."""
     unread: str = ""
     """Why the file could not be read at all."""
+    called_elsewhere: frozenset[str] = frozenset()
+    """Its functions the package's setup script calls: they run at install."""
 
 
 def _job_size(job: FileJob) -> int:
@@ -331,7 +343,7 @@ def _text_findings(job: FileJob, data: bytes) -> list[Finding]:
         if _depth_of(job.role, data, found) is Depth.NONE:
             return []
     where = Where(job.path, job.role, job.package, job.version, tuple(data.splitlines()))
-    return list(scan_python_file(where, data, found))
+    return list(scan_python_file(where, data, found, job.called_elsewhere))
 
 
 def _oversized_findings(job: FileJob, seen: Seen) -> list[Finding]:
@@ -363,6 +375,23 @@ class _FileJobs:
             self.files.append((path, self._role(path), path))
         if kind is not TargetKind.WHEEL:  # pip writes a wheel's link members as plain files
             self.files += [(p, self._role(p), t) for p, t in _linked_sources(ctx.tree)]
+        self.called = self._called_at_install() if kind is TargetKind.SDIST else {}
+
+    def _called_at_install(self) -> dict[str, frozenset[str]]:
+        """{module path: its functions a setup script of the tree calls} (`install_calls.py`)."""
+        tree = self.ctx.tree
+        paths = [p for p, _, _ in self.files]
+        called: dict[str, frozenset[str]] = {}
+        for path, role, source in self.files:
+            if role is not FileRole.INSTALL_SCRIPT or tree.size(source) > MAX_SCRIPT_BYTES:
+                continue
+            try:
+                data = tree.read(source)
+            except TreeError:
+                continue  # reported with the script's own job
+            for module, names in called_modules(path, data, paths).items():
+                called[module] = called.get(module, frozenset()) | names
+        return called
 
     def _role(self, path: str) -> FileRole:
         kind = self.ctx.tree.kind
@@ -383,7 +412,9 @@ class _FileJobs:
     def _job(self, path: str, role: FileRole, source: str, owner: tuple[str | None, str | None]) -> FileJob:
         tree = self.ctx.tree
         if tree.size(source) <= MAX_PARSE_BYTES:
-            return FileJob(path, tree.read(source), role, *owner)
+            return FileJob(
+                path, tree.read(source), role, *owner, called_elsewhere=self.called.get(path, frozenset())
+            )
         # Too large to parse whole: searched here as it streams past, bounded in memory, and only
         # what is left without comments goes on to the analysis.
         from chainproof.deps.rules.stream_search import search  # noqa: PLC0415 - see search_text

@@ -103,8 +103,9 @@ def _called_names(nodes: list[ast.AST]) -> Iterator[str]:
         todo.extend(ast.iter_child_nodes(node))
 
 
-def run_at_import(tree: ast.Module) -> set[int]:
-    """ids of the function nodes that run when the module is imported (see the module docstring)."""
+def run_at_import(tree: ast.Module, called: frozenset[str] = frozenset()) -> set[int]:
+    """ids of the function nodes that run when the module is imported (see the module docstring),
+    with the module functions named in `called`, which code elsewhere runs (a setup script)."""
     defs = _definitions(tree)
     if not defs:
         return set()
@@ -123,7 +124,7 @@ def run_at_import(tree: ast.Module) -> set[int]:
             heads.append(s.iter)
         elif isinstance(s, ast.With):
             heads.extend(item.context_expr for item in s.items)
-    return {id(f) for f in _follow(list(_called_names([*top, *heads])), defs)}
+    return {id(f) for f in _follow([*_called_names([*top, *heads]), *called], defs)}
 
 
 def _follow(todo: list[str], defs: dict[str, ast.FunctionDef | ast.AsyncFunctionDef]) -> list[ast.AST]:
