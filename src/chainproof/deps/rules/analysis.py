@@ -25,6 +25,9 @@ from chainproof.deps.rules.calls import (
     ENCODERS,
     EXEC_SINKS,
     MIN_PAYLOAD,
+    PERSISTENCE,
+    PLACING_PREFIXES,
+    PLACING_SUFFIXES,
     PROCESS_CALLS,
     _tracked,
     exfil_channel,
@@ -34,7 +37,7 @@ from chainproof.deps.rules.decoding import _static_decode
 from chainproof.deps.rules.dropped import input_file, keys_of, names_key
 from chainproof.deps.rules.folding import built_text
 from chainproof.deps.rules.hits import Analysis, Hit, HitKind
-from chainproof.deps.rules.prefilter import Marks
+from chainproof.deps.rules.prefilter import PERSIST, Marks
 from chainproof.deps.rules.reach import called_from_class, dead_test, module_constants, run_at_import
 from chainproof.deps.rules.resolve import _Resolver
 from chainproof.deps.rules.syntax import (
@@ -76,6 +79,7 @@ class _Analyzer(_Resolver):
         self.nested = nested
         self.module_only = False
         self.skip_quiet = False
+        self.persist_capable = bool(found & PERSIST)
         self.called_elsewhere: frozenset[str] = frozenset()
         """Module functions that code in another file runs (a setup script): walked as import-time code."""
         self._line_ends: list[int] | None = None
@@ -315,9 +319,34 @@ class _Analyzer(_Resolver):
                 self.imports.add(module)
         if self._opened_for_write(node, q) or q.endswith((".write_text", ".write_bytes")):
             self._hit(HitKind.FILE_WRITE, node, now, detail=q)
+        if self.persist_capable and self._places(node, q) and (place := self._persists(args, scope)):
+            self._hit(HitKind.PERSISTENCE, node, now, detail=place)
         elif self.cred_capable and self._reads_credentials(node, q, scope):
             self._hit(HitKind.CREDENTIAL_READ, node, now, detail=q)
         self._flows(node, q, args, now, scope)
+
+    def _places(self, node: ast.Call, q: str) -> bool:
+        """Whether a call puts something somewhere: a write, a copy, a registry value, a command."""
+        return (
+            q.startswith(PLACING_PREFIXES)
+            or q.endswith(PLACING_SUFFIXES)
+            or q in PROCESS_CALLS
+            or q.startswith(_PROCESS_PREFIXES)
+            or self._opened_for_write(node, q)
+        )
+
+    def _persists(self, args: list[ast.AST], scope: _Scope) -> str | None:
+        """The start-up location a call's arguments name (literals, joined parts, or a name bound
+        to them in this scope), if any: a copy, a write, a registry value or a command put there."""
+        for arg in args:
+            value = scope.lookup(arg.id) if isinstance(arg, ast.Name) else arg
+            if value is None:
+                continue
+            parts = [t for n in _walk(value) if (t := _literal_str(n)) is not None]
+            text = "/".join(parts)  # `os.path.join(appdata, 'Programs', 'Startup', name)` too
+            if (found := PERSISTENCE.search(text)) is not None:
+                return found.group(0)
+        return None
 
     def _flows(self, node: ast.Call, q: str, args: list[ast.AST], now: bool, scope: _Scope) -> None:
         """Fetched data reaching exec or a process; environment dumps reaching the outside."""

@@ -212,3 +212,17 @@ def names_channel(source: bytes) -> bool:
     if b"://" not in source or not _CHANNEL_WORDS.find_matches_as_indexes(source):
         return False
     return _CHANNEL_BYTES.search(source) is not None
+
+
+PERSISTENCE = re.compile(
+    r"(?i:programs[\\/]+startup|shell:(?:common )?startup|currentversion[\\/]+run(?:once)?(?![a-z])"
+    r"|\.config[\\/]+autostart|library[\\/]+launch(?:agents|daemons)|/etc/cron)"
+    r"|(?<![A-Za-z_])(?:crontab|schtasks)(?![A-Za-z_])"
+)
+"""Where a program is placed so that the system starts it at login or boot: what a dropper does
+to survive a reboot, and nothing a library does. (`crontab` and `schtasks` as the commands they
+are, not inside a name such as `CrontabSpec`.)"""
+
+PLACING_PREFIXES = ("shutil.", "winreg.", "_winreg.", "os.rename", "os.replace", "os.symlink", "os.link")
+PLACING_SUFFIXES = (".write_text", ".write_bytes", ".copy", ".copyfile", ".rename", ".replace", ".symlink_to")
+"""Calls that put a file or a registry value somewhere (with writes, and commands run)."""

@@ -97,8 +97,38 @@ def _all_findings(where: Where, a: Analysis) -> Iterator[Finding]:
     yield from _obfuscation_findings(where, a)
     yield from _channel_findings(where, a)
     yield from _shell_findings(where, a)
+    yield from _persistence_findings(where, a)
     if where.role is FileRole.INSTALL_SCRIPT:
         yield from _cmdclass_findings(where, a)
+
+
+_FETCH_OR_RUN = frozenset(
+    {HitKind.NETWORK, HitKind.DOWNLOAD_EXEC, HitKind.EXEC_DECODED, HitKind.PROCESS, HitKind.DROPPED_EXEC}
+)
+
+
+def _persistence_findings(where: Where, a: Analysis) -> Iterator[Finding]:
+    """Something placed where the system starts it at login or boot: how a dropper survives a
+    reboot. At import, install or start-up `high` (`critical` beside a download, a process or
+    decoded code); in a function `high` beside those, `medium` alone (a desktop tool's own "start
+    at login" switch looks the same)."""
+    armed = any(h.kind in _FETCH_OR_RUN for h in a.hits)
+    for h in _first(a.hits, HitKind.PERSISTENCE):
+        if _runs_early(where, h):
+            sev, when = (
+                (Severity.CRITICAL if armed else Severity.HIGH),
+                "as soon as it is imported or installed",
+            )
+        else:
+            sev, when = (Severity.HIGH if armed else Severity.MEDIUM), "when called"
+        yield _finding(
+            where,
+            "code-persistence",
+            sev,
+            h.line,
+            f"puts something where the system starts it at login or boot ({h.detail}) {when}",
+            hosts=a.hosts,
+        )
 
 
 def _first(hits: Iterable[Hit], kind: HitKind) -> list[Hit]:

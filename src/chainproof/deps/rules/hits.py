@@ -26,6 +26,9 @@ class HitKind(enum.Enum):
     SHELL_WIRING = "shell-wiring"
     """Standard streams tied to a descriptor (`os.dup2(s.fileno(), 0)`, `Popen(..., stdin=s.fileno())`):
     a shell's input and output handed to a connection."""
+    PERSISTENCE = "persistence"
+    """A file, registry value or scheduled job placed where the system starts it at login or boot
+    (the Startup folder, a Run key, autostart, launch agents, cron)."""
     OBFUSCATED = "obfuscated"
     """A string spelled in character codes (`''.join(map(chr, [...]))`): text hidden from readers."""
 

@@ -46,6 +46,8 @@ RUNS_FILE = 128
 PICKLE = 256
 LOADS = 512
 """`pickle.loads` is an exec sink: both words must appear, wherever they come from."""
+PERSIST = 1024
+"""A place the system starts programs from at login or boot (the Startup folder, a Run key, cron)."""
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,23 @@ _OTHER_TOKENS = (
     *(_Token(t, ENV_OUT) for t in (b"b64encode", b"hexlify", b".write(", b".send")),
     *(_Token(t, RUNS_FILE) for t in (b"chmod", b"spec_from_file_location")),
 )
-_TOKENS = (*_EXEC_TOKENS, *_DECODE_TOKENS, *_PROCESS_TOKENS, *_NET_TOKENS, *_CRED_TOKENS, *_OTHER_TOKENS)
+_PERSIST_TOKENS = tuple(
+    _Token(t, PERSIST)
+    for t in (
+        *(b"'Startup'", b'"Startup"', b"\\Startup", b"/Startup", b"shell:startup", b"shell:common startup"),
+        *(b"CurrentVersion", b"autostart", b"LaunchAgents", b"LaunchDaemons", b"crontab", b"/etc/cron"),
+        b"schtasks",
+    )
+)
+_TOKENS = (
+    *_EXEC_TOKENS,
+    *_DECODE_TOKENS,
+    *_PROCESS_TOKENS,
+    *_NET_TOKENS,
+    *_CRED_TOKENS,
+    *_OTHER_TOKENS,
+    *_PERSIST_TOKENS,
+)
 _SIGNS = tuple(t.signs for t in _TOKENS)
 _THEN = tuple(t.then for t in _TOKENS)
 _LOOKED_UP = tuple(t.looked_up for t in _TOKENS)
@@ -341,7 +359,11 @@ def depth_for(found: int) -> Depth:
     that something could run. A process or network call alone only matters at import time.
     """
     # A process can run decoded code too (`python -c`).
-    if found & CRED or (found & (EXEC | PROCESS) and found & DECODE) or (found & ENVIRON and found & ENV_OUT):
+    if (
+        found & (CRED | PERSIST)
+        or (found & (EXEC | PROCESS) and found & DECODE)
+        or (found & ENVIRON and found & ENV_OUT)
+    ):
         return Depth.FULL
     if found & NET and found & (EXEC | PROCESS | ENVIRON | RUNS_FILE):
         return Depth.FULL
