@@ -7,6 +7,8 @@ import threading
 import pytest
 
 from chainproof._internal import config, threads
+from chainproof.deps.rules.parallel import worker_count
+from chainproof.log.rehash_workers import Jobs
 
 
 def test_a_large_batch_is_shared_out_and_comes_back_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,3 +52,9 @@ def test_an_error_in_any_share_is_raised(monkeypatch: pytest.MonkeyPatch) -> Non
 )
 def test_jobs_reads_only_plain_numbers(raw: str, expected: int | None) -> None:
     assert config.jobs({config.JOBS_ENV: raw}) == (expected or config.jobs({}))
+
+
+@pytest.mark.parametrize("raw", ["3", "0", "²", "x"])
+def test_every_parallel_part_reads_jobs_the_same_way(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
+    monkeypatch.setenv(config.JOBS_ENV, raw)
+    assert Jobs.default().workers == worker_count() == config.jobs()

@@ -17,13 +17,13 @@ Small logs stay in-process: starting workers costs more than it saves there.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
+from chainproof._internal import config
 from chainproof.log import tiles
 from chainproof.log.rehash import RangeHasher, RangeHashes, RangeTask
 from chainproof.log.store import LogReader
@@ -32,7 +32,7 @@ from chainproof.log.tiles import TileId
 Opener = Callable[[], AbstractContextManager[LogReader]]
 """Opens a read transaction on the store being audited, on a connection of its own."""
 
-JOBS_ENV = "CHAINPROOF_JOBS"
+JOBS_ENV = config.JOBS_ENV
 """Worker processes; 1 (or 0) keeps everything in the auditing process."""
 SPAN = 1 << 16
 """Leaves per range: enough that a range's start-up is noise, few enough to share out evenly."""
@@ -52,8 +52,7 @@ class Jobs:
     def default(cls) -> Jobs:
         """`CHAINPROOF_JOBS` workers when it is set to a number, else one per core; the module's
         SPAN and MIN_SIZE as they stand now (tests lower them to force workers on a small log)."""
-        raw = os.environ.get(JOBS_ENV, "").strip()
-        return cls(max(1, int(raw)) if raw.isdigit() else os.cpu_count() or 1, SPAN, MIN_SIZE)
+        return cls(config.jobs(), SPAN, MIN_SIZE)
 
     def workers_for(self, size: int) -> int:
         """Workers worth starting for a log of `size` entries; 1 means in-process."""

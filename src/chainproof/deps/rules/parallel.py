@@ -20,6 +20,8 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Generic, Protocol, TypeVar, cast
 
+from chainproof._internal import config
+
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 R = TypeVar("R")
@@ -34,7 +36,7 @@ class Items(Protocol[T_co]):
     def __iter__(self) -> Iterator[T_co]: ...
 
 
-JOBS_ENV = "CHAINPROOF_JOBS"
+JOBS_ENV = config.JOBS_ENV
 """Worker processes for per-file analysis; 1 (or 0) keeps everything in the scanning process."""
 MIN_PARALLEL_ITEMS = 200
 """Fewer items than this are analysed in-process (tests, single archives)."""
@@ -44,11 +46,8 @@ CHUNK_BYTES = 4 * 1024 * 1024
 
 
 def worker_count() -> int:
-    """Workers to use: `CHAINPROOF_JOBS` when set to a number, else every core."""
-    raw = os.environ.get(JOBS_ENV, "").strip()
-    if raw.isdigit():
-        return max(1, int(raw))
-    return os.cpu_count() or 1
+    """Workers to use: `CHAINPROOF_JOBS` when set to a number, else every core (`config.jobs`)."""
+    return config.jobs()
 
 
 def _fork_available() -> bool:
