@@ -223,7 +223,7 @@ def measure(cfg: c.Config) -> list[c.Figure]:
     try:
         with log.reading() as r:
             t0 = time.perf_counter()
-            rebuilt = rebuild(directory, r)
+            rebuilt = rebuild(directory, r, log.read_only_opener())
             rebuild_s = time.perf_counter() - t0
     finally:
         log.close()

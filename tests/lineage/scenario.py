@@ -25,7 +25,7 @@ from chainproof.custody.records import (
     Record,
 )
 from chainproof.deps.model import Severity
-from chainproof.lineage.index import statement_digest
+from chainproof.lineage.filing import statement_digest
 from chainproof.lineage.memory import MemoryLineage
 from chainproof.log.service import ADMIN_FILE, TransparencyLog
 from chainproof.log.store import KeyRecord, KeyRole

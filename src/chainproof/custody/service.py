@@ -46,6 +46,7 @@ from chainproof.custody.records import (
 from chainproof.custody.tree import artifact_digest
 from chainproof.deps.advisories.osv import affects
 from chainproof.errors import UsageError
+from chainproof.lineage.filing import statement_digest
 from chainproof.lineage.graph import LineageGraph, lineage
 from chainproof.lineage.impact import (
     ImpactReport,
@@ -56,7 +57,7 @@ from chainproof.lineage.impact import (
     environment_seeds,
 )
 from chainproof.lineage.impact import impact as blast_radius
-from chainproof.lineage.index import LineageIndex, Progress, statement_digest
+from chainproof.lineage.index import LineageIndex, Progress
 from chainproof.lineage.model import GrantEntry
 from chainproof.lineage.verify import HopCheck, VerifyReport, check_hop, verify
 from chainproof.log.service import TransparencyLog
@@ -172,7 +173,7 @@ class Custody:
             self._index = LineageIndex.open(
                 self.log.directory, writable=os.access(self.log.directory, os.W_OK)
             )
-        self._index.catch_up(reader, self._on_index_progress)
+        self._index.catch_up(reader, self._on_index_progress, open_reader=self.log.read_only_opener())
         return self._index
 
     def policy(self) -> Policy:

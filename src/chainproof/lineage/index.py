@@ -14,33 +14,28 @@ times as much: a bundle holds 256 entries).
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
+import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, suppress
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from chainproof.attest import dsse
+from chainproof._internal.config import jobs
 from chainproof.attest import statement as statement_mod
-from chainproof.custody import predicates, views
-from chainproof.custody.records import (
-    ActorRecord,
-    Digest,
-    GrantRecord,
-    HopRecord,
-    Record,
-    hex_of,
-)
+from chainproof.custody import predicates
+from chainproof.custody.records import ActorRecord, Digest, GrantRecord, HopRecord, Record
 from chainproof.custody.views import View
-from chainproof.errors import ChainproofError, StoreError
-from chainproof.lineage import parsing
+from chainproof.errors import StoreError
+from chainproof.lineage import filing, parsing
+from chainproof.lineage.filing import raw_digest
 from chainproof.lineage.memory import under
 from chainproof.lineage.model import ActorEntry, GrantEntry, HopEntry
 from chainproof.log import merkle
+from chainproof.log.rehash_workers import Opener
 from chainproof.log.store import KeyRecord, LogReader
 
 INDEX_FILE = "lineage.db"
@@ -48,7 +43,23 @@ _VERSION = "chainproof-lineage/3"
 _CHUNK = 4096  # entries per transaction while catching up
 _CACHE_KIB = 32 * 1024
 _QUERY_VALUES = 500  # values bound in one query, well below SQLite's limit
-_ENVIRONMENTS = 10_000  # distinct package sets remembered, at most
+_NAMING = "SELECT idx FROM artifacts WHERE digest = ? AND output = {output}"
+_TABLES = (
+    "records",
+    "artifacts",
+    "signers",
+    "environments",
+    "env_packages",
+    "runs",
+    "locations",
+    "actors",
+    "grants",
+    "state",
+)
+_BUILDER, _BUILT_AT = "builder", "built_at"  # the process building the index, and its last progress
+_BUILD_POLL_S = 0.2
+_BUILD_STALE_S = 600.0  # no progress for this long: the builder hangs, or its pid was reused
+_STAGED = "temp.staged_artifacts"  # a build's artifacts, before they are filed in order
 _PARSED = 50_000  # records kept parsed, at most (a training record is ~20 KB in memory)
 
 _SCHEMA = """
@@ -87,34 +98,8 @@ Progress = Callable[[int, int], None]
 """(entries read so far, entries to read) while catching up."""
 
 
-def _raw(d: Digest) -> bytes:
-    return bytes.fromhex(hex_of(d))
-
-
 def _digest(raw: bytes) -> Digest:
     return Digest("sha256:" + raw.hex())
-
-
-def read_entry(leaf: bytes) -> tuple[View, tuple[str, ...], bytes] | None:
-    """The index's view of the custody record a log entry states, its signers' key ids and its
-    statement bytes; None for an entry of another kind (the log's own, or a foreign type).
-
-    The entry was admitted: its envelope is canonical and its statement passed its type's schema
-    on the way in, so the plain C parser and the index's view read it here (a fifth of the cost
-    of reading it as a record)."""
-    env = json.loads(leaf)
-    if env.get("payloadType") != dsse.INTOTO_PAYLOAD_TYPE:
-        return None
-    payload = base64.b64decode(env["payload"])
-    seen = views.view(json.loads(payload))
-    if seen is None:
-        return None
-    return seen, tuple(s["keyid"] for s in env["signatures"]), payload
-
-
-def statement_digest(payload: bytes) -> Digest:
-    """A statement's id (a grant's id): the SHA-256 of its bytes as signed."""
-    return Digest("sha256:" + hashlib.sha256(payload).hexdigest())
 
 
 class LineageIndex:
@@ -126,7 +111,7 @@ class LineageIndex:
         # Records read back, by log index: an entry never changes, and one query meets the same
         # actor or training record again and again (an impact's runs share a few actors).
         self._parsed: dict[int, Record] = {}
-        self._environments = _Environments()
+        self._environments = filing.Environments()
 
     @classmethod
     def open(cls, directory: Path, *, writable: bool = True) -> LineageIndex:
@@ -150,41 +135,87 @@ class LineageIndex:
 
     # -- keeping up with the log ----------------------------------------------------------------
 
-    def catch_up(self, reader: LogReader, on_progress: Progress | None = None) -> int:
-        """Index the log's entries past `indexed_size`; return how many were read."""
+    def catch_up(
+        self, reader: LogReader, on_progress: Progress | None = None, *, open_reader: Opener | None = None
+    ) -> int:
+        """Index the log's entries past `indexed_size`; return how many were read. Given
+        `open_reader` (`TransparencyLog.read_only_opener`), the workers that parse a long backlog
+        read it themselves."""
         self.reader = reader
         size = reader.size()
         try:
             start = self._start(reader, size)
-            chunks = _chunks(reader, start, size)
-            for end, rows in parsing.parsed_in_order(_parse, chunks, parsing.workers_for(size - start)):
-                self._write(rows, end)
-                if on_progress is not None:
-                    on_progress(end - start, size - start)
+            workers = parsing.workers_for(size - start)
+            if workers and open_reader is not None:
+                ranges = ((a, min(size, a + _CHUNK)) for a in range(start, size, _CHUNK))
+                parsed = parsing.read_and_parsed_in_order(filing.parse_chunk, ranges, workers, open_reader)
+            else:
+                parsed = parsing.parsed_in_order(filing.parse_chunk, _chunks(reader, start, size), workers)
+            if start == 0 and workers:
+                self._build(parsed, size, on_progress)
+            else:
+                for end, rows in parsed:
+                    self._write(rows, end)
+                    if on_progress is not None:
+                        on_progress(end - start, size - start)
         except sqlite3.Error as e:
             raise StoreError(f"the lineage index could not be updated: {e}") from None
         return size - start
 
+    def _build(
+        self, parsed: Iterator[tuple[int, filing.Rows]], size: int, on_progress: Progress | None
+    ) -> None:
+        """File a long backlog into an empty index (a rebuild, the first command on a large
+        store), with the artifacts staged and filed at the end in key order.
+
+        Filed as they come, the artifacts land at random in their B-tree, so that each commit
+        writes back a page for nearly every row: most of what a rebuild cost. Sorted once and
+        filed in order, each page is written once. Each chunk is still its own transaction (one
+        transaction of a whole rebuild costs half as much again in WAL mode), so the index says
+        it is being built (`_BUILDER`) and stays at `indexed_size` 0 until the artifacts are in:
+        another process waits for it meanwhile, and an index left half built is cleared."""
+        self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGED} (digest BLOB, output INT, idx INT)")
+        self.db.execute(f"DELETE FROM {_STAGED}")  # noqa: S608 - a fixed name
+        try:
+            with self.db:
+                self._set(_BUILDER, os.getpid())
+                self._set(_BUILT_AT, time.time())
+            for end, rows in parsed:
+                with self.db:
+                    rows.write(self.db, self._environments, artifacts=_STAGED)
+                    self._set(_BUILT_AT, time.time())
+                if on_progress is not None:
+                    on_progress(end, size)
+            self.db.execute(f"PRAGMA threads={jobs()}")  # SQLite's sorter shares the sort out
+            with self.db:
+                self.db.execute(
+                    f"INSERT OR IGNORE INTO artifacts SELECT * FROM {_STAGED} ORDER BY digest, output, idx"  # noqa: S608
+                )
+                self.db.execute("DELETE FROM state WHERE key IN (?, ?)", (_BUILDER, _BUILT_AT))
+                self._set("indexed_size", size)
+        except BaseException:
+            self._environments.forget()  # it may name environments a rollback took back
+            raise
+        finally:
+            with suppress(sqlite3.Error):
+                self.db.execute(f"DROP TABLE IF EXISTS {_STAGED}")
+
     def _start(self, reader: LogReader, size: int) -> int:
-        """Where to resume: 0 (after clearing) unless the index is this log's and not ahead of it."""
+        """Where to resume: 0 (after clearing) unless the index is this log's and not ahead of it.
+        While another process builds the index (see `_build`), wait for it."""
         genesis = merkle.leaf_hash(reader.entry(0)).hex() if size else ""
-        ok = self._get("version") == _VERSION and self._get("log") == genesis
-        indexed = self._get("indexed_size")
-        if ok and isinstance(indexed, int) and 0 <= indexed <= size:
-            return indexed
+        while True:
+            ok = self._get("version") == _VERSION and self._get("log") == genesis
+            indexed = self._get("indexed_size")
+            if not (ok and isinstance(indexed, int) and 0 <= indexed <= size):
+                break
+            if self._get(_BUILDER) is None:
+                return indexed
+            if self._builder_gone():
+                break
+            time.sleep(_BUILD_POLL_S)
         with self.db:
-            for table in (
-                "records",
-                "artifacts",
-                "signers",
-                "environments",
-                "env_packages",
-                "runs",
-                "locations",
-                "actors",
-                "grants",
-                "state",
-            ):
+            for table in _TABLES:
                 self.db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
             self._set("version", _VERSION)
             self._set("log", genesis)
@@ -192,6 +223,22 @@ class LineageIndex:
         self._parsed.clear()
         self._environments.forget()
         return 0
+
+    def _builder_gone(self) -> bool:
+        """Whether the build under way was left behind: by this process (it failed), by one that
+        is no longer running, or by one that has shown no progress for a long while."""
+        pid, at = self._get(_BUILDER), self._get(_BUILT_AT)
+        if not isinstance(pid, int) or pid == os.getpid() or not isinstance(at, float):
+            return True
+        if time.time() - at > _BUILD_STALE_S:
+            return True
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:  # alive, and another user's
+            return False
+        return False
 
     def add_appended(self, entries: Sequence[tuple[int, View, Sequence[str], bytes]], tree_size: int) -> bool:
         """Index entries this process has just appended (their views, signers and statement
@@ -201,7 +248,7 @@ class LineageIndex:
             return False
         if [e[0] for e in entries] != list(range(entries[0][0], tree_size)):
             return False
-        rows = _Rows()
+        rows = filing.Rows()
         for index, seen, keyids, payload in entries:
             rows.add_view(index, seen, keyids, payload)
         try:
@@ -210,7 +257,7 @@ class LineageIndex:
             raise StoreError(f"the lineage index could not be updated: {e}") from None
         return True
 
-    def _write(self, rows: _Rows, indexed_size: int) -> None:
+    def _write(self, rows: filing.Rows, indexed_size: int) -> None:
         """File `rows` and move `indexed_size`, in one transaction."""
         try:
             with self.db:
@@ -228,7 +275,7 @@ class LineageIndex:
         """Those of `artifacts` that some hop names, asked in a few queries rather than one each."""
         by_raw: dict[bytes, list[Digest]] = {}
         for a in artifacts:
-            by_raw.setdefault(_raw(a), []).append(a)
+            by_raw.setdefault(raw_digest(a), []).append(a)
         wanted = list(by_raw)
         found: set[Digest] = set()
         for at in range(0, len(wanted), _QUERY_VALUES):
@@ -275,10 +322,10 @@ class LineageIndex:
         return found[0] if found else None
 
     def producers(self, artifact: Digest) -> Sequence[HopEntry]:
-        return self._hops("SELECT idx FROM artifacts WHERE digest = ? AND output = 1", (_raw(artifact),))
+        return self._hops(_NAMING.format(output=1), (raw_digest(artifact),))
 
     def consumers(self, artifact: Digest) -> Sequence[HopEntry]:
-        return self._hops("SELECT idx FROM artifacts WHERE digest = ? AND output = 0", (_raw(artifact),))
+        return self._hops(_NAMING.format(output=0), (raw_digest(artifact),))
 
     def hops_signed_by(self, keyids: Sequence[str]) -> Sequence[HopEntry]:
         marks = ", ".join("?" * len(keyids))
@@ -336,13 +383,13 @@ class LineageIndex:
             params.append(grantee)
         if artifact is not None:
             where.append("artifact = ?")
-            params.append(_raw(artifact))
+            params.append(raw_digest(artifact))
         sql = f"SELECT grant_id, idx, revoked_at FROM grants WHERE {' AND '.join(where)} ORDER BY idx"  # noqa: S608
         return [self._grant(*row) for row in self.db.execute(sql, params).fetchall()]
 
     def grant(self, grant_id: Digest) -> GrantEntry | None:
         row = self.db.execute(
-            "SELECT grant_id, idx, revoked_at FROM grants WHERE grant_id = ?", (_raw(grant_id),)
+            "SELECT grant_id, idx, revoked_at FROM grants WHERE grant_id = ?", (raw_digest(grant_id),)
         ).fetchone()
         return None if row is None else self._grant(*row)
 
@@ -368,107 +415,9 @@ class LineageIndex:
         yield from self.db.execute("SELECT idx, kind FROM records ORDER BY idx")
 
 
-class _Rows:
-    """The index rows of a run of entries, written with one statement per table: most of a
-    catch-up's cost is otherwise the per-statement overhead of SQLite's Python binding."""
-
-    def __init__(self) -> None:
-        self.records: list[tuple[int, str, str, bytes]] = []
-        self.signers: list[tuple[str, int]] = []
-        self.artifacts: list[tuple[bytes, int, int]] = []
-        self.runs: list[tuple[tuple[str, ...], int]] = []
-        self.locations: list[tuple[str, int]] = []
-        self.actors: list[tuple[int, str, str]] = []
-        self.grants: list[tuple[bytes, int, str, bytes]] = []
-        self.revocations: list[tuple[int, bytes]] = []
-
-    def add(self, index: int, leaf: bytes) -> None:
-        try:
-            found = read_entry(leaf)
-        except (ChainproofError, ValueError, KeyError, TypeError, AttributeError, IndexError):
-            return  # admitted before its type had a schema: evidence, not lineage
-        if found is not None:
-            self.add_view(index, *found)
-
-    def add_view(self, index: int, seen: View, keyids: Sequence[str], payload: bytes) -> None:
-        self.records.append((index, seen.kind, " ".join(keyids), payload))
-        self.signers += [(k, index) for k in dict.fromkeys(keyids)]
-        if seen.kind == views.HOP:
-            self.artifacts += [(bytes.fromhex(d), 0, index) for d in seen.inputs]
-            self.artifacts += [(bytes.fromhex(d), 1, index) for d in seen.outputs]
-            if seen.packages:
-                self.runs.append((seen.packages, index))
-            if seen.location is not None:
-                self.locations.append((seen.location, index))
-        elif seen.kind == views.ACTOR:
-            self.actors.append((index, seen.name, seen.keyid))
-        elif seen.kind == views.GRANT:
-            grant_id = _raw(statement_digest(payload))
-            self.grants.append((grant_id, index, seen.name, bytes.fromhex(seen.target)))
-        else:
-            self.revocations.append((index, bytes.fromhex(seen.target)))
-
-    def write(self, db: sqlite3.Connection, environments: _Environments) -> None:
-        # Each table's rows in its key order: the B-tree's pages are then visited once each, in
-        # turn, instead of at random (half the cost of filing the artifacts of a large log).
-        for rows in (self.signers, self.artifacts, self.locations):
-            rows.sort()
-        db.executemany("INSERT INTO records VALUES (?, ?, ?, ?)", self.records)
-        db.executemany("INSERT OR IGNORE INTO signers VALUES (?, ?)", self.signers)
-        db.executemany("INSERT OR IGNORE INTO artifacts VALUES (?, ?, ?)", self.artifacts)
-        runs = sorted({(environments.id(db, packages), index) for packages, index in self.runs})
-        db.executemany("INSERT OR IGNORE INTO runs VALUES (?, ?)", runs)
-        db.executemany("INSERT OR IGNORE INTO locations VALUES (?, ?)", self.locations)
-        db.executemany("INSERT INTO actors VALUES (?, ?, ?)", self.actors)
-        db.executemany("INSERT OR IGNORE INTO grants VALUES (?, ?, ?, ?, NULL)", self.grants)
-        db.executemany(
-            "UPDATE grants SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL", self.revocations
-        )
-
-
-class _Environments:
-    """The index's environments: each distinct set of package names is filed once, and a run
-    refers to it. Pipelines run in a few environments, so a training of 40 packages then costs
-    one row instead of 40 (most of what filing it cost)."""
-
-    def __init__(self) -> None:
-        self._ids: dict[tuple[str, ...], int] = {}  # names as recorded -> env, for this index's file
-
-    def id(self, db: sqlite3.Connection, recorded: tuple[str, ...]) -> int:
-        known = self._ids.get(recorded)
-        if known is not None:
-            return known
-        names = sorted({canonicalize_name(p) for p in recorded})
-        key = hashlib.sha256("\n".join(names).encode()).digest()
-        row = db.execute("SELECT env FROM environments WHERE names = ?", (key,)).fetchone()
-        if row is None:
-            env = db.execute("INSERT INTO environments (names) VALUES (?)", (key,)).lastrowid
-            assert env is not None
-            db.executemany("INSERT INTO env_packages VALUES (?, ?)", [(n, env) for n in names])
-        else:
-            env = row[0]
-        if len(self._ids) >= _ENVIRONMENTS:
-            self._ids.clear()
-        self._ids[recorded] = env
-        return int(env)
-
-    def forget(self) -> None:
-        """Drop what is remembered: after a rollback, or when the index is cleared."""
-        self._ids.clear()
-
-
 def _chunks(reader: LogReader, start: int, end: int) -> Iterator[parsing.Chunk]:
     for first in range(start, end, _CHUNK):
         yield first, list(reader.entries(first, min(end, first + _CHUNK)))
-
-
-def _parse(chunk: parsing.Chunk) -> tuple[int, _Rows]:
-    """The rows of a chunk of entries, and the log size once they are filed."""
-    first, leaves = chunk
-    rows = _Rows()
-    for offset, leaf in enumerate(leaves):
-        rows.add(first + offset, leaf)
-    return first + len(leaves), rows
 
 
 def _read(payload: bytes) -> Record | None:
@@ -496,9 +445,10 @@ def _connect(path: str) -> sqlite3.Connection:
     return db
 
 
-def rebuild(directory: Path, reader: LogReader) -> int:
-    """Drop the index file and build it again from the log; return the entries read."""
+def rebuild(directory: Path, reader: LogReader, open_reader: Opener | None = None) -> int:
+    """Drop the index file and build it again from the log; return the entries read.
+    `open_reader` as for `LineageIndex.catch_up`."""
     with suppress(FileNotFoundError):
         (directory / INDEX_FILE).unlink()
     with closing(LineageIndex.open(directory)) as index:
-        return index.catch_up(reader)
+        return index.catch_up(reader, open_reader=open_reader)

@@ -4,7 +4,8 @@ Filing an entry is two jobs: parsing its envelope and statement (pure, about hal
 writing its rows (SQLite, in the one process that holds the index). When the index has a long way
 to go (a rebuild, the first command on a large store), the parsing is handed to forked worker
 processes a chunk at a time while the indexing process writes the chunks already parsed, in log
-order. Workers only parse bytes they are sent: they open nothing and touch no database.
+order. Workers only parse the bytes they are sent, or, given a way to open the store, read their
+chunks on a read-only connection of their own; they never write.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from functools import partial
 from typing import TypeVar
 
 from chainproof._internal.config import jobs
+from chainproof.log.rehash_workers import Opener
 
 R = TypeVar("R")
 
@@ -27,6 +30,8 @@ AHEAD = 2
 
 Chunk = tuple[int, list[bytes]]
 """The log index of a chunk's first entry, and its entries."""
+Range = tuple[int, int]
+"""The log indexes of a chunk's first entry and of the entry after its last."""
 
 
 def workers_for(backlog: int) -> int:
@@ -45,30 +50,85 @@ def parsed_in_order(parse: Callable[[Chunk], R], chunks: Iterator[Chunk], worker
     if workers == 0:
         yield from map(parse, chunks)
         return
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+    yield from _in_order(parse, chunks, workers, parse)
+
+
+def read_and_parsed_in_order(
+    parse: Callable[[Chunk], R], ranges: Iterator[Range], workers: int, opener: Opener
+) -> Iterator[R]:
+    """parse((first, the entries from first to end)) for each range, in order, from `workers`
+    forked processes that each read their ranges on a connection of their own (`opener`): the
+    indexing process then only writes, instead of also reading and shipping every entry.
+
+    The calling process keeps its own read transaction open until the last range is back, as an
+    audit's does (see `rehash_workers`), and parses here a range whose worker died."""
+    tasks = ((parse, first, end) for first, end in ranges)
+    yield from _in_order(_read_in_worker, tasks, workers, partial(_read_with, opener), opener=opener)
+
+
+T = TypeVar("T")
+
+
+def _in_order(
+    work: Callable[[T], R],
+    tasks: Iterator[T],
+    workers: int,
+    here: Callable[[T], R],
+    *,
+    opener: Opener | None = None,
+) -> Iterator[R]:
+    context = multiprocessing.get_context("fork")
+    if opener is None:
+        pool = ProcessPoolExecutor(workers, mp_context=context)
+    else:
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start, initargs=(opener,))
     try:
-        pending: deque[tuple[Chunk, Future[R] | None]] = deque()
-        for chunk in chunks:
-            pending.append((chunk, _submit(pool, parse, chunk)))
+        pending: deque[tuple[T, Future[R] | None]] = deque()
+        for task in tasks:
+            pending.append((task, _submit(pool, work, task)))
             if len(pending) >= workers * AHEAD:
-                yield _result(parse, *pending.popleft())
+                yield _result(here, *pending.popleft())
         while pending:
-            yield _result(parse, *pending.popleft())
+            yield _result(here, *pending.popleft())
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _submit(pool: ProcessPoolExecutor, parse: Callable[[Chunk], R], chunk: Chunk) -> Future[R] | None:
+def _submit(pool: ProcessPoolExecutor, work: Callable[[T], R], task: T) -> Future[R] | None:
     try:
-        return pool.submit(parse, chunk)
+        return pool.submit(work, task)
     except BrokenProcessPool:
         return None
 
 
-def _result(parse: Callable[[Chunk], R], chunk: Chunk, future: Future[R] | None) -> R:
+def _result(here: Callable[[T], R], task: T, future: Future[R] | None) -> R:
     if future is not None:
         try:
             return future.result()
         except BrokenProcessPool:
             pass
-    return parse(chunk)
+    return here(task)
+
+
+_opener: Opener | None = None
+
+
+def _worker_start(opener: Opener) -> None:
+    # Handed over by fork, not pickled: an opener may close over anything.
+    global _opener  # noqa: PLW0603 -- one per worker process, set once at its start
+    _opener = opener
+
+
+ReadTask = tuple[Callable[[Chunk], R], int, int]
+
+
+def _read_in_worker(task: ReadTask[R]) -> R:
+    if _opener is None:
+        raise RuntimeError("the worker was started without a store to read")
+    return _read_with(_opener, task)
+
+
+def _read_with(opener: Opener, task: ReadTask[R]) -> R:
+    parse, first, end = task
+    with opener() as reader:
+        return parse((first, list(reader.entries(first, end))))

@@ -346,13 +346,15 @@ class TransparencyLog:
                 verifier,
                 saved=saved,
                 watch=lambda events: watch(events, size),
-                open_reader=self._read_only_opener(),
+                open_reader=self.read_only_opener(),
                 jobs=jobs,
                 rules=self.rules,
             )
 
-    def _read_only_opener(self) -> Opener | None:
-        """Another read transaction on this store, for worker processes; None if it cannot give one."""
+    def read_only_opener(self) -> Opener | None:
+        """A way to open another read transaction on this store, on a connection of its own, for
+        worker processes (an audit's re-hashing, the lineage index's parsing); None if the store
+        cannot give one."""
         store = self.store
         if not isinstance(store, SqliteStore):
             return None
@@ -491,7 +493,7 @@ class TransparencyLog:
                     w.size(),
                     signer.verifier,
                     watch=repair.substituted(bad),
-                    open_reader=self._read_only_opener(),
+                    open_reader=self.read_only_opener(),
                     jobs=jobs,
                     rules=self.rules,
                 )
