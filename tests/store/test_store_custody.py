@@ -508,7 +508,7 @@ def test_preverify_lists_only_signatures_that_verify_under_registered_keys(
     good = envelope(built.actor, 1, "pre")
     forged = replace(good, signatures=(replace(good.signatures[0], sig=bytes(64)),))
     unknown = envelope(stranger, 1, "pre")
-    verified = log._preverify([good, forged, unknown])
+    verified = log._preverify([good, forged, unknown])()
     assert verified[0] == {(good.signatures[0].sig, keys.public_raw(built.actor.public_key()))}
     assert verified[1:] == [frozenset(), frozenset()]
     with pytest.raises(RejectedEntry):
@@ -521,7 +521,7 @@ def test_a_large_batch_is_verified_on_threads_and_one_forgery_still_refuses_it(
     monkeypatch.setenv("CHAINPROOF_JOBS", "2")
     log = built.log
     batch = [envelope(built.actor, n, "bulk") for n in range(4 * threads.MIN_ITEMS)]
-    verified = log._preverify([*batch, envelope(stranger, 1, "bulk")])
+    verified = log._preverify([*batch, envelope(stranger, 1, "bulk")])()
     actor = keys.public_raw(built.actor.public_key())
     assert verified == [{(e.signatures[0].sig, actor)} for e in batch] + [frozenset()]
     late = len(batch) - 3

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -17,12 +18,34 @@ def test_a_large_batch_is_shared_out_and_comes_back_in_order(monkeypatch: pytest
 
     def square(x: int) -> int:
         seen.add(threading.current_thread().name)
+        time.sleep(0.0005)  # as a libsodium call does, it lets the other threads run
         return x * x
 
-    items = list(range(10 * threads.MIN_ITEMS))
+    items = list(range(4 * threads.MIN_ITEMS))
     assert threads.map_released(square, items) == [x * x for x in items]
     assert threading.current_thread().name in seen  # the caller takes a share,
     assert len(seen) >= 2  # and the pool the others
+
+
+def test_started_work_goes_on_while_the_caller_does_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(config.JOBS_ENV, "2")
+    here = threading.current_thread().name
+    names: list[str] = []
+
+    def slow(x: int) -> int:
+        names.append(threading.current_thread().name)
+        time.sleep(0.0005)
+        return -x
+
+    items = list(range(2 * threads.MIN_ITEMS))
+    started = threads.start_released(slow, items)
+    deadline = time.monotonic() + 10
+    while not names and time.monotonic() < deadline:  # the caller's own work, meanwhile
+        time.sleep(0.001)
+    assert names  # begun before anyone asked for the result,
+    assert here not in names  # by a helper
+    assert started.result() == [-x for x in items]
+    assert len(names) == len(items)
 
 
 def test_a_small_batch_or_one_job_stays_in_the_calling_thread(monkeypatch: pytest.MonkeyPatch) -> None:

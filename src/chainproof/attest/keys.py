@@ -18,7 +18,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from chainproof._internal.threads import map_released
+from chainproof._internal.threads import Started, map_released, start_released
 from chainproof.errors import FormatError, UsageError
 
 PUBLIC_KEY_SIZE = 32
@@ -169,6 +169,11 @@ def verify_many(checks: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
     """`verify` over a batch of (raw public key, signature, message), on every core (as
     `sign_many`: the threads only call libsodium)."""
     return map_released(_verify_raw, checks)
+
+
+def start_verify_many(checks: Sequence[tuple[bytes, bytes, bytes]]) -> Started[bool]:
+    """`verify_many`, started on helper threads while the caller goes on (`threads.Started`)."""
+    return start_released(_verify_raw, checks)
 
 
 def _verify_raw(check: tuple[bytes, bytes, bytes]) -> bool:

@@ -10,6 +10,7 @@ and it must name a key registered under the actor's name and valid at that entry
 
 from __future__ import annotations
 
+from chainproof.attest.statement import Statement
 from chainproof.custody import predicates
 from chainproof.custody.hops import Hop
 from chainproof.custody.records import ActorRecord
@@ -17,8 +18,8 @@ from chainproof.log.entries import Context, RejectedEntry, Rules, admin_only
 from chainproof.log.store import KeyRecord
 
 
-def _schema(ctx: Context) -> None:
-    predicates.from_statement(ctx.statement)
+def _schema(st: Statement) -> None:
+    predicates.from_statement(st)
 
 
 def _actor(ctx: Context) -> None:
@@ -35,11 +36,11 @@ def _actor(ctx: Context) -> None:
 
 
 RULES = Rules(
-    {
+    by_type={predicates.ACTOR: _actor},  # which reads the actor's schema itself
+    checks={
         **{predicates.hop_type(h): _schema for h in Hop if h not in (Hop.TRANSFORM, Hop.TRAIN)},
         predicates.SLSA_PROVENANCE: _schema,  # someone else's provenance reads as none: admitted as is
         predicates.GRANT: _schema,
         predicates.GRANT_REVOCATION: _schema,
-        predicates.ACTOR: _actor,
-    }
+    },
 )

@@ -16,13 +16,13 @@ audit).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from chainproof.attest import dsse, keys, statement
 from chainproof.attest.statement import Statement, Subject
-from chainproof.errors import FormatError, VerificationError
+from chainproof.errors import ChainproofError, FormatError, VerificationError
 from chainproof.log.store import KeyRecord, KeyRole
 
 PREDICATE_BASE = "https://chainproof.dev/log"
@@ -152,19 +152,37 @@ Rule = Callable[[Context], "KeyRecord | None"]
 """One predicate type's admission: raise `RejectedEntry` (or `FormatError`) to refuse; return the
 key-registry record the entry creates or changes, if any."""
 
+Check = Callable[[Statement], object]
+"""One predicate type's schema: raise `FormatError` (or `RejectedEntry`) for a statement of that
+type that may not enter. It sees nothing but the statement, so a batch's checks run while its
+signatures are still being verified (see `precheck`)."""
+
 
 @dataclass(frozen=True)
 class Rules:
-    """The admission rule of each predicate type the log treats specially; an entry of any other
-    type needs only valid signatures by keys valid at its index. Combine with `|`."""
+    """How each predicate type the log treats specially is admitted: its schema (`checks`) and its
+    rule, which sees the checked signers (`by_type`); an entry of any other type needs only valid
+    signatures by keys valid at its index. Combine with `|`."""
 
-    by_type: Mapping[str, Rule]
+    by_type: Mapping[str, Rule] = field(default_factory=dict)
+    checks: Mapping[str, Check] = field(default_factory=dict)
 
     def __or__(self, other: Rules) -> Rules:
-        clash = self.by_type.keys() & other.by_type.keys()
+        clash = (self.by_type.keys() & other.by_type.keys()) | (self.checks.keys() & other.checks.keys())
         if clash:
             raise ValueError(f"two admission rules for {', '.join(sorted(clash))}")
-        return Rules({**self.by_type, **other.by_type})
+        return Rules({**self.by_type, **other.by_type}, {**self.checks, **other.checks})
+
+
+@dataclass(frozen=True)
+class Prechecked:
+    """What admission works out from an envelope alone, ahead of the signatures: its statement
+    (None when it does not parse) and the error its type's check raised, if any. The errors are
+    raised by `admit` in the order they always were: a statement that does not parse first, a
+    failed check only once the signatures pass."""
+
+    statement: Statement | None
+    error: ChainproofError | None = None
 
 
 def admin_only(ctx: Context) -> None:
@@ -194,21 +212,52 @@ def admit(
     lookup: KeyLookup,
     verified: Verified = frozenset(),
     rules: Rules = LOG_RULES,
+    *,
+    prechecked: Prechecked | None = None,
 ) -> Admitted:
     """Check one envelope for entry `index`; raise RejectedEntry or FormatError if it may not enter.
 
     `verified` names signatures over `env` already checked (see `preverify`); `rules` says how
-    each predicate type is admitted beyond its signatures."""
+    each predicate type is admitted beyond its signatures; `prechecked` is `env`'s `precheck`, when
+    the caller worked it out ahead."""
     if env.payload_type != dsse.INTOTO_PAYLOAD_TYPE:
         raise RejectedEntry(f"payloadType {env.payload_type!r} is not {dsse.INTOTO_PAYLOAD_TYPE!r}")
-    # An envelope made in this process may carry the statement its payload was written from.
-    st = env.statement if env.statement is not None else statement.parse(env.payload)
+    ahead = prechecked if prechecked is not None else _precheck(env, rules)
+    if ahead.statement is None:
+        raise ahead.error or FormatError("the statement does not parse")
+    st = ahead.statement
     if st.predicate_type == GENESIS:
         return Admitted(env, st, _genesis(env, st, index))
     signers = _check_signatures(env, index, lookup, verified)
+    if ahead.error is not None:
+        raise ahead.error
     rule = rules.by_type.get(st.predicate_type)
     change = rule(Context(env, st, index, tuple(signers), lookup)) if rule is not None else None
     return Admitted(env, st, change)
+
+
+def precheck(envelopes: Sequence[dsse.Envelope], rules: Rules) -> list[Prechecked]:
+    """Each envelope's statement and its type's check (see `Prechecked`): the Python half of a
+    batch's admission, which a writer runs while the batch's signatures are verified on helper
+    threads (`start_preverify`)."""
+    return [_precheck(env, rules) for env in envelopes]
+
+
+def _precheck(env: dsse.Envelope, rules: Rules) -> Prechecked:
+    if env.payload_type != dsse.INTOTO_PAYLOAD_TYPE:
+        return Prechecked(None, RejectedEntry(f"payloadType {env.payload_type!r} is not in-toto"))
+    try:
+        # An envelope made in this process may carry the statement its payload was written from.
+        st = env.statement if env.statement is not None else statement.parse(env.payload)
+    except ChainproofError as e:
+        return Prechecked(None, e)
+    check = rules.checks.get(st.predicate_type)
+    if check is not None:
+        try:
+            check(st)
+        except ChainproofError as e:
+            return Prechecked(st, e)
+    return Prechecked(st)
 
 
 def preverify(envelopes: Sequence[dsse.Envelope], lookup: KeyLookup) -> list[Verified]:
@@ -219,6 +268,12 @@ def preverify(envelopes: Sequence[dsse.Envelope], lookup: KeyLookup) -> list[Ver
     verifies on every core (`keys.verify_many`). A signature that fails here is simply not listed;
     `admit` checks it again under the lock and gives the error.
     """
+    return start_preverify(envelopes, lookup)()
+
+
+def start_preverify(envelopes: Sequence[dsse.Envelope], lookup: KeyLookup) -> Callable[[], list[Verified]]:
+    """`preverify`, started on helper threads; call what it returns for the result. The calling
+    thread meanwhile does Python work of its own (`precheck`), then verifies what is left."""
     checks: list[tuple[bytes, bytes, bytes]] = []
     owners: list[int] = []
     for position, env in enumerate(envelopes):
@@ -230,11 +285,16 @@ def preverify(envelopes: Sequence[dsse.Envelope], lookup: KeyLookup) -> list[Ver
             if record is not None:
                 checks.append((record.public_key, sig.sig, message))
                 owners.append(position)
-    good: list[set[tuple[bytes, bytes]]] = [set() for _ in envelopes]
-    for position, (raw, signature, _), ok in zip(owners, checks, keys.verify_many(checks), strict=True):
-        if ok:
-            good[position].add((signature, raw))
-    return [frozenset(g) for g in good]
+    started = keys.start_verify_many(checks)
+
+    def result() -> list[Verified]:
+        good: list[set[tuple[bytes, bytes]]] = [set() for _ in envelopes]
+        for position, (raw, signature, _), ok in zip(owners, checks, started.result(), strict=True):
+            if ok:
+                good[position].add((signature, raw))
+        return [frozenset(g) for g in good]
+
+    return result
 
 
 def _registration(st: Statement, index: int, lookup: KeyLookup) -> KeyRecord:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from chainproof.attest import dsse
     from chainproof.log.audit import AuditReport
-    from chainproof.log.entries import Rules, Verified
+    from chainproof.log.entries import Prechecked, Rules, Verified
     from chainproof.log.export import Event
     from chainproof.log.note import Checkpoint, NoteSigner, NoteVerifier
     from chainproof.log.rehash_workers import Jobs, Opener
@@ -385,10 +385,17 @@ class TransparencyLog:
 
     def append(self, envelopes: Sequence[dsse.Envelope], labels: Sequence[str] = ()) -> AppendResult:
         """Admit and append every envelope, or none of them; `labels` name them in errors."""
+        from chainproof.log import entries
+
         self._check_sizes(envelopes, labels)
+        # The signatures are verified on helper threads while this one works out the statements
+        # and their schemas: the two halves of admission, side by side on two cores.
         verified = self._preverify(envelopes)
+        prechecked = entries.precheck(envelopes, self.rules)
         with self.store.writer() as w:
-            return self._append(w, envelopes, self._signer(w), labels, verified)
+            return self._append(
+                w, envelopes, self._signer(w), labels, started=verified, prechecked=prechecked
+            )
 
     def _check_sizes(self, envelopes: Sequence[dsse.Envelope], labels: Sequence[str]) -> None:
         """Refuse an envelope larger than `max_entry_bytes` in canonical form, before any work."""
@@ -402,14 +409,15 @@ class TransparencyLog:
                     f"{_label(labels, position)}: {dsse.too_large(size, self.max_entry_bytes)}"
                 )
 
-    def _preverify(self, envelopes: Sequence[dsse.Envelope]) -> list[Verified]:
-        """Each envelope's signatures checked before the write lock, against the registry as it is."""
+    def _preverify(self, envelopes: Sequence[dsse.Envelope]) -> Callable[[], list[Verified]]:
+        """Each envelope's signatures checked before the write lock, against the registry as it is:
+        started on helper threads; what it returns gives the result."""
         from chainproof.log import entries
 
         with self.reading() as r:  # the keys first: the store's connection stays in this thread
             keyids = {s.keyid for env in envelopes for s in env.signatures if s.keyid}
             known = {k: r.key(k) for k in keyids}
-        return entries.preverify(envelopes, known.get)
+        return entries.start_preverify(envelopes, known.get)
 
     def _append(
         self,
@@ -417,8 +425,13 @@ class TransparencyLog:
         envelopes: Sequence[dsse.Envelope],
         signer: NoteSigner,
         labels: Sequence[str] = (),
-        verified: Sequence[Verified] = (),
+        *,
+        started: Callable[[], Sequence[Verified]] | None = None,
+        prechecked: Sequence[Prechecked] = (),
     ) -> AppendResult:
+        """Admit and write `envelopes` under the write lock. `started` gives the signatures
+        verified ahead (`_preverify`) and `prechecked` the statements checked ahead
+        (`entries.precheck`), asked for only when admission needs them."""
         from chainproof.log import entries
 
         size = w.size()
@@ -432,6 +445,7 @@ class TransparencyLog:
         canonical = [env.canonical() for env in envelopes]
         hashes = merkle.leaf_hashes(canonical)
         present = w.find_leaves(hashes)
+        verified = started() if started is not None else ()
         leaves: list[bytes] = []
         changed: list[KeyRecord] = []
         results: list[AppendedEntry] = []
@@ -447,6 +461,7 @@ class TransparencyLog:
                     lookup,
                     verified[position] if position < len(verified) else frozenset(),
                     self.rules,
+                    prechecked=prechecked[position] if position < len(prechecked) else None,
                 )
             except VerificationError as e:
                 raise type(e)(f"{_label(labels, position)}: {e}") from None
