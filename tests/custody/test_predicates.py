@@ -238,6 +238,7 @@ def test_digests() -> None:
 def test_the_index_view_reads_what_the_record_says(record: Any) -> None:
     seen = views.view(json.loads(pr.to_statement(record).canonical()))
     assert seen is not None
+    assert views.of_record(record) == seen  # what a recorder files without reading it back
     if isinstance(record, HopRecord):
         assert seen.kind == views.HOP
         assert seen.inputs == tuple(d.removeprefix("sha256:") for d in record.inputs)

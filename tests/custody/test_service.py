@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
+from collections.abc import Iterable
 from contextlib import closing
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from chainproof.custody.hops import Hop
 from chainproof.custody.records import Digest
 from chainproof.custody.service import Custody, hop_record
 from chainproof.errors import UsageError
-from chainproof.lineage.index import INDEX_FILE, rebuild
+from chainproof.lineage.index import INDEX_FILE, LineageIndex, rebuild
 from chainproof.log.service import ADMIN_FILE, TransparencyLog
 
 
@@ -84,3 +85,30 @@ def test_what_the_service_files_as_it_appends_is_what_a_rebuild_files(
             for t in ("records", "artifacts", "locations")
         ]
     assert fed == rebuilt
+
+
+def test_what_this_recorder_made_is_not_looked_up_again(
+    custody: Custody, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = keys.generate()
+    custody.log.register_key("lab", key)
+    raw, mix = art("raw"), art("mix")
+    custody.record_many([hop_record(Hop.INGEST, outputs=[raw])], key)
+    asked: list[set[Digest]] = []
+    real = LineageIndex.named
+
+    def named(self: LineageIndex, ds: Iterable[Digest]) -> set[Digest]:
+        wanted = set(ds)
+        asked.append(wanted)
+        return real(self, wanted)
+
+    monkeypatch.setattr(LineageIndex, "named", named)
+    custody.record_many([hop_record(Hop.TRANSFORM, inputs=[raw], outputs=[mix])], key)
+    assert asked == [set()]  # known here: it was made by this recorder
+    other = Custody(TransparencyLog.open(custody.log.directory))  # knows only what the index says
+    other.record_many([hop_record(Hop.TRAIN, inputs=[mix], outputs=[art("model")])], key)
+    assert asked[-1] == {mix}
+    with pytest.raises(UsageError, match="no custody record names the input"):
+        other.record_many([hop_record(Hop.TRAIN, inputs=[art("never")], outputs=[art("m2")])], key)
+    other.close()
+    custody.close()

@@ -76,6 +76,7 @@ SBOM_DIR = "sboms"
 """Where the store keeps the SBOMs its records name, as `<hex digest>.cdx.json`."""
 
 _MADE_NOTHING = (Hop.EVALUATE, Hop.RELEASE, Hop.ACCESS)
+_NAMED_KEPT = 100_000  # artifacts remembered as named (about 15 MB), then forgotten at once
 ALL_TIME = Window()
 
 
@@ -147,6 +148,9 @@ class Custody:
         self._policy = policy
         self._index: LineageIndex | None = None
         self._on_index_progress = on_index_progress
+        # Artifacts that records this process appended name: a log only grows, so they stay
+        # named, and a pipeline's next hops mostly take what its last ones made (a lookup saved).
+        self._named: dict[Digest, None] = {}
 
     @classmethod
     def open(
@@ -199,11 +203,13 @@ class Custody:
         result = self.log.append([e.with_statement(st) for e, st in zip(signed, statements, strict=True)])
         if self._index is not None:  # file what was just appended without reading it back
             fresh = [
-                (e.index, seen, (signer,), p)
-                for e, st, p in zip(result.entries, statements, payloads, strict=True)
-                if not e.duplicate and (seen := views.view(st.to_json_obj())) is not None
+                (e.index, views.of_record(r), (signer,), p)
+                for e, r, p in zip(result.entries, records, payloads, strict=True)
+                if not e.duplicate
             ]
             self._index.add_appended(fresh, result.tree_size)
+        for r in records:
+            self._remember_named(r)
         return [(e.index, statement_digest(p)) for e, p in zip(result.entries, payloads, strict=True)]
 
     def record(
@@ -246,7 +252,8 @@ class Custody:
             if problem:
                 raise UsageError(problem)
         with self.lineage_index() as index:
-            known = index.named(d for r in records for d in r.inputs)
+            known = index.named(d for r in records for d in r.inputs if d not in self._named)
+        known.update(d for r in records for d in r.inputs if d in self._named)
         for record in records:
             for d in record.inputs:
                 if d not in known:
@@ -254,6 +261,13 @@ class Custody:
             known.update(record.outputs)  # a later hop of the batch may take it
         done = self._append_all(records, key)
         return [Recorded(index=i, statement_digest=sd) for i, sd in done]
+
+    def _remember_named(self, record: Record) -> None:
+        if len(self._named) >= _NAMED_KEPT:
+            self._named.clear()
+        if isinstance(record, HopRecord):
+            self._named.update(dict.fromkeys(record.outputs))
+            self._named.update(dict.fromkeys(record.inputs))
 
     def _keep_sbom(self, captured: Captured) -> None:
         folder = self.log.directory / SBOM_DIR

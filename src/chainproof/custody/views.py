@@ -15,6 +15,7 @@ from typing import Any
 
 from chainproof.custody import predicates as pr
 from chainproof.custody.hops import Hop
+from chainproof.custody.records import ActorRecord, GrantRecord, HopRecord, Record, hex_of
 
 HOP, ACTOR, GRANT, REVOCATION = "hop", "actor", "grant", "grant-revocation"
 _MADE_NOTHING = frozenset(pr.hop_type(h) for h in (Hop.EVALUATE, Hop.RELEASE, Hop.ACCESS))
@@ -81,3 +82,24 @@ def view(st: Mapping[str, Any]) -> View | None:
     if kind == pr.GRANT_REVOCATION:
         return View(kind=REVOCATION, target=_subjects(st)[0])
     return None
+
+
+def of_record(record: Record) -> View:
+    """The view `view` reads from the statement of `record` (`predicates.to_statement`), taken
+    from the record itself: a recorder files what it has just appended without reading it back
+    (the tests hold the two to each other)."""
+    if isinstance(record, HopRecord):
+        location = record.details.get("location")
+        packages = record.environment.packages if record.environment is not None else ()
+        return View(
+            kind=HOP,
+            inputs=tuple(hex_of(d) for d in record.inputs),
+            outputs=tuple(hex_of(d) for d in record.outputs),
+            packages=tuple(p.name for p in packages),
+            location=location if isinstance(location, str) else None,
+        )
+    if isinstance(record, ActorRecord):
+        return View(kind=ACTOR, name=record.name, keyid=record.keyid)
+    if isinstance(record, GrantRecord):
+        return View(kind=GRANT, name=record.grantee, target=hex_of(record.artifact))
+    return View(kind=REVOCATION, target=hex_of(record.grant_id))
