@@ -104,11 +104,29 @@ def test_what_this_recorder_made_is_not_looked_up_again(
 
     monkeypatch.setattr(LineageIndex, "named", named)
     custody.record_many([hop_record(Hop.TRANSFORM, inputs=[raw], outputs=[mix])], key)
-    assert asked == [set()]  # known here: it was made by this recorder
+    assert asked == []  # known here: it was made by this recorder, and nothing else was asked
     other = Custody(TransparencyLog.open(custody.log.directory))  # knows only what the index says
     other.record_many([hop_record(Hop.TRAIN, inputs=[mix], outputs=[art("model")])], key)
     assert asked[-1] == {mix}
     with pytest.raises(UsageError, match="no custody record names the input"):
         other.record_many([hop_record(Hop.TRAIN, inputs=[art("never")], outputs=[art("m2")])], key)
     other.close()
+    custody.close()
+
+
+def test_records_appended_between_another_writers_are_all_indexed(
+    custody: Custody,
+) -> None:
+    key = keys.generate()
+    custody.log.register_key("lab", key)
+    raw = art("raw")
+    custody.record_many([hop_record(Hop.INGEST, outputs=[raw])], key)
+    custody.record_many([hop_record(Hop.TRANSFORM, inputs=[raw], outputs=[art("mine-1")])], key)
+    other = Custody(TransparencyLog.open(custody.log.directory))
+    other.record_many([hop_record(Hop.TRANSFORM, inputs=[raw], outputs=[art("theirs")])], key)
+    other.close()
+    custody.record_many([hop_record(Hop.TRANSFORM, inputs=[raw], outputs=[art("mine-2")])], key)
+    with custody.lineage_index() as index:
+        for name in ("mine-1", "theirs", "mine-2"):
+            assert len(index.producers(art(name))) == 1, name
     custody.close()

@@ -57,7 +57,7 @@ from chainproof.lineage.impact import (
     environment_seeds,
 )
 from chainproof.lineage.impact import impact as blast_radius
-from chainproof.lineage.index import LineageIndex, Progress
+from chainproof.lineage.index import Appended, LineageIndex, Progress
 from chainproof.lineage.model import GrantEntry
 from chainproof.lineage.verify import HopCheck, VerifyReport, check_hop, verify
 from chainproof.log.service import TransparencyLog
@@ -202,7 +202,7 @@ class Custody:
         # The statements go along: admission reads them instead of parsing each payload back.
         result = self.log.append([e.with_statement(st) for e, st in zip(signed, statements, strict=True)])
         if self._index is not None:  # file what was just appended without reading it back
-            fresh = [
+            fresh: list[Appended] = [
                 (e.index, views.of_record(r), (signer,), p)
                 for e, r, p in zip(result.entries, records, payloads, strict=True)
                 if not e.duplicate
@@ -251,8 +251,11 @@ class Custody:
             problem = shape_problem(record)
             if problem:
                 raise UsageError(problem)
-        with self.lineage_index() as index:
-            known = index.named(d for r in records for d in r.inputs if d not in self._named)
+        unknown = {d for r in records for d in r.inputs if d not in self._named}
+        known: set[Digest] = set()
+        if unknown:
+            with self.lineage_index() as index:
+                known = index.named(unknown)
         known.update(d for r in records for d in r.inputs if d in self._named)
         for record in records:
             for d in record.inputs:

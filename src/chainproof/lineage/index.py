@@ -42,6 +42,7 @@ INDEX_FILE = "lineage.db"
 _VERSION = "chainproof-lineage/3"
 _CHUNK = 4096  # entries per transaction while catching up
 _CACHE_KIB = 32 * 1024
+_SORT_CACHE_KIB = 8 * 1024
 _QUERY_VALUES = 500  # values bound in one query, well below SQLite's limit
 _NAMING = "SELECT idx FROM artifacts WHERE digest = ? AND output = {output}"
 _TABLES = (
@@ -94,6 +95,8 @@ CREATE INDEX IF NOT EXISTS grants_grantee ON grants (grantee, idx);
 CREATE INDEX IF NOT EXISTS grants_artifact ON grants (artifact, idx);
 """
 
+Appended = tuple[int, View, Sequence[str], bytes]
+"""An entry a recorder has just appended: its index, view, signers' key ids and statement bytes."""
 Progress = Callable[[int, int], None]
 """(entries read so far, entries to read) while catching up."""
 
@@ -186,7 +189,11 @@ class LineageIndex:
                     self._set(_BUILT_AT, time.time())
                 if on_progress is not None:
                     on_progress(end, size)
-            self.db.execute(f"PRAGMA threads={jobs()}")  # SQLite's sorter shares the sort out
+            # SQLite's sorter shares the sort out over the cores, each thread sorting runs as large
+            # as the page cache: a smaller cache for the sort keeps its memory to a few runs of
+            # 8 MB (the inserts that follow, in key order, need only the B-tree's right edge).
+            self.db.execute(f"PRAGMA threads={jobs()}")
+            self.db.execute(f"PRAGMA cache_size=-{_SORT_CACHE_KIB}")
             with self.db:
                 self.db.execute(
                     f"INSERT OR IGNORE INTO artifacts SELECT * FROM {_STAGED} ORDER BY digest, output, idx"  # noqa: S608
@@ -199,6 +206,7 @@ class LineageIndex:
         finally:
             with suppress(sqlite3.Error):
                 self.db.execute(f"DROP TABLE IF EXISTS {_STAGED}")
+                self.db.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
 
     def _start(self, reader: LogReader, size: int) -> int:
         """Where to resume: 0 (after clearing) unless the index is this log's and not ahead of it.
@@ -240,7 +248,7 @@ class LineageIndex:
             return False
         return False
 
-    def add_appended(self, entries: Sequence[tuple[int, View, Sequence[str], bytes]], tree_size: int) -> bool:
+    def add_appended(self, entries: Sequence[Appended], tree_size: int) -> bool:
         """Index entries this process has just appended (their views, signers and statement
         bytes, so nothing is read back or parsed again), when they are exactly the entries from
         `indexed_size` to `tree_size`; otherwise leave them to the next `catch_up`. True when taken."""
