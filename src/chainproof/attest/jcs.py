@@ -4,8 +4,9 @@ Statements are signed over their JCS bytes, so every byte matters. The `rfc8785`
 reference, but it serialises in Python: about 270 us for a training record with 40 packages, most
 of the cost of recording one. For values of the common shape (object keys in ASCII; no floats;
 integers within IEEE 754's exact range) JCS is exactly what the C `json` encoder writes with
-sorted keys, no spaces and no ASCII escaping: UTF-16 and code-point key order agree on ASCII, and
-both escape strings the same way (the tests hold the two to each other on generated values).
+sorted keys, no spaces and no ASCII escaping, and what orjson writes with sorted keys: UTF-16 and
+code-point key order agree on ASCII, and all three escape strings the same way (the tests hold
+them to each other on generated values).
 Anything else goes to `rfc8785`, which also raises for what JCS cannot represent.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import rfc8785
 
 _EXACT = 2**53 - 1  # beyond this an integer has no exact IEEE 754 double, and JCS refuses it
@@ -53,6 +55,12 @@ def dumps(value: Any) -> bytes:
     """The RFC 8785 bytes of `value`; raises `rfc8785.CanonicalizationError` (or `UnicodeEncodeError`
     for a lone surrogate) for what has none."""
     if _plain(value):
-        return _encode(value).encode("utf-8")
+        try:
+            # orjson writes the plain shape as the C encoder does (sorted keys, no spaces, UTF-8,
+            # the same escapes), in a fifth of its time; it refuses a lone surrogate, which the
+            # encoder's path then reports as it always did.
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError:
+            return _encode(value).encode("utf-8")
     result: bytes = rfc8785.dumps(value)
     return result
