@@ -14,6 +14,7 @@ times as much: a bundle holds 256 entries).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sqlite3
@@ -179,6 +180,10 @@ class LineageIndex:
         another process waits for it meanwhile, and an index left half built is cleared."""
         self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGED} (digest BLOB, output INT, idx INT)")
         self.db.execute(f"DELETE FROM {_STAGED}")  # noqa: S608 - a fixed name
+        # Millions of rows come back from the workers, and none of them is in a reference cycle:
+        # the collector, left on, would walk this process's whole heap again and again for nothing.
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             with self.db:
                 self._set(_BUILDER, os.getpid())
@@ -204,6 +209,8 @@ class LineageIndex:
             self._environments.forget()  # it may name environments a rollback took back
             raise
         finally:
+            if collecting:
+                gc.enable()
             with suppress(sqlite3.Error):
                 self.db.execute(f"DROP TABLE IF EXISTS {_STAGED}")
                 self.db.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
