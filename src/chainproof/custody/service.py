@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
 
+from chainproof._internal import gcpause
 from chainproof.attest import dsse
 from chainproof.attest.keys import keyid
 from chainproof.custody import predicates, views
@@ -247,6 +248,10 @@ class Custody:
         """Sign and append many hops in one transaction (all or none), each input named by an
         earlier record or by an earlier hop of the batch. No warnings are computed: `verify` says
         what the policy thinks. For bulk imports and pipelines that record as they go."""
+        with gcpause.paused():  # a batch's statements and envelopes make no reference cycle
+            return self._record_many(records, key)
+
+    def _record_many(self, records: Sequence[HopRecord], key: Ed25519PrivateKey) -> list[Recorded]:
         for record in records:
             problem = shape_problem(record)
             if problem:

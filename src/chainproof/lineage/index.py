@@ -14,7 +14,6 @@ times as much: a bundle holds 256 entries).
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import sqlite3
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from chainproof._internal import gcpause
 from chainproof._internal.config import jobs
 from chainproof.attest import statement as statement_mod
 from chainproof.custody import predicates
@@ -156,7 +156,8 @@ class LineageIndex:
             else:
                 parsed = parsing.parsed_in_order(filing.parse_chunk, _chunks(reader, start, size), workers)
             if start == 0 and workers:
-                self._build(parsed, size, on_progress)
+                with gcpause.paused():  # millions of rows come back, none in a reference cycle
+                    self._build(parsed, size, on_progress)
             else:
                 for end, rows in parsed:
                     self._write(rows, end)
@@ -180,10 +181,6 @@ class LineageIndex:
         another process waits for it meanwhile, and an index left half built is cleared."""
         self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGED} (digest BLOB, output INT, idx INT)")
         self.db.execute(f"DELETE FROM {_STAGED}")  # noqa: S608 - a fixed name
-        # Millions of rows come back from the workers, and none of them is in a reference cycle:
-        # the collector, left on, would walk this process's whole heap again and again for nothing.
-        collecting = gc.isenabled()
-        gc.disable()
         try:
             with self.db:
                 self._set(_BUILDER, os.getpid())
@@ -209,8 +206,6 @@ class LineageIndex:
             self._environments.forget()  # it may name environments a rollback took back
             raise
         finally:
-            if collecting:
-                gc.enable()
             with suppress(sqlite3.Error):
                 self.db.execute(f"DROP TABLE IF EXISTS {_STAGED}")
                 self.db.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
