@@ -84,8 +84,7 @@ class Envelope:
             [f'{{"keyid":{_json_string(s.keyid)},"sig":"{_b64encode(s.sig)}"}}' for s in self.signatures]
         )
         text = (
-            f'{{"payload":"{payload}","payloadType":{_json_string(self.payload_type)},'
-            f'"signatures":[{sigs}]}}'
+            f'{{"payload":"{payload}","payloadType":{_json_string(self.payload_type)},"signatures":[{sigs}]}}'
         )
         try:
             return text.encode("utf-8")
