@@ -130,14 +130,12 @@ class Rows:
         """Insert the rows; the artifacts' into the table `artifacts` names (a build stages them
         in a table of its own and files them at the end, see `index.LineageIndex`)."""
         # Each table's rows in its key order: the B-tree's pages are then visited once each, in
-        # turn, instead of at random (half the cost of filing the artifacts of a large log). Staged
-        # artifacts are sorted where they are filed.
-        for rows in (
-            (self.signers, self.locations)
-            if artifacts != "artifacts"
-            else (self.signers, self.artifacts, self.locations)
-        ):
-            rows.sort()
+        # turn, instead of at random (half the cost of filing the artifacts of a large log).
+        # Staged artifacts are sorted where they are filed.
+        self.signers.sort()
+        self.locations.sort()
+        if artifacts == "artifacts":
+            self.artifacts.sort()
         db.executemany("INSERT INTO records VALUES (?, ?, ?, ?)", self.records)
         db.executemany("INSERT OR IGNORE INTO signers VALUES (?, ?)", self.signers)
         db.executemany(f"INSERT OR IGNORE INTO {artifacts} VALUES (?, ?, ?)", self.artifacts)  # noqa: S608

@@ -20,6 +20,7 @@ from functools import partial
 from typing import TypeVar
 
 from chainproof._internal.config import jobs
+from chainproof.log import rehash_workers
 from chainproof.log.rehash_workers import Opener
 
 R = TypeVar("R")
@@ -108,13 +109,9 @@ def _result(here: Callable[[T], R], task: T, future: Future[R] | None) -> R:
     return here(task)
 
 
-_opener: Opener | None = None
-
-
 def _worker_start(opener: Opener | None) -> None:
-    # Handed over by fork, not pickled: an opener may close over anything.
-    global _opener  # noqa: PLW0603 -- one per worker process, set once at its start
-    _opener = opener
+    if opener is not None:
+        rehash_workers.start_worker(opener)
     # A worker parses JSON into rows, which makes no reference cycles; left on, the collector
     # would walk the whole heap the worker inherited, again and again, and copy its pages
     # (a tenth of a rebuild's time, forked from a process that had recorded a million hops).
@@ -125,9 +122,7 @@ ReadTask = tuple[Callable[[Chunk], R], int, int]
 
 
 def _read_in_worker(task: ReadTask[R]) -> R:
-    if _opener is None:
-        raise RuntimeError("the worker was started without a store to read")
-    return _read_with(_opener, task)
+    return _read_with(rehash_workers.worker_opener(), task)
 
 
 def _read_with(opener: Opener, task: ReadTask[R]) -> R:

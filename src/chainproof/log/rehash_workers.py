@@ -94,16 +94,22 @@ def _claims(reader: LogReader, start: int, count: int) -> list[bytes | None]:
 _opener: Opener | None = None
 
 
-def _worker_start(opener: Opener) -> None:
-    # Handed over by fork, not pickled: an opener may close over anything.
+def start_worker(opener: Opener) -> None:
+    """A forked worker's initializer: the store it reads (see `worker_opener`). Handed over by
+    fork, not pickled: an opener may close over anything."""
     global _opener  # noqa: PLW0603 -- one per worker process, set once at its start
     _opener = opener
 
 
-def _hash_in_worker(task: RangeTask) -> RangeHashes:
+def worker_opener() -> Opener:
+    """The store this worker process was started to read (`start_worker`)."""
     if _opener is None:
         raise RuntimeError("the worker was started without a store to read")
-    return _hash_with(_opener, task)
+    return _opener
+
+
+def _hash_in_worker(task: RangeTask) -> RangeHashes:
+    return _hash_with(worker_opener(), task)
 
 
 def _hash_with(opener: Opener, task: RangeTask) -> RangeHashes:
@@ -119,7 +125,7 @@ def run(opener: Opener, tasks: list[RangeTask], workers: int) -> Iterator[RangeH
     did not return are hashed in-process.
     """
     context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start, initargs=(opener,))
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=start_worker, initargs=(opener,))
     try:
         futures = [_submit(pool, task) for task in tasks]
         for task, future in zip(tasks, futures, strict=True):
