@@ -299,32 +299,18 @@ def hook_rules(ctx: ScanContext) -> Iterator[Finding]:
             data = ctx.tree.read(path, MAX_HOOK_BYTES)
         except TreeError as e:
             # Real hooks are a few hundred bytes; one too large to read is hiding something.
-            yield Finding(
-                "hook-unreadable",
-                Severity.HIGH,
-                None,
-                None,
-                path,
-                None,
-                f"startup hook could not be read: {e}",
-            )
+            yield _unreadable(path, f"could not be read: {e}")
             continue
         try:
             found = list(_hook_findings(ctx, path, data, present))
         except Exception as e:  # noqa: BLE001 - a hook the analysis trips on is reported, and the others go on
             # Real hooks are a line or two: one our own analysis cannot get through is hostile.
-            found = [
-                Finding(
-                    "hook-unreadable",
-                    Severity.HIGH,
-                    None,
-                    None,
-                    path,
-                    None,
-                    f"startup hook could not be analysed ({type(e).__name__})",
-                )
-            ]
+            found = [_unreadable(path, f"could not be analysed ({type(e).__name__})")]
         yield from found
+
+
+def _unreadable(path: str, why: str) -> Finding:
+    return Finding("hook-unreadable", Severity.HIGH, None, None, path, None, f"startup hook {why}")
 
 
 def _hook_findings(ctx: ScanContext, path: str, data: bytes, present: frozenset[str]) -> Iterator[Finding]:

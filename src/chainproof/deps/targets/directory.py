@@ -60,16 +60,20 @@ class DirectoryTree:
     def size(self, path: str) -> int:
         return self._files[path]
 
-    def read(self, path: str, limit: int = MAX_FILE_BYTES) -> bytes:
+    def _open(self, path: str, limit: int | None = None) -> int:
+        """A descriptor on one of the tree's regular files, of at most `limit` bytes if given."""
         if path not in self._files:
             raise TreeError(f"{path}: not a regular file of {self.root}")
-        if self._files[path] > limit:
+        if limit is not None and self._files[path] > limit:
             raise TreeError(f"{path}: {self._files[path]} bytes, over the {limit}-byte limit")
         try:
             # O_NOFOLLOW: a file swapped for a link since the walk is not followed either.
-            fd = os.open(self._prefix + path, os.O_RDONLY | os.O_NOFOLLOW)
+            return os.open(self._prefix + path, os.O_RDONLY | os.O_NOFOLLOW)
         except OSError as e:
             raise TreeError(f"{path}: cannot read ({e.strerror})") from None
+
+    def read(self, path: str, limit: int = MAX_FILE_BYTES) -> bytes:
+        fd = self._open(path, limit)
         try:
             return _read_all(fd, self._files[path], limit)
         except OSError as e:
@@ -79,12 +83,7 @@ class DirectoryTree:
 
     def chunks(self, path: str, size: int = CHUNK_BYTES) -> Iterator[bytes]:
         """The file's bytes in pieces of at most `size`, for files too large to `read` whole."""
-        if path not in self._files:
-            raise TreeError(f"{path}: not a regular file of {self.root}")
-        try:
-            fd = os.open(self._prefix + path, os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError as e:
-            raise TreeError(f"{path}: cannot read ({e.strerror})") from None
+        fd = self._open(path)
         try:
             while chunk := os.read(fd, size):
                 yield chunk
