@@ -129,15 +129,23 @@ def test_the_index_file_is_plain_sqlite(log: TransparencyLog) -> None:
 
 
 def _dump(index: LineageIndex) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of the index, but the statements it keeps (see `_statements`)."""
     tables = [t for (t,) in index.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    return {t: sorted(index.db.execute(f"SELECT * FROM {t}").fetchall()) for t in tables}
+    columns = dict.fromkeys(tables, "*") | {"records": "idx, kind, keyids, inputs, outputs"}
+    return {t: sorted(index.db.execute(f"SELECT {columns[t]} FROM {t}").fetchall()) for t in tables}
+
+
+def _statements(index: LineageIndex) -> dict[int, bytes | None]:
+    return dict(index.db.execute("SELECT idx, statement FROM records").fetchall())
 
 
 def test_entries_parsed_on_worker_processes_make_the_same_index(
     log: TransparencyLog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     story, a = incident(log)
-    serial = _dump(indexed(log))
+    with closing(indexed(log)) as one_by_one:
+        serial, statements = _dump(one_by_one), _statements(one_by_one)
+    assert None not in statements.values()  # parsed in this process: kept
     (log.directory / INDEX_FILE).unlink()
     monkeypatch.setattr(parsing, "MIN_ENTRIES", 1)  # a long backlog, as far as the index knows
     monkeypatch.setattr(index_module, "_CHUNK", 3)  # several chunks, written in log order
@@ -146,7 +154,13 @@ def test_entries_parsed_on_worker_processes_make_the_same_index(
     with log.reading() as r, closing(LineageIndex.open(log.directory)) as index:
         assert index.catch_up(r) == log.size()
         assert _dump(index) == serial
+        # The workers sent no statements back: the queries read them from the log, and keep them.
+        assert set(_statements(index).values()) == {None}
         same_answers(index, story.lineage, list(a.values()), story)
+        index.flush()
+        kept = {i: s for i, s in _statements(index).items() if s is not None}
+        assert kept
+        assert kept.items() <= statements.items()
 
 
 def test_runs_in_one_environment_share_its_packages(log: TransparencyLog) -> None:
@@ -165,15 +179,31 @@ def test_runs_in_one_environment_share_its_packages(log: TransparencyLog) -> Non
         assert {log.size() - k for k in range(1, 7)} <= found
 
 
-def test_an_index_of_the_previous_layout_is_rebuilt(log: TransparencyLog) -> None:
+@pytest.mark.parametrize(
+    ("version", "layout"),
+    [
+        ("chainproof-lineage/2", "CREATE TABLE packages (name TEXT NOT NULL, idx INTEGER NOT NULL)"),
+        (
+            "chainproof-lineage/3",  # a statement in every record's row, and no artifacts in it
+            "DROP TABLE records; CREATE TABLE records (idx INTEGER PRIMARY KEY, kind TEXT NOT NULL,"
+            " keyids TEXT NOT NULL, statement BLOB NOT NULL);"
+            " INSERT INTO records VALUES (0, 'hop', '', x'00')",
+        ),
+    ],
+)
+def test_an_index_of_an_earlier_layout_is_made_afresh(
+    log: TransparencyLog, version: str, layout: str
+) -> None:
     story, a = incident(log)
     indexed(log).close()
-    with closing(sqlite3.connect(log.directory / INDEX_FILE)) as db, db:
-        db.execute("UPDATE state SET value = 'chainproof-lineage/2' WHERE key = 'version'")
-        db.execute("CREATE TABLE packages (name TEXT NOT NULL, idx INTEGER NOT NULL)")
+    with closing(sqlite3.connect(log.directory / INDEX_FILE)) as db:
+        db.executescript(f"UPDATE state SET value = '{version}' WHERE key = 'version'; {layout}")
     with log.reading() as r, closing(LineageIndex.open(log.directory)) as index:
         assert index.catch_up(r) == log.size()
-        assert not index.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'packages'").fetchall()
+        tables = {t for (t,) in index.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "packages" not in tables
+        columns = [c[1] for c in index.db.execute("PRAGMA table_info(records)")]
+        assert columns == ["idx", "kind", "keyids", "inputs", "outputs", "statement"]
         same_answers(index, story.lineage, list(a.values()), story)
 
 

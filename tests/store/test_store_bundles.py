@@ -109,6 +109,29 @@ def test_a_damaged_bundle_is_a_store_error(
     sql(directory, [(change, params)])
     with pytest.raises(StoreError, match=message):
         audit_store(directory, three_bundles.vkey)
+    # One entry is read from the bundle's body alone: the same damage is found.
+    k = int(change.split("idx = ")[1])
+    store = SqliteStore(directory / DB_FILE)
+    try:
+        with store.reader() as r, pytest.raises(StoreError, match=message):
+            r.entry(k * bundles.WIDTH + 5)
+    finally:
+        store.close()
+
+
+def test_one_entry_is_read_alone_as_the_bundle_holds_it(three_bundles: Built) -> None:
+    directory = three_bundles.log.directory
+    entries = _entries(directory)
+    store = SqliteStore(directory / DB_FILE)
+    try:
+        with store.reader() as r:
+            assert [r.entry(i) for i in range(len(entries))] == entries
+            with pytest.raises(StoreError, match=f"entry {len(entries)} is missing from the store"):
+                r.entry(len(entries))
+            with pytest.raises(StoreError, match="entry 768 is missing from the store"):
+                r.entry(800)
+    finally:
+        store.close()
 
 
 def test_an_append_extends_the_last_bundle_then_starts_new_ones(tmp_path: Path) -> None:

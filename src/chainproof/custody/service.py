@@ -171,7 +171,11 @@ class Custody:
     def lineage_index(self) -> Iterator[LineageIndex]:
         """The lineage index, caught up with the log, for the length of one read transaction."""
         with self.log.reading() as reader:
-            yield self._caught_up(reader)
+            index = self._caught_up(reader)
+            try:
+                yield index
+            finally:
+                index.flush()  # the statements this query read from the log, for the next one
 
     def _caught_up(self, reader: LogReader) -> LineageIndex:
         if self._index is None:

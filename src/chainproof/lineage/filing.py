@@ -1,15 +1,14 @@
 """Filing log entries in the lineage index: what an entry says (`read_entry`) and the rows it
 becomes (`Rows`), written with one statement per table.
 
-Pure reading and row building, apart from `Rows.write` and `Environments.id`, which take the
-index's connection: parsing can then run in worker processes (`parsing`) while the one process
-that holds the index writes.
+Pure reading and row building, apart from `Rows.write`, `Environments.id` and `file_keys`, which
+take the index's connection: parsing can then run in worker processes (`parsing`) while the one
+process that holds the index writes.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import sqlite3
@@ -17,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
+import pybase64
 from packaging.utils import canonicalize_name
 
 from chainproof.attest import dsse
@@ -59,26 +59,44 @@ def read_entry(leaf: bytes) -> Entry | None:
 
     The entry was admitted: its envelope is canonical and its statement passed its type's schema
     on the way in, so the plain C parser and the index's view read it here (a fifth of the cost
-    of reading it as a record). The envelope itself is cut at the places its canonical form puts
-    the payload and the signatures, rather than parsed whole: parsing it copies the payload's
-    base64 text once more, a third of what reading the envelope costs."""
-    if leaf.startswith(_HEAD):
-        end = leaf.find(b'"', len(_HEAD))
-        if leaf.startswith(_INTOTO_TYPE, end):
-            payload = binascii.a2b_base64(leaf[len(_HEAD) : end])
-            signatures = json.loads(leaf[end + len(_INTOTO_TYPE) : -1])
-            return _entry(payload, signatures)
-    env = json.loads(leaf)  # any other shape: read it whole, as every entry once was
-    if env.get("payloadType") != dsse.INTOTO_PAYLOAD_TYPE:
+    of reading it as a record)."""
+    found = _intoto(leaf)
+    if found is None:
         return None
-    return _entry(base64.b64decode(env["payload"]), env["signatures"])
-
-
-def _entry(payload: bytes, signatures: list[dict[str, str]]) -> Entry | None:
+    payload, signatures = found
     seen = views.view(loads(payload))
     if seen is None:
         return None
     return seen, tuple(s["keyid"] for s in signatures), payload
+
+
+def statement_of(leaf: bytes) -> bytes:
+    """The statement bytes of an indexed entry (one `read_entry` read a view from)."""
+    found = _intoto(leaf)
+    if found is None:
+        raise ValueError("not an in-toto entry")
+    return found[0]
+
+
+def _intoto(leaf: bytes) -> tuple[bytes, list[dict[str, str]]] | None:
+    """The payload and signatures of an in-toto envelope; None for an entry of another type.
+
+    The envelope is cut at the places its canonical form puts the payload and the signatures,
+    rather than parsed whole: parsing it copies the payload's base64 text once more, a third of
+    what reading the envelope costs."""
+    if leaf.startswith(_HEAD):
+        end = leaf.find(b'"', len(_HEAD))
+        if leaf.startswith(_INTOTO_TYPE, end):
+            return pybase64.b64decode(leaf[len(_HEAD) : end]), loads(leaf[end + len(_INTOTO_TYPE) : -1])
+    env = json.loads(leaf)  # any other shape: read it whole, as every entry once was
+    if env.get("payloadType") != dsse.INTOTO_PAYLOAD_TYPE:
+        return None
+    return base64.b64decode(env["payload"]), env["signatures"]
+
+
+def signers(keyids: str) -> tuple[str, ...]:
+    """The key ids of a record's row (`Rows.add_view` writes them as a JSON array)."""
+    return tuple(orjson.loads(keyids))
 
 
 def statement_digest(payload: bytes) -> Digest:
@@ -88,12 +106,19 @@ def statement_digest(payload: bytes) -> Digest:
 
 class Rows:
     """The index rows of a run of entries, written with one statement per table: most of a
-    catch-up's cost is otherwise the per-statement overhead of SQLite's Python binding."""
+    catch-up's cost is otherwise the per-statement overhead of SQLite's Python binding.
 
-    def __init__(self) -> None:
-        self.records: list[tuple[int, str, str, bytes]] = []
-        self.signers: list[tuple[str, int]] = []
-        self.artifacts: list[tuple[bytes, int, int]] = []
+    A record's row carries its artifacts (32-byte digests end to end) and its signers (a JSON
+    array), from which `file_keys` files the rows that find it, inside SQLite. `keep_statements`:
+    whether the rows also carry the statements' bytes; rows that worker processes parse do not
+    (shipping the bytes back costs a third of a rebuild), and the index reads those from the log
+    when a query first needs them."""
+
+    def __init__(self, *, keep_statements: bool = True) -> None:
+        self.keep_statements = keep_statements
+        self.records: list[tuple[int, str, str, bytes, bytes, bytes | None]] = []
+        self.widest = 0
+        """The most inputs or outputs of one record."""
         self.runs: list[tuple[tuple[str, ...], int]] = []
         self.locations: list[tuple[str, int]] = []
         self.actors: list[tuple[int, str, str]] = []
@@ -109,11 +134,12 @@ class Rows:
             self.add_view(index, *found)
 
     def add_view(self, index: int, seen: View, keyids: Sequence[str], payload: bytes) -> None:
-        self.records.append((index, seen.kind, " ".join(keyids), payload))
-        self.signers += [(k, index) for k in dict.fromkeys(keyids)]
+        signers = orjson.dumps(list(dict.fromkeys(keyids))).decode()
+        inputs, outputs = bytes.fromhex("".join(seen.inputs)), bytes.fromhex("".join(seen.outputs))
+        self.widest = max(self.widest, len(seen.inputs), len(seen.outputs))
+        statement = payload if self.keep_statements else None
+        self.records.append((index, seen.kind, signers, inputs, outputs, statement))
         if seen.kind == views.HOP:
-            self.artifacts += [(bytes.fromhex(d), 0, index) for d in seen.inputs]
-            self.artifacts += [(bytes.fromhex(d), 1, index) for d in seen.outputs]
             if seen.packages:
                 self.runs.append((seen.packages, index))
             if seen.location is not None:
@@ -126,19 +152,13 @@ class Rows:
         else:
             self.revocations.append((index, bytes.fromhex(seen.target)))
 
-    def write(self, db: sqlite3.Connection, environments: Environments, artifacts: str = "artifacts") -> None:
-        """Insert the rows; the artifacts' into the table `artifacts` names (a build stages them
-        in a table of its own and files them at the end, see `index.LineageIndex`)."""
+    def write(self, db: sqlite3.Connection, environments: Environments) -> None:
+        """Insert the rows; the rows that find a record by its artifacts and signers are filed by
+        `file_keys`."""
         # Each table's rows in its key order: the B-tree's pages are then visited once each, in
-        # turn, instead of at random (half the cost of filing the artifacts of a large log).
-        # Staged artifacts are sorted where they are filed.
-        self.signers.sort()
+        # turn, instead of at random.
         self.locations.sort()
-        if artifacts == "artifacts":
-            self.artifacts.sort()
-        db.executemany("INSERT INTO records VALUES (?, ?, ?, ?)", self.records)
-        db.executemany("INSERT OR IGNORE INTO signers VALUES (?, ?)", self.signers)
-        db.executemany(f"INSERT OR IGNORE INTO {artifacts} VALUES (?, ?, ?)", self.artifacts)  # noqa: S608
+        db.executemany("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?)", self.records)
         runs = sorted({(environments.id(db, packages), index) for packages, index in self.runs})
         db.executemany("INSERT OR IGNORE INTO runs VALUES (?, ?)", runs)
         db.executemany("INSERT OR IGNORE INTO locations VALUES (?, ?)", self.locations)
@@ -147,6 +167,47 @@ class Rows:
         db.executemany(
             "UPDATE grants SET revoked_at = ? WHERE grant_id = ? AND revoked_at IS NULL", self.revocations
         )
+
+
+# Each record's artifacts (inputs, then outputs) paired with the positions of their digests in
+# its row, from a table of 0, 1, 2, ...
+_FILE_ARTIFACTS = """
+INSERT OR IGNORE INTO artifacts
+SELECT substr(r.inputs, 32 * s.n + 1, 32), 0, r.idx FROM records AS r
+    JOIN temp.sequence AS s ON s.n < length(r.inputs) / 32 WHERE r.idx >= ?1 AND r.idx < ?2
+UNION ALL
+SELECT substr(r.outputs, 32 * s.n + 1, 32), 1, r.idx FROM records AS r
+    JOIN temp.sequence AS s ON s.n < length(r.outputs) / 32 WHERE r.idx >= ?1 AND r.idx < ?2
+ORDER BY 1, 2, 3
+"""
+_FILE_SIGNERS = (
+    "INSERT OR IGNORE INTO signers SELECT k.value, r.idx FROM records AS r, json_each(r.keyids) AS k"
+    " WHERE r.idx >= ?1 AND r.idx < ?2 ORDER BY 1, 2"
+)
+
+
+def file_keys(db: sqlite3.Connection, first: int, end: int, widest: int) -> None:
+    """File the artifacts and signers of the records from log index `first` to `end` (their
+    rows written, none with more than `widest` inputs or outputs)."""
+    file_artifacts(db, first, end, widest)
+    file_signers(db, first, end)
+
+
+def file_artifacts(db: sqlite3.Connection, first: int, end: int, widest: int) -> None:
+    """File the artifacts of records `first` to `end` (as `file_keys`), read from the records'
+    rows by SQLite itself, in key order: a million hops name several million artifacts, and
+    filing each through Python cost a third of a rebuild."""
+    db.execute("CREATE TEMP TABLE IF NOT EXISTS sequence (n INTEGER PRIMARY KEY)")
+    (have,) = db.execute("SELECT count(*) FROM temp.sequence").fetchone()
+    db.executemany("INSERT INTO temp.sequence VALUES (?)", ((n,) for n in range(have, widest)))
+    db.execute(_FILE_ARTIFACTS, (first, end))
+
+
+def file_signers(db: sqlite3.Connection, first: int, end: int) -> None:
+    """File the signers of records `first` to `end`. Records come in log order and a log has few
+    signers, so each run of them lands at the end of its signer's rows: unlike the artifacts,
+    filing them as they come costs no more than filing them at the end."""
+    db.execute(_FILE_SIGNERS, (first, end))
 
 
 class Environments:
@@ -180,11 +241,11 @@ class Environments:
         self._ids.clear()
 
 
-def parse_chunk(chunk: tuple[int, list[bytes]]) -> tuple[int, Rows]:
+def parse_chunk(chunk: tuple[int, list[bytes]], *, keep_statements: bool = True) -> tuple[int, Rows]:
     """The rows of a chunk of entries (its first index, its leaves), and the log size once they
     are filed."""
     first, leaves = chunk
-    rows = Rows()
+    rows = Rows(keep_statements=keep_statements)
     for offset, leaf in enumerate(leaves):
         rows.add(first + offset, leaf)
     return first + len(leaves), rows

@@ -7,9 +7,12 @@ read from the log on the next `catch_up`: after every append, and before every q
 the entries appended since). A side file that is missing, damaged or belongs to another log is
 rebuilt from the log. It is written with `synchronous=OFF`: a crash can cost it, never the log.
 
-Each custody entry is kept as its statement's bytes beside the keys that find it; queries parse
-only the statements they return (reading them back from the log's entry bundles would cost five
-times as much: a bundle holds 256 entries).
+Each custody entry is a row of the keys that find it (its kind, signers, artifacts), and of its
+statement's bytes once something has read them: the recorder that appended it, the catch-up that
+parsed it in this process, or the first query that needed it (which reads it from the log, about
+0.1 ms an entry, and keeps it). A long backlog parsed by worker processes (a rebuild) leaves them
+to the queries: copying every statement costs a third of a rebuild, and doubles the index.
+Queries parse only the statements they return.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, suppress
+from functools import partial
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -40,41 +44,30 @@ from chainproof.log.rehash_workers import Opener
 from chainproof.log.store import KeyRecord, LogReader
 
 INDEX_FILE = "lineage.db"
-_VERSION = "chainproof-lineage/3"
-_CHUNK = 4096  # entries per transaction while catching up
+_VERSION = "chainproof-lineage/4"
+_CHUNK = 8192  # entries per transaction while catching up
 _CACHE_KIB = 32 * 1024
-_SORT_CACHE_KIB = 8 * 1024
+_SORT_CACHE_KIB = 2 * 1024
 _QUERY_VALUES = 500  # values bound in one query, well below SQLite's limit
 _NAMING = "SELECT idx FROM artifacts WHERE digest = ? AND output = {output}"
-_TABLES = (
-    "records",
-    "artifacts",
-    "signers",
-    "environments",
-    "env_packages",
-    "runs",
-    "locations",
-    "actors",
-    "grants",
-    "state",
-)
 _BUILDER, _BUILT_AT = "builder", "built_at"  # the process building the index, and its last progress
 _BUILD_POLL_S = 0.2
 _BUILD_STALE_S = 600.0  # no progress for this long: the builder hangs, or its pid was reused
-_STAGED = "temp.staged_artifacts"  # a build's artifacts, before they are filed in order
 _PARSED = 50_000  # records kept parsed, at most (a training record is ~20 KB in memory)
+_UNKEPT = 10_000  # statements read from the log held for the next flush, at most
+_BUSY_MS = 5_000  # how long a statement waits for another process's write: sqlite3's default
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS records (
-    idx INTEGER PRIMARY KEY, kind TEXT NOT NULL, keyids TEXT NOT NULL, statement BLOB NOT NULL
+    idx INTEGER PRIMARY KEY, kind TEXT NOT NULL, keyids TEXT NOT NULL, inputs BLOB NOT NULL,
+    outputs BLOB NOT NULL, statement BLOB
 );
 CREATE TABLE IF NOT EXISTS artifacts (
     digest BLOB NOT NULL, output INTEGER NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (digest, output, idx)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS signers (keyid TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (keyid, idx))
     WITHOUT ROWID;
-DROP TABLE IF EXISTS packages;  -- chainproof-lineage/2 filed each run's packages itself
 CREATE TABLE IF NOT EXISTS environments (env INTEGER PRIMARY KEY, names BLOB NOT NULL UNIQUE);
 CREATE TABLE IF NOT EXISTS env_packages (name TEXT NOT NULL, env INTEGER NOT NULL, PRIMARY KEY (name, env))
     WITHOUT ROWID;
@@ -115,6 +108,7 @@ class LineageIndex:
         # Records read back, by log index: an entry never changes, and one query meets the same
         # actor or training record again and again (an impact's runs share a few actors).
         self._parsed: dict[int, Record] = {}
+        self._unkept: list[tuple[bytes, int]] = []  # statements read from the log, to keep
         self._environments = filing.Environments()
 
     @classmethod
@@ -135,6 +129,7 @@ class LineageIndex:
         return cls(_connect(":memory:"))
 
     def close(self) -> None:
+        self.flush()
         self.db.close()
 
     # -- keeping up with the log ----------------------------------------------------------------
@@ -150,11 +145,13 @@ class LineageIndex:
         try:
             start = self._start(reader, size)
             workers = parsing.workers_for(size - start)
+            # Workers send back no statements: the queries read those they need from the log.
+            parse = partial(filing.parse_chunk, keep_statements=not workers)
             if workers and open_reader is not None:
                 ranges = ((a, min(size, a + _CHUNK)) for a in range(start, size, _CHUNK))
-                parsed = parsing.read_and_parsed_in_order(filing.parse_chunk, ranges, workers, open_reader)
+                parsed = parsing.read_and_parsed_in_order(parse, ranges, workers, open_reader)
             else:
-                parsed = parsing.parsed_in_order(filing.parse_chunk, _chunks(reader, start, size), workers)
+                parsed = parsing.parsed_in_order(parse, _chunks(reader, start, size), workers)
             if start == 0 and workers:
                 with gcpause.paused():  # millions of rows come back, none in a reference cycle
                     self._build(parsed, size, on_progress)
@@ -171,7 +168,8 @@ class LineageIndex:
         self, parsed: Iterator[tuple[int, filing.Rows]], size: int, on_progress: Progress | None
     ) -> None:
         """File a long backlog into an empty index (a rebuild, the first command on a large
-        store), with the artifacts staged and filed at the end in key order.
+        store): the records and their signers first, then their artifacts, all at once and in
+        key order.
 
         Filed as they come, the artifacts land at random in their B-tree, so that each commit
         writes back a page for nearly every row: most of what a rebuild cost. Sorted once and
@@ -179,27 +177,29 @@ class LineageIndex:
         transaction of a whole rebuild costs half as much again in WAL mode), so the index says
         it is being built (`_BUILDER`) and stays at `indexed_size` 0 until the artifacts are in:
         another process waits for it meanwhile, and an index left half built is cleared."""
-        self.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STAGED} (digest BLOB, output INT, idx INT)")
-        self.db.execute(f"DELETE FROM {_STAGED}")  # noqa: S608 - a fixed name
+        widest = 0
         try:
             with self.db:
                 self._set(_BUILDER, os.getpid())
                 self._set(_BUILT_AT, time.time())
             for end, rows in parsed:
                 with self.db:
-                    rows.write(self.db, self._environments, artifacts=_STAGED)
+                    rows.write(self.db, self._environments)
+                    if rows.records:
+                        filing.file_signers(self.db, rows.records[0][0], end)
                     self._set(_BUILT_AT, time.time())
+                widest = max(widest, rows.widest)
                 if on_progress is not None:
                     on_progress(end, size)
             # SQLite's sorter shares the sort out over the cores, each thread sorting runs as large
-            # as the page cache: a smaller cache for the sort keeps its memory to a few runs of
-            # 8 MB (the inserts that follow, in key order, need only the B-tree's right edge).
+            # as the page cache: with SQLite's default of 2 MB, runs that fit the CPU's caches,
+            # the sort of a million hops' artifacts took a fifth less time than with 8 MB, and a
+            # sixth of the memory (the inserts that follow, in key order, need only the B-tree's
+            # right edge).
             self.db.execute(f"PRAGMA threads={jobs()}")
             self.db.execute(f"PRAGMA cache_size=-{_SORT_CACHE_KIB}")
             with self.db:
-                self.db.execute(
-                    f"INSERT OR IGNORE INTO artifacts SELECT * FROM {_STAGED} ORDER BY digest, output, idx"  # noqa: S608
-                )
+                filing.file_artifacts(self.db, 0, size, widest)
                 self.db.execute("DELETE FROM state WHERE key IN (?, ?)", (_BUILDER, _BUILT_AT))
                 self._set("indexed_size", size)
         except BaseException:
@@ -207,7 +207,6 @@ class LineageIndex:
             raise
         finally:
             with suppress(sqlite3.Error):
-                self.db.execute(f"DROP TABLE IF EXISTS {_STAGED}")
                 self.db.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
 
     def _start(self, reader: LogReader, size: int) -> int:
@@ -224,9 +223,12 @@ class LineageIndex:
             if self._builder_gone():
                 break
             time.sleep(_BUILD_POLL_S)
+        # Made afresh rather than emptied: an index of an earlier version has other tables.
+        tables = self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+        for (table,) in tables:
+            self.db.execute(f'DROP TABLE IF EXISTS "{table}"')
+        self.db.executescript(_SCHEMA)
         with self.db:
-            for table in _TABLES:
-                self.db.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
             self._set("version", _VERSION)
             self._set("log", genesis)
             self._set("indexed_size", 0)
@@ -268,10 +270,13 @@ class LineageIndex:
         return True
 
     def _write(self, rows: filing.Rows, indexed_size: int) -> None:
-        """File `rows` and move `indexed_size`, in one transaction."""
+        """File `rows` (of the entries up to `indexed_size`) and move `indexed_size`, in one
+        transaction."""
         try:
             with self.db:
                 rows.write(self.db, self._environments)
+                if rows.records:
+                    filing.file_keys(self.db, rows.records[0][0], indexed_size, rows.widest)
                 self._set("indexed_size", indexed_size)
         except BaseException:
             self._environments.forget()  # it may name environments the rollback took back
@@ -309,23 +314,50 @@ class LineageIndex:
         rows = self.db.execute(
             f"SELECT idx, keyids, statement FROM records WHERE kind = 'hop' AND idx IN ({sql}) ORDER BY idx",  # noqa: S608
             params,
-        )
-        return [self._hop_entry(idx, keyids, payload) for idx, keyids, payload in rows]
+        ).fetchall()
+        return [self._hop_entry(idx, keyids, stored) for idx, keyids, stored in rows]
 
-    def _parse(self, index: int, payload: bytes) -> Record:
+    def _parse(self, index: int, stored: bytes | None) -> Record:
         record = self._parsed.get(index)
         if record is None:
-            record = _read(payload)
+            record = _read(stored if stored is not None else self._from_log(index))
             assert record is not None  # it was indexed because it parsed
             if len(self._parsed) >= _PARSED:
                 self._parsed.clear()
             self._parsed[index] = record
         return record
 
-    def _hop_entry(self, index: int, keyids: str, payload: bytes) -> HopEntry:
-        record = self._parse(index, payload)
+    def _from_log(self, index: int) -> bytes:
+        """The statement of entry `index`, read from the log and kept at the next `flush`."""
+        if self.reader is None:
+            raise RuntimeError("catch_up(reader) first: statements are read from the log")
+        payload = filing.statement_of(self.reader.entry(index))
+        self._unkept.append((payload, index))
+        if len(self._unkept) >= _UNKEPT:
+            self.flush()
+        return payload
+
+    def flush(self) -> None:
+        """Keep in the index the statements that queries have read from the log since the last
+        flush (`Custody` flushes when each query ends). Only a saving: skipped, rather than
+        waited for, while another process writes the index."""
+        unkept, self._unkept = self._unkept, []
+        if not unkept:
+            return
+        with suppress(sqlite3.Error):
+            self.db.execute("PRAGMA busy_timeout = 0")
+            try:
+                with self.db:
+                    self.db.executemany(
+                        "UPDATE records SET statement = ? WHERE idx = ? AND statement IS NULL", unkept
+                    )
+            finally:
+                self.db.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
+
+    def _hop_entry(self, index: int, keyids: str, stored: bytes | None) -> HopEntry:
+        record = self._parse(index, stored)
         assert isinstance(record, HopRecord)  # it was filed as a hop because it reads as one
-        return HopEntry(index=index, record=record, keyids=tuple(keyids.split()))
+        return HopEntry(index=index, record=record, keyids=filing.signers(keyids))
 
     def hop(self, index: int) -> HopEntry | None:
         found = self._hops("?", (index,))
@@ -382,8 +414,8 @@ class LineageIndex:
         known = self._parsed.get(index)
         if known is not None:
             return known
-        (payload,) = self.db.execute("SELECT statement FROM records WHERE idx = ?", (index,)).fetchone()
-        return self._parse(index, payload)
+        (stored,) = self.db.execute("SELECT statement FROM records WHERE idx = ?", (index,)).fetchone()
+        return self._parse(index, stored)
 
     def grants(self, *, grantee: str | None = None, artifact: Digest | None = None) -> Sequence[GrantEntry]:
         where: list[str] = ["1"]
@@ -411,7 +443,7 @@ class LineageIndex:
             index=index,
             grant_id=_digest(grant_id),
             record=record,
-            keyids=tuple(keyids.split()),
+            keyids=filing.signers(keyids),
             revoked_at=revoked_at,
         )
 

@@ -85,3 +85,22 @@ def decode(bundle: Bundle, width: int) -> list[bytes | None]:
                 raise BundleError(f"entry {p} is kept outside but has bytes in the body")
             entries[p] = None
     return entries
+
+
+def span(ends: bytes, width: int, position: int, body_size: int) -> tuple[int, int]:
+    """Where entry `position` of a bundle with no entry kept outside lies in its body of
+    `body_size` bytes: read from its offsets alone, so that one entry is read without the rest
+    of the body (a bundle's body is 256 entries long). BundleError if the offsets around it do
+    not fit the body; IndexError past the bundle's last entry."""
+    if not 0 < width <= WIDTH or len(ends) != width * _END.size:
+        raise BundleError(f"{len(ends)} bytes of offsets for {width} entries")
+    if not 0 <= position < width:
+        raise IndexError(position)
+    start = _END.unpack_from(ends, (position - 1) * _END.size)[0] if position else 0
+    end = _END.unpack_from(ends, position * _END.size)[0]
+    last = _END.unpack_from(ends, (width - 1) * _END.size)[0]
+    if last != body_size:
+        raise BundleError(f"its entries end at byte {last} of a body of {body_size} bytes")
+    if start > end:
+        raise BundleError("its entry offsets go backwards")
+    return start, end
