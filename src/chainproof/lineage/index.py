@@ -184,9 +184,7 @@ class LineageIndex:
                 self._set(_BUILT_AT, time.time())
             for end, rows in parsed:
                 with self.db:
-                    rows.write(self.db, self._environments)
-                    if rows.records:
-                        filing.file_signers(self.db, rows.records[0][0], end)
+                    rows.write(self.db, self._environments, artifacts=False)
                     self._set(_BUILT_AT, time.time())
                 widest = max(widest, rows.widest)
                 if on_progress is not None:
@@ -199,7 +197,7 @@ class LineageIndex:
             self.db.execute(f"PRAGMA threads={jobs()}")
             self.db.execute(f"PRAGMA cache_size=-{_SORT_CACHE_KIB}")
             with self.db:
-                filing.file_artifacts(self.db, 0, size, widest)
+                filing.file_artifacts(self.db, size, widest)
                 self.db.execute("DELETE FROM state WHERE key IN (?, ?)", (_BUILDER, _BUILT_AT))
                 self._set("indexed_size", size)
         except BaseException:
@@ -275,8 +273,6 @@ class LineageIndex:
         try:
             with self.db:
                 rows.write(self.db, self._environments)
-                if rows.records:
-                    filing.file_keys(self.db, rows.records[0][0], indexed_size, rows.widest)
                 self._set("indexed_size", indexed_size)
         except BaseException:
             self._environments.forget()  # it may name environments the rollback took back
