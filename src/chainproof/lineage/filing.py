@@ -1,9 +1,9 @@
 """Filing log entries in the lineage index: what an entry says (`read_entry`) and the rows it
 becomes (`Rows`), written with one statement per table.
 
-Pure reading and row building, apart from `Rows.write`, `Environments.id` and `file_artifacts`, which
-take the index's connection: parsing can then run in worker processes (`parsing`) while the one
-process that holds the index writes.
+Pure reading and row building, apart from `Rows.write`, `Environments.id` and `file_artifacts`,
+which take the index's connection: parsing can then run in worker processes (`parsing`) while the
+one process that holds the index writes.
 """
 
 from __future__ import annotations
@@ -110,10 +110,9 @@ class Rows:
 
     A record's row carries its artifacts (32-byte digests end to end) and its signers (a JSON
     array), from which SQLite itself files the rows that find it by signer, and in a bulk build by
-    artifact (`file_artifacts`). `keep_statements`:
-    whether the rows also carry the statements' bytes; rows that worker processes parse do not
-    (shipping the bytes back costs a third of a rebuild), and the index reads those from the log
-    when a query first needs them."""
+    artifact (`file_artifacts`). `keep_statements`: whether the rows also carry the statements'
+    bytes; rows that worker processes parse do not (shipping the bytes back costs a third of a
+    rebuild), and the index reads those from the log when a query first needs them."""
 
     def __init__(self, *, keep_statements: bool = True) -> None:
         self.keep_statements = keep_statements

@@ -224,7 +224,8 @@ class LineageIndex:
         # Made afresh rather than emptied: an index of an earlier version has other tables.
         tables = self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
         for (table,) in tables:
-            self.db.execute(f'DROP TABLE IF EXISTS "{table}"')
+            quoted = table.replace('"', '""')  # a name as the file holds it, whatever it is
+            self.db.execute(f'DROP TABLE IF EXISTS "{quoted}"')
         self.db.executescript(_SCHEMA)
         with self.db:
             self._set("version", _VERSION)
