@@ -62,14 +62,20 @@ def encode(entries: Sequence[bytes | None]) -> Bundle:
 
 
 def _ends(ends: bytes, body: bytes, width: int) -> tuple[int, ...]:
-    if not 0 < width <= WIDTH or len(ends) != width * _END.size:
-        raise BundleError(f"{len(ends)} bytes of offsets for {width} entries")
+    _check_offsets(ends, width, len(body))
     offsets = struct.unpack(f">{width}I", ends)
-    if offsets[-1] != len(body):
-        raise BundleError(f"its entries end at byte {offsets[-1]} of a body of {len(body)} bytes")
     if any(a > b for a, b in pairwise(offsets)):
         raise BundleError("its entry offsets go backwards")
     return offsets
+
+
+def _check_offsets(ends: bytes, width: int, body_size: int) -> None:
+    """That a bundle has an offset for each of its entries, the last at its body's end."""
+    if not 0 < width <= WIDTH or len(ends) != width * _END.size:
+        raise BundleError(f"{len(ends)} bytes of offsets for {width} entries")
+    last = _END.unpack_from(ends, (width - 1) * _END.size)[0]
+    if last != body_size:
+        raise BundleError(f"its entries end at byte {last} of a body of {body_size} bytes")
 
 
 def decode(bundle: Bundle, width: int) -> list[bytes | None]:
@@ -92,15 +98,11 @@ def span(ends: bytes, width: int, position: int, body_size: int) -> tuple[int, i
     `body_size` bytes: read from its offsets alone, so that one entry is read without the rest
     of the body (a bundle's body is 256 entries long). BundleError if the offsets around it do
     not fit the body; IndexError past the bundle's last entry."""
-    if not 0 < width <= WIDTH or len(ends) != width * _END.size:
-        raise BundleError(f"{len(ends)} bytes of offsets for {width} entries")
+    _check_offsets(ends, width, body_size)
     if not 0 <= position < width:
         raise IndexError(position)
     start = _END.unpack_from(ends, (position - 1) * _END.size)[0] if position else 0
     end = _END.unpack_from(ends, position * _END.size)[0]
-    last = _END.unpack_from(ends, (width - 1) * _END.size)[0]
-    if last != body_size:
-        raise BundleError(f"its entries end at byte {last} of a body of {body_size} bytes")
     if start > end:
         raise BundleError("its entry offsets go backwards")
     return start, end

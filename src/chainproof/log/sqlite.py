@@ -176,17 +176,20 @@ class _ReadOnDemand:
         self._db = db
         self.begun = False
 
-    def execute(self, sql: str, parameters: Sequence[object] = (), /) -> sqlite3.Cursor:
+    def _begin(self) -> None:
         if not self.begun:
             self._db.execute("BEGIN")
             self.begun = True
+
+    def execute(self, sql: str, parameters: Sequence[object] = (), /) -> sqlite3.Cursor:
+        self._begin()
         return self._db.execute(sql, parameters)
 
     def executemany(self, sql: str, parameters: Iterable[Sequence[object]], /) -> sqlite3.Cursor:
         raise TypeError("a reader does not write")
 
     def blobopen(self, table: str, column: str, row: int, /, *, readonly: bool) -> sqlite3.Blob:
-        self.execute("SELECT 1")  # the read transaction, if none is open yet
+        self._begin()
         return self._db.blobopen(table, column, row, readonly=readonly)
 
     def end(self) -> None:
@@ -243,8 +246,8 @@ class _Session:
         ).fetchone()
         if row is None:
             raise StoreError(f"entry {k * bx.WIDTH} is missing from the store")
-        width, ends, outside, body = row
-        if outside or body != "blob":  # entries kept outside, or damage: read the bundle whole
+        width, ends, outside, body_type = row
+        if outside or body_type != "blob":  # entries kept outside, or damage: read the bundle whole
             slots = self._slots(k)
             if position >= len(slots):
                 raise StoreError(f"entry {index} is missing from the store")
