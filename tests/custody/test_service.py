@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Iterable
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,8 +15,9 @@ from chainproof.attest import keys
 from chainproof.custody.hops import Hop
 from chainproof.custody.records import Digest
 from chainproof.custody.service import Custody, hop_record
-from chainproof.errors import UsageError
+from chainproof.errors import StoreError, UsageError
 from chainproof.lineage.index import INDEX_FILE, LineageIndex, rebuild
+from chainproof.log import entries
 from chainproof.log.service import ADMIN_FILE, TransparencyLog
 
 
@@ -67,12 +69,21 @@ def test_what_the_service_files_as_it_appends_is_what_a_rebuild_files(
         [hop_record(Hop.TRANSFORM, inputs=[raw], outputs=[art(f"d{i}")]) for i in range(50)], key
     )
     custody.record_many([hop_record(Hop.TRANSFORM, inputs=[raw], outputs=[art("d0")])], key)  # a repeat
-    with custody.lineage_index() as index:
-        fed = [
-            list(index.db.execute(f"SELECT * FROM {t} ORDER BY 1, 2"))
-            for t in ("records", "artifacts", "locations")
-        ]
+    assert _filed(custody) == _rebuilt(custody, tmp_path)
     custody.close()
+
+
+_TABLES = ("records", "artifacts", "locations")
+
+
+def _filed(custody: Custody) -> list[list[tuple[object, ...]]]:
+    """The index's rows as this custody service filed them."""
+    with custody.lineage_index() as index:
+        return [list(index.db.execute(f"SELECT * FROM {t} ORDER BY 1, 2")) for t in _TABLES]
+
+
+def _rebuilt(custody: Custody, tmp_path: Path) -> list[list[tuple[object, ...]]]:
+    """The index's rows as a rebuild from the log files them."""
     copy = tmp_path / "copy"
     copy.mkdir()
     log = TransparencyLog.open(custody.log.directory)
@@ -80,11 +91,63 @@ def test_what_the_service_files_as_it_appends_is_what_a_rebuild_files(
         rebuild(copy, r)
     log.close()
     with closing(sqlite3.connect(copy / INDEX_FILE)) as db:
-        rebuilt = [
-            list(db.execute(f"SELECT * FROM {t} ORDER BY 1, 2"))
-            for t in ("records", "artifacts", "locations")
-        ]
-    assert fed == rebuilt
+        return [list(db.execute(f"SELECT * FROM {t} ORDER BY 1, 2")) for t in _TABLES]
+
+
+def test_a_batch_the_log_refuses_after_the_index_filed_it_is_not_in_the_index(
+    custody: Custody, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The index files a batch before the log commits it (while its signatures are confirmed):
+    when the log's transaction fails after that, the index's is undone with it."""
+    key = keys.generate()
+    custody.log.register_key("lab", key)
+    raw = art("raw")
+    custody.record_many([hop_record(Hop.INGEST, outputs=[raw])], key)
+    before, size = _filed(custody), custody.log.size()
+    filed: list[int] = []
+    real = LineageIndex._file_appended
+
+    def file_then_fail(self: LineageIndex, *args: Any) -> bool:
+        filed.append(1)
+        assert real(self, *args)
+        raise StoreError("the disk is full")
+
+    monkeypatch.setattr(LineageIndex, "_file_appended", file_then_fail)
+    with pytest.raises(StoreError, match="disk is full"):
+        custody.record_many([hop_record(Hop.TRANSFORM, inputs=[raw], outputs=[art("lost")])], key)
+    assert filed
+    assert custody.log.size() == size
+    assert _filed(custody) == before
+    monkeypatch.undo()
+    custody.record_many([hop_record(Hop.TRANSFORM, inputs=[raw], outputs=[art("kept")])], key)
+    assert _filed(custody) == _rebuilt(custody, tmp_path)
+    custody.close()
+
+
+def test_a_batch_admitted_twice_is_filed_once(
+    custody: Custody, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the signatures verified beside the writer are not all confirmed, admission starts
+    over, checking each itself; the index undoes what it filed the first time."""
+    key = keys.generate()
+    custody.log.register_key("lab", key)
+    raw = art("raw")
+    unconfirmed: list[int] = []
+
+    def not_at_first(self: entries.Preverifying) -> bool:
+        unconfirmed.append(1)
+        return len(unconfirmed) > 1
+
+    monkeypatch.setattr(entries.Preverifying, "confirmed", not_at_first)
+    custody.record_many([hop_record(Hop.INGEST, outputs=[raw])], key)
+    custody.record_many(
+        [hop_record(Hop.TRANSFORM, inputs=[raw], outputs=[art(f"d{i}")]) for i in range(5)], key
+    )
+    assert len(unconfirmed) == 2  # the first batch started over; the second was confirmed
+    with custody.lineage_index() as index:
+        assert len(index.producers(art("d4"))) == 1
+    assert _filed(custody) == _rebuilt(custody, tmp_path)
+    custody.close()
 
 
 def test_what_this_recorder_made_is_not_looked_up_again(

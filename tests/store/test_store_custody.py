@@ -23,13 +23,14 @@ from store_support import (
     statement,
 )
 
-from chainproof._internal import threads
+from chainproof._internal import threads, verifier
 from chainproof.attest import dsse, keys
 from chainproof.attest.signing import sign_statement
 from chainproof.attest.statement import Statement, Subject
 from chainproof.errors import FormatError, StoreError, UsageError, VerificationError
 from chainproof.log import entries, merkle
 from chainproof.log.entries import RejectedEntry
+from chainproof.log.note import NoteSigner
 from chainproof.log.service import ADMIN_FILE, DB_FILE, SIGNER_FILE, TransparencyLog
 from chainproof.log.sqlite import LEAF_INDEX_FILE
 from chainproof.log.store import KeyRecord, KeyRole
@@ -508,29 +509,52 @@ def test_preverify_lists_only_signatures_that_verify_under_registered_keys(
     good = envelope(built.actor, 1, "pre")
     forged = replace(good, signatures=(replace(good.signatures[0], sig=bytes(64)),))
     unknown = envelope(stranger, 1, "pre")
-    verified = log._preverify([good, forged, unknown])()
+    verified = log._preverify([good, forged, unknown]).result()
     assert verified[0] == {(good.signatures[0].sig, keys.public_raw(built.actor.public_key()))}
     assert verified[1:] == [frozenset(), frozenset()]
     with pytest.raises(RejectedEntry):
         log.append([forged])
 
 
-def test_a_large_batch_is_verified_on_threads_and_one_forgery_still_refuses_it(
+def test_a_large_batch_is_verified_beside_the_writer_and_one_forgery_still_refuses_it(
     built: Built, stranger: Ed25519PrivateKey, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The writer admits the batch while its signatures are verified elsewhere (a process of
+    their own); a forgery found there undoes it before any tree head is signed."""
     monkeypatch.setenv("CHAINPROOF_JOBS", "2")
     log = built.log
-    batch = [envelope(built.actor, n, "bulk") for n in range(4 * threads.MIN_ITEMS)]
-    verified = log._preverify([*batch, envelope(stranger, 1, "bulk")])()
+    batch = [envelope(built.actor, n, "bulk") for n in range(max(4 * threads.MIN_ITEMS, verifier.MIN_CHECKS))]
+    verified = log._preverify([*batch, envelope(stranger, 1, "bulk")]).result()
     actor = keys.public_raw(built.actor.public_key())
     assert verified == [{(e.signatures[0].sig, actor)} for e in batch] + [frozenset()]
     late = len(batch) - 3
     forged = replace(batch[late], signatures=(replace(batch[late].signatures[0], sig=bytes(64)),))
     before = snapshot(log)
+    signed: list[bytes] = []
+    real_sign = NoteSigner.sign
+    monkeypatch.setattr(NoteSigner, "sign", lambda self, body: signed.append(body) or real_sign(self, body))
     with pytest.raises(RejectedEntry, match=f"envelope {late + 1}: .*does not verify"):
         log.append([*batch[:late], forged, *batch[late + 1 :]])
     assert snapshot(log) == before
+    assert signed == []  # no checkpoint of a tree holding the forgery was ever signed
     assert log.append(batch).tree_size == log.size() == before[0] + len(batch)
+    assert len(signed) == 1
+
+
+def test_signatures_the_helpers_could_not_verify_are_checked_by_admission_itself(
+    built: Built, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Verification beside the writer only saves work: a batch it failed to vouch for is admitted
+    again, each signature checked by the writer, and appended when they all verify."""
+    log = built.log
+    batch = [envelope(built.actor, n, "unvouched") for n in range(5)]
+    monkeypatch.setattr(entries.Preverifying, "result", lambda self: [frozenset() for _ in self.submitted])
+    size = log.size()
+    assert log.append(batch).tree_size == size + len(batch)
+    forged = replace(batch[0], signatures=(replace(batch[0].signatures[0], sig=bytes(64)),))
+    with pytest.raises(RejectedEntry, match="does not verify"):
+        log.append([forged])
+    assert log.size() == size + len(batch)
 
 
 def test_a_stale_preverification_does_not_skip_the_registry_checks(

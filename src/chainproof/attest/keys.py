@@ -13,16 +13,16 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import nacl.bindings
-import nacl.exceptions
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from chainproof._internal import verifier
 from chainproof._internal.threads import Started, map_released, start_released
 from chainproof.errors import FormatError, UsageError
 
-PUBLIC_KEY_SIZE = 32
-SIGNATURE_SIZE = 64
+PUBLIC_KEY_SIZE = verifier.PUBLIC_KEY_SIZE
+SIGNATURE_SIZE = verifier.SIGNATURE_SIZE
 
 
 def generate() -> Ed25519PrivateKey:
@@ -99,13 +99,7 @@ def verify(key: Ed25519PublicKey | bytes, signature: bytes, message: bytes) -> b
     small-order keys that some other verifiers accept.
     """
     raw = key if isinstance(key, bytes) else public_raw(key)
-    if len(raw) != PUBLIC_KEY_SIZE or len(signature) != SIGNATURE_SIZE:
-        return False
-    try:
-        nacl.bindings.crypto_sign_open(signature + message, raw)
-    except (nacl.exceptions.BadSignatureError, ValueError):
-        return False
-    return True
+    return verifier.verify_one((raw, signature, message))
 
 
 def write_private(path: Path, key: Ed25519PrivateKey, passphrase: bytes | None = None) -> None:
@@ -168,14 +162,13 @@ def keyid_of(text: str) -> str:
 def verify_many(checks: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
     """`verify` over a batch of (raw public key, signature, message), on every core (as
     `sign_many`: the threads only call libsodium)."""
-    return map_released(_verify_raw, checks)
+    return map_released(verifier.verify_one, checks)
 
 
-def start_verify_many(checks: Sequence[tuple[bytes, bytes, bytes]]) -> Started[bool]:
-    """`verify_many`, started on helper threads while the caller goes on (`threads.Started`)."""
-    return start_released(_verify_raw, checks)
-
-
-def _verify_raw(check: tuple[bytes, bytes, bytes]) -> bool:
-    raw, signature, message = check
-    return verify(raw, signature, message)
+def start_verify_many(checks: Sequence[tuple[bytes, bytes, bytes]]) -> Started[bool] | verifier.Pending:
+    """`verify_many`, started while the caller goes on with Python work of its own: a large batch
+    in a process of its own (`verifier`), where no GIL is shared, a small one on helper threads
+    (`threads.Started`). Call `result()` on what it returns."""
+    if len(checks) >= verifier.MIN_CHECKS and verifier.available():
+        return verifier.Pending(checks)
+    return start_released(verifier.verify_one, checks)

@@ -61,7 +61,7 @@ from chainproof.lineage.impact import impact as blast_radius
 from chainproof.lineage.index import Appended, LineageIndex, Progress
 from chainproof.lineage.model import GrantEntry
 from chainproof.lineage.verify import HopCheck, VerifyReport, check_hop, verify
-from chainproof.log.service import TransparencyLog
+from chainproof.log.service import AppendedEntry, TransparencyLog
 from chainproof.policy import Policy, template
 from chainproof.policy import load as load_policy
 from chainproof.policy import parse as parse_policy
@@ -205,14 +205,24 @@ class Custody:
         signer = keyid(key.public_key())
         signed = dsse.sign_many(dsse.INTOTO_PAYLOAD_TYPE, payloads, key, signer)
         # The statements go along: admission reads them instead of parsing each payload back.
-        result = self.log.append([e.with_statement(st) for e, st in zip(signed, statements, strict=True)])
-        if self._index is not None:  # file what was just appended without reading it back
-            fresh: list[Appended] = [
-                (e.index, views.of_record(r), (signer,), p)
-                for e, r, p in zip(result.entries, records, payloads, strict=True)
-                if not e.duplicate
-            ]
-            self._index.add_appended(fresh, result.tree_size)
+        envelopes = [e.with_statement(st) for e, st in zip(signed, statements, strict=True)]
+        if self._index is None:
+            result = self.log.append(envelopes)
+        else:
+            # The index files the batch while the log confirms its signatures, and commits after it.
+            index = self._index
+
+            with index.adding() as add:
+
+                def file(appended: Sequence[AppendedEntry], tree_size: int) -> None:
+                    fresh: list[Appended] = [
+                        (e.index, views.of_record(r), (signer,), p)
+                        for e, r, p in zip(appended, records, payloads, strict=True)
+                        if not e.duplicate
+                    ]
+                    add(fresh, tree_size)
+
+                result = self.log.append(envelopes, meanwhile=file)
         for r in records:
             self._remember_named(r)
         return [(e.index, statement_digest(p)) for e, p in zip(result.entries, payloads, strict=True)]

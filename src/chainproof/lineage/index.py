@@ -22,7 +22,7 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import closing, suppress
+from contextlib import closing, contextmanager, suppress
 from functools import partial
 from pathlib import Path
 
@@ -251,10 +251,50 @@ class LineageIndex:
             return False
         return False
 
-    def add_appended(self, entries: Sequence[Appended], tree_size: int) -> bool:
-        """Index entries this process has just appended (their views, signers and statement
-        bytes, so nothing is read back or parsed again), when they are exactly the entries from
-        `indexed_size` to `tree_size`; otherwise leave them to the next `catch_up`. True when taken."""
+    @contextmanager
+    def adding(self) -> Iterator[Callable[[Sequence[Appended], int], bool]]:
+        """A transaction for entries this process is appending to the log, filed from their views,
+        signers and statement bytes (nothing is read back or parsed again).
+
+        The function it gives files them while the log's own transaction is still open (see
+        `TransparencyLog.append`'s `meanwhile`), when they are exactly the entries from
+        `indexed_size` to the tree size it is given, and says whether it did; otherwise they are
+        left to the next `catch_up`. Called again, it undoes what it filed first. What it filed is
+        committed when the block ends (after the log's commit), and undone if the block raises."""
+        filed = False
+        failed: StoreError | None = None
+
+        def add(entries: Sequence[Appended], tree_size: int) -> bool:
+            nonlocal filed, failed
+            if filed:
+                self._undo()
+            filed, failed = False, None
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+                filed = self._file_appended(entries, tree_size)
+                if not filed:
+                    self._undo()
+            except sqlite3.Error as e:
+                self._undo()
+                failed = StoreError(f"the lineage index could not be updated: {e}")
+            return filed
+
+        try:
+            yield add
+        except BaseException:
+            if filed:
+                self._undo()
+            raise
+        if failed is not None:
+            raise failed
+        if filed:
+            try:
+                self.db.commit()
+            except sqlite3.Error as e:
+                self._undo()
+                raise StoreError(f"the lineage index could not be updated: {e}") from None
+
+    def _file_appended(self, entries: Sequence[Appended], tree_size: int) -> bool:
         if not entries or self._get("indexed_size") != entries[0][0]:
             return False
         if [e[0] for e in entries] != list(range(entries[0][0], tree_size)):
@@ -262,11 +302,16 @@ class LineageIndex:
         rows = filing.Rows()
         for index, seen, keyids, payload in entries:
             rows.add_view(index, seen, keyids, payload)
-        try:
-            self._write(rows, tree_size)
-        except sqlite3.Error as e:
-            raise StoreError(f"the lineage index could not be updated: {e}") from None
+        rows.write(self.db, self._environments)
+        self._set("indexed_size", tree_size)
         return True
+
+    def _undo(self) -> None:
+        """Roll back the transaction under way, if any (never raises: the rollback of a failed
+        transaction may find it gone)."""
+        with suppress(sqlite3.Error):
+            self.db.rollback()
+        self._environments.forget()  # it may name environments the rollback took back
 
     def _write(self, rows: filing.Rows, indexed_size: int) -> None:
         """File `rows` (of the entries up to `indexed_size`) and move `indexed_size`, in one

@@ -268,33 +268,56 @@ def preverify(envelopes: Sequence[dsse.Envelope], lookup: KeyLookup) -> list[Ver
     verifies on every core (`keys.verify_many`). A signature that fails here is simply not listed;
     `admit` checks it again under the lock and gives the error.
     """
-    return start_preverify(envelopes, lookup)()
+    return start_preverify(envelopes, lookup).result()
 
 
-def start_preverify(envelopes: Sequence[dsse.Envelope], lookup: KeyLookup) -> Callable[[], list[Verified]]:
-    """`preverify`, started on helper threads; call what it returns for the result. The calling
-    thread meanwhile does Python work of its own (`precheck`), then verifies what is left."""
-    checks: list[tuple[bytes, bytes, bytes]] = []
-    owners: list[int] = []
-    for position, env in enumerate(envelopes):
-        if env.payload_type != dsse.INTOTO_PAYLOAD_TYPE:
-            continue  # admit rejects it before any signature
-        message = dsse.pae(env.payload_type, env.payload)
-        for sig in env.signatures:
-            record = lookup(sig.keyid) if sig.keyid else None
-            if record is not None:
-                checks.append((record.public_key, sig.sig, message))
-                owners.append(position)
-    started = keys.start_verify_many(checks)
+class Preverifying:
+    """`preverify` under way on helper threads (`start_preverify`).
 
-    def result() -> list[Verified]:
-        good: list[set[tuple[bytes, bytes]]] = [set() for _ in envelopes]
-        for position, (raw, signature, _), ok in zip(owners, checks, started.result(), strict=True):
-            if ok:
-                good[position].add((signature, raw))
-        return [frozenset(g) for g in good]
+    `submitted` lists, per envelope, the signatures handed to the helpers: what `result` gives
+    when every one of them verifies. A writer admits a batch as if they all did, so that its own
+    Python work runs beside the verification, and `confirmed` says whether they did, before the
+    writer signs a tree head or commits."""
 
-    return result
+    def __init__(self, envelopes: Sequence[dsse.Envelope], lookup: KeyLookup) -> None:
+        self._checks: list[tuple[bytes, bytes, bytes]] = []
+        self._owners: list[int] = []
+        submitted: list[set[tuple[bytes, bytes]]] = [set() for _ in envelopes]
+        for position, env in enumerate(envelopes):
+            if env.payload_type != dsse.INTOTO_PAYLOAD_TYPE:
+                continue  # admit rejects it before any signature
+            message = dsse.pae(env.payload_type, env.payload)
+            for sig in env.signatures:
+                record = lookup(sig.keyid) if sig.keyid else None
+                if record is not None:
+                    self._checks.append((record.public_key, sig.sig, message))
+                    self._owners.append(position)
+                    submitted[position].add((sig.sig, record.public_key))
+        self.submitted: list[Verified] = [frozenset(s) for s in submitted]
+        self._started = keys.start_verify_many(self._checks)
+        self._result: list[Verified] | None = None
+
+    def result(self) -> list[Verified]:
+        """For each envelope, the submitted signatures that verify; waits for the helpers."""
+        if self._result is None:
+            good: list[set[tuple[bytes, bytes]]] = [set() for _ in self.submitted]
+            for position, (raw, signature, _), ok in zip(
+                self._owners, self._checks, self._started.result(), strict=True
+            ):
+                if ok:
+                    good[position].add((signature, raw))
+            self._result = [frozenset(g) for g in good]
+        return self._result
+
+    def confirmed(self) -> bool:
+        """Whether every submitted signature verifies."""
+        return self.result() == self.submitted
+
+
+def start_preverify(envelopes: Sequence[dsse.Envelope], lookup: KeyLookup) -> Preverifying:
+    """`preverify`, started on helper threads. The calling thread meanwhile does Python work of
+    its own (`precheck`, and a writer's admission), then verifies what is left."""
+    return Preverifying(envelopes, lookup)
 
 
 def _registration(st: Statement, index: int, lookup: KeyLookup) -> KeyRecord:

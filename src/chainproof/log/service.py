@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from chainproof.attest import dsse
     from chainproof.log.audit import AuditReport
-    from chainproof.log.entries import Prechecked, Rules, Verified
+    from chainproof.log.entries import Prechecked, Preverifying, Rules, Verified
     from chainproof.log.export import Event
     from chainproof.log.note import Checkpoint, NoteSigner, NoteVerifier
     from chainproof.log.rehash_workers import Jobs, Opener
@@ -49,12 +49,21 @@ class AppendedEntry:
     duplicate: bool
 
 
+class _Unconfirmed(Exception):
+    """A signature a batch was admitted with did not verify: the writer's transaction is undone."""
+
+
 @dataclass(frozen=True)
 class AppendResult:
     entries: tuple[AppendedEntry, ...]
     tree_size: int
     checkpoint: str
 
+
+Meanwhile = Callable[[Sequence[AppendedEntry], int], None]
+"""Work derived from a batch that `TransparencyLog.append` does under the write lock, while the
+batch's signatures are being confirmed: it is given the entries as they will be appended and the
+tree size after them, and its owner undoes it if `append` raises (the lineage index is filed so)."""
 
 Watch = Callable[[Iterable["Event"], int], Iterable["Event"]]
 """Sees the events of an export or audit go by (given the log size), e.g. to show progress."""
@@ -383,18 +392,48 @@ class TransparencyLog:
             )
         return signer
 
-    def append(self, envelopes: Sequence[dsse.Envelope], labels: Sequence[str] = ()) -> AppendResult:
-        """Admit and append every envelope, or none of them; `labels` name them in errors."""
+    def append(
+        self,
+        envelopes: Sequence[dsse.Envelope],
+        labels: Sequence[str] = (),
+        *,
+        meanwhile: Meanwhile | None = None,
+    ) -> AppendResult:
+        """Admit and append every envelope, or none of them; `labels` name them in errors.
+        `meanwhile`, if given, is called once the batch is written and before it commits (see
+        `Meanwhile`), unless nothing was new; it may be called again if admission starts over."""
         from chainproof.log import entries
 
         self._check_sizes(envelopes, labels)
         # The signatures are verified on helper threads while this one works out the statements
-        # and their schemas: the two halves of admission, side by side on two cores.
-        verified = self._preverify(envelopes)
+        # and their schemas, then admits and writes the batch as if they all verify: the two
+        # halves of admission side by side on two cores. The signatures are confirmed before the
+        # tree head is signed; if one does not verify, nothing was kept, and the batch is admitted
+        # again with the outcome known, for the error.
+        started = self._preverify(envelopes)
         prechecked = entries.precheck(envelopes, self.rules)
+        try:
+            with self.store.writer() as w:
+                return self._append(
+                    w,
+                    envelopes,
+                    self._signer(w),
+                    labels,
+                    started=started,
+                    prechecked=prechecked,
+                    meanwhile=meanwhile,
+                )
+        except _Unconfirmed:
+            pass
         with self.store.writer() as w:
             return self._append(
-                w, envelopes, self._signer(w), labels, started=verified, prechecked=prechecked
+                w,
+                envelopes,
+                self._signer(w),
+                labels,
+                verified=started.result(),
+                prechecked=prechecked,
+                meanwhile=meanwhile,
             )
 
     def _check_sizes(self, envelopes: Sequence[dsse.Envelope], labels: Sequence[str]) -> None:
@@ -409,7 +448,7 @@ class TransparencyLog:
                     f"{_label(labels, position)}: {dsse.too_large(size, self.max_entry_bytes)}"
                 )
 
-    def _preverify(self, envelopes: Sequence[dsse.Envelope]) -> Callable[[], list[Verified]]:
+    def _preverify(self, envelopes: Sequence[dsse.Envelope]) -> Preverifying:
         """Each envelope's signatures checked before the write lock, against the registry as it is:
         started on helper threads; what it returns gives the result."""
         from chainproof.log import entries
@@ -426,12 +465,16 @@ class TransparencyLog:
         signer: NoteSigner,
         labels: Sequence[str] = (),
         *,
-        started: Callable[[], Sequence[Verified]] | None = None,
+        started: Preverifying | None = None,
+        verified: Sequence[Verified] = (),
         prechecked: Sequence[Prechecked] = (),
+        meanwhile: Meanwhile | None = None,
     ) -> AppendResult:
-        """Admit and write `envelopes` under the write lock. `started` gives the signatures
-        verified ahead (`_preverify`) and `prechecked` the statements checked ahead
-        (`entries.precheck`), asked for only when admission needs them."""
+        """Admit and write `envelopes` under the write lock. `verified` gives the signatures
+        verified ahead (`_preverify`), or `started` those being verified, which are taken as good
+        until they are confirmed, before the checkpoint is signed (`_Unconfirmed` if one is not);
+        `prechecked` gives the statements checked ahead (`entries.precheck`); `meanwhile` as for
+        `append`."""
         from chainproof.log import entries
 
         size = w.size()
@@ -445,7 +488,8 @@ class TransparencyLog:
         canonical = [env.canonical() for env in envelopes]
         hashes = merkle.leaf_hashes(canonical)
         present = w.find_leaves(hashes)
-        verified = started() if started is not None else ()
+        if started is not None:
+            verified = started.submitted
         leaves: list[bytes] = []
         changed: list[KeyRecord] = []
         results: list[AppendedEntry] = []
@@ -464,6 +508,8 @@ class TransparencyLog:
                     prechecked=prechecked[position] if position < len(prechecked) else None,
                 )
             except VerificationError as e:
+                if started is not None and not started.confirmed():
+                    raise _Unconfirmed from None  # the first error may be an earlier signature's
                 raise type(e)(f"{_label(labels, position)}: {e}") from None
             if admitted.key_change is not None:
                 known[admitted.key_change.keyid] = admitted.key_change
@@ -478,6 +524,10 @@ class TransparencyLog:
         for record in changed:
             w.put_key(record)
         new_size = size + len(leaves)
+        if meanwhile is not None:
+            meanwhile(results, new_size)
+        if started is not None and not started.confirmed():
+            raise _Unconfirmed
         from chainproof.log.note import Checkpoint
 
         note = signer.sign(Checkpoint(signer.name, new_size, root_at(w, new_size)).body())
