@@ -23,7 +23,7 @@ from store_support import (
     statement,
 )
 
-from chainproof._internal import threads, verifier
+from chainproof._internal import crypto_worker, threads
 from chainproof.attest import dsse, keys
 from chainproof.attest.signing import sign_statement
 from chainproof.attest.statement import Statement, Subject
@@ -523,7 +523,9 @@ def test_a_large_batch_is_verified_beside_the_writer_and_one_forgery_still_refus
     their own); a forgery found there undoes it before any tree head is signed."""
     monkeypatch.setenv("CHAINPROOF_JOBS", "2")
     log = built.log
-    batch = [envelope(built.actor, n, "bulk") for n in range(max(4 * threads.MIN_ITEMS, verifier.MIN_CHECKS))]
+    batch = [
+        envelope(built.actor, n, "bulk") for n in range(max(4 * threads.MIN_ITEMS, crypto_worker.MIN_BATCH))
+    ]
     verified = log._preverify([*batch, envelope(stranger, 1, "bulk")]).result()
     actor = keys.public_raw(built.actor.public_key())
     assert verified == [{(e.signatures[0].sig, actor)} for e in batch] + [frozenset()]

@@ -22,6 +22,8 @@ from chainproof.attest import keys
 from chainproof.errors import FormatError, VerificationError
 
 if TYPE_CHECKING:
+    from chainproof._internal.crypto_worker import Pending
+    from chainproof._internal.threads import Started
     from chainproof.attest.statement import Statement
 
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -288,3 +290,23 @@ def sign_many(
     return [
         Envelope(payload_type, p, (Signature(keyid, sig),)) for p, sig in zip(payloads, sigs, strict=True)
     ]
+
+
+class Signing:
+    """`sign` over payloads that come in lots: each lot's signatures are made while the caller
+    writes the next (`keys.start_sign_many`), and `envelopes` gives them all, in order."""
+
+    def __init__(self, payload_type: str, key: Ed25519PrivateKey, keyid: str) -> None:
+        self._type, self._key, self._keyid = payload_type, key, keyid
+        self._lots: list[tuple[Sequence[bytes], Started[bytes] | Pending[list[bytes]]]] = []
+
+    def add(self, payloads: Sequence[bytes]) -> None:
+        messages = [pae(self._type, p) for p in payloads]
+        self._lots.append((payloads, keys.start_sign_many(self._key, messages)))
+
+    def envelopes(self) -> list[Envelope]:
+        return [
+            Envelope(self._type, p, (Signature(self._keyid, sig),))
+            for payloads, started in self._lots
+            for p, sig in zip(payloads, started.result(), strict=True)
+        ]

@@ -12,17 +12,16 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import nacl.bindings
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from chainproof._internal import verifier
+from chainproof._internal import crypto_worker
 from chainproof._internal.threads import Started, map_released, start_released
 from chainproof.errors import FormatError, UsageError
 
-PUBLIC_KEY_SIZE = verifier.PUBLIC_KEY_SIZE
-SIGNATURE_SIZE = verifier.SIGNATURE_SIZE
+PUBLIC_KEY_SIZE = crypto_worker.PUBLIC_KEY_SIZE
+SIGNATURE_SIZE = crypto_worker.SIGNATURE_SIZE
 
 
 def generate() -> Ed25519PrivateKey:
@@ -79,16 +78,26 @@ def sign(key: Ed25519PrivateKey, message: bytes) -> bytes:
     Ed25519 signatures are deterministic, so this is byte for byte what the key's own `sign`
     gives; libsodium makes it in about half the time, and releases the GIL while it does, so that
     a batch can be signed on every core from threads."""
-    signed: bytes = nacl.bindings.crypto_sign(message, _secret(key))
-    return signed[:SIGNATURE_SIZE]
+    return crypto_worker.sign_one(_secret(key), message)
 
 
 def sign_many(key: Ed25519PrivateKey, messages: Sequence[bytes]) -> list[bytes]:
     """`sign` over a batch, on every core. The threads do nothing but call libsodium: with Python
     work between the calls, the threads would mostly wait on each other for the GIL."""
     secret = _secret(key)
-    crypto_sign = nacl.bindings.crypto_sign
-    return [s[:SIGNATURE_SIZE] for s in map_released(lambda m: crypto_sign(m, secret), messages)]
+    return map_released(lambda m: crypto_worker.sign_one(secret, m), messages)
+
+
+def start_sign_many(
+    key: Ed25519PrivateKey, messages: Sequence[bytes]
+) -> Started[bytes] | crypto_worker.Pending[list[bytes]]:
+    """`sign_many`, started while the caller goes on with Python work of its own: a large batch
+    in a process of its own (`crypto_worker`), where no GIL is shared, a small one on helper
+    threads (`threads.Started`). Call `result()` on what it returns."""
+    if crypto_worker.available(len(messages)):
+        return crypto_worker.start_sign(_secret(key), messages)
+    secret = _secret(key)
+    return start_released(lambda m: crypto_worker.sign_one(secret, m), messages)
 
 
 def verify(key: Ed25519PublicKey | bytes, signature: bytes, message: bytes) -> bool:
@@ -99,7 +108,7 @@ def verify(key: Ed25519PublicKey | bytes, signature: bytes, message: bytes) -> b
     small-order keys that some other verifiers accept.
     """
     raw = key if isinstance(key, bytes) else public_raw(key)
-    return verifier.verify_one((raw, signature, message))
+    return crypto_worker.verify_one((raw, signature, message))
 
 
 def write_private(path: Path, key: Ed25519PrivateKey, passphrase: bytes | None = None) -> None:
@@ -162,13 +171,15 @@ def keyid_of(text: str) -> str:
 def verify_many(checks: Sequence[tuple[bytes, bytes, bytes]]) -> list[bool]:
     """`verify` over a batch of (raw public key, signature, message), on every core (as
     `sign_many`: the threads only call libsodium)."""
-    return map_released(verifier.verify_one, checks)
+    return map_released(crypto_worker.verify_one, checks)
 
 
-def start_verify_many(checks: Sequence[tuple[bytes, bytes, bytes]]) -> Started[bool] | verifier.Pending:
+def start_verify_many(
+    checks: Sequence[tuple[bytes, bytes, bytes]],
+) -> Started[bool] | crypto_worker.Pending[list[bool]]:
     """`verify_many`, started while the caller goes on with Python work of its own: a large batch
-    in a process of its own (`verifier`), where no GIL is shared, a small one on helper threads
-    (`threads.Started`). Call `result()` on what it returns."""
-    if len(checks) >= verifier.MIN_CHECKS and verifier.available():
-        return verifier.Pending(checks)
-    return start_released(verifier.verify_one, checks)
+    in a process of its own (`crypto_worker`), a small one on helper threads (`threads.Started`).
+    Call `result()` on what it returns."""
+    if crypto_worker.available(len(checks)):
+        return crypto_worker.start_verify(checks)
+    return start_released(crypto_worker.verify_one, checks)

@@ -27,9 +27,10 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
 
-from chainproof._internal import gcpause
+from chainproof._internal import crypto_worker, gcpause
 from chainproof.attest import dsse
 from chainproof.attest.keys import keyid
+from chainproof.attest.statement import Statement
 from chainproof.custody import predicates, views
 from chainproof.custody.advisories import Advisories, affected_names
 from chainproof.custody.environment import Captured
@@ -78,6 +79,10 @@ SBOM_DIR = "sboms"
 
 _MADE_NOTHING = (Hop.EVALUATE, Hop.RELEASE, Hop.ACCESS)
 _NAMED_KEPT = 100_000  # artifacts remembered as named (about 15 MB), then forgotten at once
+_SIGNED_LOT = crypto_worker.MIN_BATCH
+"""Records whose statements are signed together, in a process of their own, while the next lot's
+are written: the smallest lot that goes to that process, so the last lot's signatures, which are
+waited for, come soon."""
 ALL_TIME = Window()
 
 
@@ -200,12 +205,18 @@ class Custody:
 
     def _append_all(self, records: Sequence[Record], key: Ed25519PrivateKey) -> list[tuple[int, Digest]]:
         """Sign every record and append them all in one transaction: all or none."""
-        statements = [predicates.to_statement(r) for r in records]
-        payloads = [st.canonical() for st in statements]
         signer = keyid(key.public_key())
-        signed = dsse.sign_many(dsse.INTOTO_PAYLOAD_TYPE, payloads, key, signer)
+        statements: list[Statement] = []
+        payloads: list[bytes] = []
+        signing = dsse.Signing(dsse.INTOTO_PAYLOAD_TYPE, key, signer)
+        for at in range(0, len(records), _SIGNED_LOT):  # a lot is signed while the next is written
+            lot = [predicates.to_statement(r) for r in records[at : at + _SIGNED_LOT]]
+            statements += lot
+            written = [st.canonical() for st in lot]
+            payloads += written
+            signing.add(written)
         # The statements go along: admission reads them instead of parsing each payload back.
-        envelopes = [e.with_statement(st) for e, st in zip(signed, statements, strict=True)]
+        envelopes = [e.with_statement(st) for e, st in zip(signing.envelopes(), statements, strict=True)]
         if self._index is None:
             result = self.log.append(envelopes)
         else:
