@@ -215,20 +215,21 @@ class Custody:
             written = [st.canonical() for st in lot]
             payloads += written
             signing.add(written)
+        # What is needed later, worked out while the last lots are signed.
+        digests = [statement_digest(p) for p in payloads]
+        seen = [views.of_record(r) for r in records] if self._index is not None else []
         # The statements go along: admission reads them instead of parsing each payload back.
         envelopes = [e.with_statement(st) for e, st in zip(signing.envelopes(), statements, strict=True)]
         if self._index is None:
             result = self.log.append(envelopes)
         else:
             # The index files the batch while the log confirms its signatures, and commits after it.
-            index = self._index
-
-            with index.adding() as add:
+            with self._index.adding() as add:
 
                 def file(appended: Sequence[AppendedEntry], tree_size: int) -> None:
                     fresh: list[Appended] = [
-                        (e.index, views.of_record(r), (signer,), p)
-                        for e, r, p in zip(appended, records, payloads, strict=True)
+                        (e.index, view, (signer,), p)
+                        for e, view, p in zip(appended, seen, payloads, strict=True)
                         if not e.duplicate
                     ]
                     add(fresh, tree_size)
@@ -236,7 +237,7 @@ class Custody:
                 result = self.log.append(envelopes, meanwhile=file)
         for r in records:
             self._remember_named(r)
-        return [(e.index, statement_digest(p)) for e, p in zip(result.entries, payloads, strict=True)]
+        return [(e.index, d) for e, d in zip(result.entries, digests, strict=True)]
 
     def record(
         self,
