@@ -117,6 +117,8 @@ def test_a_batch_the_log_refuses_after_the_index_filed_it_is_not_in_the_index(
         custody.record_many([hop_record(Hop.TRANSFORM, inputs=[raw], outputs=[art("lost")])], key)
     assert filed
     assert custody.log.size() == size
+    assert custody._index is not None
+    assert not custody._index.db.in_transaction  # undone, not left open
     assert _filed(custody) == before
     monkeypatch.undo()
     custody.record_many([hop_record(Hop.TRANSFORM, inputs=[raw], outputs=[art("kept")])], key)

@@ -261,33 +261,30 @@ class LineageIndex:
         `indexed_size` to the tree size it is given, and says whether it did; otherwise they are
         left to the next `catch_up`. Called again, it undoes what it filed first. What it filed is
         committed when the block ends (after the log's commit), and undone if the block raises."""
-        filed = False
         failed: StoreError | None = None
 
         def add(entries: Sequence[Appended], tree_size: int) -> bool:
-            nonlocal filed, failed
-            if filed:
-                self._undo()
-            filed, failed = False, None
+            nonlocal failed
+            if self.db.in_transaction:
+                self._undo()  # what an earlier call filed
+            failed = None
             try:
                 self.db.execute("BEGIN IMMEDIATE")
-                filed = self._file_appended(entries, tree_size)
-                if not filed:
-                    self._undo()
+                if self._file_appended(entries, tree_size):
+                    return True
             except sqlite3.Error as e:
-                self._undo()
                 failed = StoreError(f"the lineage index could not be updated: {e}")
-            return filed
+            self._undo()  # nothing to file, or it failed: the next catch-up files them
+            return False
 
         try:
             yield add
         except BaseException:
-            if filed:
-                self._undo()
+            self._undo()
             raise
         if failed is not None:
             raise failed
-        if filed:
+        if self.db.in_transaction:
             try:
                 self.db.commit()
             except sqlite3.Error as e:
@@ -307,10 +304,11 @@ class LineageIndex:
         return True
 
     def _undo(self) -> None:
-        """Roll back the transaction under way, if any (never raises: the rollback of a failed
-        transaction may find it gone)."""
-        with suppress(sqlite3.Error):
-            self.db.rollback()
+        """Roll back the transaction under way, if any (never raises: SQLite may have rolled a
+        failed one back itself)."""
+        if self.db.in_transaction:
+            with suppress(sqlite3.Error):
+                self.db.rollback()
         self._environments.forget()  # it may name environments the rollback took back
 
     def _write(self, rows: filing.Rows, indexed_size: int) -> None:

@@ -272,9 +272,10 @@ def preverify(envelopes: Sequence[dsse.Envelope], lookup: KeyLookup) -> list[Ver
 
 
 class Preverifying:
-    """`preverify` under way on helper threads (`start_preverify`).
+    """`preverify` under way (`start_preverify`): in a process of its own for a large batch, on
+    helper threads for a small one (`keys.start_verify_many`).
 
-    `submitted` lists, per envelope, the signatures handed to the helpers: what `result` gives
+    `submitted` lists, per envelope, the signatures handed over: what `result` gives
     when every one of them verifies. A writer admits a batch as if they all did, so that its own
     Python work runs beside the verification, and `confirmed` says whether they did, before the
     writer signs a tree head or commits."""
@@ -298,7 +299,7 @@ class Preverifying:
         self._result: list[Verified] | None = None
 
     def result(self) -> list[Verified]:
-        """For each envelope, the submitted signatures that verify; waits for the helpers."""
+        """For each envelope, the submitted signatures that verify; waits for them."""
         if self._result is None:
             good: list[set[tuple[bytes, bytes]]] = [set() for _ in self.submitted]
             for position, (raw, signature, _), ok in zip(
@@ -315,8 +316,8 @@ class Preverifying:
 
 
 def start_preverify(envelopes: Sequence[dsse.Envelope], lookup: KeyLookup) -> Preverifying:
-    """`preverify`, started on helper threads. The calling thread meanwhile does Python work of
-    its own (`precheck`, and a writer's admission), then verifies what is left."""
+    """`preverify`, started elsewhere. The calling thread meanwhile does Python work of its own
+    (`precheck`, and a writer's admission and writes)."""
     return Preverifying(envelopes, lookup)
 
 

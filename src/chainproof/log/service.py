@@ -405,36 +405,32 @@ class TransparencyLog:
         from chainproof.log import entries
 
         self._check_sizes(envelopes, labels)
-        # The signatures are verified on helper threads while this one works out the statements
-        # and their schemas, then admits and writes the batch as if they all verify: the two
-        # halves of admission side by side on two cores. The signatures are confirmed before the
-        # tree head is signed; if one does not verify, nothing was kept, and the batch is admitted
-        # again with the outcome known, for the error.
+        # The signatures are verified elsewhere (in a process of their own for a large batch, on
+        # helper threads for a small one) while this thread checks the statements' schemas, then
+        # admits and writes the batch as if they all verify: the two halves of admission side by
+        # side on two cores. The signatures are confirmed before the tree head is signed; if one
+        # does not verify, nothing was kept, and the batch is admitted again with the outcome
+        # known, for the error (docs/adr/0016).
         started = self._preverify(envelopes)
         prechecked = entries.precheck(envelopes, self.rules)
-        try:
+
+        def write(ahead: Preverifying | None, verified: Sequence[Verified] = ()) -> AppendResult:
             with self.store.writer() as w:
                 return self._append(
                     w,
                     envelopes,
                     self._signer(w),
                     labels,
-                    started=started,
+                    started=ahead,
+                    verified=verified,
                     prechecked=prechecked,
                     meanwhile=meanwhile,
                 )
+
+        try:
+            return write(started)
         except _Unconfirmed:
-            pass
-        with self.store.writer() as w:
-            return self._append(
-                w,
-                envelopes,
-                self._signer(w),
-                labels,
-                verified=started.result(),
-                prechecked=prechecked,
-                meanwhile=meanwhile,
-            )
+            return write(None, started.result())
 
     def _check_sizes(self, envelopes: Sequence[dsse.Envelope], labels: Sequence[str]) -> None:
         """Refuse an envelope larger than `max_entry_bytes` in canonical form, before any work."""
@@ -450,7 +446,7 @@ class TransparencyLog:
 
     def _preverify(self, envelopes: Sequence[dsse.Envelope]) -> Preverifying:
         """Each envelope's signatures checked before the write lock, against the registry as it is:
-        started on helper threads; what it returns gives the result."""
+        started elsewhere (`entries.start_preverify`); what it returns gives the result."""
         from chainproof.log import entries
 
         with self.reading() as r:  # the keys first: the store's connection stays in this thread
