@@ -18,7 +18,6 @@ in the calling process, and it is not used again.
 
 from __future__ import annotations
 
-import fcntl
 import gc
 import multiprocessing
 import os
@@ -145,9 +144,7 @@ class _Worker:
         context = multiprocessing.get_context("fork")
         requests, self.send = context.Pipe(duplex=False)
         self.receive, answers = context.Pipe(duplex=False)
-        # A smaller limit, or not Linux (no F_SETPIPE_SZ): slower, no worse.
-        with suppress(OSError, AttributeError):
-            fcntl.fcntl(self.send.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
+        _widen(self.send)
         self.process: BaseProcess = context.Process(
             target=_serve, args=(requests, answers), daemon=True, name="chainproof-ed25519"
         )
@@ -156,6 +153,16 @@ class _Worker:
         answers.close()
         self.pid = os.getpid()
         self.waiting: deque[Pending[Any]] = deque()
+
+
+def _widen(pipe: Connection) -> None:
+    """Ask for a pipe of `_PIPE_BYTES`. A smaller limit, or a system without F_SETPIPE_SZ (or
+    without fcntl: the process needs fork, and so a POSIX system, but this module is imported
+    everywhere): slower, no worse."""
+    with suppress(ImportError, OSError, AttributeError):
+        import fcntl  # noqa: PLC0415 (POSIX only)
+
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, _PIPE_BYTES)
 
 
 class _State:
