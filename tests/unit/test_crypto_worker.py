@@ -4,6 +4,7 @@ of their own."""
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -163,3 +164,23 @@ def test_the_process_keeps_no_descriptor_of_the_program_open(fresh: None) -> Non
         assert os.read(read_end, 1) == b""  # end of file, not "would block"
     finally:
         os.close(read_end)
+
+
+def test_batches_sent_faster_than_their_answers_are_read_do_not_block_each_other(fresh: None) -> None:
+    """Sending many large batches before asking for any answer: the process must keep reading
+    them while its answers wait to be read, or both sides wait on a full pipe for ever."""
+    key = keys.generate()
+    lots = [[bytes([n]) * 10_000 + b"%d" % i for i in range(crypto_worker.MIN_BATCH)] for n in range(24)]
+    outcome: list[bool] = []
+
+    def send_all_then_read() -> None:
+        pending = [keys.start_sign_many(key, lot) for lot in lots]  # 30 MB out, 190 KB back
+        outcome.append(
+            all(p.result() == [key.sign(m) for m in lot] for p, lot in zip(pending, lots, strict=True))
+        )
+
+    worker = threading.Thread(target=send_all_then_read, daemon=True)
+    worker.start()
+    worker.join(timeout=120)  # a guard against hanging, not a measure of speed
+    assert not worker.is_alive(), "the batches and their answers blocked each other"
+    assert outcome == [True]

@@ -10,7 +10,8 @@ last are signed, and a log's writer admits a batch while its signatures are veri
 One process serves the whole program. It is forked on the first large batch and kept; it runs
 nothing but this module's loop, so the locks other threads held at the fork do not matter to it.
 Batches go to it through one pipe and their answers come back through another, in the order
-they were sent. A batch to sign carries libsodium's secret key: the process is a fork of this
+they were sent, written by a thread of the process's own so that it keeps reading batches while
+an answer waits to be read. A batch to sign carries libsodium's secret key: the process is a fork of this
 one, holding the same memory, and the pipe is private to the two. Whatever goes wrong with the
 process (no fork on this platform, a process killed, a broken pipe), the batches it owes are done
 in the calling process, and it is not used again.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -204,9 +206,14 @@ def _give_up() -> None:
 
 
 def _serve(requests: Connection, answers: Connection) -> None:
-    """The process's loop: a batch in, its answer out, until the parent is gone."""
+    """The process's loop: a batch in, its answer out, until the parent is gone.
+
+    Answers are written by a thread of their own: a parent that sends many batches before it
+    reads any answer would otherwise fill both pipes, each side waiting for the other."""
     gc.freeze()  # the parent's objects stay as they are: no collection walks them, or copies them
     _let_go(requests.fileno(), answers.fileno())
+    out: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+    threading.Thread(target=_answer, args=(out, answers), daemon=True).start()
     while True:
         try:
             kind, body = requests.recv()
@@ -214,9 +221,17 @@ def _serve(requests: Connection, answers: Connection) -> None:
             return
         if kind == _SIGN:
             secret, messages = body
-            answers.send_bytes(b"".join(sign_one(secret, m) for m in messages))
+            out.put(b"".join(sign_one(secret, m) for m in messages))
         else:
-            answers.send_bytes(bytes(verify_one(c) for c in body))
+            out.put(bytes(verify_one(c) for c in body))
+
+
+def _answer(out: queue.SimpleQueue[bytes], answers: Connection) -> None:
+    while True:
+        try:
+            answers.send_bytes(out.get())
+        except OSError:
+            return
 
 
 def _let_go(*keep: int) -> None:
