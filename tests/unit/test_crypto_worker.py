@@ -184,3 +184,26 @@ def test_batches_sent_faster_than_their_answers_are_read_do_not_block_each_other
     worker.join(timeout=120)  # a guard against hanging, not a measure of speed
     assert not worker.is_alive(), "the batches and their answers blocked each other"
     assert outcome == [True]
+
+
+def test_an_answer_interrupted_half_read_ends_the_process(
+    fresh: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a read cut short (Ctrl-C), the pipe may stand inside an answer: the next answer read
+    from it could be any bytes of the right length. The process is not used again."""
+    checks, expected = _batch(crypto_worker.MIN_BATCH, (3,))
+    pending = crypto_worker.start_verify(checks)
+    worker = crypto_worker._state.worker
+    assert worker is not None
+
+    def interrupted(self: object, maxlength: int | None = None) -> bytes:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(type(worker.receive), "recv_bytes", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            pending.result()
+    assert not crypto_worker.available(crypto_worker.MIN_BATCH)
+    assert crypto_worker._state.worker is None
+    assert pending.result() == expected  # worked out here
+    assert crypto_worker.start_verify(checks).result() == expected

@@ -126,6 +126,9 @@ class Pending(Generic[R]):
             except (OSError, ValueError):
                 _give_up()
                 return
+            except BaseException:  # interrupted half way through: the pipe is not to be trusted
+                _give_up()
+                raise
             worker.waiting.append(self)
             self._worker = worker
 
@@ -188,6 +191,9 @@ def _receive_until(worker: _Worker, pending: Pending[R]) -> None:
         except (OSError, EOFError):
             _give_up()
             return
+        except BaseException:  # interrupted (Ctrl-C) half way through an answer: the next one
+            _give_up()  # read would start inside it, so no answer is read from this pipe again
+            raise
         worker.waiting.popleft()._answer = answer
 
 
