@@ -11,10 +11,10 @@ One process serves the whole program. It is forked on the first large batch and 
 nothing but this module's loop, so the locks other threads held at the fork do not matter to it.
 Batches go to it through one pipe and their answers come back through another, in the order
 they were sent, written by a thread of the process's own so that it keeps reading batches while
-an answer waits to be read. A batch to sign carries libsodium's secret key: the process is a fork of this
-one, holding the same memory, and the pipe is private to the two. Whatever goes wrong with the
-process (no fork on this platform, a process killed, a broken pipe), the batches it owes are done
-in the calling process, and it is not used again.
+an answer waits to be read. A batch to sign carries libsodium's secret key: the process is a fork
+of this one, holding the same memory, and the pipe is private to the two. Whatever goes wrong
+with the process (no fork on this platform, a process killed, a broken pipe, a read cut short),
+the batches it owes are done in the calling process, and it is not used again.
 """
 
 from __future__ import annotations
