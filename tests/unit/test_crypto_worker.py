@@ -101,6 +101,12 @@ def test_batches_are_answered_whatever_order_their_results_are_asked_in(fresh: N
 
 def test_a_small_batch_stays_on_threads(fresh: None) -> None:
     checks, expected = _batch(crypto_worker.MIN_BATCH - 1, (5,))
+    _done_on_threads(checks, expected)
+    assert crypto_worker._state.worker is None
+
+
+def _done_on_threads(checks: list[crypto_worker.Check], expected: list[bool]) -> None:
+    """The batch is verified, and its messages signed, on this process's threads, and right."""
     started = keys.start_verify_many(checks)
     assert not isinstance(started, crypto_worker.Pending)
     assert started.result() == expected
@@ -108,7 +114,6 @@ def test_a_small_batch_stays_on_threads(fresh: None) -> None:
     signed = keys.start_sign_many(key, [m for _, _, m in checks])
     assert not isinstance(signed, crypto_worker.Pending)
     assert signed.result() == [key.sign(m) for _, _, m in checks]
-    assert crypto_worker._state.worker is None
 
 
 def test_a_killed_process_leaves_its_batches_to_the_caller_and_is_not_used_again(fresh: None) -> None:
@@ -126,13 +131,7 @@ def test_a_killed_process_leaves_its_batches_to_the_caller_and_is_not_used_again
     assert signed.result() == [key.sign(m) for m in messages]
     assert not crypto_worker.available(crypto_worker.MIN_BATCH)
     assert crypto_worker._state.worker is None
-    started = keys.start_verify_many(checks)
-    assert not isinstance(started, crypto_worker.Pending)
-    assert started.result() == expected
-    key = keys.generate()
-    signed = keys.start_sign_many(key, [m for _, _, m in checks])
-    assert not isinstance(signed, crypto_worker.Pending)
-    assert signed.result() == [key.sign(m) for _, _, m in checks]
+    _done_on_threads(checks, expected)
 
 
 def test_one_process_on_one_core_is_none(fresh: None, monkeypatch: pytest.MonkeyPatch) -> None:

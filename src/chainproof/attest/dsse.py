@@ -285,11 +285,10 @@ def sign(payload_type: str, payload: bytes, key: Ed25519PrivateKey, keyid: str) 
 def sign_many(
     payload_type: str, payloads: Sequence[bytes], key: Ed25519PrivateKey, keyid: str
 ) -> list[Envelope]:
-    """`sign` over a batch, the signatures made on every core (`keys.sign_many`)."""
-    sigs = keys.sign_many(key, [pae(payload_type, p) for p in payloads])
-    return [
-        Envelope(payload_type, p, (Signature(keyid, sig),)) for p, sig in zip(payloads, sigs, strict=True)
-    ]
+    """`sign` over a batch, the signatures made beside the caller (`Signing`)."""
+    signing = Signing(payload_type, key, keyid)
+    signing.add(payloads)
+    return signing.envelopes()
 
 
 class Signing:
