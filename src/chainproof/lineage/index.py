@@ -299,8 +299,7 @@ class LineageIndex:
         rows = filing.Rows()
         for index, seen, keyids, payload in entries:
             rows.add_view(index, seen, keyids, payload)
-        rows.write(self.db, self._environments)
-        self._set("indexed_size", tree_size)
+        self._file(rows, tree_size)
         return True
 
     def _undo(self) -> None:
@@ -316,11 +315,15 @@ class LineageIndex:
         transaction."""
         try:
             with self.db:
-                rows.write(self.db, self._environments)
-                self._set("indexed_size", indexed_size)
+                self._file(rows, indexed_size)
         except BaseException:
-            self._environments.forget()  # it may name environments the rollback took back
+            self._undo()
             raise
+
+    def _file(self, rows: filing.Rows, indexed_size: int) -> None:
+        """File `rows` and move `indexed_size`, in the transaction under way."""
+        rows.write(self.db, self._environments)
+        self._set("indexed_size", indexed_size)
 
     def names(self, artifact: Digest) -> bool:
         """Whether any hop names `artifact` (as an input or an output)."""

@@ -239,7 +239,7 @@ def admit(
 def precheck(envelopes: Sequence[dsse.Envelope], rules: Rules) -> list[Prechecked]:
     """Each envelope's statement and its type's check (see `Prechecked`): the Python half of a
     batch's admission, which a writer runs while the batch's signatures are verified on helper
-    threads (`start_preverify`)."""
+    threads (`Preverifying`)."""
     return [_precheck(env, rules) for env in envelopes]
 
 
@@ -268,12 +268,13 @@ def preverify(envelopes: Sequence[dsse.Envelope], lookup: KeyLookup) -> list[Ver
     verifies on every core (`keys.verify_many`). A signature that fails here is simply not listed;
     `admit` checks it again under the lock and gives the error.
     """
-    return start_preverify(envelopes, lookup).result()
+    return Preverifying(envelopes, lookup).result()
 
 
 class Preverifying:
-    """`preverify` under way (`start_preverify`): in a process of its own for a large batch, on
-    helper threads for a small one (`keys.start_verify_many`).
+    """`preverify`, started when made: in a process of its own for a large batch, on helper
+    threads for a small one (`keys.start_verify_many`). The calling thread meanwhile does Python
+    work of its own (`precheck`, and a writer's admission and writes).
 
     `submitted` lists, per envelope, the signatures handed over: what `result` gives
     when every one of them verifies. A writer admits a batch as if they all did, so that its own
@@ -313,12 +314,6 @@ class Preverifying:
     def confirmed(self) -> bool:
         """Whether every submitted signature verifies."""
         return self.result() == self.submitted
-
-
-def start_preverify(envelopes: Sequence[dsse.Envelope], lookup: KeyLookup) -> Preverifying:
-    """`preverify`, started elsewhere. The calling thread meanwhile does Python work of its own
-    (`precheck`, and a writer's admission and writes)."""
-    return Preverifying(envelopes, lookup)
 
 
 def _registration(st: Statement, index: int, lookup: KeyLookup) -> KeyRecord:

@@ -446,13 +446,13 @@ class TransparencyLog:
 
     def _preverify(self, envelopes: Sequence[dsse.Envelope]) -> Preverifying:
         """Each envelope's signatures checked before the write lock, against the registry as it is:
-        started elsewhere (`entries.start_preverify`); what it returns gives the result."""
+        started elsewhere (`entries.Preverifying`); what it returns gives the result."""
         from chainproof.log import entries
 
         with self.reading() as r:  # the keys first: the store's connection stays in this thread
             keyids = {s.keyid for env in envelopes for s in env.signatures if s.keyid}
             known = {k: r.key(k) for k in keyids}
-        return entries.start_preverify(envelopes, known.get)
+        return entries.Preverifying(envelopes, known.get)
 
     def _append(
         self,
