@@ -7,6 +7,7 @@
     .venv/bin/python bench/run.py --areas guard-malware    # recall on real malware, with guard-fp
     .venv/bin/python bench/run.py --areas manifest         # dataset manifests on ~2 GB
     .venv/bin/python bench/run.py --areas custody          # 1,000,000 hop records: record, impact, verify
+    .venv/bin/python bench/run.py --areas server           # 32 HTTP clients: signed appends, proof reads
 
 Large logs, the dependency guard's environment, wheels and PyPI downloads are built or fetched once
 and cached under bench/.cache/ (`--rebuild` builds them again). Nothing is written outside
@@ -34,6 +35,7 @@ import log_build
 import log_proofs
 import manifest
 import peer_pymerkle
+import server_http
 
 AREAS: dict[str, Callable[[c.Config], list[c.Figure]]] = {
     "build": log_build.measure,
@@ -47,6 +49,7 @@ AREAS: dict[str, Callable[[c.Config], list[c.Figure]]] = {
     "guard-malware": guard_malware.measure,
     "manifest": manifest.measure,
     "custody": custody_lineage.measure,
+    "server": server_http.measure,
 }
 
 

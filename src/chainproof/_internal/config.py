@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from chainproof.errors import UsageError
 
@@ -44,3 +45,17 @@ def jobs(environ: Mapping[str, str] = os.environ) -> int:
     if raw.isascii() and raw.isdigit() and len(raw) <= 4:
         return max(1, int(raw))
     return os.cpu_count() or 1
+
+
+HOME_ENV = "CHAINPROOF_HOME"
+
+
+def home(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where chainproof keeps what it remembers between runs (the advisory database, the last
+    checkpoint seen of each server): CHAINPROOF_HOME, else ~/.cache/chainproof."""
+    raw = environ.get(HOME_ENV)
+    return Path(raw) if raw else Path.home() / ".cache" / "chainproof"
+
+
+KEY_ENV = "CHAINPROOF_KEY"
+"""The actor key that signs requests to a remote store, when `--key` is not given."""

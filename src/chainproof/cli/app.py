@@ -36,14 +36,23 @@ def _version(value: bool) -> None:
 def _root(
     ctx: typer.Context,
     store: Annotated[
-        Path,
+        str,
         typer.Option(
             "--store",
             envvar="CHAINPROOF_STORE",
-            metavar="DIR",
-            help="The store directory (env CHAINPROOF_STORE).",
+            metavar="DIR|URL",
+            help="The store: a directory, or a chainproof server's http(s):// URL (env CHAINPROOF_STORE).",
         ),
-    ] = Path(".chainproof"),
+    ] = ".chainproof",
+    key: Annotated[
+        Path | None,
+        typer.Option(
+            "--key",
+            envvar="CHAINPROOF_KEY",
+            metavar="FILE",
+            help="The registered actor key that signs requests to a remote store (env CHAINPROOF_KEY).",
+        ),
+    ] = None,
     quiet: Annotated[
         bool,
         typer.Option(
@@ -64,7 +73,7 @@ def _root(
     if quiet and verbose:
         raise UsageError("--quiet and --verbose ask for opposite things; give one of them")
     set_verbosity(_verbosity(quiet, verbose))
-    ctx.obj = {"store": store}
+    ctx.obj = {"store": store, "key": key}
 
 
 def _verbosity(quiet: bool, verbose: bool) -> Verbosity:
@@ -173,6 +182,12 @@ def _register_grant(app: typer.Typer) -> None:
     app.add_typer(grant_cmd.app, name="grant")
 
 
+def _register_serve(app: typer.Typer) -> None:
+    from chainproof.cli import serve_cmd
+
+    app.command("serve", help=serve_cmd.serve.__doc__)(serve_cmd.serve)
+
+
 def _register_answers(app: typer.Typer) -> None:
     from chainproof.cli import answers_cmd
 
@@ -202,6 +217,7 @@ _COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "verify": _register_answers,
     "impact": _register_answers,
     "version": _register_version,
+    "serve": _register_serve,
 }
 
 
@@ -210,7 +226,7 @@ def _command_words(args: Sequence[str]) -> tuple[str | None, str | None]:
     after it, which names a command if the group has one of that name."""
     words = iter(args)
     for word in words:
-        if word == "--store":
+        if word in ("--store", "--key"):
             next(words, None)
         elif not word.startswith("-"):
             return word, next(words, None)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from chainproof._internal.text import plural
-from chainproof.cli.output import JsonOption, emit, open_log, progress, read_input
+from chainproof.cli.output import JsonOption, emit, open_local_log, progress, read_input
 from chainproof.log import export
 from chainproof.log.note import Checkpoint, NoteVerifier, parse_vkey, verify_checkpoint
 from chainproof.log.service import audit_export
@@ -37,7 +37,7 @@ def audit(
     if export_file is not None:
         report = audit_export(export_file, verifier, saved=saved, watch=_shown)
     else:
-        report = open_log(ctx).audit(verifier, saved=saved, watch=_shown)
+        report = open_local_log(ctx).audit(verifier, saved=saved, watch=_shown)
     emit(
         as_json,
         report.to_json(),

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from chainproof._internal.text import plural
-from chainproof.cli.output import JsonOption, emit, open_input, open_log, progress
+from chainproof.cli.output import JsonOption, emit, open_input, open_local_log, open_log, progress
 from chainproof.errors import UsageError
 from chainproof.log import shapes
 
@@ -168,7 +168,7 @@ def export_cmd(
     as_json: JsonOption = False,
 ) -> None:
     """Write the whole log, with every checkpoint, to one file that `audit --export` checks offline."""
-    size = open_log(ctx).export(file, watch=_shown)
+    size = open_local_log(ctx).export(file, watch=_shown)
     lines = [f"exported {plural(size, 'entry', 'entries')} to {file}"]
     emit(as_json, {"file": str(file), "tree_size": size}, lines)
 
@@ -180,7 +180,7 @@ def repair_checkpoints(ctx: typer.Context, as_json: JsonOption = False) -> None:
     For a store whose log-signer.pem was once replaced by another key: put the log's own key back
     first. Nothing is written unless the whole log then audits clean.
     """
-    result = open_log(ctx).repair_checkpoints()
+    result = open_local_log(ctx).repair_checkpoints()
     sizes = ", ".join(map(str, result.resigned))
     emit(
         as_json,

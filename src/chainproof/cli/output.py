@@ -16,8 +16,11 @@ import typer
 from chainproof.errors import FormatError, UsageError
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from chainproof.deps.watch import Watch
     from chainproof.log.service import TransparencyLog
+    from chainproof.remote.log import RemoteLog
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")]
 
@@ -33,16 +36,59 @@ def emit(as_json: bool, obj: dict[str, Any], lines: Iterable[str] = ()) -> None:
     sys.stdout.flush()
 
 
+def store_location(ctx: typer.Context) -> str:
+    """What `--store` names: a directory, or a server's URL."""
+    location = ctx.obj["store"] if ctx.obj else None
+    if not isinstance(location, str) or not location:
+        raise UsageError("no store given")
+    return location
+
+
 def store_dir(ctx: typer.Context) -> Path:
-    path = ctx.obj["store"] if ctx.obj else None
-    if not isinstance(path, Path):
-        raise UsageError("no store directory given")
-    return path
+    """The store's directory; UsageError for a server's URL, for the commands that work only on a
+    store of their own."""
+    from chainproof.remote.client import is_url
+
+    location = store_location(ctx)
+    if is_url(location):
+        command = ctx.command_path.removeprefix("chainproof ")
+        raise UsageError(f"`{command}` works on a store directory, not on a server ({location})")
+    return Path(location)
 
 
-def open_log(ctx: typer.Context) -> TransparencyLog:
-    """The store's custody log, closed when the command ends, however it ends: a closed store
-    folds its write-ahead logs back into the databases and removes them."""
+def request_key(ctx: typer.Context) -> Ed25519PrivateKey | None:
+    """The key that signs requests to a server (`--key`, env CHAINPROOF_KEY), if one is given."""
+    path = ctx.obj.get("key") if ctx.obj else None
+    if path is None:
+        return None
+    from chainproof.attest import keys
+
+    passphrase = os.environ.get("CHAINPROOF_KEY_PASSPHRASE")
+    return keys.read_private(path, passphrase.encode() if passphrase else None)
+
+
+def open_log(ctx: typer.Context) -> TransparencyLog | RemoteLog:
+    """The store's custody log, local or on a server, closed when the command ends, however it
+    ends: a closed store folds its write-ahead logs back into the databases and removes them."""
+    from chainproof.remote.client import is_url
+
+    location = store_location(ctx)
+    log: TransparencyLog | RemoteLog
+    if is_url(location):
+        from chainproof.remote.log import RemoteLog
+
+        log = RemoteLog(location, request_key(ctx))
+    else:
+        from chainproof.log.service import TransparencyLog
+
+        log = TransparencyLog.open(Path(location))
+    ctx.call_on_close(log.close)
+    return log
+
+
+def open_local_log(ctx: typer.Context) -> TransparencyLog:
+    """The custody log of a store directory, for the commands that read a whole store of their own
+    (export, audit, repair); closed when the command ends."""
     from chainproof.log.service import TransparencyLog
 
     log = TransparencyLog.open(store_dir(ctx))

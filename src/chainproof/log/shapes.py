@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from chainproof.attest.dsse import Envelope
     from chainproof.log.service import AppendResult, TransparencyLog
     from chainproof.log.store import KeyRecord
+    from chainproof.remote.log import RemoteLog
 
 
 def append_json(result: AppendResult) -> dict[str, Any]:
@@ -95,7 +96,7 @@ def registered_key_json(name: str, public_key: Ed25519PublicKey, index: int) -> 
 class LogInfo:
     """What `log info` shows of a store."""
 
-    store: Path
+    store: Path | str
     origin: str
     tree_size: int
     vkey: str
@@ -103,7 +104,7 @@ class LogInfo:
     """How many keys the registry holds, revoked ones included."""
 
     @classmethod
-    def of(cls, log: TransparencyLog) -> LogInfo:
+    def of(cls, log: TransparencyLog | RemoteLog) -> LogInfo:
         return cls(
             store=log.directory, tree_size=log.size(), origin=log.origin, vkey=log.vkey, keys=len(log.keys())
         )

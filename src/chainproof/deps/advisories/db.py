@@ -10,7 +10,6 @@ a record replaces a stored one with the same id unless the stored one was modifi
 from __future__ import annotations
 
 import importlib
-import os
 import sqlite3
 import tempfile
 import urllib.error
@@ -22,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from chainproof._internal import config
 from chainproof.deps.advisories.osv import AdvisoryFormatError, OsvRecord, parse_text
 from chainproof.deps.watch import Watch, unwatched
 from chainproof.errors import ChainproofError, StoreError, UsageError
@@ -80,9 +80,7 @@ class ImportStats:
 
 def default_path() -> Path:
     """`$CHAINPROOF_HOME/advisories.db`, else `~/.cache/chainproof/advisories.db`."""
-    home = os.environ.get("CHAINPROOF_HOME")
-    base = Path(home) if home else Path.home() / ".cache" / "chainproof"
-    return base / "advisories.db"
+    return config.home() / "advisories.db"
 
 
 class AdvisoryDB:

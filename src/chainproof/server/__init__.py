@@ -1,0 +1,1 @@
+"""The chainproof server: the custody log over HTTP."""

@@ -1,0 +1,396 @@
+"""The HTTP face of `CustodyServer`: routes, authentication, limits, errors, logs and metrics.
+
+Routes parse a request, call the server's operation and send its JSON; every error is JSON
+`{"code", "message"}` with a stable code. A request is authenticated before its route runs: its
+body is read first (bounded, and within a time limit, so that a slow client holds a connection,
+never a worker), its RFC 9421 signature checked, its signer's bucket charged. A refusal of the
+access rules is also kept for the log (`CustodyServer.deny`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chainproof import __version__
+from chainproof.errors import ChainproofError, StoreError, UsageError, VerificationError
+from chainproof.log import shapes
+from chainproof.server.access import ANONYMOUS, Denied, Principal
+from chainproof.server.service import CustodyServer, NotFound
+from chainproof.server.settings import ServerSettings
+
+access_log = logging.getLogger("chainproof.access")
+_BODY_SECONDS = 30.0  # the longest a client may take to send its request body
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "chainproof_requests", "Requests answered", ["method", "route", "status"], registry=self.registry
+        )
+        self.seconds = Histogram(
+            "chainproof_request_seconds", "Time to answer a request", ["route"], registry=self.registry
+        )
+        self.appended = Counter("chainproof_appended_entries", "Entries appended", registry=self.registry)
+        self.commits = Counter(
+            "chainproof_commits", "Transactions that appended entries", registry=self.registry
+        )
+        self.denied = Counter(
+            "chainproof_denied_requests", "Requests refused", ["code"], registry=self.registry
+        )
+        self.tree_size = Gauge("chainproof_tree_size", "Entries in the log", registry=self.registry)
+
+    def committed(self, entries: int, requests: int) -> None:
+        self.appended.inc(entries)
+        self.commits.inc()
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """The server's ASGI application over the store `settings.store`: opened at start-up, its
+    queued appends finished and its store closed at shutdown."""
+    metrics = _Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.server = await run_in_threadpool(CustodyServer, settings, on_commit=metrics.committed)
+        try:
+            yield
+        finally:
+            srv, app.state.server = app.state.server, None
+            await run_in_threadpool(srv.close)
+
+    app = FastAPI(
+        title="chainproof",
+        version=__version__,
+        summary="A shared custody log: signed requests, roles, and proofs every client checks.",
+        lifespan=lifespan,
+    )
+    app.state.server = None
+    app.state.metrics = metrics
+    app.state.settings = settings
+    _install_errors(app)
+    _install_access_log(app)
+    app.include_router(operations)
+    app.include_router(log_routes)
+    app.include_router(custody_routes)
+    return app
+
+
+def _server(request: Request) -> CustodyServer:
+    found = request.app.state.server
+    if not isinstance(found, CustodyServer):
+        raise StoreError("the server is starting or stopping")
+    return found
+
+
+async def _signer(request: Request) -> Principal:
+    """The request's signer, once its body is read (bounded) and its signature checked; its
+    bucket is charged."""
+    settings: ServerSettings = request.app.state.settings
+    body = await _read_body(request, settings.max_body)
+    srv = _server(request)
+    parts = (request.method, _target_uri(request), dict(request.headers), body)
+    request.state.principal = principal = await run_in_threadpool(srv.authenticate, *parts)
+    if not srv.limiter.allow(principal.keyid or _client(request)):
+        raise _TooMany(srv.limiter.retry_after())
+    return principal
+
+
+Server = Annotated[CustodyServer, Depends(_server)]
+Signer = Annotated[Principal, Depends(_signer)]
+Start = Annotated[int, Query(ge=0, description="The first item of the page.")]
+Limit = Annotated[int, Query(ge=1, description="The most items the page holds (the server caps it).")]
+
+operations = APIRouter(tags=["operations"])
+log_routes = APIRouter(prefix="/v1", tags=["log"])
+custody_routes = APIRouter(prefix="/v1", tags=["custody"])
+
+
+@operations.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process answers."""
+    return {"status": "ok"}
+
+
+@operations.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    """The store answers and the committer runs."""
+    srv = request.app.state.server
+    if not isinstance(srv, CustodyServer) or not srv.committer.alive:
+        return _error(503, "not-ready", "the server is starting or stopping")
+    size = srv.size()
+    request.app.state.metrics.tree_size.set(size)
+    return JSONResponse({"status": "ready", "tree_size": size})
+
+
+@operations.get("/metrics")
+def prometheus(request: Request) -> Response:
+    """Prometheus metrics of this server process."""
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@log_routes.get("/log")
+def info(srv: Server, p: Signer) -> dict[str, Any]:
+    """The log's origin, size, checkpoint verifier key and number of keys (`log info`)."""
+    srv.may_read_log(p)
+    return srv.info()
+
+
+@log_routes.get("/log/checkpoint")
+def checkpoint(srv: Server, p: Signer) -> dict[str, Any]:
+    """The latest signed checkpoint (`log checkpoint --json`); the client checks it."""
+    srv.may_read_log(p)
+    return srv.checkpoint()
+
+
+@log_routes.get("/log/entries")
+def entries(srv: Server, p: Signer, start: Start = 0, limit: Limit = 100) -> dict[str, Any]:
+    """A page of entries, as base64 leaf bytes."""
+    srv.may_read_log(p)
+    return srv.entries(start, limit)
+
+
+@log_routes.get("/log/entries/{index}")
+def entry(srv: Server, p: Signer, index: int) -> dict[str, Any]:
+    """One entry's leaf bytes (base64)."""
+    srv.may_read_log(p)
+    return srv.entry(index)
+
+
+@log_routes.post(
+    "/log/entries", openapi_extra={"requestBody": {"required": True, "content": {"application/json": {}}}}
+)
+async def append(request: Request, srv: Server, p: Signer) -> dict[str, Any]:
+    """Append DSSE envelopes (one, a JSON array, or JSON Lines), all or none, as the signer's role
+    allows (`log append --json`, with the checkpoint)."""
+    answer = await run_in_threadpool(srv.submit, p, await request.body())
+    try:
+        result = await asyncio.wait_for(asyncio.wrap_future(answer), srv.settings.request_timeout)
+    except TimeoutError:
+        raise StoreError("the append was not committed in time; it may still be: retry it") from None
+    return shapes.append_json(result) | {"checkpoint": result.checkpoint}
+
+
+@log_routes.get("/log/proofs/inclusion")
+def inclusion(
+    srv: Server, p: Signer, index: int | None = None, leaf_hash: str | None = None, size: int | None = None
+) -> dict[str, Any]:
+    """An RFC 9162 inclusion proof of an entry, by index or leaf hash (`log prove --json`)."""
+    srv.may_read_log(p)
+    return srv.prove(index, leaf_hash, size)
+
+
+@log_routes.get("/log/proofs/consistency")
+def consistency(srv: Server, p: Signer, old: int, new: int | None = None) -> dict[str, Any]:
+    """An RFC 9162 consistency proof between two tree sizes (`log consistency --json`)."""
+    srv.may_read_log(p)
+    return srv.consistency(old, new)
+
+
+@log_routes.get("/keys")
+def key_list(srv: Server, p: Signer, start: Start = 0, limit: Limit = 100) -> dict[str, Any]:
+    """The key registry, with each key's public key (base64)."""
+    srv.may_read_log(p)
+    return srv.keys(start, limit)
+
+
+@custody_routes.get("/actors")
+def actors(srv: Server, p: Signer, start: Start = 0, limit: Limit = 100) -> dict[str, Any]:
+    """Every actor: name, role, organisation, key (`actor list --json`)."""
+    return srv.actors(p, start, limit)
+
+
+@custody_routes.get("/grants")
+def grants(
+    srv: Server,
+    p: Signer,
+    grantee: str | None = None,
+    artifact: str | None = None,
+    *,
+    start: Start = 0,
+    limit: Limit = 100,
+) -> dict[str, Any]:
+    """Grants, by grantee or artifact, with their status (`grant list --json`)."""
+    return srv.grants(p, grantee, artifact, start, limit)
+
+
+@custody_routes.get("/lineage")
+def lineage(srv: Server, p: Signer, artifact: str) -> dict[str, Any]:
+    """An artifact's lineage graph (`lineage --format json`)."""
+    return srv.lineage(p, artifact)
+
+
+@custody_routes.get("/verify")
+def verify(srv: Server, p: Signer, artifact: str) -> dict[str, Any]:
+    """An artifact checked against the store's policy (`verify --json`)."""
+    return srv.verify(p, artifact)
+
+
+_IMPACT = ("package", "advisory", "actor", "key", "dataset", "location")
+
+
+@custody_routes.get("/impact")
+def impact(request: Request, srv: Server, p: Signer) -> dict[str, Any]:
+    """What one compromise reaches (`impact --json`): give exactly one of the query parameters
+    package (NAME==VERSION), advisory, actor, key, dataset or location."""
+    given = [(k, v) for k, v in request.query_params.items() if k in _IMPACT]
+    if len(given) != 1 or len(request.query_params) != 1:
+        raise UsageError(f"give exactly one of {', '.join(_IMPACT)}")
+    [(what, value)] = given
+    return srv.impact(p, what, value)
+
+
+class _TooMany(ChainproofError):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__("too many requests from this signer; slow down")
+        self.retry_after = retry_after
+
+
+class _TooLarge(ChainproofError):
+    pass
+
+
+class _TooSlow(ChainproofError):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused past `limit` bytes (declared or sent) or `_BODY_SECONDS`."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _TooLarge(f"the request body is {int(declared):,} bytes; this server takes at most {limit:,}")
+
+    async def read() -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise _TooLarge(f"the request body is over {limit:,} bytes, the most this server takes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    try:
+        body = await asyncio.wait_for(read(), _BODY_SECONDS)
+    except TimeoutError:
+        raise _TooSlow(f"the request body did not arrive within {_BODY_SECONDS:.0f} s") from None
+    request._body = body
+    return body
+
+
+def _target_uri(request: Request) -> str:
+    """The URL as the client sent it, percent-encoding and all: what it signed. Starlette's
+    `request.url` decodes the path, so it is built again from the raw one."""
+    scheme = request.url.scheme
+    host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
+    raw_path = request.scope.get("raw_path") or request.url.path.encode()
+    query = request.scope.get("query_string") or b""
+    target = f"{scheme}://{host}{raw_path.decode('latin-1')}"
+    return f"{target}?{query.decode('latin-1')}" if query else target
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
+
+
+_STATUS_CODES = {400: "bad-request", 404: "not-found", 405: "method-not-allowed"}
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(Denied)
+    async def denied(request: Request, e: Denied) -> JSONResponse:
+        request.app.state.metrics.denied.labels(e.code).inc()
+        principal = getattr(request.state, "principal", None)
+        srv = request.app.state.server
+        if isinstance(srv, CustodyServer):
+            srv.deny(
+                principal if isinstance(principal, Principal) else ANONYMOUS,
+                request.method,
+                request.url.path,
+                e,
+                _client(request),
+            )
+        return _error(e.status, e.code, str(e))
+
+    @app.exception_handler(ChainproofError)
+    async def refused(request: Request, e: ChainproofError) -> JSONResponse:
+        if isinstance(e, _TooMany):
+            return _error(429, "rate-limited", str(e), {"Retry-After": str(e.retry_after)})
+        if isinstance(e, _TooLarge):
+            return _error(413, "too-large", str(e))
+        if isinstance(e, _TooSlow):
+            return _error(408, "too-slow", str(e))
+        if isinstance(e, VerificationError):
+            return _error(400, "rejected", str(e))
+        if isinstance(e, NotFound):
+            return _error(404, "not-found", str(e))
+        if isinstance(e, UsageError):
+            return _error(400, "bad-request", str(e))
+        return _error(503, "unavailable", str(e))  # StoreError: the store, not the request
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, e: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors()[:3]
+        )
+        return _error(400, "bad-request", problems or "the request is not valid")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(e.status_code, "http-error")
+        return _error(e.status_code, code, str(e.detail))
+
+
+def _install_access_log(app: FastAPI) -> None:
+    """One JSON line per request (actor, method, route, status, time), and the request metrics."""
+
+    @app.middleware("http")
+    async def log_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        began = time.perf_counter()
+        response = await call_next(request)
+        seconds = time.perf_counter() - began
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        principal = getattr(request.state, "principal", None)
+        metrics: _Metrics = request.app.state.metrics
+        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics.seconds.labels(route).observe(seconds)
+        if access_log.isEnabledFor(logging.INFO):
+            access_log.info(
+                json.dumps(
+                    {
+                        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                        "actor": principal.name if isinstance(principal, Principal) else None,
+                        "keyid": principal.keyid if isinstance(principal, Principal) else None,
+                        "method": request.method,
+                        "route": route,
+                        "status": response.status_code,
+                        "ms": round(seconds * 1000, 2),
+                        "client": _client(request),
+                    }
+                )
+            )
+        return response

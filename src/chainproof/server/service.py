@@ -1,0 +1,384 @@
+"""The server's operations, apart from HTTP: who is asking, may they, and the answer as JSON.
+
+`CustodyServer` holds one store's log and custody for one server process: one lock over the
+store (its SQLite connections are used by one thread at a time), the group committer for
+appends, the replay store, the rate limiter and the denials waiting to be logged. Every method
+takes a `Principal` the request was authenticated as and returns what the route sends back, with
+the CLI's JSON shapes; `app` only parses requests and prints answers.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from chainproof.attest import dsse, keys
+from chainproof.attest import http_signatures as hs
+from chainproof.attest.statement import parse as parse_statement
+from chainproof.custody import predicates
+from chainproof.custody.records import Digest
+from chainproof.custody.service import Custody, parse_artifact
+from chainproof.errors import FormatError, UsageError
+from chainproof.lineage import shapes as lineage_shapes
+from chainproof.lineage.index import LineageIndex
+from chainproof.log import shapes
+from chainproof.log.service import AppendResult, TransparencyLog
+from chainproof.log.store import KeyRecord, KeyRole
+from chainproof.server import access, denials
+from chainproof.server.access import ANONYMOUS, Denied, Principal
+from chainproof.server.committer import Committer
+from chainproof.server.limits import RateLimiter
+from chainproof.server.nonces import SqliteNonces
+from chainproof.server.settings import ServerSettings
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from chainproof.lineage.impact import ImpactReport
+
+SERVER_KEY_FILE = "server.pem"
+SERVER_KEY_NAME = "server"
+NONCES_FILE = "server-nonces.db"
+
+
+class NotFound(UsageError):
+    """What the request names is not in the log: an entry past its end, a leaf it does not hold."""
+
+
+def server_key(log: TransparencyLog, path: Path | None) -> Ed25519PrivateKey:
+    """The server's own key, registered in the log: from `path`, else the store's `server.pem`,
+    made and registered with the store's admin key on first start."""
+    default = log.directory / SERVER_KEY_FILE
+    chosen = path or default
+    if chosen.exists():
+        key = keys.read_private(chosen)
+        keyid = keys.keyid(key.public_key())
+        record = next((k for k in log.keys() if k.keyid == keyid), None)  # noqa: SIM118 -- a log, not a dict
+        if record is None or not record.valid_at(log.size()):
+            state = "is revoked" if record else "is not registered in this log"
+            raise UsageError(f"the server's key {chosen} {state}; register another with `key register`")
+        return key
+    if path is not None:
+        raise UsageError(f"cannot read the server's key {path}: no such file")
+    key = keys.generate()
+    keys.write_private(default, key)
+    try:
+        log.register_key(_free_name(log), key)
+    except UsageError as e:  # the admin key is kept elsewhere (`init --admin-key-out`)
+        default.unlink()
+        raise UsageError(
+            f"the server needs a registered key of its own to sign the entries of denied requests: "
+            f"register one and give it with --key FILE ({e})"
+        ) from None
+    except BaseException:
+        default.unlink()
+        raise
+    return key
+
+
+def _free_name(log: TransparencyLog) -> str:
+    taken = {k.name for k in log.keys() if k.revoked_at is None}  # noqa: SIM118 -- a log, not a dict
+    return next(
+        n for n in (SERVER_KEY_NAME, *(f"{SERVER_KEY_NAME}-{i}" for i in range(2, 1000))) if n not in taken
+    )
+
+
+class CustodyServer:
+    def __init__(
+        self, settings: ServerSettings, *, on_commit: Callable[[int, int], None] | None = None
+    ) -> None:
+        self.settings = settings
+        self.log = TransparencyLog.open(settings.store)
+        try:
+            self.custody = Custody(self.log)
+            self._lock = threading.RLock()
+            self._key = server_key(self.log, settings.key)
+            self.server_keyid = keys.keyid(self._key.public_key())
+            self.nonces = SqliteNonces(settings.store / NONCES_FILE, settings.window)
+        except BaseException:
+            self.log.close()
+            raise
+        self.limiter = RateLimiter(settings.rate, settings.burst)
+        self.denials = denials.Denials()
+        self.committer = Committer(
+            self.log,
+            self._lock,
+            self.denials,
+            self._key,
+            batch_entries=settings.batch_entries,
+            on_commit=on_commit,
+        )
+        self.committer.start()
+
+    def close(self) -> None:
+        """Finish the appends queued, then close the store."""
+        self.committer.stop()
+        self.nonces.close()
+        with self._lock:
+            self.custody.close()
+
+    # -- who is asking ------------------------------------------------------------------------
+
+    def authenticate(self, method: str, url: str, headers: Mapping[str, str], body: bytes) -> Principal:
+        """The principal a request is signed by; ANONYMOUS when it carries no signature at all.
+        Denied (401) for a bad signature, a stale or replayed one, or a key not valid now."""
+        if not any(h.lower() in ("signature", "signature-input") for h in headers):
+            return ANONYMOUS
+        try:
+            verified = hs.verify_request(
+                method, url, headers, body, self._public_key, window=self.settings.window
+            )
+        except hs.SignatureRejected as e:
+            raise Denied(e.code, str(e), 401) from None
+        if not self.nonces.remember(verified.keyid, verified.nonce, verified.created):
+            raise Denied("replayed", "this request was already made: each signature is good once", 401)
+        return self._principal(verified.keyid)
+
+    def _public_key(self, keyid: str) -> Ed25519PublicKey | None:
+        with self._lock, self.log.reading() as r:
+            record, size = r.key(keyid), r.size()
+        if record is None or not record.valid_at(size):
+            return None  # unknown, or revoked: refused from the next request on
+        return Ed25519PublicKey.from_public_bytes(record.public_key)
+
+    def _principal(self, keyid: str) -> Principal:
+        """The role of a key valid now: the admin key's, or that of the actor record naming it."""
+        with self._index() as (index, size), self.log.reading() as r:  # one snapshot for both
+            key = r.key(keyid)
+            name = key.name if key else keyid[:16]
+            if key is not None and key.role is KeyRole.ADMIN:
+                return Principal(keyid, name, access.Role.ADMIN)
+            actor = index.actor_of(keyid, size)
+        if actor is None:
+            return Principal(keyid, name, None)
+        return Principal(keyid, name, access.role_of(actor.record.role), actor.record.organisation)
+
+    @contextmanager
+    def _index(self) -> Iterator[tuple[LineageIndex, int]]:
+        with self._lock, self.custody.lineage_index() as index:
+            yield index, self.log.size()
+
+    def deny(self, principal: Principal, method: str, path: str, error: Denied, client: str) -> None:
+        """Keep a refusal for the log (the committer appends it, signed by the server's key)."""
+        when = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        self.denials.add(
+            denials.Denial(
+                keyid=principal.keyid,
+                actor=principal.name,
+                method=method,
+                path=path[:512],
+                status=error.status,
+                code=error.code,
+                reason=str(error)[:512],
+                time=when,
+                client=client,
+            )
+        )
+
+    # -- the log ------------------------------------------------------------------------------
+
+    def may_read_log(self, principal: Principal) -> None:
+        if not self.settings.public_log:
+            access.require_signed(principal)
+
+    def size(self) -> int:
+        with self._lock:
+            return self.log.size()
+
+    def info(self) -> dict[str, Any]:
+        with self._lock:
+            return shapes.LogInfo.of(self.log).to_json() | {"store": None, "server_keyid": self.server_keyid}
+
+    def checkpoint(self) -> dict[str, Any]:
+        with self._lock:
+            return shapes.checkpoint_json(self.log.checkpoint())
+
+    def entry(self, index: int) -> dict[str, Any]:
+        with self._lock, self.log.reading() as r:
+            size = r.size()
+            if not 0 <= index < size:
+                raise NotFound(f"index {index} is outside the log (size {size})")
+            leaf = r.entry(index)
+        return {"index": index, "leaf": base64.b64encode(leaf).decode()}
+
+    def entries(self, start: int, limit: int) -> dict[str, Any]:
+        limit = self._page(limit)
+        with self._lock, self.log.reading() as r:
+            size = r.size()
+            if not 0 <= start <= size:
+                raise UsageError(f"start {start} is outside the log (size {size})")
+            end = min(size, start + limit)
+            leaves = list(r.entries(start, end))
+        return {
+            "entries": [
+                {"index": start + i, "leaf": base64.b64encode(leaf).decode()} for i, leaf in enumerate(leaves)
+            ],
+            "tree_size": size,
+            "next": end if end < size else None,
+        }
+
+    def prove(self, index: int | None, leaf_hash: str | None, size: int | None) -> dict[str, Any]:
+        with self._lock:
+            if leaf_hash is not None:
+                wanted = _hash(leaf_hash)
+                with self.log.reading() as r:
+                    if wanted not in r.find_leaves([wanted]):
+                        raise NotFound(f"no entry with leaf hash {leaf_hash} in this log")
+                proof = self.log.prove_leaf(wanted, size)
+            elif index is not None:
+                proof = self.log.prove(index, size)
+            else:
+                raise UsageError("give an index or a leaf_hash")
+        return proof.to_json()
+
+    def consistency(self, old: int, new: int | None) -> dict[str, Any]:
+        with self._lock:
+            return self.log.consistency(old, new).to_json()
+
+    def keys(self, start: int, limit: int) -> dict[str, Any]:
+        with self._lock:
+            records = self.log.keys()
+        return _page(records, start, self._page(limit), "keys", _key_json)
+
+    def _page(self, limit: int) -> int:
+        if limit < 1:
+            raise UsageError(f"limit {limit} must be at least 1")
+        return min(limit, self.settings.page_limit)
+
+    # -- appending ----------------------------------------------------------------------------
+
+    def submit(self, principal: Principal, body: bytes) -> Future[AppendResult]:
+        """Check an append against the principal's role, then queue it; the future answers."""
+        access.may_write(principal)
+        labelled = dsse.read_documents(io.BytesIO(body), "request", self.log.max_entry_bytes)
+        envelopes = [env for _, env in labelled]
+        submitted = [_submitted(env) for env in envelopes]
+        with self._index() as (index, size):
+            access.may_append(
+                principal, submitted, _organisations(index, size), _granted(self.custody, self._lock)
+            )
+        return self.committer.submit(envelopes, [label for label, _ in labelled])
+
+    # -- custody ------------------------------------------------------------------------------
+
+    def actors(self, principal: Principal, start: int, limit: int) -> dict[str, Any]:
+        access.may_read_all(principal)
+        with self._index() as (index, _):
+            found = index.actors()
+        return _page(found, start, self._page(limit), "actors", lineage_shapes.actor_json)
+
+    def grants(
+        self, principal: Principal, grantee: str | None, artifact: str | None, start: int, limit: int
+    ) -> dict[str, Any]:
+        wanted = parse_artifact(artifact) if artifact else None
+        if wanted is not None:
+            access.may_read_artifact(principal, wanted, _granted(self.custody, self._lock))
+        elif principal.role is access.Role.CONTRACTOR and grantee == principal.name:
+            access.require_signed(principal)  # a contractor may list its own grants
+        else:
+            access.may_read_all(principal)
+        with self._lock:
+            found = self.custody.grants(grantee=grantee, artifact=wanted)
+        return _page(
+            found, start, self._page(limit), "grants", lambda g: lineage_shapes.grant_json(g.entry, g.status)
+        )
+
+    def lineage(self, principal: Principal, artifact: str) -> dict[str, Any]:
+        wanted = parse_artifact(artifact)
+        access.may_read_artifact(principal, wanted, _granted(self.custody, self._lock))
+        with self._lock:
+            return lineage_shapes.graph_json(self.custody.lineage(wanted))
+
+    def verify(self, principal: Principal, artifact: str) -> dict[str, Any]:
+        wanted = parse_artifact(artifact)
+        access.may_read_artifact(principal, wanted, _granted(self.custody, self._lock))
+        with self._lock:
+            return lineage_shapes.verify_json(self.custody.verify(wanted, self.custody.policy()))
+
+    def impact(self, principal: Principal, what: str, value: str) -> dict[str, Any]:
+        access.may_read_all(principal)
+        with self._lock:
+            return lineage_shapes.impact_json(self._impact(what, value))
+
+    def _impact(self, what: str, value: str) -> ImpactReport:
+        c = self.custody
+        if what == "package":
+            name, sep, version = value.partition("==")
+            if not sep or not name or not version:
+                raise UsageError(f"a package is NAME==VERSION, not {value!r}")
+            return c.impact_of_package(name, version)
+        ask: dict[str, Callable[[str], ImpactReport]] = {
+            "advisory": c.impact_of_advisory,
+            "actor": c.impact_of_actor,
+            "key": c.impact_of_key,
+            "dataset": lambda v: c.impact_of_dataset(parse_artifact(v)),
+            "location": c.impact_of_location,
+        }
+        if what not in ask:
+            raise UsageError(f"impact of {what!r}: give one of package, {', '.join(ask)}")
+        return ask[what](value)
+
+
+def _submitted(env: dsse.Envelope) -> access.Submitted:
+    """What the rules see of an envelope; one that is not an in-toto statement (or breaks its
+    custody type's schema) is refused here as admission would refuse it."""
+    if env.payload_type != "application/vnd.in-toto+json":
+        raise FormatError(f"payload type {env.payload_type!r} is not an in-toto statement")
+    st = parse_statement(env.payload)
+    try:
+        record = predicates.from_statement(st)
+    except predicates.PredicateError as e:
+        raise FormatError(str(e)) from None
+    return access.Submitted(st.predicate_type, record, tuple(s.keyid for s in env.signatures))
+
+
+def _organisations(index: LineageIndex, size: int) -> access.OrganisationOf:
+    def organisation_of(keyid: str) -> str | None:
+        actor = index.actor_of(keyid, size)
+        return None if actor is None else actor.record.organisation
+
+    return organisation_of
+
+
+def _granted(custody: Custody, lock: threading.RLock) -> access.Granted:
+    def granted(name: str, artifact: Digest) -> bool:
+        with lock:
+            return any(g.status == "active" for g in custody.grants(grantee=name, artifact=artifact))
+
+    return granted
+
+
+def _key_json(record: KeyRecord) -> dict[str, Any]:
+    return shapes.key_json(record) | {"public_key": base64.b64encode(record.public_key).decode()}
+
+
+def _page(
+    items: Sequence[Any], start: int, limit: int, name: str, shape: Callable[[Any], dict[str, Any]]
+) -> dict[str, Any]:
+    if start < 0:
+        raise UsageError(f"start {start} is negative")
+    end = min(len(items), start + limit)
+    return {
+        name: [shape(x) for x in items[start:end]],
+        "total": len(items),
+        "next": end if end < len(items) else None,
+    }
+
+
+def _hash(text: str) -> bytes:
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise UsageError(f"{text[:80]!r} is not a 64-hex leaf hash")
+    return raw

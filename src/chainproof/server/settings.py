@@ -1,0 +1,35 @@
+"""A server's settings: what `chainproof serve` is given, in one value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MAX_BODY = 16 << 20
+"""The largest request body taken (413 beyond): two default-sized entries' worth of envelopes."""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """`store` is the store directory; `key` the file of the server's own registered key, which
+    signs the entries that record denied requests (default: `server.pem` in the store, created and
+    registered with the store's admin key on first start when absent)."""
+
+    store: Path
+    key: Path | None = None
+    public_log: bool = True
+    """Whether unsigned requests may read the log itself (checkpoints, entries, proofs, keys), as
+    anyone may read a public transparency log; custody answers always need a signed request."""
+    max_body: int = DEFAULT_MAX_BODY
+    rate: float = 200.0
+    """Requests a second each actor (or, unsigned, each address) may make on average..."""
+    burst: int = 400
+    """...and at once."""
+    window: int = 300
+    """Seconds a request's signature stays acceptable either side of the server's clock."""
+    page_limit: int = 1000
+    """The most items one page of a listing holds."""
+    batch_entries: int = 1024
+    """The most entries the committer appends in one transaction (one checkpoint)."""
+    request_timeout: float = 30.0
+    """Seconds an append may wait for its commit before the client is told to retry (503)."""

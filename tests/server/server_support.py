@@ -1,0 +1,172 @@
+"""Helpers for the server tests: a store with four actors, a real `chainproof serve` on a free
+loopback port, and signed requests made by hand (as any other client would make them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from chainproof.attest import http_signatures as hs
+from chainproof.attest import keys, signing
+from chainproof.attest.statement import Statement, Subject
+from chainproof.custody import predicates
+from chainproof.custody.hops import Hop
+from chainproof.custody.records import Digest
+from chainproof.custody.service import Custody, hop_record
+from chainproof.log.service import TransparencyLog
+
+ORIGIN = "test.example/server"
+DATA = Digest("sha256:" + "d1" * 32)
+OTHER = Digest("sha256:" + "d2" * 32)
+ACTORS = {  # name -> (role, organisation)
+    "alice": ("recorder", "lab"),
+    "bob": ("contractor", "annotators"),
+    "carol": ("auditor", "lab"),
+    "victor": ("recorder", "vendor"),
+}
+CHAINPROOF = [sys.executable, "-m", "chainproof"]
+
+
+@dataclass
+class Store:
+    directory: Path
+    keys: dict[str, Ed25519PrivateKey]
+
+    def key_file(self, name: str) -> Path:
+        return self.directory.parent / f"{name}.pem"
+
+
+def build_store(directory: Path) -> Store:
+    """A store with alice (recorder, lab), bob (contractor), carol (auditor) and victor (recorder,
+    vendor); alice ingested DATA and OTHER, and granted bob DATA alone."""
+    log = TransparencyLog.create(directory, ORIGIN)
+    custody = Custody(log)
+    try:
+        admin, _ = log.admin_key()
+        made: dict[str, Ed25519PrivateKey] = {"admin": admin}
+        for name, (role, organisation) in ACTORS.items():
+            key = made[name] = keys.generate()
+            keys.write_private(directory.parent / f"{name}.pem", key)
+            log.register_key(name, key)
+            custody.add_actor(
+                name, role=role, organisation=organisation, keyid=keys.keyid(key.public_key()), admin=admin
+            )
+        keys.write_private(directory.parent / "admin.pem", admin)
+        custody.record(Hop.INGEST, made["alice"], outputs=[DATA, OTHER])
+        custody.grant("bob", DATA, purpose="labelling", expires="2999-01-01T00:00:00Z", key=made["alice"])
+    finally:
+        custody.close()
+    return Store(directory, made)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_file: Path
+
+    def stderr(self) -> str:
+        return self.log_file.read_text(errors="replace")
+
+
+@contextmanager
+def serving(store: Path, *args: str, port: int | None = None) -> Iterator[Server]:
+    """`chainproof serve` on the store, ready; stopped (SIGTERM) when the block ends."""
+    port = port or free_port()
+    log_file = store.parent / f"server-{port}.log"
+    with log_file.open("wb") as err:
+        process = subprocess.Popen(
+            [*CHAINPROOF, "--store", str(store), "serve", "--port", str(port), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env={**os.environ, "CHAINPROOF_HOME": str(store.parent / "home")},
+        )
+    server = Server(f"http://127.0.0.1:{port}", process, log_file)
+    try:
+        wait_ready(server)
+        yield server
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def wait_ready(server: Server) -> None:
+    for _ in range(300):
+        if server.process.poll() is not None:
+            raise AssertionError(f"the server exited {server.process.returncode}: {server.stderr()[-2000:]}")
+        try:
+            if httpx.get(server.url + "/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"the server was not ready within 30 s: {server.stderr()[-2000:]}")
+
+
+def request(
+    url: str,
+    method: str,
+    path: str,
+    key: Ed25519PrivateKey | None = None,
+    *,
+    body: bytes = b"",
+    params: Mapping[str, object] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> httpx.Response:
+    """A request signed by `key` (unsigned without one), as a client other than ours would send it."""
+    target = httpx.URL(url + path, params={k: str(v) for k, v in (params or {}).items()})
+    sent = {"content-type": "application/json", **(headers or {})}
+    if key is not None:
+        sent |= hs.sign_request(method, str(target), sent, body, key)
+    return httpx.request(method, target, content=body, headers=sent, timeout=30)
+
+
+def envelope(key: Ed25519PrivateKey, n: int, tag: str = "") -> bytes:
+    """A distinct plain statement signed by `key`, as the JSON `log append` takes."""
+    name = f"artifact-{tag}{n}"
+    st = Statement(
+        (Subject(name, {"sha256": f"{n:064x}"}),), "https://chainproof.test/plain/v1", {"n": n, "tag": tag}
+    )
+    return json.dumps(signing.sign_statement(st, key).to_json_obj()).encode()
+
+
+def hop_envelope(key: Ed25519PrivateKey, hop: Hop, inputs: tuple[Digest, ...], output: Digest) -> bytes:
+    record = hop_record(hop, inputs=inputs, outputs=[] if hop is Hop.ACCESS else [output])
+    return json.dumps(signing.sign_statement(predicates.to_statement(record), key).to_json_obj()).encode()
+
+
+def cli(
+    store: str, *args: str, key: Path | None = None, home: Path, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    options = ["--store", store, *(["--key", str(key)] if key else [])]
+    return subprocess.run(
+        [*CHAINPROOF, *options, *args],
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "CHAINPROOF_HOME": str(home)},
+        check=False,
+    )

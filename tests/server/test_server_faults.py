@@ -1,0 +1,109 @@
+"""The server under fault: killed during concurrent appends, rewriting its history, flooded."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+from server_support import build_store, cli, envelope, free_port, request, serving
+
+from chainproof.errors import VerificationError
+from chainproof.log import merkle
+from chainproof.log.service import TransparencyLog
+from chainproof.remote.log import RemoteLog
+
+
+def test_sigkill_during_concurrent_appends_loses_no_acknowledged_entry(tmp_path: Path) -> None:
+    store = build_store(tmp_path / "store")
+    acknowledged: dict[int, str] = {}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client(worker: int) -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            body = envelope(store.keys["alice"], n, tag=f"w{worker}-")
+            try:
+                r = request(server.url, "POST", "/v1/log/entries", store.keys["alice"], body=body)
+            except Exception:  # noqa: BLE001 -- the server was killed under this request
+                return
+            if r.status_code == 200:
+                [e] = r.json()["entries"]
+                with lock:
+                    acknowledged[e["index"]] = e["leaf_hash"]
+
+    with serving(store.directory) as server:
+        threads = [threading.Thread(target=client, args=(w,)) for w in range(8)]
+        for t in threads:
+            t.start()
+        while len(acknowledged) < 200:
+            threading.Event().wait(0.05)
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait()
+        stop.set()
+        for t in threads:
+            t.join()
+    log = TransparencyLog.open(store.directory)
+    try:
+        with log.reading() as r:
+            size = r.size()
+            for index, leaf_hash in acknowledged.items():
+                assert index < size
+                assert merkle.leaf_hash(r.entry(index)).hex() == leaf_hash
+    finally:
+        log.close()
+    assert len(acknowledged) >= 200
+
+
+def test_the_client_catches_a_server_that_rewrites_its_history(tmp_path: Path) -> None:
+    store = build_store(tmp_path / "store")
+    forked = tmp_path / "forked"
+    shutil.copytree(store.directory, forked)
+    port = free_port()
+    home = tmp_path / "home"
+    with serving(store.directory, port=port) as server:
+        for n in range(3):
+            request(
+                server.url,
+                "POST",
+                "/v1/log/entries",
+                store.keys["alice"],
+                body=envelope(store.keys["alice"], n),
+            )
+        remote = RemoteLog(server.url, home=home)
+        seen = remote.size()
+        remote.close()
+    # The same server, the same keys, but another history from the copy on: more entries, not these.
+    with serving(forked, port=port) as server:
+        for n in range(5):
+            body = envelope(store.keys["alice"], n, tag="other-")
+            assert (
+                request(server.url, "POST", "/v1/log/entries", store.keys["alice"], body=body).status_code
+                == 200
+            )
+        remote = RemoteLog(server.url, home=home)
+        with pytest.raises(VerificationError, match="does not extend the checkpoint seen last"):
+            remote.checkpoint()
+        remote.close()
+        p = cli(server.url, "log", "checkpoint", home=home)
+        assert p.returncode == 1
+        assert b"does not extend" in p.stderr
+    assert seen > 0
+
+
+def test_a_flood_is_rate_limited(tmp_path: Path) -> None:
+    store = build_store(tmp_path / "store")
+    with serving(store.directory, "--rate", "1", "--burst", "3") as server:
+        codes = [request(server.url, "GET", "/v1/actors", store.keys["carol"]).status_code for _ in range(6)]
+        assert codes[:3] == [200, 200, 200]
+        assert 429 in codes[3:]
+        limited = request(server.url, "GET", "/v1/actors", store.keys["carol"])
+        assert limited.status_code == 429
+        assert limited.json()["code"] == "rate-limited"
+        assert int(limited.headers["retry-after"]) >= 1
+        # Another signer has a bucket of its own.
+        assert request(server.url, "GET", "/v1/actors", store.keys["alice"]).status_code == 200
