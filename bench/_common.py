@@ -32,6 +32,7 @@ from chainproof.log import merkle
 from chainproof.log.note import Checkpoint, NoteSigner, NoteVerifier, parse_vkey
 from chainproof.log.service import DB_FILE, TransparencyLog, root_at
 from chainproof.log.sqlite import SqliteStore
+from chainproof.log.store import append_leaves
 
 BENCH = Path(__file__).resolve().parent
 # Built logs and scratch stores; CHAINPROOF_BENCH_CACHE moves them (the test suite's smoke run does).
@@ -329,7 +330,7 @@ def append_batch(store: SqliteStore, signer: NoteSigner, leaves: Sequence[bytes]
     """One write transaction: hash the leaves, append them, insert one signed checkpoint."""
     hashes = merkle.leaf_hashes(leaves)
     with store.writer() as w:
-        first = w.append(leaves, hashes)
+        first = append_leaves(w, leaves, hashes)
         size = first + len(leaves)
         w.add_checkpoint(size, signer.sign(Checkpoint(signer.name, size, root_at(w, size)).body()))
     return size

@@ -33,6 +33,7 @@ from chainproof.log import tiles as tl
 from chainproof.log.note import Checkpoint, NoteSigner
 from chainproof.log.service import DB_FILE, TransparencyLog, root_at
 from chainproof.log.sqlite import SqliteStore
+from chainproof.log.store import append_leaves
 
 ORIGIN = "interop.example/custody"
 BATCHES = (1, 2, 5, 13, 1, 40)  # after genesis and one key registration: 64 entries
@@ -248,7 +249,7 @@ def raw(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Transparency
     for start in range(0, RAW_SIZE, 10_000):
         chunk = leaves[start : start + 10_000]
         with store.writer() as w:
-            w.append(chunk, merkle.leaf_hashes(chunk))
+            append_leaves(w, chunk, merkle.leaf_hashes(chunk))
     log = TransparencyLog(directory, store)
     yield log, leaves
     log.close()

@@ -14,7 +14,7 @@ from chainproof.log.note import parse_vkey
 from chainproof.log.rehash_workers import Jobs
 from chainproof.log.service import DB_FILE, TransparencyLog
 from chainproof.log.sqlite import SqliteStore
-from chainproof.log.store import FORMAT
+from chainproof.log.store import FORMAT, append_leaves
 
 ROWS_FORMAT = "chainproof-log/1"
 
@@ -140,7 +140,7 @@ def test_an_append_extends_the_last_bundle_then_starts_new_ones(tmp_path: Path) 
     try:
         for start, end in ((0, 5), (5, 256), (256, 257), (257, 700)):
             with store.writer() as w:
-                assert w.append(leaves[start:end], merkle.leaf_hashes(leaves[start:end])) == start
+                assert append_leaves(w, leaves[start:end], merkle.leaf_hashes(leaves[start:end])) == start
         with store.reader() as r:
             assert list(r.entries(0, 700)) == leaves
             assert list(r.entries(250, 513)) == leaves[250:513]
@@ -158,7 +158,7 @@ def test_large_entries_live_in_rows_of_their_own(tmp_path: Path) -> None:
     try:
         for start, end in ((0, 1), (1, 255), (255, 300)):
             with store.writer() as w:
-                w.append(leaves[start:end], merkle.leaf_hashes(leaves[start:end]))
+                append_leaves(w, leaves[start:end], merkle.leaf_hashes(leaves[start:end]))
         with store.reader() as r:
             assert list(r.entries(0, 300)) == leaves
             assert [len(chunk) for chunk in r.entry_chunks(0, 300)] == [300]  # under 32 MiB: one chunk

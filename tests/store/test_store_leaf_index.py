@@ -29,6 +29,7 @@ from chainproof.log import merkle
 from chainproof.log import sqlite as sqlite_mod
 from chainproof.log.service import TransparencyLog
 from chainproof.log.sqlite import LEAF_INDEX_FILE, SqliteStore, leaf_key
+from chainproof.log.store import append_leaves
 
 SIDE_FILES = (LEAF_INDEX_FILE, f"{LEAF_INDEX_FILE}-wal", f"{LEAF_INDEX_FILE}-shm")
 
@@ -148,7 +149,7 @@ def test_a_rolled_back_append_leaves_no_false_duplicate(built: Built) -> None:
 
     def append_then_roll_back() -> None:
         with log.store.writer() as w:
-            w.append([leaf], [merkle.leaf_hash(leaf)])
+            append_leaves(w, [leaf], [merkle.leaf_hash(leaf)])
             raise RuntimeError("roll back")
 
     with pytest.raises(RuntimeError, match="roll back"):
@@ -407,7 +408,7 @@ def test_leaf_hashes_that_share_a_key_are_told_apart(tmp_path: Path, monkeypatch
             part = stored[start : start + 700]
             with store.writer() as w:
                 w.catch_up()
-                w.append(part, merkle.leaf_hashes(part))
+                append_leaves(w, part, merkle.leaf_hashes(part))
         strangers = [merkle.leaf_hash(b"stranger %d" % i) for i in range(200)]
         with store.reader() as r:
             expected = {merkle.leaf_hash(leaf): i for i, leaf in enumerate(leaves)}
@@ -427,13 +428,13 @@ def test_raw_appends_leave_the_index_to_the_next_writer_that_looks_leaves_up(tmp
     try:
         for start in (0, 300):
             with store.writer() as w:
-                w.append(leaves[start : start + 300], hashes[start : start + 300])
+                append_leaves(w, leaves[start : start + 300], hashes[start : start + 300])
         assert (indexed_size(tmp_path, side.name), index_rows(tmp_path, side.name)) == (0, 0)
         with store.reader() as r:
             assert r.find_leaves(hashes[:600]) == {h: i for i, h in enumerate(hashes[:600])}
         with store.writer() as w:
             assert w.find_leaves([hashes[5], hashes[650]]) == {hashes[5]: 5}
-            w.append(leaves[600:], hashes[600:])
+            append_leaves(w, leaves[600:], hashes[600:])
         assert (indexed_size(tmp_path, side.name), index_rows(tmp_path, side.name)) == (700, 700)
         with store.reader() as r:
             assert r.find_leaves(hashes) == {h: i for i, h in enumerate(hashes)}
@@ -448,7 +449,7 @@ def test_a_raw_store_under_another_name_keeps_its_own_index(tmp_path: Path) -> N
         store = SqliteStore(tmp_path / name, create=True)
         try:
             with store.writer() as w:
-                w.append(part, [merkle.leaf_hash(leaf) for leaf in part])
+                append_leaves(w, part, [merkle.leaf_hash(leaf) for leaf in part])
             with store.reader() as r:
                 assert r.find_leaves(hashes) == {merkle.leaf_hash(leaf): i for i, leaf in enumerate(part)}
         finally:

@@ -22,7 +22,7 @@ from chainproof.log.audit import AuditReport, check_tiles
 from chainproof.log.merkle import Node
 from chainproof.log.service import DB_FILE, TransparencyLog, root_at
 from chainproof.log.sqlite import SqliteStore
-from chainproof.log.store import FORMAT
+from chainproof.log.store import FORMAT, append_leaves
 
 # -- opening --------------------------------------------------------------------------------
 
@@ -110,7 +110,7 @@ def test_a_writer_that_fails_writes_nothing(built: Built) -> None:
 
     def write_then_fail() -> None:
         with log.store.writer() as w:
-            w.append([leaf], [merkle.leaf_hash(leaf)])
+            append_leaves(w, [leaf], [merkle.leaf_hash(leaf)])
             w.add_checkpoint(999, "note")
             assert w.size() == before[0] + 1  # type: ignore[operator]
             raise RuntimeError("boom")
@@ -129,7 +129,7 @@ def test_a_database_error_in_a_writer_is_a_store_error_and_rolls_back(built: Bui
 
     def write_twice() -> None:
         with log.store.writer() as w:
-            w.append([b"fresh"], [merkle.leaf_hash(b"fresh")])
+            append_leaves(w, [b"fresh"], [merkle.leaf_hash(b"fresh")])
             w.add_checkpoint(w.size(), no_note)
 
     with pytest.raises(StoreError, match=str(log.directory / DB_FILE)):
@@ -320,7 +320,7 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Big:
     try:
         for start, end in ((0, 1000), (1000, 60_001), (60_001, BIG)):
             with store.writer() as w:
-                assert w.append(leaves[start:end], hashes[start:end]) == start
+                assert append_leaves(w, leaves[start:end], hashes[start:end]) == start
     finally:
         store.close()
     return Big(path, hashes)
@@ -410,7 +410,7 @@ def test_an_append_reads_o_log_n_rows(big: Big, traced: Traced) -> None:
     def append_then_roll_back() -> None:
         with traced.log.store.writer() as w:
             traced.statements.clear()
-            assert w.append([leaf], [merkle.leaf_hash(leaf)]) == BIG
+            assert append_leaves(w, [leaf], [merkle.leaf_hash(leaf)], size=BIG) == BIG
             counted.append(list(traced.statements))
             raise RuntimeError("roll back")  # the store stays as the other tests expect it
 
@@ -462,7 +462,7 @@ def _checked_proofs(log: TransparencyLog, hashes: list[bytes], rng: random.Rando
 
 def _append_then_roll_back(store: SqliteStore, leaves: list[bytes]) -> None:
     with store.writer() as w:
-        w.append(leaves, merkle.leaf_hashes(leaves))
+        append_leaves(w, leaves, merkle.leaf_hashes(leaves))
         root_at(w, w.size())  # as a checkpoint of the append would: the writer reads its own tiles
         raise RuntimeError("roll back")
 
@@ -479,7 +479,7 @@ def test_proofs_from_one_open_store_stay_right_while_it_grows(tmp_path: Path) ->
             _append_then_roll_back(store, [b"rolled back %d" % i for i in range(count)])
         leaves = [b"leaf %d" % (len(hashes) + i) for i in range(count)]
         with store.writer() as w:
-            w.append(leaves, merkle.leaf_hashes(leaves))
+            append_leaves(w, leaves, merkle.leaf_hashes(leaves))
         hashes += merkle.leaf_hashes(leaves)
         _checked_proofs(log, hashes, rng)
     log.close()

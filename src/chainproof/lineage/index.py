@@ -512,7 +512,11 @@ def _read(payload: bytes) -> Record | None:
 
 
 def _connect(path: str) -> sqlite3.Connection:
-    db = sqlite3.connect(path, isolation_level=None if path == ":memory:" else "DEFERRED")
+    # Any thread may use the index, one at a time (a server's request threads, under its lock), as
+    # the log's own connections are used.
+    db = sqlite3.connect(
+        path, isolation_level=None if path == ":memory:" else "DEFERRED", check_same_thread=False
+    )
     try:
         db.execute("PRAGMA journal_mode=WAL" if path != ":memory:" else "PRAGMA journal_mode=MEMORY")
         db.execute("PRAGMA synchronous=OFF")

@@ -21,7 +21,7 @@ from chainproof.errors import StoreError, UsageError, VerificationError
 from chainproof.log import merkle
 from chainproof.log.proofs import ConsistencyProof, InclusionProof
 from chainproof.log.sqlite import SqliteStore, leaf_index_path
-from chainproof.log.store import KeyRecord, LogReader, LogStore, LogWriter
+from chainproof.log.store import KeyRecord, LogReader, LogStore, LogWriter, append_leaves
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -516,7 +516,7 @@ class TransparencyLog:
         if not leaves:
             note = w.checkpoint()
             return AppendResult(tuple(results), size, note or "")
-        w.append(leaves, [r.leaf_hash for r in results if not r.duplicate])
+        append_leaves(w, leaves, [r.leaf_hash for r in results if not r.duplicate], size=size)
         for record in changed:
             w.put_key(record)
         new_size = size + len(leaves)

@@ -493,11 +493,10 @@ class _Session:
     def set_meta(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
-    def append(self, leaves: Sequence[bytes], leaf_hashes: Sequence[bytes]) -> int:
+    def append(self, leaves: Sequence[bytes], leaf_hashes: Sequence[bytes], tiles: Sequence[Tile]) -> int:
         if len(leaves) != len(leaf_hashes):
             raise ValueError("one leaf hash per leaf")
         first = self.size()
-        written = tl.extend(first, self.tiles(tl.edge(first)), leaf_hashes)
         bundles = self._bundle_rows(first, leaves)
         self._db.executemany(f"INSERT OR REPLACE INTO entry_bundles {_BUNDLE_ROW}", bundles)
         if any(outside for *_, outside in bundles):  # some entries are large, or were already
@@ -505,7 +504,7 @@ class _Session:
             self._db.executemany("INSERT INTO large_entries (idx, body) VALUES (?, ?)", large)
         self._db.executemany(
             "INSERT OR REPLACE INTO tiles (level, idx, width, hashes) VALUES (?, ?, ?, ?)",
-            ((t.id.level, t.id.index, t.width, t.encode()) for t in written),
+            ((t.id.level, t.id.index, t.width, t.encode()) for t in tiles),
         )
         return first
 

@@ -6,8 +6,14 @@ checkpoint issued, the key registry index, and a few metadata values. It knows n
 no rules: `custody.TransparencyLog` decides what is written.
 
 Readers see a consistent snapshot; one writer at a time holds the write lock, and everything a
-writer did becomes visible, durably, at once when its context exits without an error, or not at
-all. SQLite is the embedded implementation; a PostgreSQL one is to implement the same protocol.
+writer did becomes visible (durably, in a store on disk) at once when its context exits without an
+error, or not at all. Three implementations: `sqlite.SqliteStore` (embedded, the CLI's),
+`memory.MemoryStore` (tests and embedding) and `postgres.PostgresStore` (several logs in one
+database, shared by several processes).
+
+The tree math is not the store's: `append_leaves` computes the tiles an append creates or changes
+(from the edge tiles the writer reads back) and hands them to `LogWriter.append` with the leaves, so
+a store only keeps bytes, and every store holds the very same tiles.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from chainproof.log import tiles as tl
 from chainproof.log.tiles import Tile, TileId
 
 FORMAT = "chainproof-log/2"
@@ -91,9 +98,11 @@ class LogReader(Protocol):
 class LogWriter(LogReader, Protocol):
     def set_meta(self, key: str, value: str) -> None: ...
 
-    def append(self, leaves: Sequence[bytes], leaf_hashes: Sequence[bytes]) -> int:
-        """Add entries at the end and maintain the tiles (and the leaf index, once this transaction
-        has looked leaves up); return the first new index."""
+    def append(self, leaves: Sequence[bytes], leaf_hashes: Sequence[bytes], tiles: Sequence[Tile]) -> int:
+        """Add entries at the end, write `tiles` (every tile the append creates or changes, each
+        replacing any stored tile of its id) and keep the leaf index (the SQLite store: once this
+        transaction has looked leaves up); return the first new index. The store computes nothing:
+        call it through `append_leaves`, which computes the tiles."""
 
     def put_key(self, record: KeyRecord) -> None:
         """Insert or replace a key registry record."""
@@ -113,3 +122,21 @@ class LogStore(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def append_leaves(
+    writer: LogWriter, leaves: Sequence[bytes], leaf_hashes: Sequence[bytes], *, size: int | None = None
+) -> int:
+    """Append `leaves` through `writer`, with the tiles that the append creates or changes; return
+    the first new index. `size` is the writer's size when the caller has just read it (one query
+    less).
+
+    The tiles come from the edge tiles of the current tree (`tiles.edge`), read back from the
+    writer, extended with the new leaf hashes (`tiles.extend`): a read of at most one tile per
+    level, and no work per entry beyond hashing the tiles' levels.
+    """
+    if len(leaves) != len(leaf_hashes):
+        raise ValueError("one leaf hash per leaf")
+    first = writer.size() if size is None else size
+    written = tl.extend(first, writer.tiles(tl.edge(first)), leaf_hashes)
+    return writer.append(leaves, leaf_hashes, written)
