@@ -68,7 +68,7 @@ def _service_user() -> pwd.struct_passwd | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -160,7 +160,7 @@ def _started(bin_dir: Path) -> PostgresServer:
 
 def _start_on_a_free_port(server: PostgresServer) -> None:
     for attempt in range(_START_ATTEMPTS):
-        server.port = _free_port()
+        server.port = free_port()
         try:
             server.start()
             return

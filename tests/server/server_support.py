@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from chainproof.custody.hops import Hop
 from chainproof.custody.records import Digest
 from chainproof.custody.service import Custody, hop_record
 from chainproof.log.service import TransparencyLog
+from pg_support import free_port
 
 ORIGIN = "test.example/server"
 DATA = Digest("sha256:" + "d1" * 32)
@@ -69,12 +69,6 @@ def build_store(directory: Path) -> Store:
     finally:
         custody.close()
     return Store(directory, made)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -21,7 +21,7 @@ from chainproof.errors import StoreError, UsageError, VerificationError
 from chainproof.log import merkle
 from chainproof.log.proofs import ConsistencyProof, InclusionProof
 from chainproof.log.sqlite import SqliteStore, leaf_index_path
-from chainproof.log.store import KeyRecord, LogReader, LogStore, LogWriter, append_leaves
+from chainproof.log.store import KeyRecord, LogReader, LogStore, LogWriter, append_leaves, find_key
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -250,13 +250,7 @@ class TransparencyLog:
             return r.keys()
 
     def find_key(self, name_or_keyid: str) -> KeyRecord:
-        matches = [k for k in self.keys() if name_or_keyid in (k.keyid, k.name)]
-        active = [k for k in matches if k.revoked_at is None]
-        if len(active) == 1 or len(matches) == 1:
-            return (active or matches)[0]
-        if not matches:
-            raise UsageError(f"no key named or with keyid {name_or_keyid!r} in this log")
-        raise UsageError(f"{len(matches)} keys are named {name_or_keyid!r}; give a keyid")
+        return find_key(self.keys(), name_or_keyid)
 
     # -- proofs ----------------------------------------------------------------------------
 

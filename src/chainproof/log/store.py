@@ -24,6 +24,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from chainproof.errors import UsageError
 from chainproof.log import tiles as tl
 from chainproof.log.tiles import Tile, TileId
 
@@ -140,3 +141,15 @@ def append_leaves(
     first = writer.size() if size is None else size
     written = tl.extend(first, writer.tiles(tl.edge(first)), leaf_hashes)
     return writer.append(leaves, leaf_hashes, written)
+
+
+def find_key(records: Sequence[KeyRecord], name_or_keyid: str) -> KeyRecord:
+    """The key a person names by keyid or by name: the one not revoked when several share a name.
+    UsageError when none matches, or when the name is ambiguous."""
+    matches = [k for k in records if name_or_keyid in (k.keyid, k.name)]
+    active = [k for k in matches if k.revoked_at is None]
+    if len(active) == 1 or len(matches) == 1:
+        return (active or matches)[0]
+    if not matches:
+        raise UsageError(f"no key named or with keyid {name_or_keyid!r} in this log")
+    raise UsageError(f"{len(matches)} keys are named {name_or_keyid!r}; give a keyid")

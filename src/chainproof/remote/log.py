@@ -21,7 +21,7 @@ from chainproof.log import proofs as proof_json
 from chainproof.log.note import Checkpoint, parse_vkey, verify_checkpoint
 from chainproof.log.proofs import ConsistencyProof, InclusionProof
 from chainproof.log.service import AppendedEntry, AppendResult
-from chainproof.log.store import KeyRecord, KeyRole
+from chainproof.log.store import KeyRecord, KeyRole, find_key
 from chainproof.remote.client import RemoteClient
 from chainproof.remote.seen import Seen, SeenStore
 
@@ -78,13 +78,7 @@ class RemoteLog:
         return records
 
     def find_key(self, name_or_keyid: str) -> KeyRecord:
-        matches = [k for k in self.keys() if name_or_keyid in (k.keyid, k.name)]
-        active = [k for k in matches if k.revoked_at is None]
-        if len(active) == 1 or len(matches) == 1:
-            return (active or matches)[0]
-        if not matches:
-            raise UsageError(f"no key named or with keyid {name_or_keyid!r} in this log")
-        raise UsageError(f"{len(matches)} keys are named {name_or_keyid!r}; give a keyid")
+        return find_key(self.keys(), name_or_keyid)
 
     # -- checkpoints ------------------------------------------------------------------------
 
