@@ -109,8 +109,12 @@ async def _signer(request: Request) -> Principal:
     settings: ServerSettings = request.app.state.settings
     body = await _read_body(request, settings.max_body)
     srv = _server(request)
-    parts = (request.method, _target_uri(request), dict(request.headers), body)
-    request.state.principal = principal = await run_in_threadpool(srv.authenticate, *parts)
+    if "signature" in request.headers or "signature-input" in request.headers:
+        parts = (request.method, _target_uri(request), dict(request.headers), body)
+        principal = await run_in_threadpool(srv.authenticate, *parts)
+    else:
+        principal = ANONYMOUS  # nothing to check, and no thread to wait for
+    request.state.principal = principal
     if not srv.limiter.allow(principal.keyid or _client(request)):
         raise _TooMany(srv.limiter.retry_after())
     return principal

@@ -51,17 +51,15 @@ class Committer:
     def __init__(
         self,
         log: TransparencyLog,
-        lock: threading.RLock,
         denials: Denials,
         server_key: Ed25519PrivateKey,
         *,
         batch_entries: int = 1024,
         on_commit: Callable[[int, int], None] | None = None,
     ) -> None:
-        """`lock` guards the store, shared with the readers of this process; `on_commit(entries,
-        requests)` is told of each commit (for metrics)."""
+        """`log` is the committer's own, used by no other thread; `on_commit(entries, requests)` is
+        told of each commit (for metrics)."""
         self._log = log
-        self._lock = lock
         self._denials = denials
         self._key = server_key
         self._batch_entries = batch_entries
@@ -129,8 +127,7 @@ class Committer:
             return
         envelopes = [env for r in batch for env in r.envelopes]
         try:
-            with self._lock:
-                result = self._log.append(envelopes)
+            result = self._log.append(envelopes)
         except ChainproofError:
             for request in batch:  # one of them is at fault: each answers for itself
                 self._commit_one(request)
@@ -150,8 +147,7 @@ class Committer:
 
     def _commit_one(self, request: _Request) -> None:
         try:
-            with self._lock:
-                result = self._log.append(request.envelopes, request.labels)
+            result = self._log.append(request.envelopes, request.labels)
         except Exception as e:  # noqa: BLE001 -- the request's own error, handed to it
             request.answer.set_exception(e)
             return
@@ -168,7 +164,6 @@ class Committer:
             return
         envelopes = [signing.sign_statement(st, self._key) for st in statements]
         try:
-            with self._lock:
-                self._log.append(envelopes)
+            self._log.append(envelopes)
         except ChainproofError as e:  # a full disk, say: the refusals were still answered
             _log.warning("%d denied requests could not be appended: %s", len(envelopes), e)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from chainproof.attest import dsse, keys
 from chainproof.attest import http_signatures as hs
 from chainproof.attest.statement import parse as parse_statement
 from chainproof.custody import predicates
-from chainproof.custody.records import Digest
+from chainproof.custody.records import ActorRecord, Digest
 from chainproof.custody.service import Custody, parse_artifact
 from chainproof.errors import FormatError, UsageError
 from chainproof.lineage import shapes as lineage_shapes
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 SERVER_KEY_FILE = "server.pem"
 SERVER_KEY_NAME = "server"
 NONCES_FILE = "server-nonces.db"
+_ACTOR_SECONDS = 1.0
 
 
 class NotFound(UsageError):
@@ -93,38 +95,64 @@ def _free_name(log: TransparencyLog) -> str:
 
 
 class CustodyServer:
+    """The store is opened several times, so that nothing waits for what it does not need: the
+    committer writes through a log of its own; each request thread reads the log (keys, proofs,
+    entries) through one of its own, SQLite's snapshots keeping them apart; the custody answers
+    share one lineage index, one request at a time (`_lineage`)."""
+
     def __init__(
         self, settings: ServerSettings, *, on_commit: Callable[[int, int], None] | None = None
     ) -> None:
         self.settings = settings
-        self.log = TransparencyLog.open(settings.store)
+        self._opened: list[TransparencyLog] = []
+        self._opening = threading.Lock()
+        self._local = threading.local()
+        self._lineage = threading.RLock()
+        self._actors: dict[str, tuple[ActorRecord | None, float]] = {}
         try:
-            self.custody = Custody(self.log)
-            self._lock = threading.RLock()
-            self._key = server_key(self.log, settings.key)
+            writer = self._open()
+            self.custody = Custody(self._open())
+            self._key = server_key(writer, settings.key)
             self.server_keyid = keys.keyid(self._key.public_key())
             self.nonces = SqliteNonces(settings.store / NONCES_FILE, settings.window)
         except BaseException:
-            self.log.close()
+            self._close_logs()
             raise
+        self.max_entry_bytes = writer.max_entry_bytes
         self.limiter = RateLimiter(settings.rate, settings.burst)
         self.denials = denials.Denials()
         self.committer = Committer(
-            self.log,
-            self._lock,
-            self.denials,
-            self._key,
-            batch_entries=settings.batch_entries,
-            on_commit=on_commit,
+            writer, self.denials, self._key, batch_entries=settings.batch_entries, on_commit=on_commit
         )
         self.committer.start()
+
+    def _open(self) -> TransparencyLog:
+        log = TransparencyLog.open(self.settings.store)
+        with self._opening:
+            self._opened.append(log)
+        return log
+
+    @property
+    def log(self) -> TransparencyLog:
+        """This thread's own log, for reading."""
+        log: TransparencyLog | None = getattr(self._local, "log", None)
+        if log is None:
+            log = self._local.log = self._open()
+        return log
 
     def close(self) -> None:
         """Finish the appends queued, then close the store."""
         self.committer.stop()
         self.nonces.close()
-        with self._lock:
+        with self._lineage:
             self.custody.close()
+        self._close_logs()
+
+    def _close_logs(self) -> None:
+        with self._opening:
+            opened, self._opened = self._opened, []
+        for log in opened:
+            log.close()
 
     # -- who is asking ------------------------------------------------------------------------
 
@@ -133,39 +161,49 @@ class CustodyServer:
         Denied (401) for a bad signature, a stale or replayed one, or a key not valid now."""
         if not any(h.lower() in ("signature", "signature-input") for h in headers):
             return ANONYMOUS
+        valid: dict[str, KeyRecord] = {}
+
+        def public_key(keyid: str) -> Ed25519PublicKey | None:
+            # The registry is read at every request: a revoked key is refused from the next one on.
+            with self.log.reading() as r:
+                record, size = r.key(keyid), r.size()
+            if record is None or not record.valid_at(size):
+                return None
+            valid[keyid] = record
+            return Ed25519PublicKey.from_public_bytes(record.public_key)
+
         try:
-            verified = hs.verify_request(
-                method, url, headers, body, self._public_key, window=self.settings.window
-            )
+            verified = hs.verify_request(method, url, headers, body, public_key, window=self.settings.window)
         except hs.SignatureRejected as e:
             raise Denied(e.code, str(e), 401) from None
         if not self.nonces.remember(verified.keyid, verified.nonce, verified.created):
             raise Denied("replayed", "this request was already made: each signature is good once", 401)
-        return self._principal(verified.keyid)
-
-    def _public_key(self, keyid: str) -> Ed25519PublicKey | None:
-        with self._lock, self.log.reading() as r:
-            record, size = r.key(keyid), r.size()
-        if record is None or not record.valid_at(size):
-            return None  # unknown, or revoked: refused from the next request on
-        return Ed25519PublicKey.from_public_bytes(record.public_key)
-
-    def _principal(self, keyid: str) -> Principal:
-        """The role of a key valid now: the admin key's, or that of the actor record naming it."""
-        with self._index() as (index, size), self.log.reading() as r:  # one snapshot for both
-            key = r.key(keyid)
-            name = key.name if key else keyid[:16]
-            if key is not None and key.role is KeyRole.ADMIN:
-                return Principal(keyid, name, access.Role.ADMIN)
-            actor = index.actor_of(keyid, size)
+        key = valid[verified.keyid]
+        if key.role is KeyRole.ADMIN:
+            return Principal(key.keyid, key.name, access.Role.ADMIN)
+        actor = self._actor(key.keyid)
         if actor is None:
-            return Principal(keyid, name, None)
-        return Principal(keyid, name, access.role_of(actor.record.role), actor.record.organisation)
+            return Principal(key.keyid, key.name, None)
+        return Principal(key.keyid, key.name, access.role_of(actor.role), actor.organisation)
+
+    def _actor(self, keyid: str) -> ActorRecord | None:
+        """The actor record of a key, looked up in the lineage index at most every
+        `_ACTOR_SECONDS`: the index is shared by every request thread, and an actor's role rarely
+        changes (a key's revocation and a grant's are read afresh at every request)."""
+        now = time.monotonic()
+        cached = self._actors.get(keyid)
+        if cached is not None and now - cached[1] < _ACTOR_SECONDS:
+            return cached[0]
+        with self._index() as (index, size):
+            entry = index.actor_of(keyid, size)
+        actor = None if entry is None else entry.record
+        self._actors[keyid] = (actor, now)
+        return actor
 
     @contextmanager
     def _index(self) -> Iterator[tuple[LineageIndex, int]]:
-        with self._lock, self.custody.lineage_index() as index:
-            yield index, self.log.size()
+        with self._lineage, self.custody.lineage_index() as index:
+            yield index, self.custody.log.size()
 
     def deny(self, principal: Principal, method: str, path: str, error: Denied, client: str) -> None:
         """Keep a refusal for the log (the committer appends it, signed by the server's key)."""
@@ -184,6 +222,10 @@ class CustodyServer:
             )
         )
 
+    def _organisation(self, keyid: str) -> str | None:
+        actor = self._actor(keyid)
+        return None if actor is None else actor.organisation
+
     # -- the log ------------------------------------------------------------------------------
 
     def may_read_log(self, principal: Principal) -> None:
@@ -191,19 +233,16 @@ class CustodyServer:
             access.require_signed(principal)
 
     def size(self) -> int:
-        with self._lock:
-            return self.log.size()
+        return self.log.size()
 
     def info(self) -> dict[str, Any]:
-        with self._lock:
-            return shapes.LogInfo.of(self.log).to_json() | {"store": None, "server_keyid": self.server_keyid}
+        return shapes.LogInfo.of(self.log).to_json() | {"store": None, "server_keyid": self.server_keyid}
 
     def checkpoint(self) -> dict[str, Any]:
-        with self._lock:
-            return shapes.checkpoint_json(self.log.checkpoint())
+        return shapes.checkpoint_json(self.log.checkpoint())
 
     def entry(self, index: int) -> dict[str, Any]:
-        with self._lock, self.log.reading() as r:
+        with self.log.reading() as r:
             size = r.size()
             if not 0 <= index < size:
                 raise NotFound(f"index {index} is outside the log (size {size})")
@@ -212,7 +251,7 @@ class CustodyServer:
 
     def entries(self, start: int, limit: int) -> dict[str, Any]:
         limit = self._page(limit)
-        with self._lock, self.log.reading() as r:
+        with self.log.reading() as r:
             size = r.size()
             if not 0 <= start <= size:
                 raise UsageError(f"start {start} is outside the log (size {size})")
@@ -227,26 +266,23 @@ class CustodyServer:
         }
 
     def prove(self, index: int | None, leaf_hash: str | None, size: int | None) -> dict[str, Any]:
-        with self._lock:
-            if leaf_hash is not None:
-                wanted = _hash(leaf_hash)
-                with self.log.reading() as r:
-                    if wanted not in r.find_leaves([wanted]):
-                        raise NotFound(f"no entry with leaf hash {leaf_hash} in this log")
-                proof = self.log.prove_leaf(wanted, size)
-            elif index is not None:
-                proof = self.log.prove(index, size)
-            else:
-                raise UsageError("give an index or a leaf_hash")
+        if leaf_hash is not None:
+            wanted = _hash(leaf_hash)
+            with self.log.reading() as r:
+                if wanted not in r.find_leaves([wanted]):
+                    raise NotFound(f"no entry with leaf hash {leaf_hash} in this log")
+            proof = self.log.prove_leaf(wanted, size)
+        elif index is not None:
+            proof = self.log.prove(index, size)
+        else:
+            raise UsageError("give an index or a leaf_hash")
         return proof.to_json()
 
     def consistency(self, old: int, new: int | None) -> dict[str, Any]:
-        with self._lock:
-            return self.log.consistency(old, new).to_json()
+        return self.log.consistency(old, new).to_json()
 
     def keys(self, start: int, limit: int) -> dict[str, Any]:
-        with self._lock:
-            records = self.log.keys()
+        records = self.log.keys()
         return _page(records, start, self._page(limit), "keys", _key_json)
 
     def _page(self, limit: int) -> int:
@@ -259,13 +295,10 @@ class CustodyServer:
     def submit(self, principal: Principal, body: bytes) -> Future[AppendResult]:
         """Check an append against the principal's role, then queue it; the future answers."""
         access.may_write(principal)
-        labelled = dsse.read_documents(io.BytesIO(body), "request", self.log.max_entry_bytes)
+        labelled = dsse.read_documents(io.BytesIO(body), "request", self.max_entry_bytes)
         envelopes = [env for _, env in labelled]
         submitted = [_submitted(env) for env in envelopes]
-        with self._index() as (index, size):
-            access.may_append(
-                principal, submitted, _organisations(index, size), _granted(self.custody, self._lock)
-            )
+        access.may_append(principal, submitted, self._organisation, _granted(self.custody, self._lineage))
         return self.committer.submit(envelopes, [label for label, _ in labelled])
 
     # -- custody ------------------------------------------------------------------------------
@@ -281,12 +314,12 @@ class CustodyServer:
     ) -> dict[str, Any]:
         wanted = parse_artifact(artifact) if artifact else None
         if wanted is not None:
-            access.may_read_artifact(principal, wanted, _granted(self.custody, self._lock))
+            access.may_read_artifact(principal, wanted, _granted(self.custody, self._lineage))
         elif principal.role is access.Role.CONTRACTOR and grantee == principal.name:
             access.require_signed(principal)  # a contractor may list its own grants
         else:
             access.may_read_all(principal)
-        with self._lock:
+        with self._lineage:
             found = self.custody.grants(grantee=grantee, artifact=wanted)
         return _page(
             found, start, self._page(limit), "grants", lambda g: lineage_shapes.grant_json(g.entry, g.status)
@@ -294,19 +327,19 @@ class CustodyServer:
 
     def lineage(self, principal: Principal, artifact: str) -> dict[str, Any]:
         wanted = parse_artifact(artifact)
-        access.may_read_artifact(principal, wanted, _granted(self.custody, self._lock))
-        with self._lock:
+        access.may_read_artifact(principal, wanted, _granted(self.custody, self._lineage))
+        with self._lineage:
             return lineage_shapes.graph_json(self.custody.lineage(wanted))
 
     def verify(self, principal: Principal, artifact: str) -> dict[str, Any]:
         wanted = parse_artifact(artifact)
-        access.may_read_artifact(principal, wanted, _granted(self.custody, self._lock))
-        with self._lock:
+        access.may_read_artifact(principal, wanted, _granted(self.custody, self._lineage))
+        with self._lineage:
             return lineage_shapes.verify_json(self.custody.verify(wanted, self.custody.policy()))
 
     def impact(self, principal: Principal, what: str, value: str) -> dict[str, Any]:
         access.may_read_all(principal)
-        with self._lock:
+        with self._lineage:
             return lineage_shapes.impact_json(self._impact(what, value))
 
     def _impact(self, what: str, value: str) -> ImpactReport:
@@ -339,14 +372,6 @@ def _submitted(env: dsse.Envelope) -> access.Submitted:
     except predicates.PredicateError as e:
         raise FormatError(str(e)) from None
     return access.Submitted(st.predicate_type, record, tuple(s.keyid for s in env.signatures))
-
-
-def _organisations(index: LineageIndex, size: int) -> access.OrganisationOf:
-    def organisation_of(keyid: str) -> str | None:
-        actor = index.actor_of(keyid, size)
-        return None if actor is None else actor.record.organisation
-
-    return organisation_of
 
 
 def _granted(custody: Custody, lock: threading.RLock) -> access.Granted:
