@@ -182,6 +182,12 @@ def _register_grant(app: typer.Typer) -> None:
     app.add_typer(grant_cmd.app, name="grant")
 
 
+def _register_store(app: typer.Typer) -> None:
+    from chainproof.cli import store_cmd
+
+    app.add_typer(store_cmd.app, name="store")
+
+
 def _register_serve(app: typer.Typer) -> None:
     from chainproof.cli import serve_cmd
 
@@ -218,6 +224,7 @@ _COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "impact": _register_answers,
     "version": _register_version,
     "serve": _register_serve,
+    "store": _register_store,
 }
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from chainproof.cli.output import JsonOption, emit, store_dir
+from chainproof.log import location
 from chainproof.log.service import TransparencyLog
 
 
@@ -27,12 +28,15 @@ def init(
     directory = store_dir(ctx)
     log = TransparencyLog.create(directory, origin, admin_key_out=admin_key_out)
     vkey = log.vkey
+    keys_in = log.directory
     log.close()
+    directory = location.describe(directory)
     emit(
         as_json,
         {"origin": origin, "vkey": vkey, "store": str(directory)},
         [
-            f"initialised {directory} for origin {origin}",
+            f"initialised {directory} for origin {origin}"
+            + (f" (keys in {keys_in})" if str(keys_in) != directory else ""),
             f"checkpoint verifier key: {vkey}",
             "give that key to whoever audits this log",
         ],

@@ -44,16 +44,17 @@ def store_location(ctx: typer.Context) -> str:
     return location
 
 
-def store_dir(ctx: typer.Context) -> Path:
-    """The store's directory; UsageError for a server's URL, for the commands that work only on a
-    store of their own."""
+def store_dir(ctx: typer.Context) -> Path | str:
+    """The store this process opens itself: a directory, or a `postgresql://` URL; UsageError for a
+    server's URL, for the commands that work only on a store of their own."""
+    from chainproof.log.location import is_postgres
     from chainproof.remote.client import is_url
 
     location = store_location(ctx)
     if is_url(location):
         command = ctx.command_path.removeprefix("chainproof ")
-        raise UsageError(f"`{command}` works on a store directory, not on a server ({location})")
-    return Path(location)
+        raise UsageError(f"`{command}` works on a store of its own, not on a server ({location})")
+    return location if is_postgres(location) else Path(location)
 
 
 def request_key(ctx: typer.Context) -> Ed25519PrivateKey | None:
@@ -81,7 +82,7 @@ def open_log(ctx: typer.Context) -> TransparencyLog | RemoteLog:
     else:
         from chainproof.log.service import TransparencyLog
 
-        log = TransparencyLog.open(Path(location))
+        log = TransparencyLog.open(store_dir(ctx))
     ctx.call_on_close(log.close)
     return log
 

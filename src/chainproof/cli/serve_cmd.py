@@ -55,6 +55,8 @@ def serve(
     from chainproof.server.settings import ServerSettings
 
     directory = store or store_dir(ctx)
+    if not isinstance(directory, Path):
+        raise UsageError("`serve` serves a store directory; a PostgreSQL log is not served yet")
     if not (directory / "log.db").exists():
         raise UsageError(f"no chainproof store at {directory} (run `chainproof init` first)")
     key = ctx.obj.get("key") if ctx.obj else None

@@ -160,8 +160,14 @@ class Custody:
 
     @classmethod
     def open(
-        cls, directory: Path, *, policy: Policy | None = None, on_index_progress: Progress | None = None
+        cls,
+        directory: Path | str,
+        *,
+        policy: Policy | None = None,
+        on_index_progress: Progress | None = None,
     ) -> Custody:
+        """The custody of the log in a store directory or a PostgreSQL database (see
+        `TransparencyLog.open`)."""
         return cls(TransparencyLog.open(directory), policy=policy, on_index_progress=on_index_progress)
 
     def close(self) -> None:

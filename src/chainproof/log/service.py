@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from chainproof._internal import config
 from chainproof.errors import StoreError, UsageError, VerificationError
-from chainproof.log import merkle
+from chainproof.log import location, merkle
 from chainproof.log.proofs import ConsistencyProof, InclusionProof
 from chainproof.log.sqlite import SqliteStore, leaf_index_path
 from chainproof.log.store import KeyRecord, LogReader, LogStore, LogWriter, append_leaves, find_key
@@ -137,23 +137,39 @@ class TransparencyLog:
 
     @classmethod
     def open(
-        cls, directory: Path, *, read_only: bool | None = None, max_entry_bytes: int | None = None
+        cls, directory: Path | str, *, read_only: bool | None = None, max_entry_bytes: int | None = None
     ) -> TransparencyLog:
-        """The log in `directory`; read-only when this process cannot write it, or when
-        `read_only` says so (its reads then write nothing, not even beside the store)."""
+        """The log in `directory`, or in the PostgreSQL database a `postgresql://` URL names (see
+        `location`); read-only when this process cannot write it, or when `read_only` says so (its
+        reads then write nothing, not even beside the store)."""
+        if location.is_postgres(directory):
+            return cls(*_postgres(str(directory), create=False), max_entry_bytes=max_entry_bytes)
+        directory = Path(directory)
         db = directory / DB_FILE
         if not db.exists():
             raise StoreError(f"no chainproof store at {directory} (run `chainproof init` first)")
         return cls(directory, SqliteStore(db, read_only=read_only), max_entry_bytes=max_entry_bytes)
 
     @classmethod
-    def create(cls, directory: Path, origin: str, *, admin_key_out: Path | None = None) -> TransparencyLog:
+    def create(
+        cls, directory: Path | str, origin: str, *, admin_key_out: Path | None = None
+    ) -> TransparencyLog:
+        """A new log in `directory` (SQLite), or in a PostgreSQL database (a `postgresql://` URL),
+        with its genesis entry; the checkpoint key and the admin key are made and written to the
+        store directory (for PostgreSQL, its local directory: see `location`)."""
         from chainproof.log.note import valid_name
 
         # Checked before the directory is made: the checkpoint key would refuse it only later.
         if not valid_name(origin):
             raise UsageError(f"origin {origin!r} must be non-empty, without spaces or '+'")
-        if (directory / DB_FILE).exists():
+        store: LogStore | None = None
+        if location.is_postgres(directory):
+            directory, store = _postgres(str(directory), create=True)
+            if store_has_log(store):
+                store.close()
+                raise UsageError(f"{location.describe(directory)} already holds a chainproof log")
+        directory = Path(directory)
+        if store is None and (directory / DB_FILE).exists():
             raise UsageError(f"{directory} already holds a chainproof store")
         new_directory = not directory.exists()
         try:
@@ -173,9 +189,12 @@ class TransparencyLog:
             ):
                 keys.write_private(path, key)
                 written.append(path)
-            written += _database_files(directory / DB_FILE)
-            return cls._initialise(directory, signer, admin)
+            if store is None:
+                written += _database_files(directory / DB_FILE)
+            return cls._initialise(directory, signer, admin, store)
         except BaseException:
+            if store is not None:
+                store.close()
             for path in written:
                 path.unlink(missing_ok=True)
             if new_directory:
@@ -184,12 +203,15 @@ class TransparencyLog:
             raise
 
     @classmethod
-    def _initialise(cls, directory: Path, signer: NoteSigner, admin: Ed25519PrivateKey) -> TransparencyLog:
-        """A new store in `directory`: its settings, and the genesis entry with its checkpoint."""
+    def _initialise(
+        cls, directory: Path, signer: NoteSigner, admin: Ed25519PrivateKey, store: LogStore | None = None
+    ) -> TransparencyLog:
+        """A new log in `store` (by default a new SQLite store in `directory`): its settings, and
+        the genesis entry with its checkpoint."""
         from chainproof.attest import keys, signing
         from chainproof.log import entries
 
-        store = SqliteStore(directory / DB_FILE, create=True)
+        store = store or SqliteStore(directory / DB_FILE, create=True)
         log = cls(directory, store)
         try:
             genesis = entries.genesis_statement(signer.name, signer.verifier.vkey, admin.public_key())
@@ -614,6 +636,64 @@ class TransparencyLog:
 
         st = entries.revocation_statement(record, start, reason)
         return self.append([signing.sign_statement(st, admin)])
+
+
+def _postgres(url: str, *, create: bool) -> tuple[Path, LogStore]:
+    """The local directory and the store of a PostgreSQL log (see `location`)."""
+    from chainproof.log.postgres import PostgresStore
+
+    conninfo, name = location.postgres_parts(url)
+    # Reading needs no key; writing needs this directory's log-signer.pem, copied from the host
+    # that created the log (the error that names it comes when it is first needed).
+    directory = location.local_directory(url)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return directory, PostgresStore(conninfo, log_name=name, create=create)
+
+
+def copy_store(
+    source: Path | str, target: Path | str, *, progress: Callable[[int, int], None] | None = None
+) -> tuple[int, AuditReport]:
+    """Copy the log at `source` (a store directory or a PostgreSQL URL) to `target`, a new store of
+    either kind, with its key files; then audit the copy against the log's verifier key."""
+    from chainproof.log import copy
+    from chainproof.log.note import parse_vkey
+
+    if str(source) == str(target):
+        raise UsageError("the source and the destination are the same store")
+    src = TransparencyLog.open(source, read_only=True)
+    try:
+        directory, store = _new_store(target)
+        try:
+            size = copy.copy_log(src.store, store, progress=progress)
+            copy.copy_key_files(src.directory, directory)
+            return size, TransparencyLog(directory, store).audit(parse_vkey(src.vkey))
+        finally:
+            store.close()
+    finally:
+        src.close()
+
+
+def _new_store(target: Path | str) -> tuple[Path, LogStore]:
+    """The directory and the store of a log about to be made at `target`."""
+    if location.is_postgres(target):
+        directory, store = _postgres(str(target), create=True)
+        if store_has_log(store):
+            store.close()
+            raise UsageError(
+                f"{location.describe(target)} already holds a chainproof log (nothing was written)"
+            )
+        return directory, store
+    directory = Path(target)
+    if (directory / DB_FILE).exists():
+        raise UsageError(f"{directory} already holds a chainproof store (nothing was written)")
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return directory, SqliteStore(directory / DB_FILE, create=True)
+
+
+def store_has_log(store: LogStore) -> bool:
+    """Whether a store already holds a log (its origin is set)."""
+    with store.reader() as r:
+        return r.meta("origin") is not None
 
 
 def default_rules() -> Rules:
