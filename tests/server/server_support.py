@@ -41,16 +41,19 @@ CHAINPROOF = [sys.executable, "-m", "chainproof"]
 
 @dataclass
 class Store:
-    directory: Path
+    directory: Path | str
     keys: dict[str, Ed25519PrivateKey]
+    work: Path
 
     def key_file(self, name: str) -> Path:
-        return self.directory.parent / f"{name}.pem"
+        return self.work / f"{name}.pem"
 
 
-def build_store(directory: Path) -> Store:
-    """A store with alice (recorder, lab), bob (contractor), carol (auditor) and victor (recorder,
-    vendor); alice ingested DATA and OTHER, and granted bob DATA alone."""
+def build_store(directory: Path | str, work: Path | None = None) -> Store:
+    """A store (a directory, or a PostgreSQL log with its key files in `work`) with alice
+    (recorder, lab), bob (contractor), carol (auditor) and victor (recorder, vendor); alice
+    ingested DATA and OTHER, and granted bob DATA alone."""
+    work = work or Path(directory).parent
     log = TransparencyLog.create(directory, ORIGIN)
     custody = Custody(log)
     try:
@@ -58,17 +61,17 @@ def build_store(directory: Path) -> Store:
         made: dict[str, Ed25519PrivateKey] = {"admin": admin}
         for name, (role, organisation) in ACTORS.items():
             key = made[name] = keys.generate()
-            keys.write_private(directory.parent / f"{name}.pem", key)
+            keys.write_private(work / f"{name}.pem", key)
             log.register_key(name, key)
             custody.add_actor(
                 name, role=role, organisation=organisation, keyid=keys.keyid(key.public_key()), admin=admin
             )
-        keys.write_private(directory.parent / "admin.pem", admin)
+        keys.write_private(work / "admin.pem", admin)
         custody.record(Hop.INGEST, made["alice"], outputs=[DATA, OTHER])
         custody.grant("bob", DATA, purpose="labelling", expires="2999-01-01T00:00:00Z", key=made["alice"])
     finally:
         custody.close()
-    return Store(directory, made)
+    return Store(directory, made, work)
 
 
 @dataclass
@@ -82,16 +85,20 @@ class Server:
 
 
 @contextmanager
-def serving(store: Path, *args: str, port: int | None = None) -> Iterator[Server]:
-    """`chainproof serve` on the store, ready; stopped (SIGTERM) when the block ends."""
+def serving(
+    store: Path | str, *args: str, port: int | None = None, work: Path | None = None
+) -> Iterator[Server]:
+    """`chainproof serve` on the store, ready; stopped (SIGTERM) when the block ends. `work` holds
+    its log file and CHAINPROOF_HOME (default: beside a store directory)."""
     port = port or free_port()
-    log_file = store.parent / f"server-{port}.log"
+    work = work or Path(store).parent
+    log_file = work / f"server-{port}.log"
     with log_file.open("wb") as err:
         process = subprocess.Popen(
             [*CHAINPROOF, "--store", str(store), "serve", "--port", str(port), *args],
             stdout=subprocess.DEVNULL,
             stderr=err,
-            env={**os.environ, "CHAINPROOF_HOME": str(store.parent / "home")},
+            env={**os.environ, "CHAINPROOF_HOME": os.environ.get("CHAINPROOF_HOME") or str(work / "home")},
         )
     server = Server(f"http://127.0.0.1:{port}", process, log_file)
     try:

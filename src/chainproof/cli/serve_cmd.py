@@ -9,13 +9,18 @@ import typer
 
 from chainproof.cli.output import emit, store_dir
 from chainproof.errors import UsageError
+from chainproof.log import location
 
 
 def serve(
     ctx: typer.Context,
     store: Annotated[
-        Path | None,
-        typer.Option("--store", metavar="DIR", help="The store to serve (default: the global --store)."),
+        str | None,
+        typer.Option(
+            "--store",
+            metavar="DIR|URL",
+            help="The store to serve, a directory or postgresql://…#name (default: the global --store).",
+        ),
     ] = None,
     host: Annotated[str, typer.Option("--host", help="The address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="The port to listen on.")] = 8080,
@@ -54,17 +59,16 @@ def serve(
     from chainproof.server.run import serve as run
     from chainproof.server.settings import ServerSettings
 
-    directory = store or store_dir(ctx)
-    if not isinstance(directory, Path):
-        raise UsageError("`serve` serves a store directory; a PostgreSQL log is not served yet")
-    if not (directory / "log.db").exists():
-        raise UsageError(f"no chainproof store at {directory} (run `chainproof init` first)")
+    directory: Path | str = store_dir(ctx) if store is None else store
+    if not location.is_postgres(directory):
+        directory = Path(directory)
+        if not (directory / "log.db").exists():
+            raise UsageError(f"no chainproof store at {directory} (run `chainproof init` first)")
     key = ctx.obj.get("key") if ctx.obj else None
     settings = ServerSettings(
         store=directory, key=key, public_log=not private, rate=rate, burst=burst, max_body=max_body
     )
     url = f"http://{host}:{port}"
-    emit(
-        as_json, {"url": url, "store": str(directory), "workers": workers}, [f"serving {directory} at {url}"]
-    )
+    shown = location.describe(directory)
+    emit(as_json, {"url": url, "store": shown, "workers": workers}, [f"serving {shown} at {url}"])
     run(settings, host=host, port=port, workers=workers)

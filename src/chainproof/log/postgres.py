@@ -571,6 +571,15 @@ def _key_record(row: _Row) -> KeyRecord:
     )
 
 
+def describe_error(url: str, e: psycopg.Error) -> StoreError:
+    """The one-line StoreError for a psycopg error on `url` outside a store (never the password)."""
+    what = _one_line(e)
+    secret = _password(url)
+    if secret:
+        what = what.replace(secret, "***")
+    return StoreError(f"{_where(url)}: {what}")
+
+
 def _where(url: str) -> str:
     """`PostgreSQL at host:port/dbname`, as the connection string names them (no user, no password)."""
     try:

@@ -7,7 +7,8 @@ by remembering every (key id, nonce) it has accepted: `remember` is True the fir
 An entry may be forgotten once its `created` is more than `window` seconds before now, because a
 replay of that request is refused as expired before its nonce is looked up: a store's window must
 be at least the verifier's. Both clocks are this host's, so every process of a server shares one
-store: `SqliteNonces` on one file (`MemoryNonces` for a single process, and tests).
+store: `SqliteNonces` on one file (`MemoryNonces` for a single process, and tests), or, for the
+servers of a PostgreSQL log on several hosts, `PostgresNonces` in its database.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ import time
 from pathlib import Path
 from typing import Protocol
 
+import psycopg
+
 from chainproof.attest.http_signatures import DEFAULT_WINDOW
 from chainproof.errors import StoreError, UsageError
+from chainproof.log.postgres import describe_error
 
 # How long a writer waits for another process's write before the store reports an error.
 _BUSY_TIMEOUT_S = 10.0
@@ -165,3 +169,56 @@ class SqliteNonces:
 
     def _error(self, doing: str, e: sqlite3.Error) -> StoreError:
         return StoreError(f"cannot {doing} the nonce store {self.path}: {e}")
+
+
+class PostgresNonces:
+    """A `NonceStore` in the PostgreSQL database of a log, for servers on several hosts sharing it:
+    each (log, keyid, nonce) is a primary key, and an insert that conflicts is a replay. The
+    window's clock is each host's: keep their clocks in step (NTP), as the signatures' checks need."""
+
+    def __init__(self, url: str, log_name: str, window: int = DEFAULT_WINDOW) -> None:
+        self._describe = describe_error
+        self._url = url
+        self._log = log_name
+        self._schedule = _Schedule(window)
+        self._lock = threading.Lock()
+        try:
+            self._db = psycopg.connect(url, autocommit=True)
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS chainproof.nonces ("
+                " log text NOT NULL, keyid text NOT NULL, nonce text NOT NULL, created bigint NOT NULL,"
+                " PRIMARY KEY (log, keyid, nonce))"
+            )
+        except psycopg.Error as e:
+            raise self._describe(url, e) from None
+
+    def remember(self, keyid: str, nonce: str, created: int, *, now: float | None = None) -> bool:
+        now = time.time() if now is None else now
+        with self._lock:
+            try:
+                if self._schedule.due(now):
+                    self._db.execute(
+                        "DELETE FROM chainproof.nonces WHERE log = %s AND created < %s",
+                        (self._log, self._schedule.horizon(now)),
+                    )
+                cur = self._db.execute(
+                    "INSERT INTO chainproof.nonces (log, keyid, nonce, created) VALUES (%s, %s, %s, %s)"
+                    " ON CONFLICT DO NOTHING",
+                    (self._log, keyid, nonce, created),
+                )
+            except psycopg.Error as e:
+                self._reconnect()
+                raise self._describe(self._url, e) from None
+            return cur.rowcount == 1
+
+    def _reconnect(self) -> None:
+        """After an error the connection may be gone (a restarted server): open another."""
+        try:
+            self._db.close()
+            self._db = psycopg.connect(self._url, autocommit=True)
+        except psycopg.Error:
+            return  # the next call fails again, and says why
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

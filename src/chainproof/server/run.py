@@ -12,6 +12,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 
+from chainproof.log import location
 from chainproof.log.service import TransparencyLog
 from chainproof.server.app import create_app
 from chainproof.server.service import server_key
@@ -47,14 +48,15 @@ def app_from_environment() -> FastAPI:
     """The application of one worker process, from the settings `serve` left in its environment."""
     _log_to_stderr()
     raw = json.loads(os.environ[_SETTINGS_ENV])
-    raw["store"] = Path(raw["store"])
+    raw["store"] = raw["store"] if location.is_postgres(raw["store"]) else Path(raw["store"])
     raw["key"] = Path(raw["key"]) if raw["key"] else None
     return create_app(ServerSettings(**raw))
 
 
 def _settings_json(settings: ServerSettings) -> dict[str, object]:
     raw = dataclasses.asdict(settings)
-    raw["store"] = str(settings.store.resolve())
+    store = settings.store
+    raw["store"] = store if isinstance(store, str) else str(store.resolve())
     raw["key"] = str(settings.key.resolve()) if settings.key else None
     return raw
 

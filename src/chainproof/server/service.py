@@ -31,14 +31,14 @@ from chainproof.custody.service import Custody, parse_artifact
 from chainproof.errors import FormatError, UsageError
 from chainproof.lineage import shapes as lineage_shapes
 from chainproof.lineage.index import LineageIndex
-from chainproof.log import shapes
+from chainproof.log import location, shapes
 from chainproof.log.service import AppendResult, TransparencyLog
 from chainproof.log.store import KeyRecord, KeyRole
 from chainproof.server import access, denials
 from chainproof.server.access import ANONYMOUS, Denied, Principal
 from chainproof.server.committer import Committer
 from chainproof.server.limits import RateLimiter
-from chainproof.server.nonces import SqliteNonces
+from chainproof.server.nonces import NonceStore, PostgresNonces, SqliteNonces
 from chainproof.server.settings import ServerSettings
 
 if TYPE_CHECKING:
@@ -114,7 +114,7 @@ class CustodyServer:
             self.custody = Custody(self._open())
             self._key = server_key(writer, settings.key)
             self.server_keyid = keys.keyid(self._key.public_key())
-            self.nonces = SqliteNonces(settings.store / NONCES_FILE, settings.window)
+            self.nonces = _nonces(settings.store, writer.directory, settings.window)
         except BaseException:
             self._close_logs()
             raise
@@ -134,7 +134,10 @@ class CustodyServer:
 
     @property
     def log(self) -> TransparencyLog:
-        """This thread's own log, for reading."""
+        """This thread's own log, for reading (a PostgreSQL store gives each thread a connection of
+        its pool already: one log serves them all)."""
+        if location.is_postgres(self.settings.store):
+            return self.custody.log
         log: TransparencyLog | None = getattr(self._local, "log", None)
         if log is None:
             log = self._local.log = self._open()
@@ -359,6 +362,15 @@ class CustodyServer:
         if what not in ask:
             raise UsageError(f"impact of {what!r}: give one of package, {', '.join(ask)}")
         return ask[what](value)
+
+
+def _nonces(store: Path | str, directory: Path, window: int) -> NonceStore:
+    """Where the nonces of accepted requests are kept: beside a store directory, for the server
+    processes of this host; in a PostgreSQL log's database, for those of every host."""
+    if location.is_postgres(store):
+        url, name = location.postgres_parts(str(store))
+        return PostgresNonces(url, name, window)
+    return SqliteNonces(directory / NONCES_FILE, window)
 
 
 def _submitted(env: dsse.Envelope) -> access.Submitted:

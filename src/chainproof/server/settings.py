@@ -11,11 +11,12 @@ DEFAULT_MAX_BODY = 16 << 20
 
 @dataclass(frozen=True)
 class ServerSettings:
-    """`store` is the store directory; `key` the file of the server's own registered key, which
-    signs the entries that record denied requests (default: `server.pem` in the store, created and
-    registered with the store's admin key on first start when absent)."""
+    """`store` is the store directory or a PostgreSQL log's URL (`postgresql://…#name`); `key` the
+    file of the server's own registered key, which signs the entries that record denied requests
+    (default: `server.pem` in the store's directory, created and registered with the store's admin
+    key on first start when absent)."""
 
-    store: Path
+    store: Path | str
     key: Path | None = None
     public_log: bool = True
     """Whether unsigned requests may read the log itself (checkpoints, entries, proofs, keys), as

@@ -1,0 +1,132 @@
+"""The server on a PostgreSQL log: two server processes appending to one log, a replay across
+them, and a PostgreSQL restart during appends. A real PostgreSQL: see tests/pg_support.py."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from server_support import Server, Store, build_store, envelope, request, serving
+
+from chainproof.attest import http_signatures as hs
+from chainproof.log import merkle
+from chainproof.log.note import parse_vkey
+from chainproof.log.service import TransparencyLog
+from pg_support import PostgresServer
+
+
+@pytest.fixture
+def pg_store(postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
+    monkeypatch.setenv("CHAINPROOF_HOME", str(tmp_path / "home"))  # the log's local directory
+    return build_store(postgres_url + "#shared", tmp_path)
+
+
+def _append_from(servers: list[Server], store: Store, workers: int, each: int) -> dict[int, str]:
+    """`workers` threads, each appending `each` entries, through the servers in turn; the entries
+    acknowledged, by index."""
+    acknowledged: dict[int, str] = {}
+    lock = threading.Lock()
+
+    def work(w: int) -> None:
+        for n in range(each):
+            server = servers[(w + n) % len(servers)]
+            body = envelope(store.keys["alice"], n, tag=f"w{w}-")
+            r = request(server.url, "POST", "/v1/log/entries", store.keys["alice"], body=body)
+            assert r.status_code == 200, r.text
+            [e] = r.json()["entries"]
+            with lock:
+                assert e["index"] not in acknowledged
+                acknowledged[e["index"]] = e["leaf_hash"]
+
+    threads = [threading.Thread(target=work, args=(w,)) for w in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return acknowledged
+
+
+def _check(store: Store, acknowledged: dict[int, str]) -> None:
+    """Every acknowledged entry at its index, and the whole log audits clean."""
+    log = TransparencyLog.open(store.directory)
+    try:
+        with log.reading() as r:
+            for index, leaf_hash in acknowledged.items():
+                assert merkle.leaf_hash(r.entry(index)).hex() == leaf_hash
+        assert log.audit(parse_vkey(log.vkey)).ok
+    finally:
+        log.close()
+
+
+def test_two_servers_on_one_postgresql_log_keep_one_log(pg_store: Store, tmp_path: Path) -> None:
+    with (
+        serving(pg_store.directory, work=tmp_path) as first,
+        serving(pg_store.directory, work=tmp_path) as second,
+    ):
+        before = int(request(first.url, "GET", "/v1/log").json()["tree_size"])
+        acknowledged = _append_from([first, second], pg_store, workers=6, each=20)
+        assert len(acknowledged) == 120
+        sizes = {int(request(s.url, "GET", "/v1/log").json()["tree_size"]) for s in (first, second)}
+        assert sizes == {before + 120}  # nothing else was appended: no refusal, no duplicate
+    _check(pg_store, acknowledged)
+
+
+@pytest.mark.parametrize("on_postgres", [True, False], ids=["postgresql", "sqlite"])
+def test_a_replay_to_another_worker_process_is_refused(
+    pg_store: Store, tmp_path: Path, on_postgres: bool
+) -> None:
+    """Worker processes share one port, so one signed request can reach each of them: the nonce
+    store they share (the log's database, or a file beside the store) refuses it after the first."""
+    store = pg_store if on_postgres else build_store(tmp_path / "local" / "store")
+    with serving(store.directory, "--workers", "3", work=tmp_path) as server:
+        target = server.url + "/v1/log/checkpoint"
+        headers = hs.sign_request("GET", target, {}, b"", store.keys["carol"])
+        codes = []
+        for _ in range(12):  # a new connection each time: the kernel spreads them over the workers
+            r = httpx.get(target, headers=headers)
+            codes.append((r.status_code, r.json().get("code")))
+        assert codes[0][0] == 200
+        assert set(codes[1:]) == {(401, "replayed")}
+
+
+def test_a_postgresql_restart_during_appends_loses_nothing_acknowledged(
+    pg_store: Store, tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    acknowledged: dict[int, str] = {}
+    refused: list[int] = []
+    stop = threading.Event()
+    with serving(pg_store.directory, work=tmp_path) as server:
+
+        def work(w: int) -> None:
+            n = 0
+            while not stop.is_set():
+                n += 1
+                body = envelope(pg_store.keys["alice"], n, tag=f"r{w}-")
+                r = request(server.url, "POST", "/v1/log/entries", pg_store.keys["alice"], body=body)
+                if r.status_code == 200:
+                    [e] = r.json()["entries"]
+                    acknowledged[e["index"]] = e["leaf_hash"]
+                else:
+                    assert r.status_code == 503, r.text  # the store, not the request
+                    assert r.json()["code"] == "unavailable"
+                    refused.append(r.status_code)
+
+        threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
+        for t in threads:
+            t.start()
+        while len(acknowledged) < 40:
+            time.sleep(0.05)
+        postgres_server.restart()
+        seen = len(acknowledged)
+        deadline = time.monotonic() + 60
+        while len(acknowledged) < seen + 40 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stop.set()
+        for t in threads:
+            t.join()
+        assert len(acknowledged) >= seen + 40, "the server did not append again after the restart"
+        assert request(server.url, "GET", "/readyz").status_code == 200
+    _check(pg_store, acknowledged)
