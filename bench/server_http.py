@@ -18,6 +18,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -35,8 +37,10 @@ SECONDS = 10.0
 PER_CONNECTION = 400  # requests signed for each connection: more than it sends in SECONDS here
 
 
-def _store(directory: Path) -> Path:
-    log = TransparencyLog.create(directory, "bench.example/server")
+def _store(location: Path | str, work: Path | None = None) -> Path:
+    """A log with one recorder, `client`; its key's file."""
+    directory = work if work is not None else Path(location)
+    log = TransparencyLog.create(location, "bench.example/server")
     custody = Custody(log)
     admin, _ = log.admin_key()
     key = keys.generate()
@@ -104,18 +108,23 @@ async def _connection(
     writer.close()
 
 
-def _load(url: str, key_file: Path, kind: str) -> tuple[float, float, int]:
+def _load(urls: list[str], key_file: Path, kind: str, first: int = 0) -> tuple[float, float, int]:
     """Requests a second, p99 latency (s) and non-200 answers of CLIENTS kept-alive connections
     for SECONDS. The requests are signed beforehand and sent by one asyncio process over raw
     sockets: a client that signs as it sends, in Python, takes the cores the server needs."""
-    port = int(url.rsplit(":", 1)[1])
     per = PER_CONNECTION if kind == "append" else PER_CONNECTION * 4
-    batches = [_requests(url, key_file, kind, c * per, per) for c in range(CLIENTS)]
+    targets = [urls[n % len(urls)] for n in range(CLIENTS)]  # the connections spread over the servers
+    batches = [_requests(u, key_file, kind, first + n * per, per) for n, u in enumerate(targets)]
     done: list[tuple[float, int]] = []
 
     async def run() -> float:
         t0 = time.perf_counter()
-        await asyncio.gather(*(_connection(port, b, t0 + SECONDS, done) for b in batches))
+        await asyncio.gather(
+            *(
+                _connection(int(u.rsplit(":", 1)[1]), b, t0 + SECONDS, done)
+                for u, b in zip(targets, batches, strict=True)
+            )
+        )
         return time.perf_counter() - t0
 
     spent = asyncio.run(run())
@@ -141,32 +150,19 @@ def _library_appends(key_file: Path, directory: Path) -> float:
     return len(envelopes) / spent
 
 
-def measure(cfg: c.Config) -> list[c.Figure]:
-    work = c.fresh_dir("server")
-    key_file = _store(work / "store")
+@contextmanager
+def _serving(store: str, work: Path, env: dict[str, str]) -> Iterator[str]:
+    """`chainproof serve` on `store`, ready; its URL. Stopped with SIGTERM after the block."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     c.say(f"starting `chainproof serve` on {url}")
-    err = (work / "server.log").open("wb")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "chainproof",
-            "--store",
-            str(work / "store"),
-            "serve",
-            "--port",
-            str(port),
-            "--rate",
-            "1000000",
-            "--burst",
-            "1000000",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=err,
-        env={**os.environ},
-    )
+    with (work / f"server-{port}.log").open("wb") as err:
+        server = subprocess.Popen(
+            [*_SERVE, "--store", store, "serve", "--port", str(port), "--rate", "1e6", "--burst", "1000000"],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=env,
+        )
     try:
         for _ in range(300):
             try:
@@ -174,16 +170,26 @@ def measure(cfg: c.Config) -> list[c.Figure]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        c.say(f"{CLIENTS} clients appending signed single-entry requests for {SECONDS:.0f} s")
-        appends, p99, errors = _load(url, key_file, "append")
-        c.say(f"{CLIENTS} clients reading inclusion proofs for {SECONDS:.0f} s")
-        proofs, proof_p99, proof_errors = _load(url, key_file, "proof")
-        c.say(f"{CLIENTS} clients reading inclusion proofs unsigned for {SECONDS:.0f} s")
-        public, public_p99, public_errors = _load(url, key_file, "public-proof")
+        _pids[url] = server.pid
+        yield url
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(60)
-        err.close()
+
+
+_pids: dict[str, int] = {}
+_SERVE = [sys.executable, "-m", "chainproof"]
+
+
+def _sqlite(work: Path) -> list[c.Figure]:
+    key_file = _store(work / "store")
+    with _serving(str(work / "store"), work, {**os.environ}) as url:
+        c.say(f"{CLIENTS} clients appending signed single-entry requests for {SECONDS:.0f} s")
+        appends, p99, errors = _load([url], key_file, "append")
+        c.say(f"{CLIENTS} clients reading inclusion proofs for {SECONDS:.0f} s")
+        proofs, proof_p99, proof_errors = _load([url], key_file, "proof")
+        c.say(f"{CLIENTS} clients reading inclusion proofs unsigned for {SECONDS:.0f} s")
+        public, public_p99, public_errors = _load([url], key_file, "public-proof")
     c.say("the same appends through the library, without HTTP")
     library = _library_appends(key_file, work / "store")
     return [
@@ -208,6 +214,100 @@ def measure(cfg: c.Config) -> list[c.Figure]:
             note=f"HTTP costs {library / appends:.2f}x" if appends else "",
         ),
     ]
+
+
+def _postgres(work: Path) -> list[c.Figure]:
+    """One server, then two, on one PostgreSQL log (a throwaway PostgreSQL, as the tests start)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    import pg_support  # noqa: PLC0415 -- the tests' throwaway PostgreSQL, found on their path
+
+    bin_dir = pg_support._binaries()
+    if bin_dir is None:
+        c.say("no PostgreSQL binaries (initdb, pg_ctl): the PostgreSQL figures are skipped")
+        return []
+    pg = pg_support._started(bin_dir)
+    home = work / "home"
+    env = {**os.environ, "CHAINPROOF_HOME": str(home)}
+    os.environ["CHAINPROOF_HOME"] = str(home)
+    try:
+        store = pg.new_database() + "#bench"
+        key_file = _store(store, work)
+        with _serving(store, work, env) as url:
+            c.say(f"{CLIENTS} clients appending to one server on PostgreSQL for {SECONDS:.0f} s")
+            one, one_p99, one_errors = _load([url], key_file, "append")
+            with _serving(store, work, env) as second:
+                c.say(f"{CLIENTS} clients appending to two servers on one PostgreSQL log for {SECONDS:.0f} s")
+                two, two_p99, two_errors = _load([url, second], key_file, "append", first=1_000_000)
+    finally:
+        pg.stop()
+    return [
+        c.Figure(
+            AREA, f"appends/s, {CLIENTS} clients, PostgreSQL", one, "/s", 2000, note=_errors(one_errors)
+        ),
+        c.Figure(AREA, "append p99 latency, PostgreSQL", one_p99 * 1000, "ms", 50, at_most=True),
+        c.Figure(AREA, "appends/s, two servers on one PostgreSQL log", two, "/s", note=_errors(two_errors)),
+        c.Figure(AREA, "append p99 latency, two servers on PostgreSQL", two_p99 * 1000, "ms"),
+    ]
+
+
+def _soak(work: Path, seconds: float) -> list[c.Figure]:
+    """The server's RSS, sampled while 8 clients append and read checkpoints for `seconds`."""
+    key_file = _store(work / "soak")
+    key = keys.read_private(key_file)
+    samples: list[int] = []
+    with _serving(str(work / "soak"), work, {**os.environ}) as url:
+        pid = _pids[url]
+        c.say(f"soak: 8 clients for {seconds:.0f} s, the server's RSS sampled every 10 s")
+        # Requests are signed as they are sent: a soak outlasts the signatures' time window.
+
+        async def client(n: int, deadline: float) -> None:
+            async with httpx.AsyncClient() as http:
+                i = 0
+                while time.time() < deadline:
+                    i += 1
+                    body = _envelopes(key_file, 50_000_000 + n * 10_000_000 + i, 1)[0] if i % 2 else b""
+                    method, target = (
+                        ("POST", url + "/v1/log/entries") if body else ("GET", url + "/v1/log/checkpoint")
+                    )
+                    headers = {"content-type": "application/json"} | hs.sign_request(
+                        method, target, {}, body, key
+                    )
+                    await http.request(method, target, content=body, headers=headers)
+                    await asyncio.sleep(0.05)  # a steady load, some 150 requests a second in all
+
+        async def sampler(deadline: float) -> None:
+            while time.time() < deadline:
+                samples.append(_rss(pid))
+                await asyncio.sleep(10)
+
+        async def run() -> None:
+            deadline = time.time() + seconds
+            await asyncio.gather(sampler(deadline), *(client(n, deadline) for n in range(8)))
+
+        asyncio.run(run())
+    first, last, peak = samples[0] / 1024, samples[-1] / 1024, max(samples) / 1024
+    return [
+        c.Figure(AREA, f"server RSS after {seconds / 60:.0f} min of load (start {first:.0f} MB)", last, "MB"),
+        c.Figure(AREA, "server RSS growth over the soak", last - first, "MB", note=f"peak {peak:.0f} MB"),
+    ]
+
+
+def _rss(pid: int) -> int:
+    """A process's resident set in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def measure(cfg: c.Config) -> list[c.Figure]:
+    work = c.fresh_dir("server")
+    figures = _sqlite(work)
+    figures += _postgres(work)
+    soak = float(os.environ.get("CHAINPROOF_BENCH_SOAK", "60" if cfg.quick else "600"))
+    if soak > 0:
+        figures += _soak(work, soak)
+    return figures
 
 
 def _errors(n: int) -> str:
