@@ -12,7 +12,8 @@ import pytest
 from server_support import Server, Store, build_store, envelope, request, serving
 
 from chainproof.attest import http_signatures as hs
-from chainproof.log import merkle
+from chainproof.attest import keys
+from chainproof.log import location, merkle
 from chainproof.log.note import parse_vkey
 from chainproof.log.service import TransparencyLog
 from pg_support import PostgresServer
@@ -129,4 +130,28 @@ def test_a_postgresql_restart_during_appends_loses_nothing_acknowledged(
             t.join()
         assert len(acknowledged) >= seen + 40, "the server did not append again after the restart"
         assert request(server.url, "GET", "/readyz").status_code == 200
+    _check(pg_store, acknowledged)
+
+
+def test_a_second_host_serves_the_log_with_keys_given(
+    pg_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another host has none of the log's local directory: it is given the checkpoint key and a
+    registered key of its own, and serves the same log."""
+    signer = location.local_directory(str(pg_store.directory)) / "log-signer.pem"
+    own = keys.generate()
+    keys.write_private(tmp_path / "host2-server.pem", own)
+    log = TransparencyLog.open(pg_store.directory)
+    try:
+        log.register_key("server-host2", own)
+    finally:
+        log.close()
+    monkeypatch.setenv("CHAINPROOF_HOME", str(tmp_path / "host2"))  # an empty home: another host
+    monkeypatch.setenv("CHAINPROOF_KEY", str(tmp_path / "host2-server.pem"))  # the global --key
+    with serving(pg_store.directory, "--checkpoint-key", str(signer), work=tmp_path) as server:
+        acknowledged = _append_from([server], pg_store, workers=2, each=5)
+        assert len(acknowledged) == 10
+        refused = request(server.url, "POST", "/v1/log/entries", body=envelope(pg_store.keys["alice"], 99))
+        assert refused.status_code == 401
+    assert not list((tmp_path / "host2" / "stores").glob("*/log-signer.pem"))  # never copied there
     _check(pg_store, acknowledged)

@@ -179,3 +179,25 @@ def test_a_repair_needs_the_logs_own_key(swapped: Built) -> None:
     swap_signer(swapped.log.directory)
     with pytest.raises(StoreError, match="not this log's checkpoint key"):
         swapped.log.repair_checkpoints()
+
+
+def test_a_checkpoint_key_given_to_the_log_signs_without_its_file(built: Built) -> None:
+    directory = built.log.directory
+    key = keys.read_private(directory / SIGNER_FILE)
+    (directory / SIGNER_FILE).unlink()  # the key lives elsewhere: a secret mounted for the process
+    built.log.close()
+    log = TransparencyLog.open(directory, checkpoint_key=key)
+    try:
+        result = log.append([envelope(built.actor, 1000)])
+        assert result.tree_size == log.size()
+        assert audit_store(directory, built.vkey).ok
+        other = TransparencyLog.open(directory, checkpoint_key=keys.generate())
+        try:
+            before = other.size()
+            with pytest.raises(StoreError, match="the checkpoint key given is not this log's"):
+                other.append([envelope(built.actor, 1001)])
+            assert other.size() == before
+        finally:
+            other.close()
+    finally:
+        log.close()

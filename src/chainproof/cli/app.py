@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import gc
-import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -17,6 +16,7 @@ from typing import Annotated
 import typer
 
 from chainproof import __version__
+from chainproof._internal.config import Settings
 from chainproof.cli.output import JsonOption, Verbosity, emit, set_verbosity
 from chainproof.errors import ChainproofError, UsageError, VerificationError
 
@@ -80,7 +80,7 @@ def _verbosity(quiet: bool, verbose: bool) -> Verbosity:
     """The options, else CHAINPROOF_QUIET: a CI job's environment, which --verbose overrides."""
     if verbose:
         return Verbosity.VERBOSE
-    if quiet or os.environ.get("CHAINPROOF_QUIET", "").lower() not in ("", "0", "false", "no"):
+    if quiet or Settings().quiet:
         return Verbosity.QUIET
     return Verbosity.NORMAL
 

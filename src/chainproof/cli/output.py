@@ -62,10 +62,10 @@ def request_key(ctx: typer.Context) -> Ed25519PrivateKey | None:
     path = ctx.obj.get("key") if ctx.obj else None
     if path is None:
         return None
+    from chainproof._internal.config import Settings
     from chainproof.attest import keys
 
-    passphrase = os.environ.get("CHAINPROOF_KEY_PASSPHRASE")
-    return keys.read_private(path, passphrase.encode() if passphrase else None)
+    return keys.read_private(path, Settings().key_passphrase)
 
 
 def open_log(ctx: typer.Context) -> TransparencyLog | RemoteLog:

@@ -42,6 +42,14 @@ def serve(
     max_body: Annotated[
         int, typer.Option("--max-body", min=1024, help="The largest request body taken, in bytes.")
     ] = 16 << 20,
+    checkpoint_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--checkpoint-key",
+            metavar="FILE",
+            help="The log's checkpoint key, when this host keeps it elsewhere than in the store's directory.",
+        ),
+    ] = None,
     as_json: Annotated[
         bool,
         typer.Option("--json", help="Say where it serves as one JSON object on stdout, before serving."),
@@ -66,7 +74,13 @@ def serve(
             raise UsageError(f"no chainproof store at {directory} (run `chainproof init` first)")
     key = ctx.obj.get("key") if ctx.obj else None
     settings = ServerSettings(
-        store=directory, key=key, public_log=not private, rate=rate, burst=burst, max_body=max_body
+        store=directory,
+        key=key,
+        checkpoint_key=checkpoint_key,
+        public_log=not private,
+        rate=rate,
+        burst=burst,
+        max_body=max_body,
     )
     url = f"http://{host}:{port}"
     shown = location.describe(directory)

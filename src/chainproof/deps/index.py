@@ -9,7 +9,6 @@ Parsing is pure (`parse_json_page`, `parse_html_page`, `best_file`); fetching is
 from __future__ import annotations
 
 import hashlib
-import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -30,10 +29,10 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from chainproof._internal import untrusted_json
+from chainproof._internal import config, untrusted_json
 from chainproof.errors import ChainproofError, UsageError, VerificationError
 
-PYPI_SIMPLE = "https://pypi.org/simple/"
+PYPI_SIMPLE = config.PYPI_SIMPLE
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 ACCEPT = f"{JSON_TYPE}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1"
 TIMEOUT = 60.0
@@ -52,7 +51,7 @@ class IntegrityError(VerificationError):
 
 def default_index() -> str:
     """The index pip would use: `PIP_INDEX_URL`, else PyPI."""
-    return os.environ.get("PIP_INDEX_URL") or PYPI_SIMPLE
+    return config.Settings().pip_index
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ signs a checkpoint for the new size, all in one transaction.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -125,10 +124,14 @@ class TransparencyLog:
         *,
         max_entry_bytes: int | None = None,
         rules: Rules | None = None,
+        checkpoint_key: Ed25519PrivateKey | None = None,
     ) -> None:
+        """`checkpoint_key` signs the log's checkpoints; without it, the store directory's
+        log-signer.pem, read when the log first writes."""
         self.directory = directory
         self.store = store
         self._rules = rules
+        self._checkpoint_key = checkpoint_key
         self.max_entry_bytes = config.max_entry_bytes() if max_entry_bytes is None else max_entry_bytes
         self._known_ranges: _Known = {}  # for proofs: see `_range_hash`
         self._seen_size = 0  # the largest size this process has read; a log never shrinks
@@ -137,18 +140,26 @@ class TransparencyLog:
 
     @classmethod
     def open(
-        cls, directory: Path | str, *, read_only: bool | None = None, max_entry_bytes: int | None = None
+        cls,
+        directory: Path | str,
+        *,
+        read_only: bool | None = None,
+        max_entry_bytes: int | None = None,
+        checkpoint_key: Ed25519PrivateKey | None = None,
     ) -> TransparencyLog:
         """The log in `directory`, or in the PostgreSQL database a `postgresql://` URL names (see
         `location`); read-only when this process cannot write it, or when `read_only` says so (its
-        reads then write nothing, not even beside the store)."""
+        reads then write nothing, not even beside the store). `checkpoint_key` as for the log."""
+        store: LogStore
         if location.is_postgres(directory):
-            return cls(*_postgres(str(directory), create=False), max_entry_bytes=max_entry_bytes)
-        directory = Path(directory)
-        db = directory / DB_FILE
-        if not db.exists():
-            raise StoreError(f"no chainproof store at {directory} (run `chainproof init` first)")
-        return cls(directory, SqliteStore(db, read_only=read_only), max_entry_bytes=max_entry_bytes)
+            directory, store = _postgres(str(directory), create=False)
+        else:
+            directory = Path(directory)
+            db = directory / DB_FILE
+            if not db.exists():
+                raise StoreError(f"no chainproof store at {directory} (run `chainproof init` first)")
+            store = SqliteStore(db, read_only=read_only)
+        return cls(directory, store, max_entry_bytes=max_entry_bytes, checkpoint_key=checkpoint_key)
 
     @classmethod
     def create(
@@ -398,11 +409,13 @@ class TransparencyLog:
         from chainproof.log.note import NoteSigner
 
         path = self.directory / SIGNER_FILE
-        signer = NoteSigner(self._meta(reader, "origin"), keys.read_private(path))
+        key = self._checkpoint_key or keys.read_private(path)
+        signer = NoteSigner(self._meta(reader, "origin"), key)
         vkey = self._meta(reader, "checkpoint_vkey")
         if signer.verifier.vkey != vkey:
+            given = "the checkpoint key given" if self._checkpoint_key else str(path)
             raise StoreError(
-                f"{path} is not this log's checkpoint key: the log's verifier key is {vkey}, and "
+                f"{given} is not this log's checkpoint key: the log's verifier key is {vkey}, and "
                 "checkpoints signed with this one would fail every audit; put the log's own key back "
                 "(nothing was written)"
             )
@@ -781,4 +794,4 @@ def _check_index(index: int, size: int) -> None:
 
 
 def default_store() -> Path:
-    return Path(os.environ.get("CHAINPROOF_STORE") or ".chainproof")
+    return Path(config.Settings().store)

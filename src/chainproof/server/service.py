@@ -110,7 +110,8 @@ class CustodyServer:
         self._lineage = threading.RLock()
         self._actors: dict[str, tuple[ActorRecord | None, float]] = {}
         try:
-            writer = self._open()
+            signing = settings.checkpoint_key
+            writer = self._open(keys.read_private(signing) if signing is not None else None)
             self.custody = Custody(self._open())
             self._key = server_key(writer, settings.key)
             self.server_keyid = keys.keyid(self._key.public_key())
@@ -126,8 +127,8 @@ class CustodyServer:
         )
         self.committer.start()
 
-    def _open(self) -> TransparencyLog:
-        log = TransparencyLog.open(self.settings.store)
+    def _open(self, checkpoint_key: Ed25519PrivateKey | None = None) -> TransparencyLog:
+        log = TransparencyLog.open(self.settings.store, checkpoint_key=checkpoint_key)
         with self._opening:
             self._opened.append(log)
         return log

@@ -18,6 +18,9 @@ class ServerSettings:
 
     store: Path | str
     key: Path | None = None
+    checkpoint_key: Path | None = None
+    """The file of the log's checkpoint key, for a host that keeps it elsewhere than in the store's
+    directory (a second host serving a PostgreSQL log, a key on a mounted secret)."""
     public_log: bool = True
     """Whether unsigned requests may read the log itself (checkpoints, entries, proofs, keys), as
     anyone may read a public transparency log; custody answers always need a signed request."""

@@ -17,7 +17,6 @@ not cached, and the summary counts it among the releases without vulnerability d
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 import urllib.error
@@ -31,14 +30,14 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from chainproof._internal import untrusted_json
+from chainproof._internal import config, untrusted_json
 from chainproof.deps.advisories.db import AdvisoryDB, open_db, open_existing
 from chainproof.deps.advisories.osv import ECOSYSTEM, AdvisoryFormatError, OsvRecord, parse_record
 from chainproof.errors import ChainproofError
 
-PYPI_JSON = "https://pypi.org/pypi"
-BASE_ENV = "CHAINPROOF_PYPI_JSON_URL"
-OFFLINE_ENV = "CHAINPROOF_OFFLINE"
+PYPI_JSON = config.PYPI_JSON
+BASE_ENV = config.PYPI_JSON_ENV
+OFFLINE_ENV = config.OFFLINE_ENV
 SOURCE = "PyPI JSON API"
 FRESH_SECONDS = 24 * 3600.0
 """How long an answer is reused: advisories are published daily, not by the minute."""
@@ -65,11 +64,11 @@ class Refresh:
 
 
 def offline() -> bool:
-    return os.environ.get(OFFLINE_ENV, "").strip().lower() not in ("", "0", "false", "no", "off")
+    return config.Settings().offline
 
 
 def base_url() -> str:
-    return (os.environ.get(BASE_ENV) or PYPI_JSON).rstrip("/")
+    return config.Settings().pypi_json
 
 
 def release_url(name: str, version: str, base: str | None = None) -> str:
