@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from chainproof.cli.output import passphrase_from, progress_callback, store_dir
+from chainproof.cli.output import passphrase_from, progress_callback, request_key, store_dir, store_location
+from chainproof.remote.client import is_url
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -29,11 +30,17 @@ def open_custody(ctx: typer.Context, policy: Path | None = None) -> Custody:
     from chainproof.custody.service import Custody
     from chainproof.policy import load
 
-    custody = Custody.open(
-        store_dir(ctx),
-        policy=load(policy) if policy is not None else None,
-        on_index_progress=progress_callback("indexing the log's custody records"),
-    )
+    chosen = load(policy) if policy is not None else None
+    indexing = progress_callback("indexing the log's custody records")
+    location = store_location(ctx)
+    if is_url(location):  # a verified local copy of the server's log, kept up to date
+        from chainproof.remote.log import RemoteLog
+        from chainproof.remote.mirror import open_mirror
+
+        mirror = open_mirror(RemoteLog(location, request_key(ctx)), progress_callback("copying the log"))
+        custody = Custody(mirror, policy=chosen, on_index_progress=indexing)
+    else:
+        custody = Custody.open(store_dir(ctx), policy=chosen, on_index_progress=indexing)
     ctx.call_on_close(custody.close)
     return custody
 

@@ -89,6 +89,16 @@ class RemoteLog:
         self._accept(note)
         return note
 
+    def checked_head(self) -> Checkpoint:
+        """The latest checkpoint this process checked (fetching one if none was)."""
+        return self._checked()
+
+    def leaves(self, start: int, limit: int) -> list[bytes]:
+        """Up to `limit` entries' leaf bytes from `start`, as the server sends them (unchecked:
+        the caller proves them, e.g. by the root they make)."""
+        page = self.client.get("/v1/log/entries", {"start": start, "limit": limit})
+        return [_b64(item["leaf"]) for item in page["entries"]]
+
     def _checked(self) -> Checkpoint:
         if self._head is None:
             self.checkpoint()
