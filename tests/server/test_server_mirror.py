@@ -105,3 +105,29 @@ def test_a_server_whose_entries_are_not_its_checkpoints_is_refused(
     p = cli(server.url, "actor", "list", key=store.key_file("carol"), home=home)
     assert p.returncode == 1, p.stderr
     assert b"entry 3" in p.stderr or b"not those of its checkpoint" in p.stderr
+
+
+def test_audit_and_export_of_a_remote_store_read_the_verified_copy(
+    server: Server, store: Store, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    vkey = json.loads(cli(server.url, "log", "info", "--json", home=home).stdout)["vkey"]
+    audit = cli(server.url, "audit", "--vkey", vkey, "--json", home=home)
+    assert audit.returncode == 0, audit.stderr
+    assert json.loads(audit.stdout)["ok"] is True
+    exported = cli(server.url, "log", "export", str(tmp_path / "log.export"), "--json", home=home)
+    assert exported.returncode == 0, exported.stderr
+    offline = cli(
+        str(store.directory),
+        "audit",
+        "--export",
+        str(tmp_path / "log.export"),
+        "--vkey",
+        vkey,
+        "--json",
+        home=home,
+    )
+    assert json.loads(offline.stdout)["ok"] is True
+    repair = cli(server.url, "log", "repair-checkpoints", home=home)
+    assert repair.returncode == 2
+    assert b"not on a server" in repair.stderr

@@ -180,7 +180,7 @@ def repair_checkpoints(ctx: typer.Context, as_json: JsonOption = False) -> None:
     For a store whose log-signer.pem was once replaced by another key: put the log's own key back
     first. Nothing is written unless the whole log then audits clean.
     """
-    result = open_local_log(ctx).repair_checkpoints()
+    result = open_local_log(ctx, mirror=False).repair_checkpoints()  # the server's own job
     sizes = ", ".join(map(str, result.resigned))
     emit(
         as_json,

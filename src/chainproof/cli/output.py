@@ -87,12 +87,23 @@ def open_log(ctx: typer.Context) -> TransparencyLog | RemoteLog:
     return log
 
 
-def open_local_log(ctx: typer.Context) -> TransparencyLog:
-    """The custody log of a store directory, for the commands that read a whole store of their own
-    (export, audit, repair); closed when the command ends."""
-    from chainproof.log.service import TransparencyLog
+def open_local_log(ctx: typer.Context, *, mirror: bool = True) -> TransparencyLog:
+    """The custody log of a store of this host, for the commands that read a whole store (export,
+    audit, repair); for a server, unless `mirror` is False, the verified local copy of its log
+    (`remote.mirror`). Closed when the command ends."""
+    from chainproof.remote.client import is_url
 
-    log = TransparencyLog.open(store_dir(ctx))
+    location = store_location(ctx)
+    log: TransparencyLog
+    if is_url(location) and mirror:
+        from chainproof.remote.log import RemoteLog
+        from chainproof.remote.mirror import open_mirror
+
+        log = open_mirror(RemoteLog(location, request_key(ctx)), progress_callback("copying the log"))
+    else:
+        from chainproof.log.service import TransparencyLog
+
+        log = TransparencyLog.open(store_dir(ctx))
     ctx.call_on_close(log.close)
     return log
 
