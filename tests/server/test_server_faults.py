@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import shutil
 import signal
+import socket
 import threading
 from pathlib import Path
 
+import httpx
 import pytest
 from server_support import build_store, cli, envelope, free_port, request, serving
 
@@ -107,3 +109,60 @@ def test_a_flood_is_rate_limited(tmp_path: Path) -> None:
         assert int(limited.headers["retry-after"]) >= 1
         # Another signer has a bucket of its own.
         assert request(server.url, "GET", "/v1/actors", store.keys["alice"]).status_code == 200
+
+
+def test_sigterm_answers_the_requests_in_flight_and_commits_them(tmp_path: Path) -> None:
+    store = build_store(tmp_path / "store")
+    acknowledged: dict[int, str] = {}
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def client(worker: int) -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            body = envelope(store.keys["alice"], n, tag=f"t{worker}-")
+            try:
+                r = request(server.url, "POST", "/v1/log/entries", store.keys["alice"], body=body)
+            except httpx.HTTPError:
+                return  # the server stopped taking connections
+            assert r.status_code in (200, 503), r.text
+            if r.status_code == 200:
+                [e] = r.json()["entries"]
+                with lock:
+                    acknowledged[e["index"]] = e["leaf_hash"]
+
+    with serving(store.directory) as server:
+        threads = [threading.Thread(target=client, args=(w,)) for w in range(8)]
+        for t in threads:
+            t.start()
+        while len(acknowledged) < 100:
+            threading.Event().wait(0.05)
+        server.process.send_signal(signal.SIGTERM)
+        # uvicorn shuts down, then raises the signal again: the exit status is the signal's.
+        assert server.process.wait(60) in (0, -signal.SIGTERM)
+        stop.set()
+        for t in threads:
+            t.join()
+        assert "Application shutdown complete" in server.stderr()
+        assert "Traceback" not in server.stderr()
+    log = TransparencyLog.open(store.directory)
+    try:
+        with log.reading() as r:
+            for index, leaf_hash in acknowledged.items():
+                assert merkle.leaf_hash(r.entry(index)).hex() == leaf_hash
+    finally:
+        log.close()
+
+
+def test_a_slow_client_is_cut_off_and_the_server_serves_on(tmp_path: Path) -> None:
+    store = build_store(tmp_path / "store")
+    with serving(store.directory, "--body-timeout", "1") as server:
+        port = int(server.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as slow:
+            slow.sendall(b"POST /v1/log/entries HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            slow.settimeout(10)
+            answer = slow.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408")
+        assert b'"too-slow"' in answer
+        assert request(server.url, "GET", "/healthz").status_code == 200

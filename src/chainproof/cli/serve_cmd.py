@@ -42,6 +42,10 @@ def serve(
     max_body: Annotated[
         int, typer.Option("--max-body", min=1024, help="The largest request body taken, in bytes.")
     ] = 16 << 20,
+    body_timeout: Annotated[
+        float,
+        typer.Option("--body-timeout", min=0.1, help="Seconds a client may take to send a request body."),
+    ] = 30.0,
     checkpoint_key: Annotated[
         Path | None,
         typer.Option(
@@ -81,6 +85,7 @@ def serve(
         rate=rate,
         burst=burst,
         max_body=max_body,
+        body_timeout=body_timeout,
     )
     url = f"http://{host}:{port}"
     shown = location.describe(directory)

@@ -39,7 +39,6 @@ from chainproof.server.service import CustodyServer, NotFound
 from chainproof.server.settings import ServerSettings
 
 access_log = logging.getLogger("chainproof.access")
-_BODY_SECONDS = 30.0  # the longest a client may take to send its request body
 
 
 class _Metrics:
@@ -107,7 +106,7 @@ async def _signer(request: Request) -> Principal:
     """The request's signer, once its body is read (bounded) and its signature checked; its
     bucket is charged."""
     settings: ServerSettings = request.app.state.settings
-    body = await _read_body(request, settings.max_body)
+    body = await _read_body(request, settings.max_body, settings.body_timeout)
     srv = _server(request)
     if "signature" in request.headers or "signature-input" in request.headers:
         parts = (request.method, _target_uri(request), dict(request.headers), body)
@@ -278,8 +277,8 @@ class _TooSlow(ChainproofError):
     pass
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused past `limit` bytes (declared or sent) or `_BODY_SECONDS`."""
+async def _read_body(request: Request, limit: int, seconds: float) -> bytes:
+    """The request body, refused past `limit` bytes (declared or sent) or `seconds`."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _TooLarge(f"the request body is {int(declared):,} bytes; this server takes at most {limit:,}")
@@ -295,9 +294,9 @@ async def _read_body(request: Request, limit: int) -> bytes:
         return b"".join(chunks)
 
     try:
-        body = await asyncio.wait_for(read(), _BODY_SECONDS)
+        body = await asyncio.wait_for(read(), seconds)
     except TimeoutError:
-        raise _TooSlow(f"the request body did not arrive within {_BODY_SECONDS:.0f} s") from None
+        raise _TooSlow(f"the request body did not arrive within {seconds:g} s") from None
     request._body = body
     return body
 

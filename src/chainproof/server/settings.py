@@ -35,5 +35,8 @@ class ServerSettings:
     """The most items one page of a listing holds."""
     batch_entries: int = 1024
     """The most entries the committer appends in one transaction (one checkpoint)."""
+    body_timeout: float = 30.0
+    """Seconds a client may take to send its request body (408 beyond): a slow client holds a
+    connection, never a worker."""
     request_timeout: float = 30.0
     """Seconds an append may wait for its commit before the client is told to retry (503)."""
