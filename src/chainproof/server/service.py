@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -50,6 +51,7 @@ SERVER_KEY_FILE = "server.pem"
 SERVER_KEY_NAME = "server"
 NONCES_FILE = "server-nonces.db"
 _ACTOR_SECONDS = 1.0
+_READERS = 4  # logs kept open for reading: more request threads than this open one for a moment
 
 
 class NotFound(UsageError):
@@ -96,8 +98,8 @@ def _free_name(log: TransparencyLog) -> str:
 
 class CustodyServer:
     """The store is opened several times, so that nothing waits for what it does not need: the
-    committer writes through a log of its own; each request thread reads the log (keys, proofs,
-    entries) through one of its own, SQLite's snapshots keeping them apart; the custody answers
+    committer writes through a log of its own; requests read the log (keys, proofs, entries) through
+    a few others (`_reading`), SQLite's snapshots keeping them apart; the custody answers
     share one lineage index, one request at a time (`_lineage`)."""
 
     def __init__(
@@ -106,7 +108,7 @@ class CustodyServer:
         self.settings = settings
         self._opened: list[TransparencyLog] = []
         self._opening = threading.Lock()
-        self._local = threading.local()
+        self._idle: queue.Queue[TransparencyLog] = queue.Queue()
         self._lineage = threading.RLock()
         self._actors: dict[str, tuple[ActorRecord | None, float]] = {}
         try:
@@ -133,16 +135,30 @@ class CustodyServer:
             self._opened.append(log)
         return log
 
-    @property
-    def log(self) -> TransparencyLog:
-        """This thread's own log, for reading (a PostgreSQL store gives each thread a connection of
-        its pool already: one log serves them all)."""
+    @contextmanager
+    def _reading(self) -> Iterator[TransparencyLog]:
+        """A log to read through, for the length of one request: one of a few kept open (each
+        with its own SQLite connection and caches), or, for a PostgreSQL store, whose pool gives
+        each thread a connection already, the one log."""
         if location.is_postgres(self.settings.store):
-            return self.custody.log
-        log: TransparencyLog | None = getattr(self._local, "log", None)
-        if log is None:
-            log = self._local.log = self._open()
-        return log
+            yield self.custody.log
+            return
+        try:
+            log = self._idle.get_nowait()
+        except queue.Empty:
+            log = self._open()
+        try:
+            yield log
+        finally:
+            if self._idle.qsize() < _READERS:
+                self._idle.put(log)
+            else:
+                self._forget(log)
+
+    def _forget(self, log: TransparencyLog) -> None:
+        with self._opening:
+            self._opened.remove(log)
+        log.close()
 
     def close(self) -> None:
         """Finish the appends queued, then close the store."""
@@ -169,7 +185,7 @@ class CustodyServer:
 
         def public_key(keyid: str) -> Ed25519PublicKey | None:
             # The registry is read at every request: a revoked key is refused from the next one on.
-            with self.log.reading() as r:
+            with self._reading() as log, log.reading() as r:
                 record, size = r.key(keyid), r.size()
             if record is None or not record.valid_at(size):
                 return None
@@ -237,16 +253,20 @@ class CustodyServer:
             access.require_signed(principal)
 
     def size(self) -> int:
-        return self.log.size()
+        with self._reading() as log:
+            return log.size()
 
     def info(self) -> dict[str, Any]:
-        return shapes.LogInfo.of(self.log).to_json() | {"store": None, "server_keyid": self.server_keyid}
+        with self._reading() as log:
+            info = shapes.LogInfo.of(log).to_json()
+        return info | {"store": None, "server_keyid": self.server_keyid}
 
     def checkpoint(self) -> dict[str, Any]:
-        return shapes.checkpoint_json(self.log.checkpoint())
+        with self._reading() as log:
+            return shapes.checkpoint_json(log.checkpoint())
 
     def entry(self, index: int) -> dict[str, Any]:
-        with self.log.reading() as r:
+        with self._reading() as log, log.reading() as r:
             size = r.size()
             if not 0 <= index < size:
                 raise NotFound(f"index {index} is outside the log (size {size})")
@@ -255,7 +275,7 @@ class CustodyServer:
 
     def entries(self, start: int, limit: int) -> dict[str, Any]:
         limit = self._page(limit)
-        with self.log.reading() as r:
+        with self._reading() as log, log.reading() as r:
             size = r.size()
             if not 0 <= start <= size:
                 raise UsageError(f"start {start} is outside the log (size {size})")
@@ -270,23 +290,25 @@ class CustodyServer:
         }
 
     def prove(self, index: int | None, leaf_hash: str | None, size: int | None) -> dict[str, Any]:
-        if leaf_hash is not None:
-            wanted = _hash(leaf_hash)
-            with self.log.reading() as r:
-                if wanted not in r.find_leaves([wanted]):
-                    raise NotFound(f"no entry with leaf hash {leaf_hash} in this log")
-            proof = self.log.prove_leaf(wanted, size)
-        elif index is not None:
-            proof = self.log.prove(index, size)
-        else:
+        if leaf_hash is None and index is None:
             raise UsageError("give an index or a leaf_hash")
-        return proof.to_json()
+        with self._reading() as log:
+            if leaf_hash is not None:
+                wanted = _hash(leaf_hash)
+                with log.reading() as r:
+                    if wanted not in r.find_leaves([wanted]):
+                        raise NotFound(f"no entry with leaf hash {leaf_hash} in this log")
+                return log.prove_leaf(wanted, size).to_json()
+            assert index is not None
+            return log.prove(index, size).to_json()
 
     def consistency(self, old: int, new: int | None) -> dict[str, Any]:
-        return self.log.consistency(old, new).to_json()
+        with self._reading() as log:
+            return log.consistency(old, new).to_json()
 
     def keys(self, start: int, limit: int) -> dict[str, Any]:
-        records = self.log.keys()
+        with self._reading() as log:
+            records = log.keys()
         return _page(records, start, self._page(limit), "keys", _key_json)
 
     def _page(self, limit: int) -> int:
