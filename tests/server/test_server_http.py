@@ -314,3 +314,17 @@ def test_revoking_a_key_takes_effect_on_the_next_request(server: Server, store: 
     after = request(server.url, "GET", "/v1/log/checkpoint", eve)
     assert after.status_code == 401
     assert after.json()["code"] == "unknown-key"
+
+
+@pytest.mark.parametrize(
+    ("who", "status"), [("carol", 200), ("admin", 200), ("alice", 403), ("bob", 403), (None, 401)]
+)
+def test_audits_run_for_admin_and_auditors(
+    server: Server, store: Store, who: str | None, status: int
+) -> None:
+    r = request(server.url, "POST", "/v1/audit", store.keys[who] if who else None)
+    assert r.status_code == status, r.text
+    if status == 200:
+        report = r.json()
+        assert report["ok"] is True
+        assert report["tree_size"] >= 11

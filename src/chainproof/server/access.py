@@ -105,6 +105,13 @@ def may_write(principal: Principal) -> None:
         raise Denied("forbidden", f"{principal.describe()} reads and never writes")
 
 
+def may_audit(principal: Principal) -> None:
+    """An audit of the whole store (minutes on a large one): the admin's and the auditors'."""
+    require_signed(principal)
+    if principal.role not in (Role.ADMIN, Role.AUDITOR):
+        raise Denied("forbidden", f"{principal.describe()} may not run an audit (admin and auditors)")
+
+
 def may_read_all(principal: Principal) -> None:
     """Custody answers over the whole log (impact, actors, every grant): all but contractors."""
     require_signed(principal)

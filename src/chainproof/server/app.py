@@ -217,6 +217,14 @@ def key_list(srv: Server, p: Signer, start: Start = 0, limit: Limit = 100) -> di
     return srv.keys(start, limit)
 
 
+@log_routes.post("/audit")
+async def audit(srv: Server, p: Signer) -> dict[str, Any]:
+    """Audit the whole store against its own verifier key, in a worker process (admin and
+    auditors; `audit --json`). Each client should still check what it is given itself."""
+    report = await run_in_threadpool(srv.audit, p)
+    return await asyncio.wrap_future(report)
+
+
 @custody_routes.get("/actors")
 def actors(srv: Server, p: Signer, start: Start = 0, limit: Limit = 100) -> dict[str, Any]:
     """Every actor: name, role, organisation, key (`actor list --json`)."""

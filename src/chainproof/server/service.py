@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import base64
 import io
+import multiprocessing
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from chainproof.errors import FormatError, UsageError
 from chainproof.lineage import shapes as lineage_shapes
 from chainproof.lineage.index import LineageIndex
 from chainproof.log import location, shapes
+from chainproof.log.note import parse_vkey
 from chainproof.log.service import AppendResult, TransparencyLog
 from chainproof.log.store import KeyRecord, KeyRole
 from chainproof.server import access, denials
@@ -111,6 +113,8 @@ class CustodyServer:
         self._idle: queue.Queue[TransparencyLog] = queue.Queue()
         self._lineage = threading.RLock()
         self._actors: dict[str, tuple[ActorRecord | None, float]] = {}
+        self._audits: ProcessPoolExecutor | None = None
+        self._audits_lock = threading.Lock()
         try:
             signing = settings.checkpoint_key
             writer = self._open(keys.read_private(signing) if signing is not None else None)
@@ -163,6 +167,8 @@ class CustodyServer:
     def close(self) -> None:
         """Finish the appends queued, then close the store."""
         self.committer.stop()
+        if self._audits is not None:
+            self._audits.shutdown(cancel_futures=True)
         self.nonces.close()
         with self._lineage:
             self.custody.close()
@@ -327,6 +333,18 @@ class CustodyServer:
         access.may_append(principal, submitted, self._organisation, _granted(self.custody, self._lineage))
         return self.committer.submit(envelopes, [label for label, _ in labelled])
 
+    # -- audits -------------------------------------------------------------------------------
+
+    def audit(self, principal: Principal) -> Future[dict[str, Any]]:
+        """An audit of the store against its own verifier key, run in a worker process (never on
+        a request's thread: it reads the whole log); the future gives the report's JSON."""
+        access.may_audit(principal)
+        with self._audits_lock:
+            if self._audits is None:
+                context = multiprocessing.get_context("spawn")  # no copy of this process's threads
+                self._audits = ProcessPoolExecutor(max_workers=1, mp_context=context)
+            return self._audits.submit(audit_store, self.settings.store)
+
     # -- custody ------------------------------------------------------------------------------
 
     def actors(self, principal: Principal, start: int, limit: int) -> dict[str, Any]:
@@ -385,6 +403,15 @@ class CustodyServer:
         if what not in ask:
             raise UsageError(f"impact of {what!r}: give one of package, {', '.join(ask)}")
         return ask[what](value)
+
+
+def audit_store(store: Path | str) -> dict[str, Any]:
+    """The audit of a store against its own verifier key, as JSON: run in an audit worker."""
+    log = TransparencyLog.open(store, read_only=True)
+    try:
+        return log.audit(parse_vkey(log.vkey)).to_json()
+    finally:
+        log.close()
 
 
 def _nonces(store: Path | str, directory: Path, window: int) -> NonceStore:
