@@ -166,3 +166,16 @@ def test_a_slow_client_is_cut_off_and_the_server_serves_on(tmp_path: Path) -> No
         assert answer.startswith(b"HTTP/1.1 408")
         assert b'"too-slow"' in answer
         assert request(server.url, "GET", "/healthz").status_code == 200
+
+
+def test_a_private_log_is_read_by_signers_and_its_entries_not_by_contractors(tmp_path: Path) -> None:
+    store = build_store(tmp_path / "store")
+    with serving(store.directory, "--private") as server:
+        bob, carol = store.keys["bob"], store.keys["carol"]
+        assert request(server.url, "GET", "/v1/log/checkpoint").status_code == 401
+        assert request(server.url, "GET", "/v1/log/checkpoint", bob).status_code == 200
+        proof = request(server.url, "GET", "/v1/log/proofs/inclusion", bob, params={"index": 1})
+        assert proof.status_code == 200
+        for path in ("/v1/log/entries/1", "/v1/log/entries", "/v1/keys"):
+            assert request(server.url, "GET", path, bob).status_code == 403, path
+            assert request(server.url, "GET", path, carol).status_code == 200, path

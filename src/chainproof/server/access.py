@@ -105,6 +105,14 @@ def may_write(principal: Principal) -> None:
         raise Denied("forbidden", f"{principal.describe()} reads and never writes")
 
 
+def may_read_private_log(principal: Principal, *, contents: bool) -> None:
+    """A private log's reads: signed; a contractor reads its checkpoints and proofs (hashes), not
+    its entries, which name other datasets than those it is granted."""
+    require_signed(principal)
+    if contents and principal.role is Role.CONTRACTOR:
+        raise Denied("forbidden", f"{principal.describe()} may read the log's proofs, not its entries")
+
+
 def may_audit(principal: Principal) -> None:
     """An audit of the whole store (minutes on a large one): the admin's and the auditors'."""
     require_signed(principal)

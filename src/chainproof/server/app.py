@@ -169,14 +169,14 @@ def checkpoint(srv: Server, p: Signer) -> dict[str, Any]:
 @log_routes.get("/log/entries")
 def entries(srv: Server, p: Signer, start: Start = 0, limit: Limit = 100) -> dict[str, Any]:
     """A page of entries, as base64 leaf bytes."""
-    srv.may_read_log(p)
+    srv.may_read_log(p, contents=True)
     return srv.entries(start, limit)
 
 
 @log_routes.get("/log/entries/{index}")
 def entry(srv: Server, p: Signer, index: int) -> dict[str, Any]:
     """One entry's leaf bytes (base64)."""
-    srv.may_read_log(p)
+    srv.may_read_log(p, contents=True)
     return srv.entry(index)
 
 
@@ -213,7 +213,7 @@ def consistency(srv: Server, p: Signer, old: int, new: int | None = None) -> dic
 @log_routes.get("/keys")
 def key_list(srv: Server, p: Signer, start: Start = 0, limit: Limit = 100) -> dict[str, Any]:
     """The key registry, with each key's public key (base64)."""
-    srv.may_read_log(p)
+    srv.may_read_log(p, contents=True)
     return srv.keys(start, limit)
 
 

@@ -254,9 +254,11 @@ class CustodyServer:
 
     # -- the log ------------------------------------------------------------------------------
 
-    def may_read_log(self, principal: Principal) -> None:
+    def may_read_log(self, principal: Principal, *, contents: bool = False) -> None:
+        """The log's reads: anyone's on a public log; on a private one, signed requests', and of
+        the entries themselves (`contents`, not only hashes and checkpoints) not a contractor's."""
         if not self.settings.public_log:
-            access.require_signed(principal)
+            access.may_read_private_log(principal, contents=contents)
 
     def size(self) -> int:
         with self._reading() as log:
