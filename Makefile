@@ -40,7 +40,8 @@ acceptance: install
 		CP=$(CURDIR)/$(BIN)/chainproof $(BIN)/python $(SHARED)/acceptance/check_log.py && \
 		CP=$(CURDIR)/$(BIN)/chainproof $(BIN)/python $(SHARED)/acceptance/check_crash.py && \
 		CP=$(CURDIR)/$(BIN)/chainproof $(BIN)/python $(SHARED)/acceptance/check_deps.py all && \
-		CP=$(CURDIR)/$(BIN)/chainproof $(BIN)/python $(SHARED)/acceptance/check_custody.py; \
+		CP=$(CURDIR)/$(BIN)/chainproof $(BIN)/python $(SHARED)/acceptance/check_custody.py && \
+		CP=$(CURDIR)/$(BIN)/chainproof $(BIN)/python $(SHARED)/acceptance/check_server.py; \
 	else echo "no $(SHARED)/acceptance here; skipping"; fi
 
 # We practise what the guard preaches: our own environment and lock files pass it.
