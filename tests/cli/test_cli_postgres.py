@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from chainproof.log import bundles
+from bundle_support import change_entry
 
 CHAINPROOF = [sys.executable, "-m", "chainproof"]
 
@@ -99,15 +98,6 @@ def test_a_tampered_source_gives_a_copy_that_fails_its_audit(
     home = tmp_path / "home"
     on_disk = tmp_path / "copied"
     run(home, "store", "copy", pg_log, str(on_disk))
-    with sqlite3.connect(on_disk / "log.db") as db:  # entry 2's bytes changed
-        width, ends, body, outside = db.execute(
-            "SELECT width, ends, body, outside FROM entry_bundles WHERE idx = 0"
-        ).fetchone()
-        leaves = bundles.decode(bundles.Bundle(ends, body, outside), width)
-        leaves[2] = (leaves[2] or b"").replace(b'"keyid":"', b'"keyid":"0', 1)
-        db.execute(
-            "UPDATE entry_bundles SET ends = ?, body = ?, outside = ? WHERE idx = 0",
-            tuple(bundles.encode(leaves)),
-        )
+    change_entry(on_disk / "log.db", 2)  # the store's bytes, tampered
     report = run(home, "store", "copy", str(on_disk), postgres_url + "#tampered", code=1)
     assert "fails its audit" in str(report["error"])

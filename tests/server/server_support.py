@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -24,6 +25,8 @@ from chainproof.custody import predicates
 from chainproof.custody.hops import Hop
 from chainproof.custody.records import Digest
 from chainproof.custody.service import Custody, hop_record
+from chainproof.log import merkle
+from chainproof.log.note import parse_vkey
 from chainproof.log.service import TransparencyLog
 from pg_support import free_port
 
@@ -171,3 +174,67 @@ def cli(
         env={**os.environ, "CHAINPROOF_HOME": str(home)},
         check=False,
     )
+
+
+class Appenders:
+    """`workers` threads appending distinct entries through `server`, signed by alice, until
+    `stop`: the entries acknowledged (index -> leaf hash), and every status answered. A thread
+    ends at its first connection error (a server stopped or killed under it)."""
+
+    def __init__(self, server: Server, store: Store, workers: int = 8, tag: str = "a") -> None:
+        self.acknowledged: dict[int, str] = {}
+        self.statuses: list[int] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._run, args=(server, store, f"{tag}{w}-")) for w in range(workers)
+        ]
+
+    def __enter__(self) -> Appenders:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def _run(self, server: Server, store: Store, tag: str) -> None:
+        n = 0
+        while not self._stop.is_set():
+            n += 1
+            body = envelope(store.keys["alice"], n, tag=tag)
+            try:
+                r = request(server.url, "POST", "/v1/log/entries", store.keys["alice"], body=body)
+            except httpx.HTTPError:
+                return
+            with self._lock:
+                self.statuses.append(r.status_code)
+                if r.status_code == 200:
+                    [e] = r.json()["entries"]
+                    self.acknowledged[e["index"]] = e["leaf_hash"]
+
+    def wait_for(self, count: int, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while len(self.acknowledged) < count:
+            assert time.monotonic() < deadline, (
+                f"only {len(self.acknowledged)} of {count} appends acknowledged"
+            )
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join()
+
+
+def assert_kept(location: Path | str, acknowledged: dict[int, str], *, audit: bool = False) -> None:
+    """Every acknowledged entry at its index in the store; with `audit`, the whole log audits clean."""
+    log = TransparencyLog.open(location)
+    try:
+        with log.reading() as r:
+            for index, leaf_hash in acknowledged.items():
+                assert merkle.leaf_hash(r.entry(index)).hex() == leaf_hash
+        if audit:
+            assert log.audit(parse_vkey(log.vkey)).ok
+    finally:
+        log.close()

@@ -5,14 +5,13 @@ server whose entries are not those of its checkpoints is refused."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from server_support import DATA, OTHER, Server, Store, build_store, cli, serving
 
-from chainproof.log import bundles
+from bundle_support import change_entry
 
 
 @pytest.fixture
@@ -92,16 +91,7 @@ def test_a_server_whose_entries_are_not_its_checkpoints_is_refused(
     server: Server, store: Store, tmp_path: Path
 ) -> None:
     home = tmp_path / "home"
-    with sqlite3.connect(Path(store.directory) / "log.db") as db:  # the server's storage, tampered
-        width, ends, body, outside = db.execute(
-            "SELECT width, ends, body, outside FROM entry_bundles WHERE idx = 0"
-        ).fetchone()
-        leaves = bundles.decode(bundles.Bundle(ends, body, outside), width)
-        leaves[3] = (leaves[3] or b"").replace(b'"keyid":"', b'"keyid":"0', 1)
-        db.execute(
-            "UPDATE entry_bundles SET ends = ?, body = ?, outside = ? WHERE idx = 0",
-            tuple(bundles.encode(leaves)),
-        )
+    change_entry(Path(store.directory) / "log.db", 3)  # the store's bytes, tampered
     p = cli(server.url, "actor", "list", key=store.key_file("carol"), home=home)
     assert p.returncode == 1, p.stderr
     assert b"entry 3" in p.stderr or b"not those of its checkpoint" in p.stderr

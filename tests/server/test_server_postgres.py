@@ -4,17 +4,15 @@ them, and a PostgreSQL restart during appends. A real PostgreSQL: see tests/pg_s
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from server_support import Server, Store, build_store, envelope, request, serving
+from server_support import Appenders, Server, Store, assert_kept, build_store, envelope, request, serving
 
 from chainproof.attest import http_signatures as hs
 from chainproof.attest import keys
-from chainproof.log import location, merkle
-from chainproof.log.note import parse_vkey
+from chainproof.log import location
 from chainproof.log.service import TransparencyLog
 from pg_support import PostgresServer
 
@@ -50,18 +48,6 @@ def _append_from(servers: list[Server], store: Store, workers: int, each: int) -
     return acknowledged
 
 
-def _check(store: Store, acknowledged: dict[int, str]) -> None:
-    """Every acknowledged entry at its index, and the whole log audits clean."""
-    log = TransparencyLog.open(store.directory)
-    try:
-        with log.reading() as r:
-            for index, leaf_hash in acknowledged.items():
-                assert merkle.leaf_hash(r.entry(index)).hex() == leaf_hash
-        assert log.audit(parse_vkey(log.vkey)).ok
-    finally:
-        log.close()
-
-
 def test_two_servers_on_one_postgresql_log_keep_one_log(pg_store: Store, tmp_path: Path) -> None:
     with (
         serving(pg_store.directory, work=tmp_path) as first,
@@ -72,7 +58,7 @@ def test_two_servers_on_one_postgresql_log_keep_one_log(pg_store: Store, tmp_pat
         assert len(acknowledged) == 120
         sizes = {int(request(s.url, "GET", "/v1/log").json()["tree_size"]) for s in (first, second)}
         assert sizes == {before + 120}  # nothing else was appended: no refusal, no duplicate
-    _check(pg_store, acknowledged)
+    assert_kept(pg_store.directory, acknowledged, audit=True)
 
 
 @pytest.mark.parametrize("on_postgres", [True, False], ids=["postgresql", "sqlite"])
@@ -96,41 +82,17 @@ def test_a_replay_to_another_worker_process_is_refused(
 def test_a_postgresql_restart_during_appends_loses_nothing_acknowledged(
     pg_store: Store, tmp_path: Path, postgres_server: PostgresServer
 ) -> None:
-    acknowledged: dict[int, str] = {}
-    refused: list[int] = []
-    stop = threading.Event()
-    with serving(pg_store.directory, work=tmp_path) as server:
-
-        def work(w: int) -> None:
-            n = 0
-            while not stop.is_set():
-                n += 1
-                body = envelope(pg_store.keys["alice"], n, tag=f"r{w}-")
-                r = request(server.url, "POST", "/v1/log/entries", pg_store.keys["alice"], body=body)
-                if r.status_code == 200:
-                    [e] = r.json()["entries"]
-                    acknowledged[e["index"]] = e["leaf_hash"]
-                else:
-                    assert r.status_code == 503, r.text  # the store, not the request
-                    assert r.json()["code"] == "unavailable"
-                    refused.append(r.status_code)
-
-        threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
-        for t in threads:
-            t.start()
-        while len(acknowledged) < 40:
-            time.sleep(0.05)
+    with (
+        serving(pg_store.directory, work=tmp_path) as server,
+        Appenders(server, pg_store, workers=4) as appends,
+    ):
+        appends.wait_for(40)
         postgres_server.restart()
-        seen = len(acknowledged)
-        deadline = time.monotonic() + 60
-        while len(acknowledged) < seen + 40 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        stop.set()
-        for t in threads:
-            t.join()
-        assert len(acknowledged) >= seen + 40, "the server did not append again after the restart"
+        appends.wait_for(len(appends.acknowledged) + 40)  # it appends again after the restart
+        appends.stop()
         assert request(server.url, "GET", "/readyz").status_code == 200
-    _check(pg_store, acknowledged)
+    assert set(appends.statuses) <= {200, 503}  # the store, never the request, while it restarted
+    assert_kept(pg_store.directory, appends.acknowledged, audit=True)
 
 
 def test_a_second_host_serves_the_log_with_keys_given(
@@ -154,4 +116,4 @@ def test_a_second_host_serves_the_log_with_keys_given(
         refused = request(server.url, "POST", "/v1/log/entries", body=envelope(pg_store.keys["alice"], 99))
         assert refused.status_code == 401
     assert not list((tmp_path / "host2" / "stores").glob("*/log-signer.pem"))  # never copied there
-    _check(pg_store, acknowledged)
+    assert_kept(pg_store.directory, acknowledged, audit=True)
