@@ -19,7 +19,7 @@ from chainproof._internal import config
 from chainproof.errors import StoreError, UsageError, VerificationError
 from chainproof.log import location, merkle
 from chainproof.log.proofs import ConsistencyProof, InclusionProof
-from chainproof.log.sqlite import SqliteStore, leaf_index_path
+from chainproof.log.sqlite import CACHE_KIB, SqliteStore, leaf_index_path
 from chainproof.log.store import KeyRecord, LogReader, LogStore, LogWriter, append_leaves, find_key
 
 if TYPE_CHECKING:
@@ -146,10 +146,12 @@ class TransparencyLog:
         read_only: bool | None = None,
         max_entry_bytes: int | None = None,
         checkpoint_key: Ed25519PrivateKey | None = None,
+        cache_kib: int | None = None,
     ) -> TransparencyLog:
         """The log in `directory`, or in the PostgreSQL database a `postgresql://` URL names (see
         `location`); read-only when this process cannot write it, or when `read_only` says so (its
-        reads then write nothing, not even beside the store). `checkpoint_key` as for the log."""
+        reads then write nothing, not even beside the store). `checkpoint_key` as for the log;
+        `cache_kib`, a SQLite store's page cache (default `sqlite.CACHE_KIB`)."""
         store: LogStore
         if location.is_postgres(directory):
             directory, store = _postgres(str(directory), create=False)
@@ -158,7 +160,7 @@ class TransparencyLog:
             db = directory / DB_FILE
             if not db.exists():
                 raise StoreError(f"no chainproof store at {directory} (run `chainproof init` first)")
-            store = SqliteStore(db, read_only=read_only)
+            store = SqliteStore(db, read_only=read_only, cache_kib=cache_kib or CACHE_KIB)
         return cls(directory, store, max_entry_bytes=max_entry_bytes, checkpoint_key=checkpoint_key)
 
     @classmethod

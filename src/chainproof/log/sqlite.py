@@ -152,6 +152,9 @@ def _store_error(path: Path, e: sqlite3.Error) -> StoreError:
 _TileRow = tl.TileRow
 _TileKey = tuple[int, int]  # (level, index), as a TileId is
 _CACHED_TILES = 2048
+CACHE_KIB = 65536
+"""SQLite's page cache for one connection, by default: a large log's writer and auditor use it all.
+A process holding many connections (a server) gives each less (`SqliteStore(cache_kib=)`)."""
 """Tiles a store keeps in memory for proofs (at most 16 KB each): the upper levels that every proof
 crosses are read once."""
 
@@ -626,7 +629,9 @@ class SqliteStore:
     says otherwise: its readers work, and its writer is refused with a StoreError.
     """
 
-    def __init__(self, path: Path, *, create: bool = False, read_only: bool | None = None) -> None:
+    def __init__(
+        self, path: Path, *, create: bool = False, read_only: bool | None = None, cache_kib: int = CACHE_KIB
+    ) -> None:
         self.path = path
         self.index_path = leaf_index_path(path)
         self._index_damaged = False
@@ -639,6 +644,7 @@ class SqliteStore:
         # The database file as it was when opened to be read without SQLite's locks (immutable),
         # else None: see `_open_read_only`.
         self.unlocked: _Identity | None = None
+        self._cache_kib = cache_kib
         mode = "rwc" if create else "rw"
         if not create and not path.is_file():
             raise StoreError(f"no log database at {path}")
@@ -659,7 +665,7 @@ class SqliteStore:
         try:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
-            self._db.execute("PRAGMA cache_size = -65536")
+            self._db.execute(f"PRAGMA cache_size = -{int(self._cache_kib)}")
             if create:
                 self._create()
             else:
@@ -716,7 +722,7 @@ class SqliteStore:
             raise _store_error(self.path, e) from None
         self._db = db
         try:
-            db.execute("PRAGMA cache_size = -65536")
+            db.execute(f"PRAGMA cache_size = -{int(self._cache_kib)}")
             found = self._format()
         except sqlite3.Error as e:
             db.close()
