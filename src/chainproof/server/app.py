@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -30,6 +30,7 @@ from prometheus_client import (
 )
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chainproof import __version__
 from chainproof.errors import ChainproofError, StoreError, UsageError, VerificationError
@@ -378,30 +379,57 @@ def _install_errors(app: FastAPI) -> None:
 
 def _install_access_log(app: FastAPI) -> None:
     """One JSON line per request (actor, method, route, status, time), and the request metrics."""
+    app.add_middleware(_AccessLog)
 
-    @app.middleware("http")
-    async def log_request(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+
+class _AccessLog:
+    """A plain ASGI middleware: Starlette's `BaseHTTPMiddleware` runs every request in a task group
+    of its own, a cost paid by every request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         began = time.perf_counter()
-        response = await call_next(request)
-        seconds = time.perf_counter() - began
-        route = getattr(request.scope.get("route"), "path", "unmatched")
-        principal = getattr(request.state, "principal", None)
-        metrics: _Metrics = request.app.state.metrics
-        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
-        metrics.seconds.labels(route).observe(seconds)
-        if access_log.isEnabledFor(logging.INFO):
-            access_log.info(
-                json.dumps(
-                    {
-                        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                        "actor": principal.name if isinstance(principal, Principal) else None,
-                        "keyid": principal.keyid if isinstance(principal, Principal) else None,
-                        "method": request.method,
-                        "route": route,
-                        "status": response.status_code,
-                        "ms": round(seconds * 1000, 2),
-                        "client": _client(request),
-                    }
-                )
-            )
-        return response
+        status = 500  # what the server answers when the application fails before answering
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            _record(scope, status, time.perf_counter() - began)
+
+
+def _record(scope: Scope, status: int, seconds: float) -> None:
+    route = getattr(scope.get("route"), "path", "unmatched")
+    principal = scope.get("state", {}).get("principal")
+    method = str(scope["method"])
+    metrics: _Metrics = scope["app"].state.metrics
+    metrics.requests.labels(method, route, str(status)).inc()
+    metrics.seconds.labels(route).observe(seconds)
+    if not access_log.isEnabledFor(logging.INFO):
+        return
+    signer = principal if isinstance(principal, Principal) else None
+    client = scope.get("client")
+    access_log.info(
+        json.dumps(
+            {
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "actor": signer.name if signer else None,
+                "keyid": signer.keyid if signer else None,
+                "method": method,
+                "route": route,
+                "status": status,
+                "ms": round(seconds * 1000, 2),
+                "client": client[0] if client else "unknown",
+            }
+        )
+    )
