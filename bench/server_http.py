@@ -151,8 +151,8 @@ def _library_appends(key_file: Path, directory: Path) -> float:
 
 
 @contextmanager
-def _serving(store: str, work: Path, env: dict[str, str]) -> Iterator[str]:
-    """`chainproof serve` on `store`, ready; its URL. Stopped with SIGTERM after the block."""
+def _serving(store: str, work: Path, env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    """`chainproof serve` on `store`, ready; its URL and pid. Stopped with SIGTERM after the block."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     c.say(f"starting `chainproof serve` on {url}")
@@ -170,20 +170,18 @@ def _serving(store: str, work: Path, env: dict[str, str]) -> Iterator[str]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        _pids[url] = server.pid
-        yield url
+        yield url, server.pid
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(60)
 
 
-_pids: dict[str, int] = {}
 _SERVE = [sys.executable, "-m", "chainproof"]
 
 
 def _sqlite(work: Path) -> list[c.Figure]:
     key_file = _store(work / "store")
-    with _serving(str(work / "store"), work, {**os.environ}) as url:
+    with _serving(str(work / "store"), work, {**os.environ}) as (url, _):
         c.say(f"{CLIENTS} clients appending signed single-entry requests for {SECONDS:.0f} s")
         appends, p99, errors = _load([url], key_file, "append")
         c.say(f"{CLIENTS} clients reading inclusion proofs for {SECONDS:.0f} s")
@@ -232,10 +230,10 @@ def _postgres(work: Path) -> list[c.Figure]:
     try:
         store = pg.new_database() + "#bench"
         key_file = _store(store, work)
-        with _serving(store, work, env) as url:
+        with _serving(store, work, env) as (url, _):
             c.say(f"{CLIENTS} clients appending to one server on PostgreSQL for {SECONDS:.0f} s")
             one, one_p99, one_errors = _load([url], key_file, "append")
-            with _serving(store, work, env) as second:
+            with _serving(store, work, env) as (second, _):
                 c.say(f"{CLIENTS} clients appending to two servers on one PostgreSQL log for {SECONDS:.0f} s")
                 two, two_p99, two_errors = _load([url, second], key_file, "append", first=1_000_000)
     finally:
@@ -255,8 +253,7 @@ def _soak(work: Path, seconds: float) -> list[c.Figure]:
     key_file = _store(work / "soak")
     key = keys.read_private(key_file)
     samples: list[int] = []
-    with _serving(str(work / "soak"), work, {**os.environ}) as url:
-        pid = _pids[url]
+    with _serving(str(work / "soak"), work, {**os.environ}) as (url, pid):
         c.say(f"soak: 8 clients for {seconds:.0f} s, the server's RSS sampled every 10 s")
         # Requests are signed as they are sent: a soak outlasts the signatures' time window.
 

@@ -28,10 +28,11 @@ from chainproof.attest import dsse, keys, signing
 from chainproof.attest import http_signatures as hs
 from chainproof.custody.hops import Hop
 from chainproof.custody.records import Digest
+from chainproof.errors import UsageError
 from chainproof.log import entries, merkle
 from chainproof.log.note import parse_vkey, verify_checkpoint
 from chainproof.log.proofs import InclusionProof
-from chainproof.remote.log import key_record
+from chainproof.remote.log import RemoteLog, key_record
 from chainproof.server.denials import DENIED
 
 LABELS = Digest("sha256:" + "1a" * 32)
@@ -52,7 +53,7 @@ def _vkey(server: Server) -> str:
     return str(request(server.url, "GET", "/v1/log").json()["vkey"])
 
 
-def _denials(server: Server, key: object) -> list[dict[str, object]]:
+def _denials(server: Server) -> list[dict[str, object]]:
     found = []
     start: int | None = 0
     while start is not None:
@@ -68,7 +69,7 @@ def _denials(server: Server, key: object) -> list[dict[str, object]]:
 
 def _wait_for_denial(server: Server, code: str, path: str) -> dict[str, object]:
     for _ in range(100):  # the committer appends refusals within a fraction of a second
-        for d in _denials(server, None):
+        for d in _denials(server):
             if d["code"] == code and d["path"] == path:
                 return d
         time.sleep(0.1)
@@ -328,3 +329,21 @@ def test_audits_run_for_admin_and_auditors(
         report = r.json()
         assert report["ok"] is True
         assert report["tree_size"] >= 11
+
+
+def test_remote_key_changes_are_refused_as_local_ones_are(
+    server: Server, store: Store, tmp_path: Path
+) -> None:
+    remote = RemoteLog(server.url, home=tmp_path / "home")
+    try:
+        admin_file = store.key_file("admin")
+        admin_record = next(k for k in remote.keys() if k.role == "admin")  # noqa: SIM118 -- a log, not a dict
+        before = remote.size()
+        with pytest.raises(UsageError, match="the admin key cannot be revoked"):
+            remote.revoke_key(admin_record, effective_from=None, reason="x", admin_key=admin_file)
+        with pytest.raises(UsageError, match="a key named 'alice' is already registered"):
+            remote.register_key("alice", keys.generate(), admin_key=admin_file)
+        remote.checkpoint()
+        assert remote.size() == before
+    finally:
+        remote.close()

@@ -625,12 +625,7 @@ class TransparencyLog:
 
         envelope = signing.sign_statement(entries.registration_statement(name, key.public_key()), admin)
         with self.store.writer() as w:  # checked under the write lock: no other writer names it meanwhile
-            taken = [k for k in w.keys() if k.name == name and k.revoked_at is None]  # noqa: SIM118 -- a store, not a dict
-            if taken:
-                raise UsageError(
-                    f"a key named {name!r} is already registered ({taken[0].keyid}); revoke it first "
-                    "or choose another name"
-                )
+            check_name_free(w.keys(), name)
             return self._append(w, [envelope], self._signer(w))
 
     def revoke_key(
@@ -645,7 +640,7 @@ class TransparencyLog:
         admin, _ = self._admin_key(admin_key, passphrase)
         size = self.size()
         start = size if effective_from is None else effective_from
-        _check_revocation(record, start, size)
+        check_revocation(record, start, size)
         from chainproof.attest import signing
         from chainproof.log import entries
 
@@ -764,7 +759,18 @@ def _database_files(db: Path) -> list[Path]:
     ]
 
 
-def _check_revocation(record: KeyRecord, start: int, size: int) -> None:
+def check_name_free(records: Iterable[KeyRecord], name: str) -> None:
+    """Refuse (UsageError) a key's name that an unrevoked key already has: an auditor tells actors
+    apart by name."""
+    taken = [k for k in records if k.name == name and k.revoked_at is None]
+    if taken:
+        raise UsageError(
+            f"a key named {name!r} is already registered ({taken[0].keyid}); revoke it first "
+            "or choose another name"
+        )
+
+
+def check_revocation(record: KeyRecord, start: int, size: int) -> None:
     """The admission rules refuse these too, but as rejected input (exit 1): asked for here, each
     is a request that cannot be met (exit 2), refused before the admin key signs anything."""
     from chainproof.log.store import KeyRole

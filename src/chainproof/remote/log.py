@@ -20,7 +20,7 @@ from chainproof.log import entries, merkle
 from chainproof.log import proofs as proof_json
 from chainproof.log.note import Checkpoint, parse_vkey, verify_checkpoint
 from chainproof.log.proofs import ConsistencyProof, InclusionProof
-from chainproof.log.service import AppendedEntry, AppendResult
+from chainproof.log.service import AppendedEntry, AppendResult, check_name_free, check_revocation
 from chainproof.log.store import KeyRecord, KeyRole, find_key
 from chainproof.remote.client import RemoteClient
 from chainproof.remote.seen import Seen, SeenStore
@@ -147,7 +147,8 @@ class RemoteLog:
         """The root of the first `size` entries, proved consistent with the latest checkpoint."""
         head = self._checked()
         if size > head.size:
-            head = self._accept(str(self.client.get("/v1/log/checkpoint")["note"]))
+            self.checkpoint()
+            head = self._checked()
         if size > head.size:
             raise UsageError(f"tree size {size} is larger than the log (size {head.size})")
         if size == head.size:
@@ -202,7 +203,8 @@ class RemoteLog:
         """An entry's leaf bytes, proved included under the latest checkpoint."""
         size = self._checked().size
         if not 0 <= index < size:
-            size = self._accept(str(self.client.get("/v1/log/checkpoint")["note"])).size
+            self.checkpoint()
+            size = self._checked().size
         if not 0 <= index < size:
             raise UsageError(f"index {index} is outside the log (size {size})")
         leaf = _b64(self.client.get(f"/v1/log/entries/{index}")["leaf"])
@@ -243,7 +245,10 @@ class RemoteLog:
         admin_key: Path | None = None,
         passphrase: bytes | None = None,
     ) -> AppendResult:
+        """As `TransparencyLog.register_key`, the admin key given by its file; the name is checked
+        against the registry as the server lists it (the server's log then admits the entry)."""
         admin = self._admin(admin_key, passphrase)
+        check_name_free(self.keys(), name)
         return self.append(
             [signing.sign_statement(entries.registration_statement(name, key.public_key()), admin)]
         )
@@ -257,8 +262,12 @@ class RemoteLog:
         admin_key: Path | None = None,
         passphrase: bytes | None = None,
     ) -> AppendResult:
+        """As `TransparencyLog.revoke_key`: the same requests refused before anything is signed."""
         admin = self._admin(admin_key, passphrase)
-        start = self.size() if effective_from is None else effective_from
+        self.checkpoint()  # the size as it is now, not as this process first saw it
+        size = self.size()
+        start = size if effective_from is None else effective_from
+        check_revocation(record, start, size)
         return self.append(
             [signing.sign_statement(entries.revocation_statement(record, start, reason), admin)]
         )

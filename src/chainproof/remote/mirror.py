@@ -11,8 +11,6 @@ library then runs on that copy as on any store; what it appends goes to the serv
 
 from __future__ import annotations
 
-import hashlib
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +23,7 @@ from chainproof.log.service import DB_FILE, AppendResult, TransparencyLog, defau
 from chainproof.log.sqlite import SqliteStore
 from chainproof.log.store import KeyRecord, LogWriter, append_leaves
 from chainproof.remote.log import RemoteLog
+from chainproof.remote.seen import server_name
 
 if TYPE_CHECKING:
     from chainproof.log.note import Checkpoint
@@ -34,8 +33,7 @@ Progress = Callable[[int, int], None]
 
 
 def mirror_directory(url: str) -> Path:
-    readable = re.sub(r"[^A-Za-z0-9.-]+", "_", url.split("://", 1)[-1])[:60]
-    return config.home() / "mirrors" / f"{readable}-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
+    return config.home() / "mirrors" / server_name(url)
 
 
 class MirroredLog(TransparencyLog):

@@ -30,15 +30,15 @@ class Seen:
     note: str
 
 
-def _file_for(url: str) -> str:
-    """A file name per server: readable, and distinct for distinct URLs."""
+def server_name(url: str) -> str:
+    """A name per server for what a client keeps of it: readable, and distinct for distinct URLs."""
     readable = re.sub(r"[^A-Za-z0-9.-]+", "_", url.split("://", 1)[-1])[:60]
-    return f"{readable}-{hashlib.sha256(url.encode()).hexdigest()[:12]}.json"
+    return f"{readable}-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
 
 
 class SeenStore:
     def __init__(self, url: str, home: Path | None = None) -> None:
-        self.path = (home or config.home()) / "servers" / _file_for(url)
+        self.path = (home or config.home()) / "servers" / f"{server_name(url)}.json"
 
     def load(self) -> Seen | None:
         try:
