@@ -161,19 +161,25 @@ def verify_request(
     a `NonceStore` once this returns."""
     fields = _FieldLines(headers.items())
     members = _signature_members(fields)
-    parameters = _parameters(members[0])
+    parameters = _parameters(members.signature_input)
     _check_content_digest(fields, body)
     key = public_key(parameters.keyid)
     if key is None:
         unknown = _one_line(parameters.keyid, 70)
         raise SignatureRejected("unknown-key", f"the request is signed by an unknown key {unknown!r}")
-    _check_signature(_Message(method, url, fields), members, body, keyid=parameters.keyid, key=key)
+    _check_signature(_Message(method, url, fields), members, keyid=parameters.keyid, key=key)
     _check_time(parameters, time.time() if now is None else now, window)
     return Verified(parameters.keyid, parameters.created, parameters.nonce)
 
 
-# The member of Signature-Input (an inner list and its parameters) and of Signature (bytes).
-_Members = tuple[tuple[list[object], dict[str, object]], bytes]
+@dataclass(frozen=True)
+class _Members:
+    """The member of Signature-Input (an inner list and its parameters) and of Signature (bytes)
+    labelled `LABEL`; `alone` when neither field has another."""
+
+    signature_input: tuple[list[object], dict[str, object]]
+    signature: bytes
+    alone: bool
 
 
 def _signature_members(fields: _FieldLines) -> _Members:
@@ -193,7 +199,7 @@ def _signature_members(fields: _FieldLines) -> _Members:
         raise SignatureRejected("bad-signature-input", "Signature-Input is not a list of covered components")
     if not (isinstance(sig, tuple) and isinstance(sig[0], bytes)):
         raise SignatureRejected("bad-signature-input", "Signature is not a byte sequence")
-    return (member[0], member[1]), sig[0]
+    return _Members((member[0], member[1]), sig[0], alone=len(inputs) == 1 and len(signatures) == 1)
 
 
 def _dictionary(value: str, name: str) -> dict[str, object]:
@@ -257,32 +263,32 @@ def _check_content_digest(fields: _FieldLines, body: bytes) -> None:
         raise SignatureRejected("bad-content-digest", f"Content-Digest: {_one_line(str(e))}") from None
 
 
-def _check_signature(
-    request: _Message, members: _Members, body: bytes, *, keyid: str, key: Ed25519PublicKey
-) -> None:
+def _check_signature(request: _Message, members: _Members, *, keyid: str, key: Ed25519PublicKey) -> None:
     """The library rebuilds the signature base and checks the signature with `key`.
 
     It sees only our signature: other labels (a proxy's, say) would make it ask which to check.
-    Times are checked afterwards, against the caller's clock (`_Verifier`)."""
-    (components, params), signature = members
-    only_ours = [(n, v) for n, v in request.headers.items() if n.lower() not in _SIGNATURE_FIELDS]
-    signature_input = cast(http_sf.DictionaryType, {LABEL: (components, params)})
-    only_ours.append(("Signature-Input", http_sf.ser(signature_input)))
-    only_ours.append(("Signature", http_sf.ser({LABEL: (signature, {})})))
+    It is not given the body: the Content-Digest the signature covers was checked against it
+    already. Times are checked afterwards, against the caller's clock (`_Verifier`)."""
+    if not members.alone:
+        request = _Message(request.method, request.url, _only_ours(request.headers, members))
     verifier = _Verifier(
         signature_algorithm=_Ed25519,
         key_resolver=MappingKeyResolver(public_keys={keyid: key}, private_keys={}),
     )
     try:
-        verifier.verify(
-            _Message(request.method, request.url, _FieldLines(only_ours)),
-            max_age=None,
-            require_components=COVERED,
-            body=body,
-        )
+        verifier.verify(request, max_age=None, require_components=COVERED, body=None)
     except HTTPMessageSignaturesException as e:
         reason = _one_line(str(e))
         raise SignatureRejected("bad-signature", f"the signature does not verify: {reason}") from None
+
+
+def _only_ours(headers: _FieldLines, members: _Members) -> _FieldLines:
+    """`headers` with `LABEL`'s members alone in Signature-Input and Signature."""
+    kept = [(n, v) for n, v in headers.items() if n.lower() not in _SIGNATURE_FIELDS]
+    signature_input = cast(http_sf.DictionaryType, {LABEL: members.signature_input})
+    kept.append(("Signature-Input", http_sf.ser(signature_input)))
+    kept.append(("Signature", http_sf.ser({LABEL: (members.signature, {})})))
+    return _FieldLines(kept)
 
 
 def _check_time(parameters: _Parameters, now: float, window: int) -> None:

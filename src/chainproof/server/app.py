@@ -10,14 +10,16 @@ access rules is also kept for the log (`CustodyServer.deny`).
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import (
@@ -28,7 +30,6 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,6 +41,10 @@ from chainproof.server.service import CustodyServer, NotFound
 from chainproof.server.settings import ServerSettings
 
 access_log = logging.getLogger("chainproof.access")
+T = TypeVar("T")
+_REQUEST_THREADS = 16
+"""Threads that run requests' work (the store's reads block): enough to keep reading while a few
+long answers (lineage, impact) are computed, few enough not to fight over the interpreter."""
 
 
 class _Metrics:
@@ -72,12 +77,19 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.server = await run_in_threadpool(CustodyServer, settings, on_commit=metrics.committed)
+        app.state.threads = ThreadPoolExecutor(_REQUEST_THREADS, thread_name_prefix="chainproof-request")
+        loop = asyncio.get_running_loop()
         try:
-            yield
+            app.state.server = await loop.run_in_executor(
+                app.state.threads, functools.partial(CustodyServer, settings, on_commit=metrics.committed)
+            )
+            try:
+                yield
+            finally:
+                srv, app.state.server = app.state.server, None
+                await loop.run_in_executor(app.state.threads, srv.close)
         finally:
-            srv, app.state.server = app.state.server, None
-            await run_in_threadpool(srv.close)
+            app.state.threads.shutdown()
 
     app = FastAPI(
         title="chainproof",
@@ -103,173 +115,179 @@ def _server(request: Request) -> CustodyServer:
     return found
 
 
-async def _signer(request: Request) -> Principal:
-    """The request's signer, once its body is read (bounded) and its signature checked; its
-    bucket is charged."""
-    settings: ServerSettings = request.app.state.settings
-    body = await _read_body(request, settings.max_body, settings.body_timeout)
+async def _call(request: Request, operation: Callable[[CustodyServer, Principal], T]) -> T:
+    """Authenticate the request, charge its signer's bucket and run `operation` for it, all in one
+    trip to a request thread: the store's reads block, and each trip between the event loop and a
+    thread costs more than most requests' own work. The body is read first (bounded)."""
+    body = await _body(request)
     srv = _server(request)
-    if "signature" in request.headers or "signature-input" in request.headers:
-        parts = (request.method, _target_uri(request), dict(request.headers), body)
-        principal = await run_in_threadpool(srv.authenticate, *parts)
-    else:
-        principal = ANONYMOUS  # nothing to check, and no thread to wait for
-    request.state.principal = principal
-    if not srv.limiter.allow(principal.keyid or _client(request)):
-        raise _TooMany(srv.limiter.retry_after())
-    return principal
+    signed = "signature" in request.headers or "signature-input" in request.headers
+    parts = (request.method, _target_uri(request), dict(request.headers), body)
+    client = _client(request)
+
+    def run() -> T:
+        principal = srv.authenticate(*parts) if signed else ANONYMOUS
+        request.state.principal = principal
+        if not srv.limiter.allow(principal.keyid or client):
+            raise _TooMany(srv.limiter.retry_after())
+        return operation(srv, principal)
+
+    return await asyncio.get_running_loop().run_in_executor(request.app.state.threads, run)
 
 
-Server = Annotated[CustodyServer, Depends(_server)]
-Signer = Annotated[Principal, Depends(_signer)]
+def _json(value: Any) -> Response:
+    return JSONResponse(value)
+
+
 Start = Annotated[int, Query(ge=0, description="The first item of the page.")]
 Limit = Annotated[int, Query(ge=1, description="The most items the page holds (the server caps it).")]
 
+# The routes are coroutines that answer through `_call` and return a `Response`: FastAPI runs a
+# plain function on a thread of its own, and checks and encodes a returned dict on another.
 operations = APIRouter(tags=["operations"])
 log_routes = APIRouter(prefix="/v1", tags=["log"])
 custody_routes = APIRouter(prefix="/v1", tags=["custody"])
 
 
 @operations.get("/healthz")
-def healthz() -> dict[str, str]:
+async def healthz() -> Response:
     """The process answers."""
-    return {"status": "ok"}
+    return _json({"status": "ok"})
 
 
 @operations.get("/readyz")
-def readyz(request: Request) -> JSONResponse:
+async def readyz(request: Request) -> Response:
     """The store answers and the committer runs."""
     srv = request.app.state.server
     if not isinstance(srv, CustodyServer) or not srv.committer.alive:
         return _error(503, "not-ready", "the server is starting or stopping")
-    size = srv.size()
+    size = await asyncio.get_running_loop().run_in_executor(request.app.state.threads, srv.size)
     request.app.state.metrics.tree_size.set(size)
-    return JSONResponse({"status": "ready", "tree_size": size})
+    return _json({"status": "ready", "tree_size": size})
 
 
 @operations.get("/metrics")
-def prometheus(request: Request) -> Response:
+async def prometheus(request: Request) -> Response:
     """Prometheus metrics of this server process."""
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @log_routes.get("/log")
-def info(srv: Server, p: Signer) -> dict[str, Any]:
+async def info(request: Request) -> Response:
     """The log's origin, size, checkpoint verifier key and number of keys (`log info`)."""
-    srv.may_read_log(p)
-    return srv.info()
+    return _json(await _call(request, CustodyServer.info))
 
 
 @log_routes.get("/log/checkpoint")
-def checkpoint(srv: Server, p: Signer) -> dict[str, Any]:
+async def checkpoint(request: Request) -> Response:
     """The latest signed checkpoint (`log checkpoint --json`); the client checks it."""
-    srv.may_read_log(p)
-    return srv.checkpoint()
+    return _json(await _call(request, CustodyServer.checkpoint))
 
 
 @log_routes.get("/log/entries")
-def entries(srv: Server, p: Signer, start: Start = 0, limit: Limit = 100) -> dict[str, Any]:
+async def entries(request: Request, start: Start = 0, limit: Limit = 100) -> Response:
     """A page of entries, as base64 leaf bytes."""
-    srv.may_read_log(p, contents=True)
-    return srv.entries(start, limit)
+    return _json(await _call(request, lambda srv, p: srv.entries(p, start, limit)))
 
 
 @log_routes.get("/log/entries/{index}")
-def entry(srv: Server, p: Signer, index: int) -> dict[str, Any]:
+async def entry(request: Request, index: int) -> Response:
     """One entry's leaf bytes (base64)."""
-    srv.may_read_log(p, contents=True)
-    return srv.entry(index)
+    return _json(await _call(request, lambda srv, p: srv.entry(p, index)))
 
 
 @log_routes.post(
     "/log/entries", openapi_extra={"requestBody": {"required": True, "content": {"application/json": {}}}}
 )
-async def append(request: Request, srv: Server, p: Signer) -> dict[str, Any]:
+async def append(request: Request) -> Response:
     """Append DSSE envelopes (one, a JSON array, or JSON Lines), all or none, as the signer's role
     allows (`log append --json`, with the checkpoint)."""
-    answer = await run_in_threadpool(srv.submit, p, await request.body())
+    body = await _body(request)
+    answer = await _call(request, lambda srv, p: srv.submit(p, body))
     try:
-        result = await asyncio.wait_for(asyncio.wrap_future(answer), srv.settings.request_timeout)
+        seconds = request.app.state.settings.request_timeout
+        result = await asyncio.wait_for(asyncio.wrap_future(answer), seconds)
     except TimeoutError:
         raise StoreError("the append was not committed in time; it may still be: retry it") from None
-    return shapes.append_json(result) | {"checkpoint": result.checkpoint}
+    return _json(shapes.append_json(result) | {"checkpoint": result.checkpoint})
 
 
 @log_routes.get("/log/proofs/inclusion")
-def inclusion(
-    srv: Server, p: Signer, index: int | None = None, leaf_hash: str | None = None, size: int | None = None
-) -> dict[str, Any]:
+async def inclusion(
+    request: Request, index: int | None = None, leaf_hash: str | None = None, size: int | None = None
+) -> Response:
     """An RFC 9162 inclusion proof of an entry, by index or leaf hash (`log prove --json`)."""
-    srv.may_read_log(p)
-    return srv.prove(index, leaf_hash, size)
+    return _json(await _call(request, lambda srv, p: srv.prove(p, index, leaf_hash, size)))
 
 
 @log_routes.get("/log/proofs/consistency")
-def consistency(srv: Server, p: Signer, old: int, new: int | None = None) -> dict[str, Any]:
+async def consistency(request: Request, old: int, new: int | None = None) -> Response:
     """An RFC 9162 consistency proof between two tree sizes (`log consistency --json`)."""
-    srv.may_read_log(p)
-    return srv.consistency(old, new)
+    return _json(await _call(request, lambda srv, p: srv.consistency(p, old, new)))
 
 
 @log_routes.get("/keys")
-def key_list(srv: Server, p: Signer, start: Start = 0, limit: Limit = 100) -> dict[str, Any]:
+async def key_list(request: Request, start: Start = 0, limit: Limit = 100) -> Response:
     """The key registry, with each key's public key (base64)."""
-    srv.may_read_log(p, contents=True)
-    return srv.keys(start, limit)
+    return _json(await _call(request, lambda srv, p: srv.keys(p, start, limit)))
 
 
 @log_routes.post("/audit")
-async def audit(srv: Server, p: Signer) -> dict[str, Any]:
+async def audit(request: Request) -> Response:
     """Audit the whole store against its own verifier key, in a worker process (admin and
     auditors; `audit --json`). Each client should still check what it is given itself."""
-    report = await run_in_threadpool(srv.audit, p)
-    return await asyncio.wrap_future(report)
+    report = await _call(request, CustodyServer.audit)
+    return _json(await asyncio.wrap_future(report))
 
 
 @custody_routes.get("/actors")
-def actors(srv: Server, p: Signer, start: Start = 0, limit: Limit = 100) -> dict[str, Any]:
+async def actors(request: Request, start: Start = 0, limit: Limit = 100) -> Response:
     """Every actor: name, role, organisation, key (`actor list --json`)."""
-    return srv.actors(p, start, limit)
+    return _json(await _call(request, lambda srv, p: srv.actors(p, start, limit)))
 
 
 @custody_routes.get("/grants")
-def grants(
-    srv: Server,
-    p: Signer,
+async def grants(
+    request: Request,
     grantee: str | None = None,
     artifact: str | None = None,
     *,
     start: Start = 0,
     limit: Limit = 100,
-) -> dict[str, Any]:
+) -> Response:
     """Grants, by grantee or artifact, with their status (`grant list --json`)."""
-    return srv.grants(p, grantee, artifact, start, limit)
+    return _json(await _call(request, lambda srv, p: srv.grants(p, grantee, artifact, start, limit)))
 
 
 @custody_routes.get("/lineage")
-def lineage(srv: Server, p: Signer, artifact: str) -> dict[str, Any]:
+async def lineage(request: Request, artifact: str) -> Response:
     """An artifact's lineage graph (`lineage --format json`)."""
-    return srv.lineage(p, artifact)
+    return _json(await _call(request, lambda srv, p: srv.lineage(p, artifact)))
 
 
 @custody_routes.get("/verify")
-def verify(srv: Server, p: Signer, artifact: str) -> dict[str, Any]:
+async def verify(request: Request, artifact: str) -> Response:
     """An artifact checked against the store's policy (`verify --json`)."""
-    return srv.verify(p, artifact)
+    return _json(await _call(request, lambda srv, p: srv.verify(p, artifact)))
 
 
 _IMPACT = ("package", "advisory", "actor", "key", "dataset", "location")
 
 
 @custody_routes.get("/impact")
-def impact(request: Request, srv: Server, p: Signer) -> dict[str, Any]:
+async def impact(request: Request) -> Response:
     """What one compromise reaches (`impact --json`): give exactly one of the query parameters
     package (NAME==VERSION), advisory, actor, key, dataset or location."""
     given = [(k, v) for k, v in request.query_params.items() if k in _IMPACT]
-    if len(given) != 1 or len(request.query_params) != 1:
-        raise UsageError(f"give exactly one of {', '.join(_IMPACT)}")
-    [(what, value)] = given
-    return srv.impact(p, what, value)
+    asked = len(request.query_params)
+
+    def answer(srv: CustodyServer, p: Principal) -> dict[str, Any]:
+        if len(given) != 1 or asked != 1:
+            raise UsageError(f"give exactly one of {', '.join(_IMPACT)}")
+        [(what, value)] = given
+        return srv.impact(p, what, value)
+
+    return _json(await _call(request, answer))
 
 
 class _TooMany(ChainproofError):
@@ -286,8 +304,13 @@ class _TooSlow(ChainproofError):
     pass
 
 
-async def _read_body(request: Request, limit: int, seconds: float) -> bytes:
-    """The request body, refused past `limit` bytes (declared or sent) or `seconds`."""
+async def _body(request: Request) -> bytes:
+    """The request body, read once: refused past `max_body` bytes (declared or sent) or when it
+    takes longer than `body_timeout`, so that a slow client holds a connection, never a thread."""
+    if hasattr(request, "_body"):
+        return request._body
+    settings: ServerSettings = request.app.state.settings
+    limit, seconds = settings.max_body, settings.body_timeout
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _TooLarge(f"the request body is {int(declared):,} bytes; this server takes at most {limit:,}")

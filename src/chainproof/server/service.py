@@ -30,7 +30,7 @@ from chainproof.attest.statement import parse as parse_statement
 from chainproof.custody import predicates
 from chainproof.custody.records import ActorRecord, Digest
 from chainproof.custody.service import Custody, parse_artifact
-from chainproof.errors import FormatError, UsageError
+from chainproof.errors import FormatError, StoreError, UsageError
 from chainproof.lineage import shapes as lineage_shapes
 from chainproof.lineage.index import LineageIndex
 from chainproof.log import location, shapes
@@ -53,7 +53,8 @@ SERVER_KEY_FILE = "server.pem"
 SERVER_KEY_NAME = "server"
 NONCES_FILE = "server-nonces.db"
 _ACTOR_SECONDS = 1.0
-_READERS = 4  # logs kept open for reading: more request threads than this open one for a moment
+_READERS = 4  # logs to read through: request threads beyond this wait for one (SQLite reads are short)
+_READER_WAIT_S = 30.0
 # Each log the server keeps open has its own SQLite connection and page cache. With SQLite's 64 MiB
 # each, the server's RSS grew 47 MB in a 10-minute soak (1.3 KB per entry appended, the caches
 # filling); with 2 MiB each it levelled off within two minutes.
@@ -115,6 +116,7 @@ class CustodyServer:
         self._opened: list[TransparencyLog] = []
         self._opening = threading.Lock()
         self._idle: queue.Queue[TransparencyLog] = queue.Queue()
+        self._readers = threading.BoundedSemaphore(_READERS)
         self._lineage = threading.RLock()
         self._actors: dict[str, tuple[ActorRecord | None, float]] = {}
         self._audits: ProcessPoolExecutor | None = None
@@ -145,28 +147,26 @@ class CustodyServer:
 
     @contextmanager
     def _reading(self) -> Iterator[TransparencyLog]:
-        """A log to read through, for the length of one request: one of a few kept open (each
-        with its own SQLite connection and caches), or, for a PostgreSQL store, whose pool gives
+        """A log to read through, for the length of one request: one of at most `_READERS` kept
+        open (each with its own SQLite connection and caches; opening one per request cost more
+        than the request), or, for a PostgreSQL store, whose pool gives
         each thread a connection already, the one log."""
         if location.is_postgres(self.settings.store):
             yield self.custody.log
             return
+        if not self._readers.acquire(timeout=_READER_WAIT_S):
+            raise StoreError("the store is too busy to read from; retry")
         try:
-            log = self._idle.get_nowait()
-        except queue.Empty:
-            log = self._open()
-        try:
-            yield log
-        finally:
-            if self._idle.qsize() < _READERS:
+            try:
+                log = self._idle.get_nowait()
+            except queue.Empty:
+                log = self._open()  # at most _READERS of them, opened as the load asks
+            try:
+                yield log
+            finally:
                 self._idle.put(log)
-            else:
-                self._forget(log)
-
-    def _forget(self, log: TransparencyLog) -> None:
-        with self._opening:
-            self._opened.remove(log)
-        log.close()
+        finally:
+            self._readers.release()
 
     def close(self) -> None:
         """Finish the appends queued, then close the store."""
@@ -258,7 +258,7 @@ class CustodyServer:
 
     # -- the log ------------------------------------------------------------------------------
 
-    def may_read_log(self, principal: Principal, *, contents: bool = False) -> None:
+    def _may_read_log(self, principal: Principal, *, contents: bool = False) -> None:
         """The log's reads: anyone's on a public log; on a private one, signed requests', and of
         the entries themselves (`contents`, not only hashes and checkpoints) not a contractor's."""
         if not self.settings.public_log:
@@ -268,16 +268,19 @@ class CustodyServer:
         with self._reading() as log:
             return log.size()
 
-    def info(self) -> dict[str, Any]:
+    def info(self, principal: Principal) -> dict[str, Any]:
+        self._may_read_log(principal)
         with self._reading() as log:
             info = shapes.LogInfo.of(log).to_json()
         return info | {"store": None, "server_keyid": self.server_keyid}
 
-    def checkpoint(self) -> dict[str, Any]:
+    def checkpoint(self, principal: Principal) -> dict[str, Any]:
+        self._may_read_log(principal)
         with self._reading() as log:
             return shapes.checkpoint_json(log.checkpoint())
 
-    def entry(self, index: int) -> dict[str, Any]:
+    def entry(self, principal: Principal, index: int) -> dict[str, Any]:
+        self._may_read_log(principal, contents=True)
         with self._reading() as log, log.reading() as r:
             size = r.size()
             if not 0 <= index < size:
@@ -285,7 +288,8 @@ class CustodyServer:
             leaf = r.entry(index)
         return {"index": index, "leaf": base64.b64encode(leaf).decode()}
 
-    def entries(self, start: int, limit: int) -> dict[str, Any]:
+    def entries(self, principal: Principal, start: int, limit: int) -> dict[str, Any]:
+        self._may_read_log(principal, contents=True)
         limit = self._page(limit)
         with self._reading() as log, log.reading() as r:
             size = r.size()
@@ -301,7 +305,10 @@ class CustodyServer:
             "next": end if end < size else None,
         }
 
-    def prove(self, index: int | None, leaf_hash: str | None, size: int | None) -> dict[str, Any]:
+    def prove(
+        self, principal: Principal, index: int | None, leaf_hash: str | None, size: int | None
+    ) -> dict[str, Any]:
+        self._may_read_log(principal)
         if leaf_hash is None and index is None:
             raise UsageError("give an index or a leaf_hash")
         with self._reading() as log:
@@ -314,11 +321,13 @@ class CustodyServer:
             assert index is not None
             return log.prove(index, size).to_json()
 
-    def consistency(self, old: int, new: int | None) -> dict[str, Any]:
+    def consistency(self, principal: Principal, old: int, new: int | None) -> dict[str, Any]:
+        self._may_read_log(principal)
         with self._reading() as log:
             return log.consistency(old, new).to_json()
 
-    def keys(self, start: int, limit: int) -> dict[str, Any]:
+    def keys(self, principal: Principal, start: int, limit: int) -> dict[str, Any]:
+        self._may_read_log(principal, contents=True)
         with self._reading() as log:
             records = log.keys()
         return _page(records, start, self._page(limit), "keys", _key_json)
