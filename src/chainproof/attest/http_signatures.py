@@ -269,8 +269,7 @@ def _check_signature(request: _Message, members: _Members, *, keyid: str, key: E
     It sees only our signature: other labels (a proxy's, say) would make it ask which to check.
     It is not given the body: the Content-Digest the signature covers was checked against it
     already. Times are checked afterwards, against the caller's clock (`_Verifier`)."""
-    if not members.alone:
-        request = _Message(request.method, request.url, _only_ours(request.headers, members))
+    request = _Message(request.method, request.url, _covered_fields(request.headers, members))
     verifier = _Verifier(
         signature_algorithm=_Ed25519,
         key_resolver=MappingKeyResolver(public_keys={keyid: key}, private_keys={}),
@@ -282,12 +281,19 @@ def _check_signature(request: _Message, members: _Members, *, keyid: str, key: E
         raise SignatureRejected("bad-signature", f"the signature does not verify: {reason}") from None
 
 
-def _only_ours(headers: _FieldLines, members: _Members) -> _FieldLines:
-    """`headers` with `LABEL`'s members alone in Signature-Input and Signature."""
-    kept = [(n, v) for n, v in headers.items() if n.lower() not in _SIGNATURE_FIELDS]
-    signature_input = cast(http_sf.DictionaryType, {LABEL: members.signature_input})
-    kept.append(("Signature-Input", http_sf.ser(signature_input)))
-    kept.append(("Signature", http_sf.ser({LABEL: (members.signature, {})})))
+def _covered_fields(headers: _FieldLines, members: _Members) -> _FieldLines:
+    """The field lines the library needs: those the signature covers, and `LABEL`'s members of
+    Signature-Input and Signature (alone: another label, a proxy's say, would make it ask which
+    signature to check). The rest it would parse for nothing."""
+    components, _ = members.signature_input
+    covered = {c[0].lower() for c in components if isinstance(c, tuple) and type(c[0]) is str}
+    kept = [(n, v) for n, v in headers.items() if n.lower() in covered]
+    if members.alone:
+        kept += [(n, v) for n, v in headers.items() if n.lower() in _SIGNATURE_FIELDS]
+    else:
+        signature_input = cast(http_sf.DictionaryType, {LABEL: members.signature_input})
+        kept.append(("Signature-Input", http_sf.ser(signature_input)))
+        kept.append(("Signature", http_sf.ser({LABEL: (members.signature, {})})))
     return _FieldLines(kept)
 
 

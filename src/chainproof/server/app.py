@@ -102,9 +102,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.settings = settings
     _install_errors(app)
     _install_access_log(app)
-    app.include_router(operations)
-    app.include_router(log_routes)
-    app.include_router(custody_routes)
+    for router in (operations, log_routes, custody_routes):
+        # The routes themselves, not the routers: an included router is matched anew, route by
+        # route, for every request.
+        app.router.routes.extend(router.routes)
     return app
 
 
