@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -216,3 +217,70 @@ def test_named_asks_for_many_artifacts_at_once(log: TransparencyLog, monkeypatch
         assert index.named([*a.values(), *unknown, upper]) == {*a.values(), upper}
         assert index.names(a["raw"])
         assert not index.names(unknown[0])
+
+
+def _records(index: LineageIndex) -> list[int]:
+    return [r[0] for r in index.db.execute("SELECT idx FROM records ORDER BY idx")]
+
+
+def test_processes_catching_up_at_once_file_each_entry_once(
+    log: TransparencyLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes (two connections to one index file) catch up together, the second filing
+    while the first is between reading where to start and writing: neither fails, nothing is
+    filed twice, and an index moved past the first one's snapshot is not taken for a log's."""
+    story, a = incident(log)
+    first, second = LineageIndex.open(log.directory), LineageIndex.open(log.directory)
+    later = TransparencyLog.open(log.directory)  # a connection of its own: a newer snapshot
+    write = LineageIndex._write
+    interrupted: list[int] = []
+
+    def write_after_another(self: LineageIndex, rows: object, start: int, end: int) -> bool:
+        if self is first and not interrupted:
+            interrupted.append(start)
+            story.log = later  # `log` is reading
+            distilled = env("torch==2.9.0")
+            story.hop(Hop.TRANSFORM, "lab", [a["m-clean"]], [art("distilled")], environment=distilled)
+            with later.reading() as r:
+                assert second.catch_up(r) == later.size()  # past the first one's snapshot
+        return write(self, rows, start, end)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(LineageIndex, "_write", write_after_another)
+    try:
+        with log.reading() as r:
+            snapshot = r.size()
+            assert first.catch_up(r) == 0  # the other filed them all, and more
+        assert interrupted == [0]
+        assert log.size() == snapshot + 1
+        assert _records(first) == _records(second)
+        assert [h.index for h in first.producers(art("distilled"))] == [snapshot]
+        with log.reading() as r:  # the next snapshot sees what the index holds: nothing to do
+            assert first.catch_up(r) == 0
+        same_answers(first, story.lineage, [*a.values(), art("distilled")], story)
+    finally:
+        first.close()
+        second.close()
+        later.close()
+
+
+def test_an_index_ahead_of_its_log_is_made_afresh(log: TransparencyLog, tmp_path: Path) -> None:
+    """A store put back from an older copy, its index left as it was: the log is shorter than
+    the index, which is rebuilt rather than trusted past the log's end."""
+    story, a = incident(log)
+    log.close()
+    older = tmp_path / "older"
+    shutil.copytree(log.directory, older)
+    log = TransparencyLog.open(log.directory)
+    story.log = log
+    story.hop(Hop.TRANSFORM, "lab", [a["m-clean"]], [art("distilled")], environment=env("torch==2.9.0"))
+    indexed(log).close()
+    (older / INDEX_FILE).write_bytes((log.directory / INDEX_FILE).read_bytes())
+    restored = TransparencyLog.open(older)
+    try:
+        with restored.reading() as r, closing(LineageIndex.open(older)) as index:
+            assert index.catch_up(r) == restored.size()  # all of it, afresh
+            assert index.producers(art("distilled")) == []
+            assert _records(index)[-1] < restored.size()
+    finally:
+        restored.close()
+        log.close()

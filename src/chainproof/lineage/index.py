@@ -141,27 +141,50 @@ class LineageIndex:
         `open_reader` (`TransparencyLog.read_only_opener`), the workers that parse a long backlog
         read it themselves."""
         self.reader = reader
+        # Read before the reader's snapshot begins (at its first statement): entries are committed
+        # to the log before any index files them, so an index that was ahead of this snapshot then
+        # is ahead of the log itself (restored from an older copy). One ahead later was moved on
+        # by another process meanwhile.
+        before = self._get("indexed_size")
         size = reader.size()
+        shorter = isinstance(before, int) and before > size
         try:
-            start = self._start(reader, size)
-            workers = parsing.workers_for(size - start)
-            # Workers send back no statements: the queries read those they need from the log.
-            parse = partial(filing.parse_chunk, keep_statements=not workers)
-            if workers and open_reader is not None:
-                ranges = ((a, min(size, a + _CHUNK)) for a in range(start, size, _CHUNK))
-                parsed = parsing.read_and_parsed_in_order(parse, ranges, workers, open_reader)
-            else:
-                parsed = parsing.parsed_in_order(parse, _chunks(reader, start, size), workers)
-            if start == 0 and workers:
-                with gcpause.paused():  # millions of rows come back, none in a reference cycle
-                    self._build(parsed, size, on_progress)
-            else:
-                for end, rows in parsed:
-                    self._write(rows, end)
-                    if on_progress is not None:
-                        on_progress(end - start, size - start)
+            while (read := self._file_past(reader, size, shorter, on_progress, open_reader)) is None:
+                pass  # another process filed some of them meanwhile: go on from where it got
         except sqlite3.Error as e:
             raise StoreError(f"the lineage index could not be updated: {e}") from None
+        return read
+
+    def _file_past(
+        self,
+        reader: LogReader,
+        size: int,
+        shorter: bool,
+        on_progress: Progress | None,
+        open_reader: Opener | None,
+    ) -> int | None:
+        """File the entries from `indexed_size` to `size`; how many; None when another process
+        moved `indexed_size` first. `shorter`: the log is shorter than the index."""
+        start = self._start(reader, size, shorter)
+        workers = parsing.workers_for(size - start)
+        # Workers send back no statements: the queries read those they need from the log.
+        parse = partial(filing.parse_chunk, keep_statements=not workers)
+        if workers and open_reader is not None:
+            ranges = ((a, min(size, a + _CHUNK)) for a in range(start, size, _CHUNK))
+            parsed = parsing.read_and_parsed_in_order(parse, ranges, workers, open_reader)
+        else:
+            parsed = parsing.parsed_in_order(parse, _chunks(reader, start, size), workers)
+        if start == 0 and workers:
+            with gcpause.paused():  # millions of rows come back, none in a reference cycle
+                self._build(parsed, size, on_progress)
+            return size
+        at = start
+        for end, rows in parsed:
+            if not self._write(rows, at, end):
+                return None
+            at = end
+            if on_progress is not None:
+                on_progress(end - start, size - start)
         return size - start
 
     def _build(
@@ -207,15 +230,18 @@ class LineageIndex:
             with suppress(sqlite3.Error):
                 self.db.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
 
-    def _start(self, reader: LogReader, size: int) -> int:
-        """Where to resume: 0 (after clearing) unless the index is this log's and not ahead of it.
-        While another process builds the index (see `_build`), wait for it."""
+    def _start(self, reader: LogReader, size: int, shorter: bool) -> int:
+        """Where to resume: 0 (after clearing) unless the index is this log's and the log is not
+        `shorter` than it; `size` (nothing to file) when another process has filed past the
+        reader's snapshot. While another process builds the index (see `_build`), wait for it."""
         genesis = merkle.leaf_hash(reader.entry(0)).hex() if size else ""
         while True:
             ok = self._get("version") == _VERSION and self._get("log") == genesis
             indexed = self._get("indexed_size")
-            if not (ok and isinstance(indexed, int) and 0 <= indexed <= size):
+            if not (ok and isinstance(indexed, int) and indexed >= 0) or shorter:
                 break
+            if indexed > size:
+                return size
             if self._get(_BUILDER) is None:
                 return indexed
             if self._builder_gone():
@@ -310,15 +336,21 @@ class LineageIndex:
                 self.db.rollback()
         self._environments.forget()  # it may name environments the rollback took back
 
-    def _write(self, rows: filing.Rows, indexed_size: int) -> None:
-        """File `rows` (of the entries up to `indexed_size`) and move `indexed_size`, in one
-        transaction."""
+    def _write(self, rows: filing.Rows, start: int, end: int) -> bool:
+        """File `rows` (of the entries from `start` to `end`) and move `indexed_size` to `end`, in
+        one transaction; False, filing nothing, when the index is no longer at `start`: another
+        process (a server's other worker, a command) caught up first, since it was read."""
         try:
-            with self.db:
-                self._file(rows, indexed_size)
+            self.db.execute("BEGIN IMMEDIATE")
+            if self._get("indexed_size") != start:
+                self._undo()
+                return False
+            self._file(rows, end)
+            self.db.commit()
         except BaseException:
             self._undo()
             raise
+        return True
 
     def _file(self, rows: filing.Rows, indexed_size: int) -> None:
         """File `rows` and move `indexed_size`, in the transaction under way."""
