@@ -83,6 +83,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             app.state.server = await loop.run_in_executor(
                 app.state.threads, functools.partial(CustodyServer, settings, on_commit=metrics.committed)
             )
+            app.state.quick = app.state.server.read_here()
             try:
                 yield
             finally:
@@ -98,6 +99,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.server = None
+    app.state.quick = False
     app.state.metrics = metrics
     app.state.settings = settings
     _install_errors(app)
@@ -116,10 +118,16 @@ def _server(request: Request) -> CustodyServer:
     return found
 
 
-async def _call(request: Request, operation: Callable[[CustodyServer, Principal], T]) -> T:
+async def _call(
+    request: Request, operation: Callable[[CustodyServer, Principal], T], *, quick: bool = False
+) -> T:
     """Authenticate the request, charge its signer's bucket and run `operation` for it, all in one
     trip to a request thread: the store's reads block, and each trip between the event loop and a
-    thread costs more than most requests' own work. The body is read first (bounded)."""
+    thread costs more than most requests' own work. The body is read first (bounded).
+
+    A `quick` operation (a checkpoint, a proof, an entry: a few pages read, usually from cache)
+    asked without a signature runs on the event loop itself where the store allows it
+    (`CustodyServer.read_here`): there is then nothing to check that could wait."""
     body = await _body(request)
     srv = _server(request)
     signed = "signature" in request.headers or "signature-input" in request.headers
@@ -133,6 +141,8 @@ async def _call(request: Request, operation: Callable[[CustodyServer, Principal]
             raise _TooMany(srv.limiter.retry_after())
         return operation(srv, principal)
 
+    if quick and not signed and request.app.state.quick:
+        return run()
     return await asyncio.get_running_loop().run_in_executor(request.app.state.threads, run)
 
 
@@ -182,7 +192,7 @@ async def info(request: Request) -> Response:
 @log_routes.get("/log/checkpoint")
 async def checkpoint(request: Request) -> Response:
     """The latest signed checkpoint (`log checkpoint --json`); the client checks it."""
-    return _json(await _call(request, CustodyServer.checkpoint))
+    return _json(await _call(request, CustodyServer.checkpoint, quick=True))
 
 
 @log_routes.get("/log/entries")
@@ -194,7 +204,7 @@ async def entries(request: Request, start: Start = 0, limit: Limit = 100) -> Res
 @log_routes.get("/log/entries/{index}")
 async def entry(request: Request, index: int) -> Response:
     """One entry's leaf bytes (base64)."""
-    return _json(await _call(request, lambda srv, p: srv.entry(p, index)))
+    return _json(await _call(request, lambda srv, p: srv.entry(p, index), quick=True))
 
 
 @log_routes.post(
@@ -218,13 +228,14 @@ async def inclusion(
     request: Request, index: int | None = None, leaf_hash: str | None = None, size: int | None = None
 ) -> Response:
     """An RFC 9162 inclusion proof of an entry, by index or leaf hash (`log prove --json`)."""
-    return _json(await _call(request, lambda srv, p: srv.prove(p, index, leaf_hash, size)))
+    by_index = leaf_hash is None  # a leaf hash is looked up in the leaf index: not always quick
+    return _json(await _call(request, lambda srv, p: srv.prove(p, index, leaf_hash, size), quick=by_index))
 
 
 @log_routes.get("/log/proofs/consistency")
 async def consistency(request: Request, old: int, new: int | None = None) -> Response:
     """An RFC 9162 consistency proof between two tree sizes (`log consistency --json`)."""
-    return _json(await _call(request, lambda srv, p: srv.consistency(p, old, new)))
+    return _json(await _call(request, lambda srv, p: srv.consistency(p, old, new), quick=True))
 
 
 @log_routes.get("/keys")

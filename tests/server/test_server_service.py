@@ -1,0 +1,46 @@
+"""`CustodyServer` without HTTP: the logs its requests read through."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from server_support import build_store
+
+from chainproof.server.access import ANONYMOUS
+from chainproof.server.service import CustodyServer
+from chainproof.server.settings import ServerSettings
+
+
+def test_the_thread_given_a_log_of_its_own_answers_as_the_request_threads(tmp_path: Path) -> None:
+    store = build_store(tmp_path / "store")
+    srv = CustodyServer(ServerSettings(store=store.directory))
+    try:
+        assert srv.read_here()  # a SQLite store: its readers never wait for a lock
+        size = srv.size()
+        here = (srv.checkpoint(ANONYMOUS), srv.prove(ANONYMOUS, 1, None, size), srv.entry(ANONYMOUS, 0))
+        elsewhere: list[object] = []
+
+        def on_another_thread() -> None:
+            elsewhere.extend(
+                (srv.checkpoint(ANONYMOUS), srv.prove(ANONYMOUS, 1, None, size), srv.entry(ANONYMOUS, 0))
+            )
+
+        thread = threading.Thread(target=on_another_thread)
+        thread.start()
+        thread.join()
+        assert list(here) == elsewhere
+        with srv._reading() as mine:
+            assert srv._own is not None and mine is srv._own[1]
+        seen: list[object] = []
+
+        def reading_elsewhere() -> None:
+            with srv._reading() as log:
+                seen.append(log)
+
+        thread = threading.Thread(target=reading_elsewhere)
+        thread.start()
+        thread.join()
+        assert seen and seen[0] is not srv._own[1]  # the pool's: that log is this thread's alone
+    finally:
+        srv.close()
