@@ -37,11 +37,12 @@ from chainproof import __version__
 from chainproof.errors import ChainproofError, StoreError, UsageError, VerificationError
 from chainproof.log import shapes
 from chainproof.server.access import ANONYMOUS, Denied, Principal
-from chainproof.server.service import CustodyServer, NotFound
+from chainproof.server.service import CustodyServer, NotFound, WouldWait
 from chainproof.server.settings import ServerSettings
 
 access_log = logging.getLogger("chainproof.access")
 T = TypeVar("T")
+_QUICK_APPEND = 64 << 10
 _REQUEST_THREADS = 16
 """Threads that run requests' work (the store's reads block): enough to keep reading while a few
 long answers (lineage, impact) are computed, few enough not to fight over the interpreter."""
@@ -123,26 +124,34 @@ async def _call(
 ) -> T:
     """Authenticate the request, charge its signer's bucket and run `operation` for it, all in one
     trip to a request thread: the store's reads block, and each trip between the event loop and a
-    thread costs more than most requests' own work. The body is read first (bounded).
+    thread costs more than most requests' own work (and, the two taking turns at the interpreter's
+    lock, more again under load). The body is read first (bounded).
 
-    A `quick` operation (a checkpoint, a proof, an entry: a few pages read, usually from cache)
-    asked without a signature runs on the event loop itself where the store allows it
-    (`CustodyServer.read_here`): there is then nothing to check that could wait."""
+    A `quick` operation (a checkpoint, a proof, an entry, a small append: a few hundred
+    microseconds of work) runs on the event loop itself where the store allows it
+    (`CustodyServer.read_here`), unless it finds it would wait (`WouldWait`: an actor not looked
+    up in the last second, a contractor's grants), when a request thread takes it from there."""
     body = await _body(request)
     srv = _server(request)
     signed = "signature" in request.headers or "signature-input" in request.headers
     parts = (request.method, _target_uri(request), dict(request.headers), body)
     client = _client(request)
+    principal: Principal | None = None
 
     def run() -> T:
-        principal = srv.authenticate(*parts) if signed else ANONYMOUS
-        request.state.principal = principal
-        if not srv.limiter.allow(principal.keyid or client):
-            raise _TooMany(srv.limiter.retry_after())
+        nonlocal principal
+        if principal is None:  # authenticated once: its nonce is spent
+            principal = srv.authenticate(*parts) if signed else ANONYMOUS
+            request.state.principal = principal
+            if not srv.limiter.allow(principal.keyid or client):
+                raise _TooMany(srv.limiter.retry_after())
         return operation(srv, principal)
 
-    if quick and not signed and request.app.state.quick:
-        return run()
+    if quick and request.app.state.quick:
+        try:
+            return run()
+        except WouldWait:
+            pass
     return await asyncio.get_running_loop().run_in_executor(request.app.state.threads, run)
 
 
@@ -214,7 +223,8 @@ async def append(request: Request) -> Response:
     """Append DSSE envelopes (one, a JSON array, or JSON Lines), all or none, as the signer's role
     allows (`log append --json`, with the checkpoint)."""
     body = await _body(request)
-    answer = await _call(request, lambda srv, p: srv.submit(p, body))
+    small = len(body) <= _QUICK_APPEND  # a large one takes long to parse: not on the event loop
+    answer = await _call(request, lambda srv, p: srv.submit(p, body), quick=small)
     try:
         seconds = request.app.state.settings.request_timeout
         result = await asyncio.wait_for(asyncio.wrap_future(answer), seconds)

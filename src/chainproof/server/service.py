@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,6 +59,11 @@ _READER_WAIT_S = 30.0
 # each, the server's RSS grew 47 MB in a 10-minute soak (1.3 KB per entry appended, the caches
 # filling); with 2 MiB each it levelled off within two minutes.
 _CACHE_KIB = 4096
+
+
+class WouldWait(Exception):
+    """The event loop's thread asked for work that may wait or take long (the lineage index): do
+    it on a request thread. Raised before anything is changed, so the work can be done again."""
 
 
 class NotFound(UsageError):
@@ -107,7 +112,7 @@ class CustodyServer:
     """The store is opened several times, so that nothing waits for what it does not need: the
     committer writes through a log of its own; requests read the log (keys, proofs, entries) through
     a few others (`_reading`), SQLite's snapshots keeping them apart; the custody answers
-    share one lineage index, one request at a time (`_lineage`)."""
+    share one lineage index, one request at a time (`_custody`)."""
 
     def __init__(
         self, settings: ServerSettings, *, on_commit: Callable[[int, int], None] | None = None
@@ -155,9 +160,9 @@ class CustodyServer:
         if location.is_postgres(self.settings.store):
             yield self.custody.log
             return
-        own = self._own
-        if own is not None and own[0] == threading.get_ident():
-            yield own[1]
+        if self._here():
+            assert self._own is not None
+            yield self._own[1]
             return
         if not self._readers.acquire(timeout=_READER_WAIT_S):
             raise StoreError("the store is too busy to read from; retry")
@@ -172,6 +177,20 @@ class CustodyServer:
                 self._idle.put(log)
         finally:
             self._readers.release()
+
+    def _here(self) -> bool:
+        """Whether this is the thread `read_here` was called on (the event loop's)."""
+        own = self._own
+        return own is not None and own[0] == threading.get_ident()
+
+    @contextmanager
+    def _custody(self) -> Iterator[None]:
+        """The lineage index and custody answers, one request at a time. Never on the event
+        loop's thread (`WouldWait`): a custody answer can take long, and so can the wait."""
+        if self._here():
+            raise WouldWait("the lineage index is a request thread's work")
+        with self._lineage:
+            yield
 
     def read_here(self) -> bool:
         """Give the calling thread (an event loop's) a log of its own to read through, so that
@@ -222,9 +241,12 @@ class CustodyServer:
             verified = hs.verify_request(method, url, headers, body, public_key, window=self.settings.window)
         except hs.SignatureRejected as e:
             raise Denied(e.code, str(e), 401) from None
+        principal = self._principal(valid[verified.keyid])  # may be `WouldWait`: before the nonce
         if not self.nonces.remember(verified.keyid, verified.nonce, verified.created):
             raise Denied("replayed", "this request was already made: each signature is good once", 401)
-        key = valid[verified.keyid]
+        return principal
+
+    def _principal(self, key: KeyRecord) -> Principal:
         if key.role is KeyRole.ADMIN:
             return Principal(key.keyid, key.name, access.Role.ADMIN)
         actor = self._actor(key.keyid)
@@ -248,7 +270,7 @@ class CustodyServer:
 
     @contextmanager
     def _index(self) -> Iterator[tuple[LineageIndex, int]]:
-        with self._lineage, self.custody.lineage_index() as index:
+        with self._custody(), self.custody.lineage_index() as index:
             yield index, self.custody.log.size()
 
     def deny(self, principal: Principal, method: str, path: str, error: Denied, client: str) -> None:
@@ -361,7 +383,7 @@ class CustodyServer:
         labelled = dsse.read_documents(io.BytesIO(body), "request", self.max_entry_bytes)
         envelopes = [env for _, env in labelled]
         submitted = [_submitted(env) for env in envelopes]
-        access.may_append(principal, submitted, self._organisation, _granted(self.custody, self._lineage))
+        access.may_append(principal, submitted, self._organisation, _granted(self.custody, self._custody))
         return self.committer.submit(envelopes, [label for label, _ in labelled])
 
     # -- audits -------------------------------------------------------------------------------
@@ -389,12 +411,12 @@ class CustodyServer:
     ) -> dict[str, Any]:
         wanted = parse_artifact(artifact) if artifact else None
         if wanted is not None:
-            access.may_read_artifact(principal, wanted, _granted(self.custody, self._lineage))
+            access.may_read_artifact(principal, wanted, _granted(self.custody, self._custody))
         elif principal.role is access.Role.CONTRACTOR and grantee == principal.name:
             access.require_signed(principal)  # a contractor may list its own grants
         else:
             access.may_read_all(principal)
-        with self._lineage:
+        with self._custody():
             found = self.custody.grants(grantee=grantee, artifact=wanted)
         return _page(
             found, start, self._page(limit), "grants", lambda g: lineage_shapes.grant_json(g.entry, g.status)
@@ -402,19 +424,19 @@ class CustodyServer:
 
     def lineage(self, principal: Principal, artifact: str) -> dict[str, Any]:
         wanted = parse_artifact(artifact)
-        access.may_read_artifact(principal, wanted, _granted(self.custody, self._lineage))
-        with self._lineage:
+        access.may_read_artifact(principal, wanted, _granted(self.custody, self._custody))
+        with self._custody():
             return lineage_shapes.graph_json(self.custody.lineage(wanted))
 
     def verify(self, principal: Principal, artifact: str) -> dict[str, Any]:
         wanted = parse_artifact(artifact)
-        access.may_read_artifact(principal, wanted, _granted(self.custody, self._lineage))
-        with self._lineage:
+        access.may_read_artifact(principal, wanted, _granted(self.custody, self._custody))
+        with self._custody():
             return lineage_shapes.verify_json(self.custody.verify(wanted, self.custody.policy()))
 
     def impact(self, principal: Principal, what: str, value: str) -> dict[str, Any]:
         access.may_read_all(principal)
-        with self._lineage:
+        with self._custody():
             return lineage_shapes.impact_json(self._impact(what, value))
 
     def _impact(self, what: str, value: str) -> ImpactReport:
@@ -467,9 +489,9 @@ def _submitted(env: dsse.Envelope) -> access.Submitted:
     return access.Submitted(st.predicate_type, record, tuple(s.keyid for s in env.signatures))
 
 
-def _granted(custody: Custody, lock: threading.RLock) -> access.Granted:
+def _granted(custody: Custody, lock: Callable[[], AbstractContextManager[None]]) -> access.Granted:
     def granted(name: str, artifact: Digest) -> bool:
-        with lock:
+        with lock():
             return any(g.status == "active" for g in custody.grants(grantee=name, artifact=artifact))
 
     return granted
