@@ -151,14 +151,15 @@ def _library_appends(key_file: Path, directory: Path) -> float:
 
 
 @contextmanager
-def _serving(store: str, work: Path, env: dict[str, str]) -> Iterator[tuple[str, int]]:
+def _serving(store: str, work: Path, env: dict[str, str], workers: int = 1) -> Iterator[tuple[str, int]]:
     """`chainproof serve` on `store`, ready; its URL and pid. Stopped with SIGTERM after the block."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    c.say(f"starting `chainproof serve` on {url}")
+    c.say(f"starting `chainproof serve --workers {workers}` on {url}")
+    limits = ["--rate", "1e6", "--burst", "1000000", "--workers", str(workers)]
     with (work / f"server-{port}.log").open("wb") as err:
         server = subprocess.Popen(
-            [*_SERVE, "--store", store, "serve", "--port", str(port), "--rate", "1e6", "--burst", "1000000"],
+            [*_SERVE, "--store", store, "serve", "--port", str(port), *limits],
             stdout=subprocess.DEVNULL,
             stderr=err,
             env=env,
@@ -188,8 +189,14 @@ def _sqlite(work: Path) -> list[c.Figure]:
         proofs, proof_p99, proof_errors = _load([url], key_file, "proof")
         c.say(f"{CLIENTS} clients reading inclusion proofs unsigned for {SECONDS:.0f} s")
         public, public_p99, public_errors = _load([url], key_file, "public-proof")
+    with _serving(str(work / "store"), work, {**os.environ}, workers=2) as (url, _):
+        c.say(f"the same with two server processes (--workers 2), for {SECONDS:.0f} s each")
+        appends2, p99_2, errors2 = _load([url], key_file, "append", first=1_000_000)
+        proofs2, _, proof_errors2 = _load([url], key_file, "proof")
+        public2, _, public_errors2 = _load([url], key_file, "public-proof")
     c.say("the same appends through the library, without HTTP")
     library = _library_appends(key_file, work / "store")
+    two = "--workers 2 on this machine's two cores"
     return [
         c.Figure(AREA, f"appends/s, {CLIENTS} clients, SQLite", appends, "/s", 2000, note=_errors(errors)),
         c.Figure(AREA, "append p99 latency, SQLite", p99 * 1000, "ms", 50, at_most=True),
@@ -204,6 +211,10 @@ def _sqlite(work: Path) -> list[c.Figure]:
         c.Figure(AREA, "unsigned proof read p99 latency", public_p99 * 1000, "ms"),
         c.Figure(AREA, f"proof reads/s, {CLIENTS} clients, signed", proofs, "/s", note=_errors(proof_errors)),
         c.Figure(AREA, "signed proof read p99 latency", proof_p99 * 1000, "ms"),
+        c.Figure(AREA, "appends/s, SQLite, --workers 2", appends2, "/s", note=_errors(errors2) or two),
+        c.Figure(AREA, "append p99 latency, SQLite, --workers 2", p99_2 * 1000, "ms"),
+        c.Figure(AREA, "proof reads/s, unsigned, --workers 2", public2, "/s", note=_errors(public_errors2)),
+        c.Figure(AREA, "proof reads/s, signed, --workers 2", proofs2, "/s", note=_errors(proof_errors2)),
         c.Figure(
             AREA,
             "library single-entry appends/s (no HTTP, one caller)",
