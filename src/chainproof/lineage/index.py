@@ -150,7 +150,9 @@ class LineageIndex:
         shorter = isinstance(before, int) and before > size
         try:
             while (read := self._file_past(reader, size, shorter, on_progress, open_reader)) is None:
-                pass  # another process filed some of them meanwhile: go on from where it got
+                # Another process filed some of them meanwhile: go on from where it got (past a
+                # shorter log's index, made afresh already).
+                shorter = False
         except sqlite3.Error as e:
             raise StoreError(f"the lineage index could not be updated: {e}") from None
         return read

@@ -155,10 +155,6 @@ async def _call(
     return await asyncio.get_running_loop().run_in_executor(request.app.state.threads, run)
 
 
-def _json(value: Any) -> Response:
-    return JSONResponse(value)
-
-
 Start = Annotated[int, Query(ge=0, description="The first item of the page.")]
 Limit = Annotated[int, Query(ge=1, description="The most items the page holds (the server caps it).")]
 
@@ -172,7 +168,7 @@ custody_routes = APIRouter(prefix="/v1", tags=["custody"])
 @operations.get("/healthz")
 async def healthz() -> Response:
     """The process answers."""
-    return _json({"status": "ok"})
+    return JSONResponse({"status": "ok"})
 
 
 @operations.get("/readyz")
@@ -183,7 +179,7 @@ async def readyz(request: Request) -> Response:
         return _error(503, "not-ready", "the server is starting or stopping")
     size = await asyncio.get_running_loop().run_in_executor(request.app.state.threads, srv.size)
     request.app.state.metrics.tree_size.set(size)
-    return _json({"status": "ready", "tree_size": size})
+    return JSONResponse({"status": "ready", "tree_size": size})
 
 
 @operations.get("/metrics")
@@ -195,25 +191,25 @@ async def prometheus(request: Request) -> Response:
 @log_routes.get("/log")
 async def info(request: Request) -> Response:
     """The log's origin, size, checkpoint verifier key and number of keys (`log info`)."""
-    return _json(await _call(request, CustodyServer.info))
+    return JSONResponse(await _call(request, CustodyServer.info))
 
 
 @log_routes.get("/log/checkpoint")
 async def checkpoint(request: Request) -> Response:
     """The latest signed checkpoint (`log checkpoint --json`); the client checks it."""
-    return _json(await _call(request, CustodyServer.checkpoint, quick=True))
+    return JSONResponse(await _call(request, CustodyServer.checkpoint, quick=True))
 
 
 @log_routes.get("/log/entries")
 async def entries(request: Request, start: Start = 0, limit: Limit = 100) -> Response:
     """A page of entries, as base64 leaf bytes."""
-    return _json(await _call(request, lambda srv, p: srv.entries(p, start, limit)))
+    return JSONResponse(await _call(request, lambda srv, p: srv.entries(p, start, limit)))
 
 
 @log_routes.get("/log/entries/{index}")
 async def entry(request: Request, index: int) -> Response:
     """One entry's leaf bytes (base64)."""
-    return _json(await _call(request, lambda srv, p: srv.entry(p, index), quick=True))
+    return JSONResponse(await _call(request, lambda srv, p: srv.entry(p, index), quick=True))
 
 
 @log_routes.post(
@@ -230,7 +226,7 @@ async def append(request: Request) -> Response:
         result = await asyncio.wait_for(asyncio.wrap_future(answer), seconds)
     except TimeoutError:
         raise StoreError("the append was not committed in time; it may still be: retry it") from None
-    return _json(shapes.append_json(result) | {"checkpoint": result.checkpoint})
+    return JSONResponse(shapes.append_json(result) | {"checkpoint": result.checkpoint})
 
 
 @log_routes.get("/log/proofs/inclusion")
@@ -239,19 +235,20 @@ async def inclusion(
 ) -> Response:
     """An RFC 9162 inclusion proof of an entry, by index or leaf hash (`log prove --json`)."""
     by_index = leaf_hash is None  # a leaf hash is looked up in the leaf index: not always quick
-    return _json(await _call(request, lambda srv, p: srv.prove(p, index, leaf_hash, size), quick=by_index))
+    proof = await _call(request, lambda srv, p: srv.prove(p, index, leaf_hash, size), quick=by_index)
+    return JSONResponse(proof)
 
 
 @log_routes.get("/log/proofs/consistency")
 async def consistency(request: Request, old: int, new: int | None = None) -> Response:
     """An RFC 9162 consistency proof between two tree sizes (`log consistency --json`)."""
-    return _json(await _call(request, lambda srv, p: srv.consistency(p, old, new), quick=True))
+    return JSONResponse(await _call(request, lambda srv, p: srv.consistency(p, old, new), quick=True))
 
 
 @log_routes.get("/keys")
 async def key_list(request: Request, start: Start = 0, limit: Limit = 100) -> Response:
     """The key registry, with each key's public key (base64)."""
-    return _json(await _call(request, lambda srv, p: srv.keys(p, start, limit)))
+    return JSONResponse(await _call(request, lambda srv, p: srv.keys(p, start, limit)))
 
 
 @log_routes.post("/audit")
@@ -259,13 +256,13 @@ async def audit(request: Request) -> Response:
     """Audit the whole store against its own verifier key, in a worker process (admin and
     auditors; `audit --json`). Each client should still check what it is given itself."""
     report = await _call(request, CustodyServer.audit)
-    return _json(await asyncio.wrap_future(report))
+    return JSONResponse(await asyncio.wrap_future(report))
 
 
 @custody_routes.get("/actors")
 async def actors(request: Request, start: Start = 0, limit: Limit = 100) -> Response:
     """Every actor: name, role, organisation, key (`actor list --json`)."""
-    return _json(await _call(request, lambda srv, p: srv.actors(p, start, limit)))
+    return JSONResponse(await _call(request, lambda srv, p: srv.actors(p, start, limit)))
 
 
 @custody_routes.get("/grants")
@@ -278,19 +275,19 @@ async def grants(
     limit: Limit = 100,
 ) -> Response:
     """Grants, by grantee or artifact, with their status (`grant list --json`)."""
-    return _json(await _call(request, lambda srv, p: srv.grants(p, grantee, artifact, start, limit)))
+    return JSONResponse(await _call(request, lambda srv, p: srv.grants(p, grantee, artifact, start, limit)))
 
 
 @custody_routes.get("/lineage")
 async def lineage(request: Request, artifact: str) -> Response:
     """An artifact's lineage graph (`lineage --format json`)."""
-    return _json(await _call(request, lambda srv, p: srv.lineage(p, artifact)))
+    return JSONResponse(await _call(request, lambda srv, p: srv.lineage(p, artifact)))
 
 
 @custody_routes.get("/verify")
 async def verify(request: Request, artifact: str) -> Response:
     """An artifact checked against the store's policy (`verify --json`)."""
-    return _json(await _call(request, lambda srv, p: srv.verify(p, artifact)))
+    return JSONResponse(await _call(request, lambda srv, p: srv.verify(p, artifact)))
 
 
 _IMPACT = ("package", "advisory", "actor", "key", "dataset", "location")
@@ -309,7 +306,7 @@ async def impact(request: Request) -> Response:
         [(what, value)] = given
         return srv.impact(p, what, value)
 
-    return _json(await _call(request, answer))
+    return JSONResponse(await _call(request, answer))
 
 
 class _TooMany(ChainproofError):

@@ -1,8 +1,8 @@
 """The server's operations, apart from HTTP: who is asking, may they, and the answer as JSON.
 
-`CustodyServer` holds one store's log and custody for one server process: one lock over the
-store (its SQLite connections are used by one thread at a time), the group committer for
-appends, the replay store, the rate limiter and the denials waiting to be logged. Every method
+`CustodyServer` holds one store's log and custody for one server process: the logs it reads and
+writes through (see the class), the group committer for appends, the replay store, the rate
+limiter and the denials waiting to be logged. Every method
 takes a `Principal` the request was authenticated as and returns what the route sends back, with
 the CLI's JSON shapes; `app` only parses requests and prints answers.
 """
@@ -111,8 +111,9 @@ def _free_name(log: TransparencyLog) -> str:
 class CustodyServer:
     """The store is opened several times, so that nothing waits for what it does not need: the
     committer writes through a log of its own; requests read the log (keys, proofs, entries) through
-    a few others (`_reading`), SQLite's snapshots keeping them apart; the custody answers
-    share one lineage index, one request at a time (`_custody`)."""
+    a few others (`_reading`), and the event loop's thread through one of its own (`read_here`),
+    SQLite's snapshots keeping them apart; the custody answers share one lineage index, one
+    request at a time and never on the event loop's thread (`_custody`)."""
 
     def __init__(
         self, settings: ServerSettings, *, on_commit: Callable[[int, int], None] | None = None
@@ -153,16 +154,17 @@ class CustodyServer:
 
     @contextmanager
     def _reading(self) -> Iterator[TransparencyLog]:
-        """A log to read through, for the length of one request: one of at most `_READERS` kept
-        open (each with its own SQLite connection and caches; opening one per request cost more
-        than the request), or, for a PostgreSQL store, whose pool gives
-        each thread a connection already, the one log."""
+        """A log to read through, for the length of one request: the event loop's own (see
+        `read_here`), one of at most `_READERS` kept open for the request threads (each with its
+        own SQLite connection and caches; opening one per request cost more than the request),
+        or, for a PostgreSQL store, whose pool gives each thread a connection already, the one
+        log."""
         if location.is_postgres(self.settings.store):
             yield self.custody.log
             return
-        if self._here():
-            assert self._own is not None
-            yield self._own[1]
+        own = self._own_log()
+        if own is not None:
+            yield own
             return
         if not self._readers.acquire(timeout=_READER_WAIT_S):
             raise StoreError("the store is too busy to read from; retry")
@@ -178,16 +180,16 @@ class CustodyServer:
         finally:
             self._readers.release()
 
-    def _here(self) -> bool:
-        """Whether this is the thread `read_here` was called on (the event loop's)."""
+    def _own_log(self) -> TransparencyLog | None:
+        """The log of the thread `read_here` was called on (the event loop's), on that thread."""
         own = self._own
-        return own is not None and own[0] == threading.get_ident()
+        return own[1] if own is not None and own[0] == threading.get_ident() else None
 
     @contextmanager
     def _custody(self) -> Iterator[None]:
         """The lineage index and custody answers, one request at a time. Never on the event
         loop's thread (`WouldWait`): a custody answer can take long, and so can the wait."""
-        if self._here():
+        if self._own_log() is not None:
             raise WouldWait("the lineage index is a request thread's work")
         with self._lineage:
             yield
