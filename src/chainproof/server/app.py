@@ -229,19 +229,68 @@ async def append(request: Request) -> Response:
     return JSONResponse(shapes.append_json(result) | {"checkpoint": result.checkpoint})
 
 
-@log_routes.get("/log/proofs/inclusion")
-async def inclusion(
-    request: Request, index: int | None = None, leaf_hash: str | None = None, size: int | None = None
-) -> Response:
+# The proofs' query parameters are read by `_number`, and declared for the OpenAPI document only:
+# FastAPI inspects an optional parameter's annotation again at every request, which cost a third
+# of these routes' time (124 us in process against 61 us).
+
+
+def _number(request: Request, name: str, *, required: bool = False) -> int | None:
+    """The query parameter `name`, a whole number (none: None, unless `required`)."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        if required:
+            raise UsageError(f"give {name}")
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 20):
+        raise UsageError(f"{name} must be a whole number, not {raw[:40]!r}")
+    return int(raw)
+
+
+def _parameters(*documented: tuple[str, str, bool]) -> dict[str, Any]:
+    """`openapi_extra` declaring query parameters (name, description, required): whole numbers,
+    but for `leaf_hash`."""
+    return {
+        "parameters": [
+            {
+                "name": name,
+                "in": "query",
+                "required": required,
+                "description": description,
+                "schema": {"type": "string"} if name == "leaf_hash" else {"type": "integer", "minimum": 0},
+            }
+            for name, description, required in documented
+        ]
+    }
+
+
+@log_routes.get(
+    "/log/proofs/inclusion",
+    openapi_extra=_parameters(
+        ("index", "The entry's index (or give leaf_hash).", False),
+        ("leaf_hash", "The entry's RFC 9162 leaf hash, 64 hex digits (or give index).", False),
+        ("size", "The tree size the proof is for (default: the latest checkpoint's).", False),
+    ),
+)
+async def inclusion(request: Request) -> Response:
     """An RFC 9162 inclusion proof of an entry, by index or leaf hash (`log prove --json`)."""
+    index, size = _number(request, "index"), _number(request, "size")
+    leaf_hash = request.query_params.get("leaf_hash")
     by_index = leaf_hash is None  # a leaf hash is looked up in the leaf index: not always quick
     proof = await _call(request, lambda srv, p: srv.prove(p, index, leaf_hash, size), quick=by_index)
     return JSONResponse(proof)
 
 
-@log_routes.get("/log/proofs/consistency")
-async def consistency(request: Request, old: int, new: int | None = None) -> Response:
+@log_routes.get(
+    "/log/proofs/consistency",
+    openapi_extra=_parameters(
+        ("old", "The earlier tree size.", True),
+        ("new", "The later tree size (default: the latest checkpoint's).", False),
+    ),
+)
+async def consistency(request: Request) -> Response:
     """An RFC 9162 consistency proof between two tree sizes (`log consistency --json`)."""
+    old, new = _number(request, "old", required=True), _number(request, "new")
+    assert old is not None
     return JSONResponse(await _call(request, lambda srv, p: srv.consistency(p, old, new), quick=True))
 
 
