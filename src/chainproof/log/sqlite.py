@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import partial
@@ -61,6 +62,7 @@ CREATE TABLE keys (
 ) WITHOUT ROWID;
 """
 _BUSY_TIMEOUT_S = 60.0
+_WRITE_POLL_S = 0.0005
 _IN_CHUNK = 500
 _SCAN_ENTRIES = 1024  # entries per chunk when scanning, at most
 _SCAN_BYTES = 1 << 25  # and bytes, once large entries come in
@@ -958,7 +960,7 @@ class SqliteStore:
         if self._index_damaged:
             self._repair_index()
         try:
-            self._db.execute("BEGIN IMMEDIATE")
+            self._begin_writing()
         except sqlite3.Error as e:
             raise _store_error(self.path, e) from None
         session = _Session(self._db, writer=True)
@@ -979,6 +981,24 @@ class SqliteStore:
             self._session_done(session)
         if session.index_from is not None:
             self._index_new_entries(session.index_from)
+
+    def _begin_writing(self) -> None:
+        """`BEGIN IMMEDIATE`, asked again every `_WRITE_POLL_S` while another process writes, up
+        to the busy timeout. SQLite's own wait sleeps in steps of up to 100 ms: two server
+        processes taking turns at the lock then waited a whole step for each other's commits."""
+        deadline = time.monotonic() + _BUSY_TIMEOUT_S
+        self._db.execute("PRAGMA busy_timeout = 0")
+        try:
+            while True:
+                try:
+                    self._db.execute("BEGIN IMMEDIATE")
+                    return
+                except sqlite3.OperationalError as e:
+                    if not _error_name(e).startswith("SQLITE_BUSY") or time.monotonic() > deadline:
+                        raise
+                time.sleep(_WRITE_POLL_S)
+        finally:
+            self._db.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
 
     def _write_error(self, e: sqlite3.Error, committing: bool) -> StoreError:
         """The StoreError for a write transaction that `e` ended, saying when nothing was written
