@@ -929,12 +929,8 @@ class SqliteStore:
         the next writer catches up."""
         session = _Session(self._db)
         try:
-            self._db.execute("PRAGMA busy_timeout = 0")
-            try:
-                with self._setting_up():
-                    session.catch_up(since)
-            finally:
-                self._db.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
+            with self._not_waiting(), self._setting_up():
+                session.catch_up(since)
         except sqlite3.Error as e:
             if _is_damage(e):
                 session.damaged = True
@@ -987,8 +983,7 @@ class SqliteStore:
         to the busy timeout. SQLite's own wait sleeps in steps of up to 100 ms: two server
         processes taking turns at the lock then waited a whole step for each other's commits."""
         deadline = time.monotonic() + _BUSY_TIMEOUT_S
-        self._db.execute("PRAGMA busy_timeout = 0")
-        try:
+        with self._not_waiting():
             while True:
                 try:
                     self._db.execute("BEGIN IMMEDIATE")
@@ -997,6 +992,13 @@ class SqliteStore:
                     if not _error_name(e).startswith("SQLITE_BUSY") or time.monotonic() > deadline:
                         raise
                 time.sleep(_WRITE_POLL_S)
+
+    @contextmanager
+    def _not_waiting(self) -> Iterator[None]:
+        """The connection's statements fail at once, rather than wait, on a lock another holds."""
+        self._db.execute("PRAGMA busy_timeout = 0")
+        try:
+            yield
         finally:
             self._db.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
 
