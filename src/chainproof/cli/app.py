@@ -194,6 +194,18 @@ def _register_serve(app: typer.Typer) -> None:
     app.command("serve", help=serve_cmd.serve.__doc__)(serve_cmd.serve)
 
 
+def _register_vault(app: typer.Typer) -> None:
+    from chainproof.cli import vault_cmd
+
+    app.add_typer(vault_cmd.app, name="vault")
+
+
+def _register_witness(app: typer.Typer) -> None:
+    from chainproof.cli import witness_cmd
+
+    app.add_typer(witness_cmd.app, name="witness")
+
+
 def _register_answers(app: typer.Typer) -> None:
     from chainproof.cli import answers_cmd
 
@@ -225,6 +237,8 @@ _COMMANDS: dict[str, Callable[[typer.Typer], None]] = {
     "version": _register_version,
     "serve": _register_serve,
     "store": _register_store,
+    "vault": _register_vault,
+    "witness": _register_witness,
 }
 
 

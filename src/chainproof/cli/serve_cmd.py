@@ -54,6 +54,25 @@ def serve(
             help="The log's checkpoint key, when this host keeps it elsewhere than in the store's directory.",
         ),
     ] = None,
+    vault_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--vault-key",
+            metavar="FILE",
+            envvar="CHAINPROOF_VAULT_KEY",
+            help="The data vault's master key (`vault keygen`; env CHAINPROOF_VAULT_KEY), kept outside "
+            "the store: with it the server keeps datasets (`data push`, `data pull`).",
+        ),
+    ] = None,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness",
+            metavar="VKEY",
+            help="A witness whose cosignatures of this log's checkpoints are kept and served "
+            "(its C2SP verifier key; repeat for several).",
+        ),
+    ] = None,
     as_json: Annotated[
         bool,
         typer.Option("--json", help="Say where it serves as one JSON object on stdout, before serving."),
@@ -86,6 +105,8 @@ def serve(
         burst=burst,
         max_body=max_body,
         body_timeout=body_timeout,
+        vault_key=vault_key,
+        witnesses=tuple(witness or ()),
     )
     url = f"http://{host}:{port}"
     shown = location.describe(directory)

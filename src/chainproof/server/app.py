@@ -14,10 +14,10 @@ import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -36,12 +36,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chainproof import __version__
 from chainproof.errors import ChainproofError, StoreError, UsageError, VerificationError
 from chainproof.log import shapes
+from chainproof.server import ui_routes, vault_routes, witness_routes
 from chainproof.server.access import ANONYMOUS, Denied, Principal
-from chainproof.server.service import CustodyServer, NotFound, WouldWait
+from chainproof.server.calls import (
+    TooLarge,
+    TooMany,
+    TooSlow,
+    body,
+    call,
+    client_address,
+    error,
+    number,
+)
+from chainproof.server.service import CustodyServer, NotFound
 from chainproof.server.settings import ServerSettings
 
 access_log = logging.getLogger("chainproof.access")
-T = TypeVar("T")
 _QUICK_APPEND = 64 << 10
 _REQUEST_THREADS = 16
 """Threads that run requests' work (the store's reads block): enough to keep reading while a few
@@ -105,54 +115,18 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.settings = settings
     _install_errors(app)
     _install_access_log(app)
-    for router in (operations, log_routes, custody_routes):
+    for router in (
+        operations,
+        log_routes,
+        custody_routes,
+        vault_routes.routes,
+        witness_routes.routes,
+        ui_routes.routes,
+    ):
         # The routes themselves, not the routers: an included router is matched anew, route by
         # route, for every request.
         app.router.routes.extend(router.routes)
     return app
-
-
-def _server(request: Request) -> CustodyServer:
-    found = request.app.state.server
-    if not isinstance(found, CustodyServer):
-        raise StoreError("the server is starting or stopping")
-    return found
-
-
-async def _call(
-    request: Request, operation: Callable[[CustodyServer, Principal], T], *, quick: bool = False
-) -> T:
-    """Authenticate the request, charge its signer's bucket and run `operation` for it, all in one
-    trip to a request thread: the store's reads block, and each trip between the event loop and a
-    thread costs more than most requests' own work (and, the two taking turns at the interpreter's
-    lock, more again under load). The body is read first (bounded).
-
-    A `quick` operation (a checkpoint, a proof, an entry, a small append: a few hundred
-    microseconds of work) runs on the event loop itself where the store allows it
-    (`CustodyServer.read_here`), unless it finds it would wait (`WouldWait`: an actor not looked
-    up in the last second, a contractor's grants), when a request thread takes it from there."""
-    body = await _body(request)
-    srv = _server(request)
-    signed = "signature" in request.headers or "signature-input" in request.headers
-    parts = (request.method, _target_uri(request), dict(request.headers), body)
-    client = _client(request)
-    principal: Principal | None = None
-
-    def run() -> T:
-        nonlocal principal
-        if principal is None:  # authenticated once: its nonce is spent
-            principal = srv.authenticate(*parts) if signed else ANONYMOUS
-            request.state.principal = principal
-            if not srv.limiter.allow(principal.keyid or client):
-                raise _TooMany(srv.limiter.retry_after())
-        return operation(srv, principal)
-
-    if quick and request.app.state.quick:
-        try:
-            return run()
-        except WouldWait:
-            pass
-    return await asyncio.get_running_loop().run_in_executor(request.app.state.threads, run)
 
 
 Start = Annotated[int, Query(ge=0, description="The first item of the page.")]
@@ -176,7 +150,7 @@ async def readyz(request: Request) -> Response:
     """The store answers and the committer runs."""
     srv = request.app.state.server
     if not isinstance(srv, CustodyServer) or not srv.committer.alive:
-        return _error(503, "not-ready", "the server is starting or stopping")
+        return error(503, "not-ready", "the server is starting or stopping")
     size = await asyncio.get_running_loop().run_in_executor(request.app.state.threads, srv.size)
     request.app.state.metrics.tree_size.set(size)
     return JSONResponse({"status": "ready", "tree_size": size})
@@ -191,25 +165,25 @@ async def prometheus(request: Request) -> Response:
 @log_routes.get("/log")
 async def info(request: Request) -> Response:
     """The log's origin, size, checkpoint verifier key and number of keys (`log info`)."""
-    return JSONResponse(await _call(request, CustodyServer.info))
+    return JSONResponse(await call(request, CustodyServer.info))
 
 
 @log_routes.get("/log/checkpoint")
 async def checkpoint(request: Request) -> Response:
     """The latest signed checkpoint (`log checkpoint --json`); the client checks it."""
-    return JSONResponse(await _call(request, CustodyServer.checkpoint, quick=True))
+    return JSONResponse(await call(request, CustodyServer.checkpoint, quick=True))
 
 
 @log_routes.get("/log/entries")
 async def entries(request: Request, start: Start = 0, limit: Limit = 100) -> Response:
     """A page of entries, as base64 leaf bytes."""
-    return JSONResponse(await _call(request, lambda srv, p: srv.entries(p, start, limit)))
+    return JSONResponse(await call(request, lambda srv, p: srv.entries(p, start, limit)))
 
 
 @log_routes.get("/log/entries/{index}")
 async def entry(request: Request, index: int) -> Response:
     """One entry's leaf bytes (base64)."""
-    return JSONResponse(await _call(request, lambda srv, p: srv.entry(p, index), quick=True))
+    return JSONResponse(await call(request, lambda srv, p: srv.entry(p, index), quick=True))
 
 
 @log_routes.post(
@@ -218,9 +192,9 @@ async def entry(request: Request, index: int) -> Response:
 async def append(request: Request) -> Response:
     """Append DSSE envelopes (one, a JSON array, or JSON Lines), all or none, as the signer's role
     allows (`log append --json`, with the checkpoint)."""
-    body = await _body(request)
-    small = len(body) <= _QUICK_APPEND  # a large one takes long to parse: not on the event loop
-    answer = await _call(request, lambda srv, p: srv.submit(p, body), quick=small)
+    data = await body(request)
+    small = len(data) <= _QUICK_APPEND  # a large one takes long to parse: not on the event loop
+    answer = await call(request, lambda srv, p: srv.submit(p, data), quick=small)
     try:
         seconds = request.app.state.settings.request_timeout
         result = await asyncio.wait_for(asyncio.wrap_future(answer), seconds)
@@ -232,18 +206,6 @@ async def append(request: Request) -> Response:
 # The proofs' query parameters are read by `_number`, and declared for the OpenAPI document only:
 # FastAPI inspects an optional parameter's annotation again at every request, which cost a third
 # of these routes' time (124 us in process against 61 us).
-
-
-def _number(request: Request, name: str, *, required: bool = False) -> int | None:
-    """The query parameter `name`, a whole number (none: None, unless `required`)."""
-    raw = request.query_params.get(name)
-    if raw is None:
-        if required:
-            raise UsageError(f"give {name}")
-        return None
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 20):
-        raise UsageError(f"{name} must be a whole number, not {raw[:40]!r}")
-    return int(raw)
 
 
 def _parameters(*documented: tuple[str, str, bool]) -> dict[str, Any]:
@@ -273,10 +235,10 @@ def _parameters(*documented: tuple[str, str, bool]) -> dict[str, Any]:
 )
 async def inclusion(request: Request) -> Response:
     """An RFC 9162 inclusion proof of an entry, by index or leaf hash (`log prove --json`)."""
-    index, size = _number(request, "index"), _number(request, "size")
+    index, size = number(request, "index"), number(request, "size")
     leaf_hash = request.query_params.get("leaf_hash")
     by_index = leaf_hash is None  # a leaf hash is looked up in the leaf index: not always quick
-    proof = await _call(request, lambda srv, p: srv.prove(p, index, leaf_hash, size), quick=by_index)
+    proof = await call(request, lambda srv, p: srv.prove(p, index, leaf_hash, size), quick=by_index)
     return JSONResponse(proof)
 
 
@@ -289,29 +251,29 @@ async def inclusion(request: Request) -> Response:
 )
 async def consistency(request: Request) -> Response:
     """An RFC 9162 consistency proof between two tree sizes (`log consistency --json`)."""
-    old, new = _number(request, "old", required=True), _number(request, "new")
+    old, new = number(request, "old", required=True), number(request, "new")
     assert old is not None
-    return JSONResponse(await _call(request, lambda srv, p: srv.consistency(p, old, new), quick=True))
+    return JSONResponse(await call(request, lambda srv, p: srv.consistency(p, old, new), quick=True))
 
 
 @log_routes.get("/keys")
 async def key_list(request: Request, start: Start = 0, limit: Limit = 100) -> Response:
     """The key registry, with each key's public key (base64)."""
-    return JSONResponse(await _call(request, lambda srv, p: srv.keys(p, start, limit)))
+    return JSONResponse(await call(request, lambda srv, p: srv.keys(p, start, limit)))
 
 
 @log_routes.post("/audit")
 async def audit(request: Request) -> Response:
     """Audit the whole store against its own verifier key, in a worker process (admin and
     auditors; `audit --json`). Each client should still check what it is given itself."""
-    report = await _call(request, CustodyServer.audit)
+    report = await call(request, CustodyServer.audit)
     return JSONResponse(await asyncio.wrap_future(report))
 
 
 @custody_routes.get("/actors")
 async def actors(request: Request, start: Start = 0, limit: Limit = 100) -> Response:
     """Every actor: name, role, organisation, key (`actor list --json`)."""
-    return JSONResponse(await _call(request, lambda srv, p: srv.actors(p, start, limit)))
+    return JSONResponse(await call(request, lambda srv, p: srv.actors(p, start, limit)))
 
 
 @custody_routes.get("/grants")
@@ -324,19 +286,19 @@ async def grants(
     limit: Limit = 100,
 ) -> Response:
     """Grants, by grantee or artifact, with their status (`grant list --json`)."""
-    return JSONResponse(await _call(request, lambda srv, p: srv.grants(p, grantee, artifact, start, limit)))
+    return JSONResponse(await call(request, lambda srv, p: srv.grants(p, grantee, artifact, start, limit)))
 
 
 @custody_routes.get("/lineage")
 async def lineage(request: Request, artifact: str) -> Response:
     """An artifact's lineage graph (`lineage --format json`)."""
-    return JSONResponse(await _call(request, lambda srv, p: srv.lineage(p, artifact)))
+    return JSONResponse(await call(request, lambda srv, p: srv.lineage(p, artifact)))
 
 
 @custody_routes.get("/verify")
 async def verify(request: Request, artifact: str) -> Response:
     """An artifact checked against the store's policy (`verify --json`)."""
-    return JSONResponse(await _call(request, lambda srv, p: srv.verify(p, artifact)))
+    return JSONResponse(await call(request, lambda srv, p: srv.verify(p, artifact)))
 
 
 _IMPACT = ("package", "advisory", "actor", "key", "dataset", "location")
@@ -355,69 +317,7 @@ async def impact(request: Request) -> Response:
         [(what, value)] = given
         return srv.impact(p, what, value)
 
-    return JSONResponse(await _call(request, answer))
-
-
-class _TooMany(ChainproofError):
-    def __init__(self, retry_after: int) -> None:
-        super().__init__("too many requests from this signer; slow down")
-        self.retry_after = retry_after
-
-
-class _TooLarge(ChainproofError):
-    pass
-
-
-class _TooSlow(ChainproofError):
-    pass
-
-
-async def _body(request: Request) -> bytes:
-    """The request body, read once: refused past `max_body` bytes (declared or sent) or when it
-    takes longer than `body_timeout`, so that a slow client holds a connection, never a thread."""
-    if hasattr(request, "_body"):
-        return request._body
-    settings: ServerSettings = request.app.state.settings
-    limit, seconds = settings.max_body, settings.body_timeout
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _TooLarge(f"the request body is {int(declared):,} bytes; this server takes at most {limit:,}")
-
-    async def read() -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _TooLarge(f"the request body is over {limit:,} bytes, the most this server takes")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    try:
-        body = await asyncio.wait_for(read(), seconds)
-    except TimeoutError:
-        raise _TooSlow(f"the request body did not arrive within {seconds:g} s") from None
-    request._body = body
-    return body
-
-
-def _target_uri(request: Request) -> str:
-    """The URL as the client sent it, percent-encoding and all: what it signed. Starlette's
-    `request.url` decodes the path, so it is built again from the raw one."""
-    scheme = request.url.scheme
-    host = request.headers.get("host") or f"{request.url.hostname}:{request.url.port}"
-    raw_path = request.scope.get("raw_path") or request.url.path.encode()
-    query = request.scope.get("query_string") or b""
-    target = f"{scheme}://{host}{raw_path.decode('latin-1')}"
-    return f"{target}?{query.decode('latin-1')}" if query else target
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
+    return JSONResponse(await call(request, answer))
 
 
 _STATUS_CODES = {400: "bad-request", 404: "not-found", 405: "method-not-allowed"}
@@ -435,37 +335,37 @@ def _install_errors(app: FastAPI) -> None:
                 request.method,
                 request.url.path,
                 e,
-                _client(request),
+                client_address(request),
             )
-        return _error(e.status, e.code, str(e))
+        return error(e.status, e.code, str(e))
 
     @app.exception_handler(ChainproofError)
     async def refused(request: Request, e: ChainproofError) -> JSONResponse:
-        if isinstance(e, _TooMany):
-            return _error(429, "rate-limited", str(e), {"Retry-After": str(e.retry_after)})
-        if isinstance(e, _TooLarge):
-            return _error(413, "too-large", str(e))
-        if isinstance(e, _TooSlow):
-            return _error(408, "too-slow", str(e))
+        if isinstance(e, TooMany):
+            return error(429, "rate-limited", str(e), {"Retry-After": str(e.retry_after)})
+        if isinstance(e, TooLarge):
+            return error(413, "too-large", str(e))
+        if isinstance(e, TooSlow):
+            return error(408, "too-slow", str(e))
         if isinstance(e, VerificationError):
-            return _error(400, "rejected", str(e))
+            return error(400, "rejected", str(e))
         if isinstance(e, NotFound):
-            return _error(404, "not-found", str(e))
+            return error(404, "not-found", str(e))
         if isinstance(e, UsageError):
-            return _error(400, "bad-request", str(e))
-        return _error(503, "unavailable", str(e))  # StoreError: the store, not the request
+            return error(400, "bad-request", str(e))
+        return error(503, "unavailable", str(e))  # StoreError: the store, not the request
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, e: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
             f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}" for err in e.errors()[:3]
         )
-        return _error(400, "bad-request", problems or "the request is not valid")
+        return error(400, "bad-request", problems or "the request is not valid")
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, e: StarletteHTTPException) -> JSONResponse:
+    async def httperror(request: Request, e: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(e.status_code, "http-error")
-        return _error(e.status_code, code, str(e.detail))
+        return error(e.status_code, code, str(e.detail))
 
 
 def _install_access_log(app: FastAPI) -> None:

@@ -40,3 +40,9 @@ class ServerSettings:
     connection, never a worker."""
     request_timeout: float = 30.0
     """Seconds an append may wait for its commit before the client is told to retry (503)."""
+    vault_key: Path | None = None
+    """The file of the data vault's master key (`vault keygen`), kept outside the store and its
+    blobs; without it the server keeps no datasets (`data push` and `data pull` are refused)."""
+    witnesses: tuple[str, ...] = ()
+    """The verifier keys (C2SP vkeys) of the witnesses whose cosignatures of this log's
+    checkpoints the server accepts, keeps and serves with them."""
