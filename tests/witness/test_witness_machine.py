@@ -1,0 +1,176 @@
+"""`Witness`: what it cosigns, what it refuses (with the tlog-witness statuses), and what it keeps."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from chainproof.attest import keys
+from chainproof.errors import UsageError
+from chainproof.log import merkle
+from chainproof.log.note import Checkpoint, NoteSigner
+from chainproof.witness import protocol
+from chainproof.witness.cosignature import CosignatureSigner
+from chainproof.witness.protocol import AddCheckpoint
+from chainproof.witness.state import WitnessState
+from chainproof.witness.witness import Witness
+
+ORIGIN = "log.test/witnessed"
+
+
+def _root(hashes: list[bytes]) -> bytes:
+    return merkle.root_of_leaf_hashes(hashes) if hashes else merkle.EMPTY_ROOT
+
+
+def _subproof(m: int, hashes: list[bytes], whole: bool) -> list[bytes]:
+    """RFC 9162 2.1.4.1 SUBPROOF, written out plainly as an independent reference."""
+    n = len(hashes)
+    if m == n:
+        return [] if whole else [_root(hashes)]
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    if m <= k:
+        return [*_subproof(m, hashes[:k], whole), _root(hashes[k:])]
+    return [*_subproof(m - k, hashes[k:], False), _root(hashes[:k])]
+
+
+def proof(old: int, hashes: list[bytes]) -> tuple[bytes, ...]:
+    return tuple(_subproof(old, hashes, True)) if 0 < old < len(hashes) else ()
+
+
+class Log:
+    def __init__(self, key: NoteSigner | None = None, tag: bytes = b"") -> None:
+        self.signer = key or NoteSigner(ORIGIN, keys.generate())
+        self.hashes: list[bytes] = []
+        self.tag = tag
+
+    def grow(self, n: int) -> Log:
+        self.hashes += [merkle.leaf_hash(self.tag + b"%d" % (len(self.hashes) + i)) for i in range(n)]
+        return self
+
+    def copy(self, tag: bytes) -> Log:
+        other = Log(self.signer, tag)
+        other.hashes = list(self.hashes)
+        return other
+
+    def note(self) -> str:
+        return self.signer.sign(Checkpoint(self.signer.name, len(self.hashes), _root(self.hashes)).body())
+
+    def request(self, old: int) -> AddCheckpoint:
+        return AddCheckpoint(old, proof(old, self.hashes), self.note())
+
+
+@pytest.fixture
+def log() -> Log:
+    return Log().grow(5)
+
+
+@pytest.fixture
+def witness(tmp_path: Path, log: Log) -> Witness:
+    state = WitnessState(tmp_path / "state")
+    state.pin(ORIGIN, log.signer.verifier.vkey)
+    return Witness(CosignatureSigner("witness.test/w1", keys.generate()), state, clock=lambda: 1700000000)
+
+
+def _cosigned_size(witness: Witness) -> int | None:
+    latest = witness.latest(ORIGIN)
+    return None if latest is None else latest.size
+
+
+def test_cosigns_a_first_checkpoint_and_its_growth(witness: Witness, log: Log) -> None:
+    [cosig] = witness.add_checkpoint(log.request(0))
+    body = log.note().split("\n\n")[0] + "\n"
+    witness.verifier.verify(cosig, body)
+    assert cosig.timestamp == 1700000000
+    for grow in (1, 2, 9, 16, 1):
+        old = len(log.hashes)
+        log.grow(grow)
+        witness.add_checkpoint(log.request(old))
+        assert _cosigned_size(witness) == len(log.hashes)
+    witness.add_checkpoint(log.request(len(log.hashes)))  # the same checkpoint again
+
+
+def test_state_survives_a_new_process(tmp_path: Path, witness: Witness, log: Log) -> None:
+    witness.add_checkpoint(log.request(0))
+    again = Witness(witness.signer, WitnessState(tmp_path / "state"))
+    with pytest.raises(protocol.Conflict) as refused:
+        again.add_checkpoint(log.request(0))
+    assert refused.value.size == 5
+    assert refused.value.status == 409
+
+
+def test_refuses_a_wrong_old_size(witness: Witness, log: Log) -> None:
+    witness.add_checkpoint(log.request(0))
+    log.grow(3)
+    with pytest.raises(protocol.Conflict) as refused:
+        witness.add_checkpoint(log.request(4))
+    assert refused.value.size == 5
+
+
+def test_refuses_a_fork_of_the_same_size(witness: Witness, log: Log) -> None:
+    fork = log.copy(b"fork").grow(0)
+    fork.hashes[-1] = merkle.leaf_hash(b"other")
+    witness.add_checkpoint(log.request(0))
+    with pytest.raises(protocol.Conflict, match="forked"):
+        witness.add_checkpoint(fork.request(5))
+    assert witness.latest(ORIGIN).root == _root(log.hashes)  # type: ignore[union-attr]
+
+
+def test_refuses_an_inconsistent_larger_checkpoint(witness: Witness, log: Log) -> None:
+    witness.add_checkpoint(log.request(0))
+    rewritten = Log(log.signer, b"rewritten").grow(9)
+    with pytest.raises(protocol.BadProof) as refused:
+        witness.add_checkpoint(rewritten.request(5))
+    assert refused.value.status == 422
+    assert _cosigned_size(witness) == 5
+
+
+def test_refuses_a_bad_proof(witness: Witness, log: Log) -> None:
+    witness.add_checkpoint(log.request(0))
+    log.grow(6)
+    good = log.request(5)
+    bad = AddCheckpoint(5, (good.proof[0][::-1], *good.proof[1:]), good.note)
+    with pytest.raises(protocol.BadProof):
+        witness.add_checkpoint(bad)
+    with pytest.raises(protocol.BadProof):
+        witness.add_checkpoint(AddCheckpoint(5, good.proof[:-1], good.note))
+
+
+def test_refuses_a_smaller_checkpoint(witness: Witness, log: Log) -> None:
+    small = log.copy(b"")
+    witness.add_checkpoint(log.grow(4).request(0))
+    with pytest.raises(protocol.Conflict):
+        witness.add_checkpoint(small.request(5))
+    with pytest.raises(protocol.BadRequest):  # old size above the checkpoint's
+        witness.add_checkpoint(small.request(9))
+    assert _cosigned_size(witness) == 9
+
+
+def test_refuses_a_forged_log_signature(witness: Witness, log: Log) -> None:
+    forger = Log(NoteSigner(ORIGIN, keys.generate())).grow(5)
+    with pytest.raises(protocol.BadLogSignature) as refused:
+        witness.add_checkpoint(forger.request(0))
+    assert refused.value.status == 403
+    note = log.note()
+    body, _, line = note.rpartition("\n\n")
+    blob = bytearray(base64.b64decode(line.split(" ")[-1]))
+    blob[10] ^= 1
+    tampered = f"{body}\n\n\u2014 {ORIGIN} {base64.b64encode(bytes(blob)).decode()}\n"
+    with pytest.raises(protocol.BadLogSignature):
+        witness.add_checkpoint(AddCheckpoint(0, (), tampered))
+    assert witness.latest(ORIGIN) is None
+
+
+def test_refuses_an_unknown_log(witness: Witness) -> None:
+    stranger = Log(NoteSigner("other.test/log", keys.generate())).grow(2)
+    with pytest.raises(protocol.UnknownLog) as refused:
+        witness.add_checkpoint(stranger.request(0))
+    assert refused.value.status == 404
+
+
+def test_pinning_another_key_is_refused(witness: Witness) -> None:
+    with pytest.raises(UsageError, match="pins"):
+        witness.state.pin(ORIGIN, NoteSigner(ORIGIN, keys.generate()).verifier.vkey)
