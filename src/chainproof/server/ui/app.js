@@ -1,0 +1,129 @@
+// The single-page app: sign-in, then hash routes (#/entries, #/lineage/DIGEST, #/impact/KIND/VALUE,
+// #/grants, #/witnesses), each page drawn into <main> from signed API requests. The signing key
+// lives in this tab's memory only: a reload signs out.
+
+import { field, h, problem } from "./dom.js";
+import { entriesPage } from "./entries.js";
+import { grantsPage } from "./grants.js";
+import { impactPage } from "./impact.js";
+import { lineagePage } from "./lineage.js";
+import { importKeyFile, KeyFileError, signedJson } from "./sign.js";
+import { witnessesPage } from "./witnesses.js";
+
+const main = document.getElementById("main");
+const nav = document.getElementById("nav");
+const who = document.getElementById("who");
+const signout = document.getElementById("signout");
+
+let session = null;
+
+function context() {
+  return {
+    who: session.who,
+    api: (path, query) => signedJson(session.signer, "GET", path, query),
+    go: (hash) => {
+      location.hash = hash;
+    },
+  };
+}
+
+const PAGES = {
+  entries: entriesPage,
+  lineage: lineagePage,
+  impact: impactPage,
+  grants: grantsPage,
+  witnesses: witnessesPage,
+};
+
+async function route() {
+  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  const [name, ...rest] = parts;
+  if (!session) {
+    showSignIn();
+    return;
+  }
+  const page = PAGES[name] || PAGES.entries;
+  for (const link of nav.querySelectorAll("a")) {
+    if (link.getAttribute("href") === `#/${name}`) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+  const view = h("div", { class: "page" });
+  main.replaceChildren(view);
+  main.setAttribute("aria-busy", "true");
+  try {
+    await page(view, context(), rest);
+  } catch (error) {
+    view.append(problem(error));
+  } finally {
+    main.removeAttribute("aria-busy");
+  }
+  if (document.activeElement === document.body || !main.contains(document.activeElement)) {
+    if (!nav.contains(document.activeElement)) main.focus({ preventScroll: true });
+  }
+}
+
+function showSignIn(message) {
+  nav.hidden = true;
+  signout.hidden = true;
+  who.textContent = "";
+  document.title = "Sign in \u2013 chainproof";
+  const status = h("p", { id: "signin-status", role: "status", "aria-live": "polite" });
+  const input = h("input", { type: "file", id: "keyfile", accept: ".pem,.key,text/plain", "aria-describedby": "keyfile-help" });
+  const form = h(
+    "form",
+    { id: "signin", onsubmit: (e) => e.preventDefault() },
+    h("h1", {}, "Sign in"),
+    h(
+      "p",
+      { id: "keyfile-help" },
+      "Pick your registered actor key (an unencrypted PKCS#8 PEM file). It is read by this page only: " +
+        "it signs your requests here and is never sent or stored.",
+    ),
+    field("keyfile", "Key file", input),
+    status,
+  );
+  input.addEventListener("change", async () => {
+    const [file] = input.files;
+    if (!file) return;
+    status.replaceChildren("Checking the key\u2026");
+    try {
+      await signIn(await file.text());
+    } catch (error) {
+      status.replaceChildren(problem(error));
+    } finally {
+      input.value = "";
+    }
+  });
+  main.replaceChildren(form);
+  if (message) status.replaceChildren(message);
+}
+
+async function signIn(text) {
+  let signer;
+  try {
+    signer = await importKeyFile(text);
+  } catch (error) {
+    if (error instanceof KeyFileError) throw error;
+    throw new KeyFileError("The key could not be read.");
+  }
+  const me = await signedJson(signer, "GET", "/v1/whoami");
+  session = { signer, who: me };
+  who.textContent = `Signed in as ${me.name} (${me.role || "no role"}${me.organisation ? `, ${me.organisation}` : ""})`;
+  nav.hidden = false;
+  signout.hidden = false;
+  document.title = "chainproof";
+  if (!location.hash || location.hash === "#/" || location.hash === "#/signin") {
+    location.hash = me.role === "contractor" ? "#/grants" : "#/entries";
+  } else {
+    await route();
+  }
+}
+
+signout.addEventListener("click", () => {
+  session = null;
+  showSignIn("Signed out.");
+  document.getElementById("keyfile").focus();
+});
+
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,120 @@
+// Sign-in and signed requests. The user's actor key (an unencrypted PKCS#8 PEM file, as
+// `chainproof key new` and `chainproof actor` write it) is imported into WebCrypto as a
+// non-extractable Ed25519 key kept for this tab only; every API request is signed with it per
+// RFC 9421 exactly as the command-line client signs: label `chainproof`, covering @method,
+// @target-uri and content-digest (RFC 9530 sha-256 of the body, empty or not), with created,
+// keyid, alg="ed25519" and a random nonce.
+
+import { concat, fromBase64, sha256, toBase64, toBase64Url, toHex, utf8 } from "./bytes.js";
+
+const LABEL = "chainproof";
+// The SubjectPublicKeyInfo of an Ed25519 key is this prefix and the 32-byte key: its SHA-256 is
+// the key id (`chainproof.attest.keys.keyid`).
+const SPKI_PREFIX = new Uint8Array([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
+
+export class KeyFileError extends Error {}
+
+export class RequestFailed extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function pemBlock(text) {
+  const found = /-----BEGIN ([A-Z ]+)-----([\s\S]*?)-----END \1-----/.exec(text);
+  if (!found) throw new KeyFileError("This file is not a PEM key file.");
+  const label = found[1];
+  if (label === "ENCRYPTED PRIVATE KEY") {
+    throw new KeyFileError(
+      "This key file is encrypted with a passphrase, and the browser takes only an unencrypted key. " +
+        "Write an unencrypted copy for this computer (openssl pkey -in KEY.pem -out COPY.pem) and keep it private.",
+    );
+  }
+  if (label !== "PRIVATE KEY") {
+    throw new KeyFileError(`This file holds a ${label.toLowerCase()}, not a private key.`);
+  }
+  try {
+    return fromBase64(found[2].replace(/\s+/g, ""));
+  } catch {
+    throw new KeyFileError("The key file's PEM body is not valid base64.");
+  }
+}
+
+export async function keyidOf(publicRaw) {
+  return toHex(await sha256(concat(SPKI_PREFIX, publicRaw)));
+}
+
+// The key in `text`: {key (non-extractable CryptoKey), keyid}. The public key is read once from a
+// transient extractable import (WebCrypto cannot derive it otherwise); only the non-extractable
+// key is kept.
+export async function importKeyFile(text) {
+  const der = pemBlock(text);
+  let jwk;
+  try {
+    const transient = await crypto.subtle.importKey("pkcs8", der, { name: "Ed25519" }, true, ["sign"]);
+    jwk = await crypto.subtle.exportKey("jwk", transient);
+  } catch {
+    throw new KeyFileError("This file does not hold an Ed25519 private key (PKCS#8).");
+  }
+  const publicRaw = fromBase64(jwk.x.replace(/-/g, "+").replace(/_/g, "/") + "=");
+  const key = await crypto.subtle.importKey("pkcs8", der, { name: "Ed25519" }, false, ["sign"]);
+  der.fill(0);
+  return { key, keyid: await keyidOf(publicRaw) };
+}
+
+// The headers that sign a request: Content-Digest, Signature-Input and Signature.
+export async function signatureHeaders(signer, method, url, body, now = Date.now()) {
+  const digest = `sha-256=:${toBase64(await sha256(body))}:`;
+  const created = Math.floor(now / 1000);
+  const nonce = toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
+  const params =
+    `("@method" "@target-uri" "content-digest");created=${created}` +
+    `;keyid="${signer.keyid}";alg="ed25519";nonce="${nonce}"`;
+  const base =
+    `"@method": ${method}\n"@target-uri": ${url}\n"content-digest": ${digest}\n` +
+    `"@signature-params": ${params}`;
+  const signature = new Uint8Array(await crypto.subtle.sign({ name: "Ed25519" }, signer.key, utf8.encode(base)));
+  return {
+    "Content-Digest": digest,
+    "Signature-Input": `${LABEL}=${params}`,
+    Signature: `${LABEL}=:${toBase64(signature)}:`,
+  };
+}
+
+// The absolute URL of an API path with its query, encoded once: the string signed is the one sent.
+export function apiUrl(path, query = {}) {
+  const url = new URL(path, location.origin);
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null) url.searchParams.set(name, String(value));
+  }
+  return url.href;
+}
+
+// A signed request; its JSON answer, or RequestFailed with the server's code and message.
+export async function signedJson(signer, method, path, query = {}, body = null) {
+  const url = apiUrl(path, query);
+  const bytes = body === null ? new Uint8Array(0) : utf8.encode(body);
+  const headers = await signatureHeaders(signer, method, url, bytes);
+  if (body !== null) headers["Content-Type"] = "application/json";
+  const response = await fetch(url, {
+    method,
+    headers,
+    body: body === null ? undefined : bytes,
+    cache: "no-store",
+    credentials: "omit",
+  });
+  let answer = null;
+  try {
+    answer = await response.json();
+  } catch {
+    answer = null;
+  }
+  if (!response.ok) {
+    const code = answer && answer.code ? answer.code : "http-error";
+    const message = answer && answer.message ? answer.message : `HTTP ${response.status}`;
+    throw new RequestFailed(response.status, code, message);
+  }
+  return answer;
+}
