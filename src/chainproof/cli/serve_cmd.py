@@ -108,6 +108,9 @@ def serve(
         vault_key=vault_key,
         witnesses=tuple(witness or ()),
     )
+    from chainproof.server.cosignatures import parse_witnesses  # a bad --witness: refused before serving
+
+    parse_witnesses(settings.witnesses)
     url = f"http://{host}:{port}"
     shown = location.describe(directory)
     emit(as_json, {"url": url, "store": shown, "workers": workers}, [f"serving {shown} at {url}"])

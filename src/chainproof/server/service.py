@@ -40,6 +40,7 @@ from chainproof.log.store import KeyRecord, KeyRole
 from chainproof.server import access, denials
 from chainproof.server.access import ANONYMOUS, Denied, Principal
 from chainproof.server.committer import Committer
+from chainproof.server.cosignatures import Witnessing, open_store, parse_witnesses
 from chainproof.server.limits import RateLimiter
 from chainproof.server.nonces import NonceStore, PostgresNonces, SqliteNonces
 from chainproof.server.settings import ServerSettings
@@ -135,6 +136,9 @@ class CustodyServer:
             self._key = server_key(writer, settings.key)
             self.server_keyid = keys.keyid(self._key.public_key())
             self.nonces = _nonces(settings.store, writer.directory, settings.window)
+            self.witnessing = Witnessing(
+                open_store(settings.store, writer.directory), parse_witnesses(settings.witnesses)
+            )
         except BaseException:
             self._close_logs()
             raise
@@ -211,6 +215,7 @@ class CustodyServer:
         if self._audits is not None:
             self._audits.shutdown(cancel_futures=True)
         self.nonces.close()
+        self.witnessing.close()
         with self._lineage:
             self.custody.close()
         self._close_logs()
@@ -317,7 +322,29 @@ class CustodyServer:
     def checkpoint(self, principal: Principal) -> dict[str, Any]:
         self._may_read_log(principal)
         with self._reading() as log:
-            return shapes.checkpoint_json(log.checkpoint())
+            note = log.checkpoint()
+        return self.witnessing.served(shapes.checkpoint_json(note))
+
+    def add_cosignatures(self, principal: Principal, body: bytes) -> dict[str, Any]:
+        """Keep the cosignatures of listed witnesses that a checkpoint note of this log carries
+        (`POST /v1/log/cosignatures`): `{"cosignatures": [{"name", "vkey", "time"}]}`."""
+        self._may_read_log(principal)
+        try:
+            note = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UsageError("the body is not a UTF-8 checkpoint note") from None
+        with self._reading() as log:
+            origin = log.origin
+            with log.reading() as r:
+                kept = self.witnessing.accept(note, origin, r.checkpoint)
+        return {"cosignatures": kept}
+
+    def witnesses(self, principal: Principal) -> dict[str, Any]:
+        """Each listed witness and the largest tree it cosigned (`GET /v1/witnesses`)."""
+        self._may_read_log(principal)
+        with self._reading() as log:
+            size = log.size()
+        return self.witnessing.status(size)
 
     def entry(self, principal: Principal, index: int) -> dict[str, Any]:
         self._may_read_log(principal, contents=True)
