@@ -19,10 +19,13 @@ from chainproof.cli.output import JsonOption, emit, read_input
 from chainproof.errors import FormatError
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from chainproof.custody import Change, ManifestDiff, ProgressCallback
 
 app = typer.Typer(
-    help="Dataset manifests: hash a dataset, prove that a file belongs to it, diff two versions.",
+    help="Dataset manifests: hash a dataset, prove that a file belongs to it, diff two versions; "
+    "push a dataset to a server's vault and pull it back under a grant.",
     no_args_is_help=True,
 )
 
@@ -245,3 +248,77 @@ def _diff_lines(result: ManifestDiff) -> list[str]:
         return [*lines, f"identical: {new}"]
     summary = f"{len(result.added)} added, {len(result.removed)} removed, {len(result.changed)} changed"
     return [*lines, f"{summary} ({old} -> {new})"]
+
+
+def _remote(ctx: typer.Context) -> tuple[str, Ed25519PrivateKey]:
+    """The server's URL (`--store`) and the key that signs for the actor (`--key`)."""
+    from chainproof.cli.output import request_key, store_location
+    from chainproof.errors import UsageError
+    from chainproof.remote.client import is_url
+
+    location = store_location(ctx)
+    if not is_url(location):
+        command = ctx.command_path.removeprefix("chainproof ")
+        raise UsageError(f"`{command}` works with a server's vault: give --store http(s)://...")
+    key = request_key(ctx)
+    if key is None:
+        raise UsageError(
+            "give --key FILE (or env CHAINPROOF_KEY): the actor's registered key signs every request"
+        )
+    return location, key
+
+
+@app.command("push")
+def push(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="The dataset: a directory (every file under it) or one file.")],
+    jobs: JobsOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Store a dataset in the server's vault, encrypted at rest, named by its manifest root.
+
+    Every file is hashed, then sent in parts (an interrupted push resumes from what the server
+    holds); the pusher's key then signs a statement naming the root, which the server appends to
+    the log and whose inclusion is proved here. Admin and recorders may push.
+    """
+    from chainproof.vault import push as push_dataset
+
+    url, key = _remote(ctx)
+    with _progress("hashing") as on_hashing, _progress("sending") as on_sending:
+        result = push_dataset(url, key, path, jobs=_jobs(jobs), on_hashing=on_hashing, on_progress=on_sending)
+    lines = [
+        f"root   {result.root}",
+        f"files  {result.files:,} ({result.bytes:,} bytes, {result.sent:,} sent now)",
+        f"entry  {result.entry} (the log entry naming the dataset, proved included)",
+    ]
+    emit(as_json, result.to_json(), lines)
+
+
+@app.command("pull")
+def pull(
+    ctx: typer.Context,
+    artifact: Annotated[str, typer.Argument(metavar="ARTIFACT", help="The dataset's root, sha256:<hex>.")],
+    directory: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Where to put its files (made if absent).")
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """Fetch a dataset from the server's vault: for an actor holding a live grant for it only.
+
+    The server records the access in the log before it sends a byte. Every file is checked
+    against the manifest, the manifest against ARTIFACT, and the entry naming ARTIFACT is proved
+    in the log before any file gets its final name; an interrupted pull leaves its bytes in a
+    hidden directory inside DIR and the next pull resumes. Exit 1 when refused (no live grant)
+    or when anything fails its check.
+    """
+    from chainproof.vault import pull as pull_dataset
+
+    url, key = _remote(ctx)
+    with _progress("receiving") as on_progress:
+        result = pull_dataset(url, key, artifact, directory, on_progress=on_progress)
+    lines = [
+        f"pulled {result.root} into {result.directory}",
+        f"files  {result.files:,} ({result.bytes:,} bytes, {result.received:,} received now), all verified",
+        f"access entry {result.access_entry}, dataset entry {result.stored_entry} (both proved in the log)",
+    ]
+    emit(as_json, result.to_json(), lines)

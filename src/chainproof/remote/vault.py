@@ -1,0 +1,173 @@
+"""HTTP to a server's vault (`server/vault_routes.py`): every request signed per RFC 9421, file
+bytes streamed both ways, the server's refusals as the library's error families.
+
+A refusal of the access rules (401, 403: no grant, an expired or revoked one, a role that may
+not push) is a `Refused`, a `VerificationError`, so that `data pull` exits 1 as for any refusal;
+a blob the server found tampered with is a `TamperedError` (also exit 1).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from chainproof.attest import http_signatures as hs
+from chainproof.errors import FormatError, StoreError, UsageError, VerificationError
+from chainproof.remote.client import DEFAULT_TIMEOUT, is_url
+from chainproof.vault.crypto import TamperedError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+READ_BYTES = 1 << 20
+
+
+class Refused(VerificationError):
+    """The server refused the request (its access rules): `code` says why."""
+
+    def __init__(self, message: str, code: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class ServerOffset(UsageError):
+    """The server holds another number of bytes of a file than the part sent assumed."""
+
+    def __init__(self, message: str, received: int) -> None:
+        super().__init__(message)
+        self.received = received
+
+
+class VaultClient:
+    def __init__(self, url: str, key: Ed25519PrivateKey, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        if not is_url(url):
+            raise UsageError(f"{url!r} is not an http:// or https:// URL")
+        self.url = url.rstrip("/")
+        self._key = key
+        self._http = httpx.Client(timeout=timeout, follow_redirects=False)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> VaultClient:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- the routes -------------------------------------------------------------------------
+
+    def begin_push(self, manifest: bytes) -> dict[str, Any]:
+        return self._json("POST", "/v1/vault/datasets", body=manifest)
+
+    def put_part(self, root: str, sha256: str, offset: int, data: bytes) -> dict[str, Any]:
+        return self._json(
+            "PUT",
+            f"/v1/vault/datasets/{root}/files/{sha256}",
+            {"offset": offset},
+            data,
+            "application/octet-stream",
+        )
+
+    def commit(self, root: str, envelope: bytes) -> dict[str, Any]:
+        return self._json("POST", f"/v1/vault/datasets/{root}/commit", body=envelope)
+
+    def begin_pull(self, root: str) -> dict[str, Any]:
+        return self._json("POST", f"/v1/vault/datasets/{root}/pull")
+
+    @contextmanager
+    def file(self, root: str, sha256: str, access: int, offset: int) -> Iterator[Iterator[bytes]]:
+        """The bytes of one file from `offset`, as they arrive."""
+        request = self._request(
+            "GET",
+            f"/v1/vault/datasets/{root}/files/{sha256}",
+            {"access": access, "offset": offset},
+            b"",
+            None,
+        )
+        try:
+            response = self._http.send(request, stream=True)
+        except httpx.HTTPError as e:
+            raise StoreError(f"{self.url}: {_reason(e)}") from None
+        try:
+            if not response.is_success:
+                response.read()
+                self._fail(response)
+            yield _pieces(response, self.url)
+        finally:
+            response.close()
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def _request(
+        self, method: str, path: str, params: dict[str, object] | None, body: bytes, content_type: str | None
+    ) -> httpx.Request:
+        url = httpx.URL(self.url + path, params={k: str(v) for k, v in (params or {}).items()})
+        headers = {"accept": "application/json"}
+        if content_type:
+            headers["content-type"] = content_type
+        headers |= hs.sign_request(method, str(url), headers, body, self._key)
+        return self._http.build_request(method, url, content=body, headers=headers)
+
+    def _json(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, object] | None = None,
+        body: bytes = b"",
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        request = self._request(method, path, params, body, content_type)
+        try:
+            response = self._http.send(request)
+        except httpx.TimeoutException:
+            raise StoreError(f"{self.url}: no answer in time") from None
+        except httpx.HTTPError as e:
+            raise StoreError(f"{self.url}: {_reason(e)}") from None
+        if not response.is_success:
+            self._fail(response)
+        try:
+            obj = json.loads(response.content)
+        except ValueError:
+            obj = None
+        if not isinstance(obj, dict):
+            raise FormatError(f"{self.url}: the server's answer is not a JSON object")
+        return obj
+
+    def _fail(self, response: httpx.Response) -> None:
+        try:
+            obj = json.loads(response.content)
+        except ValueError:
+            obj = None
+        obj = obj if isinstance(obj, dict) else {}
+        code, status = str(obj.get("code", "")), response.status_code
+        message = f"{self.url}: {obj.get('message') or response.reason_phrase} ({status} {code})".rstrip()
+        if code == "offset" and isinstance(obj.get("received"), int):
+            raise ServerOffset(message, int(obj["received"]))
+        if code == "tampered":
+            raise TamperedError(message)
+        if status in (401, 403):
+            raise Refused(message, code, status)
+        if status == 400 and code == "rejected":
+            raise VerificationError(message)
+        if status >= 500:
+            raise StoreError(message)
+        raise UsageError(message)
+
+
+def _pieces(response: httpx.Response, url: str) -> Iterator[bytes]:
+    try:
+        yield from response.iter_bytes(READ_BYTES)
+    except httpx.HTTPError as e:
+        raise StoreError(f"{url}: the transfer broke off ({_reason(e)})") from None
+
+
+def _reason(e: httpx.HTTPError) -> str:
+    cause = e.__cause__ or e.__context__
+    text = str(cause or e) or type(e).__name__
+    return "connection refused" if "refused" in text.lower() else text.splitlines()[0][:200]

@@ -1,0 +1,249 @@
+"""The vault's operations on a server: who may push and pull, and the log entries they make.
+
+- Push (`begin`, `write_part`, `commit`): the admin and recorders. The pusher sends the manifest,
+  then each file's bytes in parts, then its own signed statement naming the dataset's root
+  (`chainproof.vault.records`), which the server appends only once every file is stored.
+- Pull (`pull`, `read_file`): any actor holding a live (unexpired, unrevoked) grant for the
+  dataset, and no one else, whatever the role. Before any byte is served the server appends an
+  `access` record of the pull, signed by its own key and naming the actor, and waits for it to
+  be committed; every file request names that entry and is checked against it and against the
+  grant again (a grant revoked mid-pull stops the next file).
+
+Refusals are `Denied`, so each is appended to the log as a denied request; so is a blob that
+fails its check (`tampered`), which is never served.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from chainproof._internal import untrusted_json
+from chainproof.attest import dsse, signing
+from chainproof.custody.manifests import Manifest, parse_digest
+from chainproof.custody.records import Digest
+from chainproof.custody.service import GrantState, now
+from chainproof.errors import StoreError, UsageError, VerificationError
+from chainproof.log import merkle
+from chainproof.server import access
+from chainproof.server.access import Denied, Principal
+from chainproof.vault import crypto, records
+from chainproof.vault.blobs import open_blob_store
+from chainproof.vault.datasets import NoSuchDataset, StoredEntry, Vault, distinct_files
+from chainproof.vault.keyfile import read_master_key
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from chainproof.log.service import AppendResult
+    from chainproof.server.service import CustodyServer
+    from chainproof.server.settings import ServerSettings
+
+BLOBS_ENV = "CHAINPROOF_VAULT_BLOBS"
+"""Where the blobs go: `s3://bucket/prefix` or a directory (default: `blobs/` in the store's)."""
+_MANIFESTS_KEPT = 64
+
+
+def open_vault(settings: ServerSettings, directory: Path) -> Vault:
+    """The vault of a server given `--vault-key`; its blobs where `CHAINPROOF_VAULT_BLOBS` says."""
+    assert settings.vault_key is not None
+    master = read_master_key(settings.vault_key)
+    return Vault(master, open_blob_store(os.environ.get(BLOBS_ENV) or None, directory), directory)
+
+
+class VaultOperations:
+    """The vault's side of a `CustodyServer`: each method takes the server and the principal."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._manifests: dict[bytes, Manifest] = {}
+        self._accesses: dict[int, tuple[bytes, str]] = {}  # entry index -> (root, keyid)
+
+    # -- rules ------------------------------------------------------------------------------
+
+    @staticmethod
+    def vault(srv: CustodyServer) -> Vault:
+        if srv.vault is None:
+            raise UsageError("this server keeps no datasets: it was started without --vault-key")
+        return srv.vault
+
+    @staticmethod
+    def may_push(principal: Principal) -> None:
+        access.require_signed(principal)
+        if principal.role not in (access.Role.ADMIN, access.Role.RECORDER):
+            raise Denied("forbidden", f"{principal.describe()} may not push datasets (admin and recorders)")
+
+    @staticmethod
+    def live_grant(srv: CustodyServer, principal: Principal, root: bytes) -> GrantState:
+        """The principal's live grant for the dataset; Denied, saying why, without one."""
+        access.require_signed(principal)
+        artifact = Digest("sha256:" + root.hex())
+        with srv._custody():  # the lineage index, one request at a time
+            states = srv.custody.grants(grantee=principal.name, artifact=artifact)
+        live = [s for s in states if s.status == "active"]
+        if live:
+            return max(live, key=lambda s: s.entry.index)
+        held = {s.status for s in states}
+        why = (
+            "its grant was revoked"
+            if held == {"revoked"}
+            else "its grant has expired"
+            if "expired" in held and "revoked" not in held
+            else "its grants were revoked or have expired"
+            if held
+            else "it holds no grant"
+        )
+        raise Denied("no-grant", f"{principal.describe()} may not pull {artifact}: {why}")
+
+    # -- push -------------------------------------------------------------------------------
+
+    def begin(self, srv: CustodyServer, principal: Principal, body: bytes) -> dict[str, Any]:
+        self.may_push(principal)
+        vault = self.vault(srv)
+        return vault.begin(Manifest.loads(body, "the manifest sent"))
+
+    def write_part(
+        self, srv: CustodyServer, principal: Principal, root: str, sha256: str, *, offset: int, data: bytes
+    ) -> dict[str, Any]:
+        self.may_push(principal)
+        vault = self.vault(srv)
+        return vault.write(_digest(root, "the dataset"), _digest(sha256, "the file"), offset, data)
+
+    def commit(self, srv: CustodyServer, principal: Principal, root_text: str, body: bytes) -> dict[str, Any]:
+        """Append the pusher's statement naming the dataset, once every file is stored."""
+        self.may_push(principal)
+        vault = self.vault(srv)
+        root = _digest(root_text, "the dataset")
+        stored = vault.stored(root)
+        if stored is None:
+            missing = vault.unstored(root)
+            if missing:
+                raise UsageError(
+                    f"{len(missing)} file(s) of the dataset are not stored yet (e.g. sha256:{missing[0]})"
+                )
+            envelope = dsse.parse(body)
+            records.check_stored(envelope, root)
+            if [s.keyid for s in envelope.signatures] != [principal.keyid]:
+                raise Denied("forbidden", "the stored statement must be signed by the pusher's key alone")
+            result = self._append(srv, envelope, "vault stored")
+            stored = StoredEntry(result.entries[0].index, envelope.canonical())
+            vault.mark_stored(root, stored)
+        return {
+            "root": "sha256:" + root.hex(),
+            "index": stored.index,
+            "leaf_hash": merkle.leaf_hash(stored.leaf).hex(),
+        }
+
+    # -- pull -------------------------------------------------------------------------------
+
+    def pull(self, srv: CustodyServer, principal: Principal, root_text: str) -> dict[str, Any]:
+        """Record the access (committed before this returns), then give what the client needs
+        to fetch and check the files."""
+        root = _digest(root_text, "the dataset")
+        grant = self.live_grant(srv, principal, root)
+        vault = self.vault(srv)
+        stored = vault.stored(root)
+        if stored is None:
+            raise NoSuchDataset(
+                f"the vault holds no dataset sha256:{root.hex()} (or its push is not finished)"
+            )
+        manifest = self._manifest(vault, root)
+        record = records.access_record(
+            root,
+            grant_id=grant.entry.grant_id,
+            purpose=grant.entry.record.purpose,
+            actor=principal.name,
+            keyid=principal.keyid,
+            time=now(),
+        )
+        envelope = signing.sign_statement(records.access_statement(record), srv._key)
+        result = self._append(srv, envelope, "vault access")
+        index = result.entries[0].index
+        with self._lock:
+            self._accesses[index] = (root, principal.keyid)
+        return {
+            "root": "sha256:" + root.hex(),
+            "manifest": manifest.to_json(),
+            "chunk_size": crypto.CHUNK_SIZE,
+            "stored": stored.to_json(),
+            "access": {"index": index, "leaf_hash": result.entries[0].leaf_hash.hex()},
+            "grant": grant.entry.grant_id,
+            "server_keyid": srv.server_keyid,
+        }
+
+    def read_file(
+        self,
+        srv: CustodyServer,
+        principal: Principal,
+        root_text: str,
+        sha256_text: str,
+        *,
+        access_index: int,
+        offset: int,
+    ) -> tuple[int, Iterator[bytes]]:
+        """The plaintext of one file of a dataset from `offset` (a multiple of the chunk size),
+        for a pull whose access entry is `access_index`: its length and its chunks."""
+        root, sha256 = _digest(root_text, "the dataset"), _digest(sha256_text, "the file")
+        self.live_grant(srv, principal, root)
+        self._check_access(srv, principal, root, access_index)
+        vault = self.vault(srv)
+        size = distinct_files(self._manifest(vault, root)).get(sha256)
+        if size is None:
+            raise UsageError(f"dataset sha256:{root.hex()} has no file sha256:{sha256.hex()}")
+        if offset % crypto.CHUNK_SIZE or offset > size or (offset == size and size):
+            raise UsageError(f"offset {offset} is not a chunk's start in a file of {size:,} bytes")
+        try:
+            chunks = vault.open_file(root, sha256, size, offset // crypto.CHUNK_SIZE)
+        except crypto.TamperedError as e:
+            raise Denied("tampered", f"refused: {e}", 500) from None
+        return size - offset, chunks
+
+    def _check_access(self, srv: CustodyServer, principal: Principal, root: bytes, index: int) -> None:
+        with self._lock:
+            known = self._accesses.get(index)
+        if known is None:
+            with srv._reading() as log, log.reading() as r:
+                if not 0 <= index < r.size():
+                    raise Denied("no-access-record", f"entry {index} is not in the log")
+                leaf = r.entry(index)
+            try:
+                envelope = dsse.from_json_obj(_json(leaf))
+                records.check_access(envelope, root, srv.server_keyid, principal.keyid)
+            except VerificationError as e:
+                raise Denied("no-access-record", f"entry {index} does not record this pull: {e}") from None
+            known = (root, principal.keyid)
+            with self._lock:
+                self._accesses[index] = known
+        if known != (root, principal.keyid):
+            raise Denied("no-access-record", f"entry {index} records another pull than this one")
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _manifest(self, vault: Vault, root: bytes) -> Manifest:
+        with self._lock:
+            found = self._manifests.get(root)
+        if found is None:
+            found = vault.manifest(root)
+            with self._lock:
+                if len(self._manifests) >= _MANIFESTS_KEPT:
+                    self._manifests.clear()
+                self._manifests[root] = found
+        return found
+
+    @staticmethod
+    def _append(srv: CustodyServer, envelope: dsse.Envelope, label: str) -> AppendResult:
+        future = srv.committer.submit([envelope], [label])
+        try:
+            return future.result(timeout=srv.settings.request_timeout)
+        except TimeoutError:
+            raise StoreError("the log entry was not committed in time; retry") from None
+
+
+def _digest(text: str, what: str) -> bytes:
+    return parse_digest(text, what, bare_ok=True)
+
+
+def _json(leaf: bytes) -> object:
+    return untrusted_json.loads(leaf)

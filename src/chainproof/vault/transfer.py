@@ -1,0 +1,427 @@
+"""Push a dataset to a server's vault and pull it back, checking everything the server says.
+
+    from chainproof.vault import push, pull
+    pushed = push("https://custody.example", key, Path("data/"))      # PushResult
+    pulled = pull("https://custody.example", key, pushed.root, Path("copy/"))
+
+Push: the manifest is built (every file hashed), sent, and each file the server does not hold
+yet is sent in parts from the byte the server has (a push interrupted resumes where it stopped);
+then the pusher signs a statement naming the root, the server appends it, and its inclusion in
+the log is proved (`RemoteLog`).
+
+Pull: the server records the access and gives the manifest and the entry naming the dataset;
+the client checks the manifest against the root asked for, proves both entries included in the
+log (checkpoints checked, consistent with those seen before), then fetches each file into a
+hidden staging directory inside DIR (`.chainproof-pull-<root>`), checking its SHA-256, and only
+once every file is there and checked renames them into place. A pull interrupted at any point
+leaves nothing under a final name, and the next pull resumes from the bytes staged.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chainproof.attest import dsse, signing
+from chainproof.custody.manifests import EntryKind, FileEntry, Manifest, format_digest, parse_digest
+from chainproof.custody.service import now
+from chainproof.custody.tree import build
+from chainproof.errors import StoreError, UsageError, VerificationError
+from chainproof.log import merkle
+from chainproof.remote.log import RemoteLog
+from chainproof.remote.vault import ServerOffset, VaultClient
+from chainproof.vault import crypto, records
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+Progress = Callable[[int, int], None]
+PART_BYTES = 8 << 20
+"""Bytes a push sends in one request: whole chunks, well under the server's 16 MiB body limit."""
+STAGING_PREFIX = ".chainproof-pull-"
+_RETRIES = 3
+_READ = 1 << 20
+
+
+@dataclass(frozen=True)
+class PushResult:
+    root: str
+    files: int
+    bytes: int
+    sent: int
+    """Bytes sent by this push (less than `bytes` when it resumed, or the server had them)."""
+    entry: int
+    """The index of the log entry naming the dataset."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "files": self.files,
+            "bytes": self.bytes,
+            "sent": self.sent,
+            "entry": self.entry,
+        }
+
+
+@dataclass(frozen=True)
+class PullResult:
+    root: str
+    directory: str
+    files: int
+    bytes: int
+    received: int
+    access_entry: int
+    stored_entry: int
+    grant: str
+    verified: bool = field(default=True)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "directory": self.directory,
+            "files": self.files,
+            "bytes": self.bytes,
+            "received": self.received,
+            "access_entry": self.access_entry,
+            "stored_entry": self.stored_entry,
+            "grant": self.grant,
+            "verified": self.verified,
+        }
+
+
+# -- push ---------------------------------------------------------------------------------------
+
+
+def push(
+    url: str,
+    key: Ed25519PrivateKey,
+    path: Path,
+    *,
+    jobs: int | None = None,
+    on_hashing: Progress | None = None,
+    on_progress: Progress | None = None,
+    home: Path | None = None,
+) -> PushResult:
+    """Store the dataset at `path` (a directory, or one file) in the vault of the server at `url`."""
+    manifest = build(path, jobs=jobs, on_progress=on_hashing)
+    log = RemoteLog(url, key, home=home)
+    try:
+        with VaultClient(url, key) as client:
+            begun = client.begin_push(manifest.dumps())
+            if begun.get("root") != manifest.digest:
+                raise VerificationError(
+                    f"{url}: the server names the dataset {begun.get('root')}, not {manifest.digest}"
+                )
+            sent = _send_files(client, manifest, path, begun, on_progress)
+            statement = records.stored_statement(manifest.root, len(manifest), manifest.total_size, now())
+            envelope = signing.sign_statement(statement, key)
+            answer = client.commit(manifest.digest, envelope.canonical())
+        index = _checked_index(answer, url)
+        if answer.get("leaf_hash") != merkle.leaf_hash(envelope.canonical()).hex():
+            # Pushed before (by us or another pusher): prove that entry, and that it names the root.
+            _prove_stored(log, url, manifest.root, index, bytes.fromhex(str(answer.get("leaf_hash", ""))))
+        else:
+            log.prove_leaf_at(index, merkle.leaf_hash(envelope.canonical()))
+    finally:
+        log.close()
+    return PushResult(manifest.digest, len(manifest), manifest.total_size, sent, index)
+
+
+def _send_files(
+    client: VaultClient, manifest: Manifest, path: Path, begun: dict[str, Any], on_progress: Progress | None
+) -> int:
+    wanted = begun.get("files") or []
+    if not isinstance(wanted, list):
+        raise VerificationError("the server's list of files needed is not a list")
+    chunk = int(begun.get("chunk_size") or crypto.CHUNK_SIZE)
+    part = max(chunk, PART_BYTES // chunk * chunk)
+    local = _local_files(manifest, path)
+    total = sum(int(f["size"]) - int(f["received"]) for f in wanted)
+    done = sent = 0
+    for item in wanted:
+        sha256, size = str(item["sha256"]), int(item["size"])
+        source = local.get(bytes.fromhex(sha256))
+        if source is None:
+            raise VerificationError(f"the server asks for sha256:{sha256}, which is not in the dataset")
+        offset = int(item["received"])
+        with source.open("rb") as f:
+            while True:
+                f.seek(offset)
+                data = f.read(part)
+                try:
+                    answer = client.put_part(manifest.digest, sha256, offset, data)
+                except ServerOffset as e:  # another push of ours went further: go on from there
+                    offset = e.received
+                    continue
+                offset += len(data)
+                sent += len(data)
+                done += len(data)
+                if on_progress is not None:
+                    on_progress(done, total)
+                if answer.get("complete") or offset >= size:
+                    break
+    return sent
+
+
+def _local_files(manifest: Manifest, path: Path) -> dict[bytes, Path]:
+    """Where each distinct file of the manifest is on disk."""
+    if path.is_dir():
+        return {e.sha256: path / e.path for e in manifest if e.kind is EntryKind.FILE}
+    return {e.sha256: path for e in manifest if e.kind is EntryKind.FILE}
+
+
+# -- pull ---------------------------------------------------------------------------------------
+
+
+def pull(
+    url: str,
+    key: Ed25519PrivateKey,
+    artifact: str,
+    directory: Path,
+    *,
+    on_progress: Progress | None = None,
+    home: Path | None = None,
+) -> PullResult:
+    """Fetch the dataset `artifact` (`sha256:<root>`) from the vault of the server at `url` into
+    `directory`, every file checked against the manifest, the manifest against the root, and the
+    root's entry proved in the log, before any file gets its final name."""
+    root = parse_digest(artifact, "the dataset", bare_ok=True)
+    name = format_digest(root)
+    directory.mkdir(parents=True, exist_ok=True)
+    log = RemoteLog(url, key, home=home)
+    try:
+        with VaultClient(url, key) as client:
+            answer = client.begin_pull(name)
+            manifest = _checked_manifest(answer, root, url)
+            stored = _checked_entry(answer.get("stored"), url)
+            _prove_stored(log, url, root, stored[0], merkle.leaf_hash(stored[1]))
+            access = answer.get("access") or {}
+            access_index = _checked_index(access, url)
+            log.prove_leaf_at(access_index, bytes.fromhex(str(access.get("leaf_hash", ""))))
+            in_place = _check_targets(manifest, directory)
+            staging = directory / f"{STAGING_PREFIX}{root.hex()[:16]}"
+            staging.mkdir(exist_ok=True, mode=0o700)
+            received = _Fetcher(client, name, access_index, staging, on_progress).all(manifest, in_place)
+        _place(manifest, staging, directory, in_place)
+    finally:
+        log.close()
+    return PullResult(
+        root=name,
+        directory=str(directory),
+        files=len(manifest),
+        bytes=manifest.total_size,
+        received=received,
+        access_entry=access_index,
+        stored_entry=stored[0],
+        grant=str(answer.get("grant", "")),
+    )
+
+
+def _checked_index(obj: Any, url: str) -> int:
+    index = obj.get("index") if isinstance(obj, dict) else None
+    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+        raise VerificationError(f"{url}: the server's answer names no log entry")
+    return index
+
+
+def _checked_entry(obj: Any, url: str) -> tuple[int, bytes]:
+    index = _checked_index(obj, url)
+    try:
+        return index, base64.b64decode(str(obj.get("leaf", "")), validate=True)
+    except ValueError:
+        raise VerificationError(f"{url}: the dataset's log entry is not base64") from None
+
+
+def _checked_manifest(answer: dict[str, Any], root: bytes, url: str) -> Manifest:
+    manifest = Manifest.from_json(answer.get("manifest"))
+    if manifest.root != root:
+        raise VerificationError(
+            f"{url}: the manifest sent has root {manifest.digest}, not the {format_digest(root)} asked for"
+        )
+    return manifest
+
+
+def _prove_stored(log: RemoteLog, url: str, root: bytes, index: int, leaf_hash: bytes) -> None:
+    """The entry at `index` is in the log (proved) and is a stored statement naming `root`."""
+    leaf = log.entry(index)  # proved included under a checked checkpoint
+    if merkle.leaf_hash(leaf) != leaf_hash:
+        raise VerificationError(f"{url}: entry {index} is not the dataset's entry the server described")
+    records.check_stored(dsse.parse(leaf), root)
+
+
+def _check_targets(manifest: Manifest, directory: Path) -> dict[bytes, Path]:
+    """Refuse a manifest that would write through one of its own links, and a target that holds
+    something else than the dataset's file (it is never overwritten). Returns the files already
+    in place (a pull that stopped while it was placing them)."""
+    links = {e.path for e in manifest if e.kind is EntryKind.SYMLINK}
+    in_place: dict[bytes, Path] = {}
+    for entry in manifest:
+        parts = entry.path.split("/")
+        for n in range(1, len(parts)):
+            if "/".join(parts[:n]) in links:
+                raise VerificationError(
+                    f"the manifest puts {entry.path} under its own link {'/'.join(parts[:n])}"
+                )
+        target = directory / entry.path
+        if target.is_symlink() or target.exists():
+            if not _is_in_place(entry, target):
+                raise UsageError(f"{target} exists and is not the dataset's {entry.path}: not overwritten")
+            if entry.kind is EntryKind.FILE:
+                in_place[entry.sha256] = target
+    return in_place
+
+
+def _is_in_place(entry: FileEntry, target: Path) -> bool:
+    if entry.kind is EntryKind.SYMLINK:
+        return target.is_symlink() and os.readlink(target) == entry.target  # noqa: PTH115 -- the text as it is
+    if target.is_symlink() or not target.is_file() or target.stat().st_size != entry.size:
+        return False
+    return _sha256_of(target) == entry.sha256
+
+
+def _sha256_of(path: Path, limit: int | None = None) -> bytes:
+    h = hashlib.sha256()
+    left = limit
+    with path.open("rb") as f:
+        while left is None or left > 0:
+            piece = f.read(_READ if left is None else min(_READ, left))
+            if not piece:
+                break
+            h.update(piece)
+            if left is not None:
+                left -= len(piece)
+    return h.digest()
+
+
+@dataclass
+class _Fetcher:
+    """The files of one pull, fetched into the staging directory one after the other."""
+
+    client: VaultClient
+    name: str
+    access: int
+    staging: Path
+    on_progress: Progress | None
+    total: int = 0
+    done: int = 0
+
+    def all(self, manifest: Manifest, in_place: dict[bytes, Path]) -> int:
+        distinct = {e.sha256: e.size for e in manifest if e.kind is EntryKind.FILE}
+        self.total = sum(distinct.values())
+        received = 0
+        for sha256, size in distinct.items():
+            staged = self.staging / sha256.hex()
+            if not (sha256 in in_place and not staged.exists()):
+                received += self.one(sha256, size, staged)
+            self.done += size
+            self._progress(0)
+        return received
+
+    def _progress(self, n: int) -> None:
+        if self.on_progress is not None:
+            self.on_progress(self.done + n, self.total)
+
+    def one(self, sha256: bytes, size: int, staged: Path) -> int:
+        """Fetch one file into `staged` (resuming from the whole chunks already there) and check
+        its SHA-256; the bytes received."""
+        chunk = crypto.CHUNK_SIZE
+        have = staged.stat().st_size if staged.exists() else -1
+        if have == size and _sha256_of(staged) == sha256:
+            return 0
+        have = max(have, 0)
+        have = min(have, size) // chunk * chunk
+        if have == size and size:
+            have -= chunk
+        received = 0
+        for attempt in range(_RETRIES + 1):
+            h = hashlib.sha256()
+            if have:
+                h = _hash_prefix(staged, have)
+            try:
+                received += self._stream(sha256, size, staged, have, h)
+                break
+            except StoreError:
+                # The transfer broke off: go on from the whole chunks staged, if any came this time.
+                now_have = (staged.stat().st_size if staged.exists() else 0) // chunk * chunk
+                if attempt == _RETRIES or now_have <= have:
+                    raise
+                received += now_have - have
+                have = now_have
+        if h.digest() != sha256:
+            staged.unlink(missing_ok=True)
+            raise VerificationError(
+                f"file sha256:{sha256.hex()} arrived with SHA-256 {h.hexdigest()}: refused "
+                "(the staged copy is removed)"
+            )
+        return received
+
+    def _stream(self, sha256: bytes, size: int, staged: Path, offset: int, h: Any) -> int:
+        got = 0
+        with (
+            self.client.file(self.name, sha256.hex(), self.access, offset) as pieces,
+            staged.open("r+b" if staged.exists() else "wb") as out,
+        ):
+            out.truncate(offset)
+            out.seek(offset)
+            for piece in pieces:
+                if offset + got + len(piece) > size:
+                    raise VerificationError(
+                        f"file sha256:{sha256.hex()}: the server sent more than its {size:,} bytes"
+                    )
+                out.write(piece)
+                h.update(piece)
+                got += len(piece)
+                self._progress(offset + got)
+            out.flush()
+            os.fsync(out.fileno())
+        if offset + got != size:
+            raise StoreError(
+                f"file sha256:{sha256.hex()}: the transfer broke off at {offset + got:,} of {size:,} bytes"
+            )
+        return got
+
+
+def _hash_prefix(path: Path, length: int) -> Any:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        left = length
+        while left:
+            piece = f.read(min(_READ, left))
+            if not piece:
+                break
+            h.update(piece)
+            left -= len(piece)
+    return h
+
+
+def _place(manifest: Manifest, staging: Path, directory: Path, in_place: dict[bytes, Path]) -> None:
+    """Give every file its final name (the last path of each content takes the staged file, the
+    others copies), then make the links; remove the staging directory."""
+    last_use = {e.sha256: e.path for e in manifest if e.kind is EntryKind.FILE}
+    for entry in manifest:
+        target = directory / entry.path
+        if entry.kind is not EntryKind.FILE or (target.exists() and _is_in_place(entry, target)):
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staged = staging / entry.sha256.hex()
+        if last_use[entry.sha256] == entry.path and staged.exists():
+            staged.replace(target)
+        else:
+            copy = staging / f"copy-{entry.sha256.hex()}"
+            shutil.copyfile(staged if staged.exists() else in_place[entry.sha256], copy)
+            copy.replace(target)
+    for entry in manifest:
+        target = directory / entry.path
+        if entry.kind is EntryKind.SYMLINK and not target.is_symlink():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            assert entry.target is not None
+            target.symlink_to(entry.target)
+    with contextlib.suppress(OSError):
+        shutil.rmtree(staging)
