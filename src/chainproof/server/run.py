@@ -49,7 +49,7 @@ def app_from_environment() -> FastAPI:
     _log_to_stderr()
     raw = json.loads(os.environ[_SETTINGS_ENV])
     raw["store"] = raw["store"] if location.is_postgres(raw["store"]) else Path(raw["store"])
-    for name in ("key", "checkpoint_key"):
+    for name in ("key", "checkpoint_key", "vault_key"):
         raw[name] = Path(raw[name]) if raw[name] else None
     return create_app(ServerSettings(**raw))
 
@@ -58,7 +58,7 @@ def _settings_json(settings: ServerSettings) -> dict[str, object]:
     raw = dataclasses.asdict(settings)
     store = settings.store
     raw["store"] = store if isinstance(store, str) else str(store.resolve())
-    for name in ("key", "checkpoint_key"):
+    for name in ("key", "checkpoint_key", "vault_key"):
         path = getattr(settings, name)
         raw[name] = str(path.resolve()) if path else None
     return raw

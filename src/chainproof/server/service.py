@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     from chainproof.lineage.impact import ImpactReport
+    from chainproof.vault.datasets import Vault
 
 SERVER_KEY_FILE = "server.pem"
 SERVER_KEY_NAME = "server"
@@ -136,6 +137,11 @@ class CustodyServer:
             self._key = server_key(writer, settings.key)
             self.server_keyid = keys.keyid(self._key.public_key())
             self.nonces = _nonces(settings.store, writer.directory, settings.window)
+            self.vault: Vault | None = None  # the data vault's datasets, with --vault-key only
+            if settings.vault_key is not None:
+                from chainproof.server.vault import open_vault
+
+                self.vault = open_vault(settings, writer.directory)
             self.witnessing = Witnessing(
                 open_store(settings.store, writer.directory), parse_witnesses(settings.witnesses)
             )
@@ -215,6 +221,8 @@ class CustodyServer:
         if self._audits is not None:
             self._audits.shutdown(cancel_futures=True)
         self.nonces.close()
+        if self.vault is not None:
+            self.vault.close()
         self.witnessing.close()
         with self._lineage:
             self.custody.close()
