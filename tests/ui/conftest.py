@@ -35,10 +35,10 @@ def _browser_or_skip() -> None:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiWorld]:
-    """The store and a server over it, for one test module."""
+    """The store and a server over it (a private log: every read signed), for one test module."""
     work = tmp_path_factory.mktemp("ui")
     built = build_world(work)
-    with serving(built.store.directory, work=work) as server:
+    with serving(built.store.directory, "--private", work=work) as server:
         built.server = server
         yield built
 

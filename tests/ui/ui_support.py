@@ -125,6 +125,7 @@ class Browser:
 
     def screenshot(self, directory: Path, name: str) -> Path:
         path = directory / f"{name}.png"
+        self.run("document.activeElement?.blur(); document.querySelector('.graph-frame')?.scrollTo(0, 0)")
         height = self.run("return Math.min(document.documentElement.scrollHeight, 4000)")
         self.driver.set_window_size(1280, max(900, int(height)))
         self.driver.save_screenshot(str(path))

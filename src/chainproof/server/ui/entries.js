@@ -30,7 +30,7 @@ export async function checkpoint(ctx) {
 }
 
 export async function entriesPage(view, ctx, rest) {
-  const start = Math.max(0, Number(new URLSearchParams(rest.join("/")).get("start") || 0) || 0);
+  const start = Math.max(0, Number(new URLSearchParams(rest[0] || "").get("start") || 0) || 0);
   view.append(h("h1", {}, "Log entries"));
   const [page, cp] = await Promise.all([ctx.api("/v1/log/entries", { start, limit: PAGE }), checkpoint(ctx)]);
   const known = await keyNames(ctx).catch(() => new Map());

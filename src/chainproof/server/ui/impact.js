@@ -78,7 +78,7 @@ function checklist(credentials) {
         h("input", { type: "checkbox", id, name: c.name }),
         " ",
         h("label", { for: id }, `Rotate ${c.name}`),
-        h("span", { class: "note" }, ` (in the environments of entries ${c.environments.join(", ")})`),
+        h("span", { class: "note" }, ` (present in the environment of ${c.environments.length === 1 ? "entry" : "entries"} ${c.environments.join(", ")})`),
       ),
     );
   });

@@ -1,0 +1,266 @@
+"""The web UI end to end, in a real headless Chromium against a real server: sign-in by key file,
+entries with inclusion proofs checked in the page, the lineage graph and its navigation, impact
+and its rotation checklist, grants and their uses, the witness panel, a contractor's narrower
+view, and the accessibility basics of every page. Screenshots of each page are kept."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
+from server_support import DATA, OTHER, request
+from ui_support import CREDENTIALS, MODEL, PACKAGE, TUNED, Browser, UiWorld
+
+from chainproof.attest import keys
+
+CHECKS = (Path(__file__).parent / "a11y_checks.js").read_text()
+
+FOCUSABLE = """
+const all = [...document.querySelectorAll('a[href], button, input, select, textarea')];
+return all.filter(e => {
+  const r = e.getBoundingClientRect();
+  return !e.disabled && r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden';
+});
+"""
+
+
+def accessible(browser: Browser, page: str) -> None:
+    """The page passes the checks of a11y_checks.js, and Tab walks its controls in document order."""
+    problems = browser.run(CHECKS)
+    assert problems == [], f"{page}: {problems}"
+    order = browser.run(FOCUSABLE)[:12]
+    assert order, f"{page}: nothing to focus"
+    browser.run("arguments[0].focus()", order[0])
+    reached = [browser.run("return document.activeElement")]
+    for _ in order[1:]:
+        ActionChains(browser.driver).send_keys(Keys.TAB).perform()
+        reached.append(browser.run("return document.activeElement"))
+    assert [e.id or e.text for e in reached] == [e.id or e.text for e in order], page
+    assert reached == order, f"{page}: Tab does not follow the document's order"
+
+
+def test_sign_in_and_entries_with_verified_proofs(world: UiWorld, browser: Browser, artifacts: Path) -> None:
+    browser.open(world.url + "/ui/")
+    browser.wait("#keyfile")
+    accessible(browser, "sign-in")
+    browser.screenshot(artifacts, "01-sign-in")
+
+    browser.sign_in(world.url, world.store.key_file("carol"))
+    assert "carol (auditor, lab)" in browser.find("#who").text
+    browser.wait("h1", text="Log entries")
+    browser.idle()
+    badges = [e.text for e in browser.all("td.proof .badge")]
+    assert badges and set(badges) == {"verified"}, badges
+    assert "Checkpoint signature verified" in browser.find("p.checkpoint").text
+    types = browser.find("table.entries").text
+    assert "custody/grant" in types and "log/genesis" in types
+    accessible(browser, "entries")
+    browser.screenshot(artifacts, "02-entries")
+
+
+def test_tampering_is_refused_in_the_page(world: UiWorld, browser: Browser) -> None:
+    browser.sign_in(world.url, world.store.key_file("carol"))
+    result = browser.run_async(
+        """
+        const done = arguments[arguments.length - 1];
+        const pem = arguments[0];
+        (async () => {
+          const v = await import('/ui/verify.js');
+          const b = await import('/ui/bytes.js');
+          const s = await import('/ui/sign.js');
+          const signer = await s.importKeyFile(pem);
+          const get = (path) => s.signedJson(signer, 'GET', path);
+          const info = await get('/v1/log');
+          const cp = await get('/v1/log/checkpoint');
+          const opened = await v.openCheckpoint(cp.note, info.vkey);
+          const out = {size: opened.size, good: [], leaf: [], proof: [], root: []};
+          const page = await get('/v1/log/entries?start=0&limit=100');
+          for (const e of page.entries) {
+            const leaf = b.fromBase64(e.leaf);
+            const p = await get(`/v1/log/proofs/inclusion?index=${e.index}&size=${opened.size}`);
+            const hash = await v.leafHash(leaf);
+            out.good.push(await v.verifyInclusion(e.index, opened.size, hash, p.proof, opened.root));
+            const changed = leaf.slice(); changed[10] ^= 1;
+            out.leaf.push(await v.verifyInclusion(e.index, opened.size, await v.leafHash(changed), p.proof, opened.root));
+            if (p.proof.length) {
+              const bad = [...p.proof]; bad[0] = bad[0].slice(0, -1) + (bad[0].endsWith('0') ? '1' : '0');
+              out.proof.push(await v.verifyInclusion(e.index, opened.size, hash, bad, opened.root));
+            }
+            const root = opened.root.slice(); root[0] ^= 1;
+            out.root.push(await v.verifyInclusion(e.index, opened.size, hash, p.proof, root));
+          }
+          const forged = cp.note.replace(/\\n(\\d+)\\n/, (m, n) => `\\n${Number(n) + 1}\\n`);
+          try { await v.openCheckpoint(forged, info.vkey); out.forged = 'accepted'; }
+          catch (e) { out.forged = String(e.message); }
+          const other = info.vkey.replace(/\\+[0-9a-f]{8}\\+/, '+00000000+');
+          try { await v.openCheckpoint(cp.note, other); out.otherKey = 'accepted'; }
+          catch (e) { out.otherKey = String(e.message); }
+          return out;
+        })().then(done, (e) => done({error: String(e)}));
+        """,
+        world.store.key_file("carol").read_text(),
+    )
+    assert "error" not in result, result
+    assert len(result["good"]) == result["size"] and all(result["good"])
+    assert not any(result["leaf"]) and not any(result["proof"]) and not any(result["root"])
+    assert "does not verify" in result["forged"]
+    assert result["otherKey"] != "accepted"
+
+
+def test_lineage_graph_and_its_navigation(world: UiWorld, browser: Browser, artifacts: Path) -> None:
+    browser.sign_in(world.url, world.store.key_file("carol"))
+    browser.go(f"#/lineage/{MODEL}")
+    svg = browser.wait("svg.graph[data-drawn]")
+    names = [a.get_attribute("aria-label") for a in browser.all("svg.graph a.node")]
+    assert any(n.startswith(DATA) for n in names) and any(n.startswith(TUNED) for n in names), names
+    assert any(n.startswith(f"{MODEL} (this artifact)") for n in names), names
+    hops = [g.get_attribute("aria-label") for g in browser.all("svg.graph g.node.hop")]
+    assert sorted(h.split(",")[0] for h in hops) == ["ingest", "train", "train"], hops
+    assert MODEL in svg.find_element("css selector", "title").get_attribute("textContent")
+    accessible(browser, "lineage")
+    browser.screenshot(artifacts, "03-lineage")
+
+    # A node is a link: focused and activated by Enter, it opens that artifact's own lineage.
+    tuned = next(
+        a for a in browser.all("svg.graph a.node") if a.get_attribute("aria-label").startswith(TUNED)
+    )
+    browser.run("arguments[0].focus()", tuned)
+    ActionChains(browser.driver).send_keys(Keys.ENTER).perform()
+    browser.wait("h2", text=TUNED[:19])
+    browser.wait("svg.graph[data-drawn]")
+    assert browser.run("return decodeURIComponent(location.hash)") == f"#/lineage/{TUNED}"
+    upstream = [a.get_attribute("aria-label") for a in browser.all("svg.graph a.node")]
+    assert any(n.startswith(f"{TUNED} (this artifact)") for n in upstream)
+    assert any(n.startswith(OTHER) for n in upstream)  # two hops up
+
+
+def test_impact_and_its_rotation_checklist(world: UiWorld, browser: Browser, artifacts: Path) -> None:
+    browser.sign_in(world.url, world.store.key_file("carol"))
+    browser.go("#/impact")
+    browser.wait("#impact-kind")
+    browser.find("#impact-kind").send_keys("Package")
+    field = browser.find("#impact-value")
+    field.send_keys(f"{PACKAGE[0]}=={PACKAGE[1]}")
+    field.send_keys(Keys.ENTER)
+    browser.wait("h2", text="Impact of package")
+    browser.idle()
+    boxes = browser.all(".checklist input[type=checkbox]")
+    labels = [browser.find(f"label[for='{b.get_attribute('id')}']").text for b in boxes]
+    assert labels == [f"Rotate {c}" for c in CREDENTIALS]
+    boxes[0].send_keys(Keys.SPACE)
+    assert boxes[0].is_selected() and not boxes[1].is_selected()
+    models = browser.find("main").text
+    assert MODEL[:19] in models and TUNED[:19] in models
+    accessible(browser, "impact")
+    browser.screenshot(artifacts, "04-impact")
+
+
+def test_grants_and_who_used_them(world: UiWorld, browser: Browser, artifacts: Path) -> None:
+    browser.sign_in(world.url, world.store.key_file("carol"))
+    browser.go("#/grants")
+    section = browser.wait("section.dataset", text="Uses")
+    text = section.text
+    assert "bob" in text and "labelling" in text and "active" in text
+    uses = section.find_elements("css selector", "table")[1].text
+    assert "bob" in uses and "no grant" not in uses
+    accessible(browser, "grants")
+    browser.screenshot(artifacts, "05-grants")
+
+
+def test_witness_panel(world: UiWorld, browser: Browser, artifacts: Path) -> None:
+    browser.sign_in(world.url, world.store.key_file("carol"))
+    browser.go("#/witnesses")
+    panel = browser.wait("#witness-panel")
+    browser.idle()
+    # This server has no witnesses: the panel says so, whether or not it serves /v1/witnesses.
+    assert "No witnesses configured" in panel.text
+    assert "Latest checkpoint" in browser.find("main").text
+    accessible(browser, "witnesses")
+    browser.screenshot(artifacts, "06-witnesses")
+
+
+def test_a_contractor_sees_only_what_it_is_granted(world: UiWorld, browser: Browser, artifacts: Path) -> None:
+    browser.sign_in(world.url, world.store.key_file("bob"))
+    assert "bob (contractor, annotators)" in browser.find("#who").text
+    browser.wait("h1", text="Grants")  # a contractor starts at its grants
+    browser.idle()
+    datasets = [e.text for e in browser.all("section.dataset h2")]
+    assert len(datasets) == 1 and DATA[:19] in datasets[0]
+    browser.screenshot(artifacts, "07-contractor-grants")
+
+    browser.go("#/entries")
+    assert "Denied" in browser.wait(".error.denied").text
+    browser.go(f"#/lineage/{OTHER}")
+    assert "holds no live grant" in browser.wait(".error.denied").text
+    browser.go(f"#/lineage/{DATA}")
+    browser.wait("svg.graph[data-drawn]")
+    browser.go("#/impact/actor/alice")
+    assert "Denied" in browser.wait(".error.denied").text
+
+
+def test_key_files_the_page_refuses(world: UiWorld, browser: Browser, tmp_path: Path) -> None:
+    encrypted = tmp_path / "encrypted.pem"
+    keys.write_private(encrypted, keys.generate(), passphrase=b"secret")
+    unknown = tmp_path / "unknown.pem"
+    keys.write_private(unknown, keys.generate())
+    public = tmp_path / "public.pem"
+    public.write_text(keys.public_pem(keys.generate().public_key()))
+    expected = {
+        encrypted: "encrypted with a passphrase",
+        public: "not a private key",
+        unknown: "unknown key",
+    }
+    for path, message in expected.items():
+        browser.open(world.url + "/ui/")
+        browser.wait("#keyfile").send_keys(str(path))
+        shown = browser.wait("#signin-status .error").text
+        assert message in shown, (path.name, shown)
+        assert browser.find("#nav").get_attribute("hidden") is not None
+
+
+def test_an_unsigned_ui_request_is_denied_and_logged(world: UiWorld, browser: Browser) -> None:
+    """The page's own JSON endpoints refuse an unsigned request (as every API route refuses what
+    its rules refuse), and the refusal is in the log, where the entries page shows it."""
+    before = request(world.url, "GET", "/v1/log", world.store.keys["carol"]).json()["tree_size"]
+    answers = browser.run_async(
+        """
+        const done = arguments[arguments.length - 1];
+        Promise.all(['/v1/whoami', '/v1/grants/uses?artifact=' + arguments[0]].map(async (p) => {
+          const r = await fetch(p);
+          return [r.status, (await r.json()).code];
+        })).then(done, (e) => done(String(e)));
+        """,
+        DATA,
+    )
+    assert answers == [[401, "unsigned"], [401, "unsigned"]]
+    browser.sign_in(world.url, world.store.key_file("carol"))
+    deadline = time.monotonic() + 30
+    while True:
+        browser.go(f"#/entries/start={before}")
+        browser.go(f"#/entries/start={before}/")  # a new hash each time: the route runs again
+        browser.idle()
+        rows = [r for r in browser.all("table.entries tbody tr") if "server/denied-request" in r.text]
+        shown = "\n".join(r.text for r in rows)
+        if "GET /v1/whoami" in shown and "GET /v1/grants/uses" in shown:
+            break
+        assert time.monotonic() < deadline, browser.find("main").text
+        time.sleep(0.5)
+    for row in rows:
+        assert row.find_element("css selector", "td.proof").text == "verified"
+
+
+@pytest.mark.parametrize("page", ["entries"])
+def test_keyboard_reaches_every_section(world: UiWorld, browser: Browser, page: str) -> None:
+    """Every section is reached by Tab from the navigation and opened by Enter."""
+    browser.sign_in(world.url, world.store.key_file("carol"))
+    browser.idle()
+    for name in ("lineage", "impact", "grants", "witnesses", "entries"):
+        link = browser.find(f"#nav a[href='#/{name}']")
+        browser.run("arguments[0].focus()", link)
+        ActionChains(browser.driver).send_keys(Keys.ENTER).perform()
+        browser.idle()
+        assert browser.run("return location.hash") == f"#/{name}"
+        assert link.get_attribute("aria-current") == "page"
