@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -104,7 +104,9 @@ class Browser:
             return False
 
         try:
-            return WebDriverWait(self.driver, timeout).until(found)
+            stale = (StaleElementReferenceException,)  # the page redrew while being read
+            waiting = WebDriverWait(self.driver, timeout, ignored_exceptions=stale)
+            return waiting.until(found)
         except TimeoutException:
             main = self.run("return document.getElementById('main')?.innerText || ''")
             raise AssertionError(f"no {css!r} with {text!r} on the page; it shows:\n{main[:2000]}") from None
@@ -115,12 +117,17 @@ class Browser:
         self.wait("#who", text="Signed in as")
 
     def go(self, route: str) -> None:
-        self.run("location.hash = arguments[0]", route)
+        """Open `route` (a hash different from the current one) and wait until it is drawn."""
+        self.run("delete document.getElementById('main').dataset.drawn; location.hash = arguments[0]", route)
+        self.idle()
 
     def idle(self, timeout: float = 20) -> None:
-        """Wait until the page has finished drawing its route."""
+        """Wait until the page has drawn its current route to the end."""
         WebDriverWait(self.driver, timeout).until(
-            lambda d: d.execute_script("return !document.getElementById('main').hasAttribute('aria-busy')")
+            lambda d: d.execute_script(
+                "const m = document.getElementById('main');"
+                "return m.dataset.drawn === location.hash && !m.hasAttribute('aria-busy')"
+            )
         )
 
     def screenshot(self, directory: Path, name: str) -> Path:

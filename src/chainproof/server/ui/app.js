@@ -50,12 +50,16 @@ async function route() {
   const view = h("div", { class: "page" });
   main.replaceChildren(view);
   main.setAttribute("aria-busy", "true");
+  const drawing = location.hash;
   try {
     await page(view, context(), rest);
   } catch (error) {
     view.append(problem(error));
   } finally {
-    main.removeAttribute("aria-busy");
+    if (location.hash === drawing) {
+      main.removeAttribute("aria-busy");
+      main.dataset.drawn = drawing; // what the page shows: a route drawn to its end
+    }
   }
   if (document.activeElement === document.body || !main.contains(document.activeElement)) {
     if (!nav.contains(document.activeElement)) main.focus({ preventScroll: true });
