@@ -8,6 +8,7 @@
     .venv/bin/python bench/run.py --areas manifest         # dataset manifests on ~2 GB
     .venv/bin/python bench/run.py --areas custody          # 1,000,000 hop records: record, impact, verify
     .venv/bin/python bench/run.py --areas server           # 32 HTTP clients: signed appends, proof reads
+    .venv/bin/python bench/run.py --areas witness          # the witness cosigning round trip
 
 Large logs, the dependency guard's environment, wheels and PyPI downloads are built or fetched once
 and cached under bench/.cache/ (`--rebuild` builds them again). Nothing is written outside
@@ -36,6 +37,7 @@ import log_proofs
 import manifest
 import peer_pymerkle
 import server_http
+import witness_roundtrip
 
 AREAS: dict[str, Callable[[c.Config], list[c.Figure]]] = {
     "build": log_build.measure,
@@ -50,6 +52,7 @@ AREAS: dict[str, Callable[[c.Config], list[c.Figure]]] = {
     "manifest": manifest.measure,
     "custody": custody_lineage.measure,
     "server": server_http.measure,
+    "witness": witness_roundtrip.measure,
 }
 
 
