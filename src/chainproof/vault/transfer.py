@@ -30,7 +30,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chainproof.attest import dsse, signing
-from chainproof.custody.manifests import EntryKind, FileEntry, Manifest, format_digest, parse_digest
+from chainproof.custody.manifests import (
+    EntryKind,
+    FileEntry,
+    Manifest,
+    ManifestError,
+    format_digest,
+    parse_digest,
+)
 from chainproof.custody.service import now
 from chainproof.custody.tree import build
 from chainproof.errors import StoreError, UsageError, VerificationError
@@ -192,7 +199,10 @@ def pull(
     """Fetch the dataset `artifact` (`sha256:<root>`) from the vault of the server at `url` into
     `directory`, every file checked against the manifest, the manifest against the root, and the
     root's entry proved in the log, before any file gets its final name."""
-    root = parse_digest(artifact, "the dataset", bare_ok=True)
+    try:
+        root = parse_digest(artifact, "the dataset", bare_ok=True)
+    except ManifestError as e:  # an argument, not untrusted input
+        raise UsageError(str(e)) from None
     name = format_digest(root)
     directory.mkdir(parents=True, exist_ok=True)
     log = RemoteLog(url, key, home=home)
