@@ -9,6 +9,7 @@
     .venv/bin/python bench/run.py --areas custody          # 1,000,000 hop records: record, impact, verify
     .venv/bin/python bench/run.py --areas server           # 32 HTTP clients: signed appends, proof reads
     .venv/bin/python bench/run.py --areas witness          # the witness cosigning round trip
+    .venv/bin/python bench/run.py --areas ui               # the web UI's lineage view in Chromium
 
 Large logs, the dependency guard's environment, wheels and PyPI downloads are built or fetched once
 and cached under bench/.cache/ (`--rebuild` builds them again). Nothing is written outside
@@ -37,6 +38,7 @@ import log_proofs
 import manifest
 import peer_pymerkle
 import server_http
+import ui_lineage
 import witness_roundtrip
 
 AREAS: dict[str, Callable[[c.Config], list[c.Figure]]] = {
@@ -53,6 +55,7 @@ AREAS: dict[str, Callable[[c.Config], list[c.Figure]]] = {
     "custody": custody_lineage.measure,
     "server": server_http.measure,
     "witness": witness_roundtrip.measure,
+    "ui": ui_lineage.measure,
 }
 
 

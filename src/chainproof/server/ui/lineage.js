@@ -45,6 +45,8 @@ export async function lineagePage(view, ctx, rest) {
   );
   const svg = draw(lineage, href);
   view.append(h("div", { class: "graph-frame" }, svg));
+  // Drawn once the browser has laid out and painted it: the frame after the one that shows it.
+  await new Promise((done) => requestAnimationFrame(() => setTimeout(done, 0)));
   svg.setAttribute("data-drawn", "true");
   performance.mark("lineage-drawn");
   performance.measure("lineage", "lineage-start", "lineage-drawn");
