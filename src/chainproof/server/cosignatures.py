@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ from chainproof.witness import cosignature as cs
 
 COSIGNATURES_FILE = "server-cosignatures.db"
 _BUSY_TIMEOUT_S = 10.0
+_CACHE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -210,6 +212,8 @@ class Witnessing:
     def __init__(self, store: CosignatureStore, witnesses: Sequence[cs.CosignatureVerifier]) -> None:
         self.store = store
         self.witnesses = list(witnesses)
+        self._lock = threading.Lock()
+        self._cached: tuple[tuple[int, str], float, list[Stored]] | None = None
 
     def accept(self, note: str, origin: str, issued: Callable[[int], str | None]) -> list[dict[str, Any]]:
         """Keep the cosignatures `note` carries by listed witnesses, once checked; `issued(size)` is
@@ -237,20 +241,38 @@ class Witnessing:
             )
         for verifier, cosig in found:
             self.store.add(verifier.vkey, cp.size, body, cosig.timestamp, cosig.line())
+        with self._lock:
+            self._cached = None
         return [{"name": v.name, "vkey": v.vkey, "time": c.timestamp} for v, c in found]
 
     def served(self, checkpoint: dict[str, Any]) -> dict[str, Any]:
         """A checkpoint's JSON (`shapes.checkpoint_json`) with the cosignatures kept of it: their
         lines appended to its note, and `"cosignatures": [{"name", "vkey", "time"}]`."""
         note = str(checkpoint["note"])
+        if not self.witnesses:  # no store read for a log without witnesses
+            return checkpoint | {"cosignatures": []}
         listed = {v.vkey: v for v in self.witnesses}
-        kept = [s for s in self.store.at(int(checkpoint["tree_size"]), _body(note)) if s.witness in listed]
+        kept = [s for s in self._at(int(checkpoint["tree_size"]), _body(note)) if s.witness in listed]
         return checkpoint | {
             "note": cs.with_lines(note, [s.line for s in kept]),
             "cosignatures": [
                 {"name": listed[s.witness].name, "vkey": s.witness, "time": s.time} for s in kept
             ],
         }
+
+    def _at(self, size: int, body: str) -> list[Stored]:
+        """The cosignatures of the latest checkpoint, read from the store at most every
+        `_CACHE_SECONDS` (every checkpoint request asks for them; this process's own `accept`
+        refreshes them at once, another worker process's within that time)."""
+        now = time.monotonic()
+        with self._lock:
+            cached = self._cached
+            if cached is not None and cached[0] == (size, body) and now - cached[1] < _CACHE_SECONDS:
+                return cached[2]
+        kept = self.store.at(size, body)
+        with self._lock:
+            self._cached = ((size, body), now, kept)
+        return kept
 
     def status(self, tree_size: int) -> dict[str, Any]:
         """`{"tree_size", "witnesses": [{"name", "vkey", "size", "time"}]}`: each listed witness
