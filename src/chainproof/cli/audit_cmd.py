@@ -126,7 +126,8 @@ def _monitor(
     cosigned = ", ".join(c["name"] for c in report.cosignatures) or "no listed witness"
     lines.append(
         f"{'monitor ok' if report.ok else 'MONITOR FAILED'}: {url} at tree size {report.tree_size}"
-        f" (remembered: {report.remembered_size}), cosigned by {cosigned} (quorum {report.quorum})"
+        f" ({'first contact' if report.first_contact else f'remembered: {report.remembered_size}'}),"
+        f" cosigned by {cosigned} (quorum {report.quorum})"
     )
     emit(as_json, report.to_json(), lines)
     if not report.ok:

@@ -68,6 +68,22 @@ def _round_lines(done: Round) -> list[str]:
     return lines
 
 
+@app.command("keygen")
+def keygen(
+    out: Annotated[Path, typer.Argument(help="Where to write the new private key (PEM, mode 0600).")],
+    name: NameOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Make a witness's Ed25519 key (encrypted with CHAINPROOF_KEY_PASSPHRASE if set) and print its
+    cosignature verifier key."""
+    from chainproof._internal.config import Settings
+    from chainproof.attest import keys
+
+    keys.write_private(out, keys.generate(), Settings().key_passphrase)  # never over a file
+    verifier = _signer(out, name).verifier
+    emit(as_json, {"key": str(out), "name": verifier.name, "vkey": verifier.vkey}, [verifier.vkey])
+
+
 @app.command("vkey")
 def vkey(key: KeyOption, name: NameOption = None, as_json: JsonOption = False) -> None:
     """Print the witness's cosignature verifier key: give it to the log's `serve --witness`."""
