@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import base64
+import itertools
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tree_support import ORIGIN, Log, _root
 
 from chainproof.attest import keys
@@ -130,3 +134,41 @@ def test_refuses_an_unknown_log(witness: Witness) -> None:
 def test_pinning_another_key_is_refused(witness: Witness) -> None:
     with pytest.raises(UsageError, match="pins"):
         witness.state.pin(ORIGIN, NoteSigner(ORIGIN, keys.generate()).verifier.vkey)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["grow", "fork", "stale", "wrong-old"]), st.integers(1, 9)), max_size=12
+    )
+)
+def test_every_cosigned_checkpoint_extends_the_last(steps: list[tuple[str, int]]) -> None:
+    """Whatever is submitted, the checkpoints cosigned form one chain of consistent trees."""
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Log().grow(1)
+        state = WitnessState(Path(tmp))
+        state.pin(ORIGIN, log.signer.verifier.vkey)
+        witness = Witness(CosignatureSigner("w.test", keys.generate()), state)
+        witness.add_checkpoint(log.request(0))
+        cosigned = [list(log.hashes)]
+        for action, n in steps:
+            old = _cosigned_size(witness) or 0
+            if action == "grow":
+                offered = log.grow(n)
+            elif action == "fork":
+                offered = log.copy(b"fork%d" % n)
+                offered.hashes[n % len(offered.hashes)] = merkle.leaf_hash(b"forged %d" % n)
+                offered.grow(n % 3)
+            elif action == "stale":
+                offered = log.copy(b"")
+                offered.hashes = offered.hashes[: max(0, len(offered.hashes) - n)]
+            else:
+                offered = log.grow(n)
+                old = max(0, old - 1)
+            try:
+                witness.add_checkpoint(offered.request(min(old, len(offered.hashes))))
+            except protocol.WitnessRefusal:
+                continue
+            cosigned.append(list(offered.hashes))
+        for before, after in itertools.pairwise(cosigned):
+            assert after[: len(before)] == before  # each tree cosigned contains the one before
