@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
-from server_support import DATA, OTHER, request
+from server_support import DATA, OTHER, build_store, request, serving
 from ui_support import CREDENTIALS, MODEL, PACKAGE, TUNED, Browser, UiWorld
 
 from chainproof.attest import keys
+from chainproof.witness.cosignature import CosignatureSigner
 
 CHECKS = (Path(__file__).parent / "a11y_checks.js").read_text()
 
@@ -276,3 +277,54 @@ def test_keyboard_reaches_every_section(world: UiWorld, browser: Browser, page: 
         browser.idle()
         assert browser.run("return location.hash") == f"#/{name}"
         assert link.get_attribute("aria-current") == "page"
+
+
+def test_witness_panel_of_a_cosigned_log(browser: Browser, artifacts: Path, tmp_path: Path) -> None:
+    """A log with one witness that cosigned its latest checkpoint: the panel lists the witness and
+    its size, and the page checks the checkpoint's cosignature itself."""
+    store = build_store(tmp_path / "store", tmp_path)
+    signer = CosignatureSigner("witness.example/w1", keys.generate())
+    with serving(store.directory, "--witness", signer.verifier.vkey, work=tmp_path) as server:
+        note = request(server.url, "GET", "/v1/log/checkpoint").json()["note"]
+        body = note.rpartition("\n\n")[0] + "\n"
+        line = signer.cosign(body, int(time.time())).line()
+        handed = request(server.url, "POST", "/v1/log/cosignatures", body=(note + line).encode())
+        assert handed.status_code == 200, handed.text
+        browser.sign_in(server.url, store.key_file("carol"))
+        browser.go("#/witnesses")
+        panel = browser.find("#witness-panel").text
+        assert "witness.example/w1" in panel
+        assert "No witnesses configured" not in panel
+        cosigned = browser.find("#cosignatures").text
+        assert "witness.example/w1" in cosigned
+        assert [b.text for b in browser.all("#cosignatures td .badge")] == ["verified"]
+        # The page's check refuses a changed cosignature and one over another checkpoint.
+        refused = browser.run_async(
+            r"""
+            const [note, line, vkey, done] = arguments;
+            (async () => {
+              const v = await import('/ui/verify.js');
+              const b = await import('/ui/bytes.js');
+              const [dash, name, sig] = line.trimEnd().split(' ');
+              const blob = b.fromBase64(sig);
+              blob[20] ^= 1;
+              const out = {good: await v.cosignedAt(note + line, vkey)};
+              for (const [label, text] of [
+                ['changed', note + `${dash} ${name} ${b.toBase64(blob)}\n`],
+                ['other', note.replace(/\n(\d+)\n/, (m, n) => `\n${Number(n) + 1}\n`) + line],
+              ]) {
+                try { out[label] = await v.cosignedAt(text, vkey); }
+                catch (e) { out[label] = e.message; }
+              }
+              return out;
+            })().then(done, (e) => done({error: String(e)}));
+            """,
+            note,
+            line,
+            signer.verifier.vkey,
+        )
+        assert isinstance(refused["good"], int)
+        assert "does not verify" in refused["changed"]
+        assert "does not verify" in refused["other"]
+        accessible(browser, "witnesses, cosigned")
+        browser.screenshot(artifacts, "08-witnesses-cosigned")

@@ -102,3 +102,33 @@ export function typeName(uri) {
   const known = /^https:\/\/chainproof\.dev\/(.+?)(\/v\d+)?$/.exec(uri);
   return known ? known[1] : uri;
 }
+
+// The C2SP tlog-cosignature lines of `note` by the witness `vkey` (NAME+HASH+base64(0x04 || key)):
+// the newest timestamp among those that verify over "cosignature/v1\ntime T\n" + the checkpoint
+// body, or null when none is there. Throws Unverified for a line by that key that does not verify.
+export async function cosignedAt(note, vkey) {
+  const found = /^([^+]+)\+([0-9a-f]{8})\+(.+)$/.exec(vkey);
+  if (!found) throw new Unverified("the witness's verifier key is malformed");
+  const [, name, hash, b64] = found;
+  const data = fromBase64(b64);
+  if (data.length !== 33 || data[0] !== 0x04) throw new Unverified("the witness key is not a cosignature/v1 key");
+  const publicRaw = data.slice(1);
+  const keyId = await keyHash(name, 0x04, publicRaw);
+  if (!equal(fromHex(hash), keyId)) throw new Unverified("the witness key's hash does not match its key");
+  const at = note.lastIndexOf("\n\n");
+  const body = note.slice(0, at + 1);
+  const key = await crypto.subtle.importKey("raw", publicRaw, { name: "Ed25519" }, false, ["verify"]);
+  let newest = null;
+  for (const line of note.slice(at + 2, -1).split("\n")) {
+    const [who, sig] = line.slice(DASH.length).split(" ");
+    const blob = fromBase64(sig || "");
+    if (who !== name || blob.length !== 76 || !equal(blob.slice(0, 4), keyId)) continue;
+    const time = Number(new DataView(blob.buffer, blob.byteOffset + 4, 8).getBigUint64(0));
+    const signed = utf8.encode(`cosignature/v1\ntime ${time}\n${body}`);
+    if (!(await crypto.subtle.verify({ name: "Ed25519" }, key, blob.slice(12), signed))) {
+      throw new Unverified(`the cosignature by ${name} does not verify`);
+    }
+    newest = newest === null ? time : Math.max(newest, time);
+  }
+  return newest;
+}

@@ -1,7 +1,9 @@
 // The witnesses: how far each has cosigned the log, and the cosignatures the latest checkpoint
-// carries. A server without witnesses (or without the witness routes) says so.
+// carries, each checked here (C2SP tlog-cosignature, against the witness's key). A server without
+// witnesses (or without the witness routes) says so.
 
-import { code, h, table } from "./dom.js";
+import { code, h, problem, table } from "./dom.js";
+import { cosignedAt, openCheckpoint } from "./verify.js";
 
 const when = (t) => (t === null || t === undefined ? "never" : new Date(t * 1000).toISOString().replace(".000", ""));
 
@@ -32,12 +34,30 @@ export async function witnessesPage(view, ctx) {
       ),
     );
   }
-  const cp = await ctx.api("/v1/log/checkpoint");
+  const [info, cp] = await Promise.all([ctx.api("/v1/log"), ctx.api("/v1/log/checkpoint")]);
+  const section = h("section", { id: "cosignatures", "aria-labelledby": "cosigned-title" });
+  section.append(h("h2", { id: "cosigned-title" }, `Latest checkpoint (size ${cp.tree_size})`));
+  view.append(section);
+  await openCheckpoint(cp.note, info.vkey);
+  section.append(h("p", {}, h("span", { class: "badge ok" }, "Checkpoint signature verified")));
   const cosignatures = cp.cosignatures || [];
-  view.append(
-    h("h2", {}, `Latest checkpoint (size ${cp.tree_size})`),
-    cosignatures.length
-      ? table("Cosignatures", ["Witness", "Verifier key", "Time"], cosignatures.map((c) => [c.name, code(c.vkey), when(c.time)]))
-      : h("p", {}, "The latest checkpoint carries no cosignature."),
-  );
+  if (!cosignatures.length) {
+    section.append(h("p", {}, "The latest checkpoint carries no cosignature."));
+    return;
+  }
+  const rows = [];
+  for (const c of cosignatures) {
+    let state;
+    try {
+      const time = await cosignedAt(cp.note, c.vkey);
+      state =
+        time === c.time
+          ? h("span", { class: "badge ok" }, "verified")
+          : h("span", { class: "badge bad" }, time === null ? "NOT IN THE NOTE" : "TIME DIFFERS");
+    } catch (error) {
+      state = problem(error);
+    }
+    rows.push([c.name, code(c.vkey), when(c.time), state]);
+  }
+  section.append(table("Cosignatures", ["Witness", "Verifier key", "Time", "Cosignature"], rows));
 }
