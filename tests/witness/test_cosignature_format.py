@@ -190,3 +190,10 @@ def test_cosignatures_by_picks_listed_witnesses() -> None:
     forged = cs.Cosignature("b.test", b.verifier.key_hash, 10, bytes(64))
     with pytest.raises(cs.CosignatureError):
         cs.cosignatures_by([cs.parse_line(forged.line().rstrip("\n"))], SPEC_BODY, [b.verifier])
+
+
+def test_a_note_carries_at_most_100_signatures() -> None:
+    line = _signer().cosign(SPEC_BODY, 1).line()
+    cs.split_note(SPEC_BODY + "\n" + line * 100)
+    with pytest.raises(FormatError, match="at most 100"):
+        cs.split_note(SPEC_BODY + "\n" + line * 101)

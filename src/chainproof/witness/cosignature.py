@@ -29,6 +29,7 @@ HEADER = "cosignature/v1"
 _DASH = "\u2014 "
 _TIMESTAMP_LIMIT = 1 << 63
 _BLOB_SIZE = 4 + 8 + 64
+MAX_LINES = 100  # as `log.note` reads notes
 
 
 class CosignatureError(VerificationError):
@@ -173,18 +174,22 @@ def parse_line(line: str) -> SignatureLine:
 
 
 def split_note(text: str) -> tuple[str, list[SignatureLine]]:
-    """A signed note's body (with its final newline) and its signature lines, all well formed."""
+    """A signed note's body (with its final newline) and its signature lines, all well formed
+    and at most `MAX_LINES` of them (each may cost a signature check)."""
     body, sep, block = text.rpartition("\n\n")
     if not sep or not block.endswith("\n"):
         raise FormatError("the note has no signature block")
-    return body + "\n", [parse_line(line) for line in block[:-1].split("\n")]
+    return body + "\n", parse_lines(block)
 
 
 def parse_lines(text: str) -> list[SignatureLine]:
     """Signature lines, each ending in a newline (a tlog-witness answer)."""
     if not text.endswith("\n"):
         raise FormatError("signature lines must each end with a newline")
-    return [parse_line(line) for line in text[:-1].split("\n")]
+    lines = text[:-1].split("\n")
+    if len(lines) > MAX_LINES:
+        raise FormatError(f"a note carries at most {MAX_LINES} signatures")
+    return [parse_line(line) for line in lines]
 
 
 def cosignatures_by(
