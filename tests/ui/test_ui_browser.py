@@ -20,7 +20,7 @@ from chainproof.witness.cosignature import CosignatureSigner
 CHECKS = (Path(__file__).parent / "a11y_checks.js").read_text()
 
 FOCUSABLE = """
-const all = [...document.querySelectorAll('a[href], button, input, select, textarea')];
+const all = [...document.querySelectorAll('a[href], button, input, select, textarea, summary')];
 return all.filter(e => {
   const r = e.getBoundingClientRect();
   return !e.disabled && r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden';
@@ -60,6 +60,15 @@ def test_sign_in_and_entries_with_verified_proofs(world: UiWorld, browser: Brows
     types = browser.find("table.entries").text
     assert "custody/grant" in types
     assert "log/genesis" in types
+    # An entry's details: its leaf hash and the proof's hashes, opened from the keyboard.
+    summary = browser.find("#entry-10 summary")
+    browser.run("arguments[0].focus()", summary)
+    ActionChains(browser.driver).send_keys(Keys.ENTER).perform()
+    opened = browser.find("#entry-10 details")
+    assert opened.get_attribute("open") is not None
+    assert "Leaf hash (RFC 9162)" in opened.text
+    assert len(opened.find_elements("css selector", "ol.hashes li")) >= 1
+    assert '"grantee": "bob"' in opened.text
     accessible(browser, "entries")
     browser.screenshot(artifacts, "02-entries")
 

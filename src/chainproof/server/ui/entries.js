@@ -55,7 +55,7 @@ export async function entriesPage(view, ctx, rest) {
       h(
         "thead",
         {},
-        h("tr", {}, ["Index", "Type", "Subjects", "Signers", "Inclusion proof"].map((t) => h("th", { scope: "col" }, t))),
+        h("tr", {}, ["Index", "Type", "Subjects", "Signers", "Inclusion proof", "Details"].map((t) => h("th", { scope: "col" }, t))),
       ),
       rows,
     ),
@@ -70,6 +70,7 @@ export async function entriesPage(view, ctx, rest) {
       decoded = { predicateType: "(not a statement)", subjects: [], signers: [] };
     }
     const status = h("td", { class: "proof", "data-index": entry.index }, h("span", { class: "badge" }, "checking\u2026"));
+    const details = h("details", {}, h("summary", {}, `Entry ${entry.index}`));
     rows.append(
       h(
         "tr",
@@ -87,9 +88,13 @@ export async function entriesPage(view, ctx, rest) {
           h("ul", { class: "plain" }, decoded.signers.map((k) => h("li", { title: k }, known.get(k) || short(k)))),
         ),
         status,
+        h("td", {}, details),
       ),
     );
-    checks.push(prove(ctx, entry.index, leaf, cp, status));
+    if (decoded.predicate !== undefined) {
+      details.append(h("p", {}, "Statement predicate:"), h("pre", {}, JSON.stringify(decoded.predicate, null, 2)));
+    }
+    checks.push(prove(ctx, entry.index, leaf, cp, status, details));
   }
   await Promise.all(checks);
   const links = h("p", { class: "pager" });
@@ -98,14 +103,20 @@ export async function entriesPage(view, ctx, rest) {
   view.append(links);
 }
 
-async function prove(ctx, index, leaf, cp, cell) {
+async function prove(ctx, index, leaf, cp, cell, details) {
   let badge;
   try {
     if (index >= cp.size) {
       badge = h("span", { class: "badge" }, "not yet in the checkpoint");
     } else {
       const proof = await ctx.api("/v1/log/proofs/inclusion", { index, size: cp.size });
-      const ok = await verifyInclusion(index, cp.size, await leafHash(leaf), proof.proof, cp.root);
+      const hash = await leafHash(leaf);
+      const ok = await verifyInclusion(index, cp.size, hash, proof.proof, cp.root);
+      details.querySelector("summary").after(
+        h("p", {}, "Leaf hash (RFC 9162): ", h("code", {}, toHex(hash))),
+        h("p", {}, `Inclusion proof in the tree of ${cp.size} entries (${proof.proof.length} hashes, leaf to root):`),
+        h("ol", { class: "hashes" }, proof.proof.map((p) => h("li", {}, h("code", {}, p)))),
+      );
       badge = ok
         ? h("span", { class: "badge ok", title: `in the checkpoint of size ${cp.size}` }, "verified")
         : h("span", { class: "badge bad" }, "PROOF FAILED");
