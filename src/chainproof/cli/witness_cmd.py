@@ -122,6 +122,40 @@ def check(
         raise typer.Exit(1)
 
 
+@app.command("feed")
+def feed_command(
+    log: LogOption,
+    witness_url: Annotated[
+        str, typer.Option("--witness-url", help="The witness's tlog-witness submission prefix (URL).")
+    ],
+    witness_vkey: Annotated[str, typer.Option("--witness-vkey", help="The witness's cosignature vkey.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Have a C2SP witness elsewhere (any tlog-witness implementation) cosign the log's latest
+    checkpoint: post it to the witness's add-checkpoint with a consistency proof from the size
+    the witness cosigned last, check the cosignature, and hand it to the log (which must list the
+    witness: `serve --witness`). Exit 1 when the witness refuses or answers no valid cosignature.
+    """
+    from chainproof.errors import FormatError, UsageError
+    from chainproof.witness.cosignature import parse_cosigner_vkey
+    from chainproof.witness.feed import LogFeed, feed_witness
+    from chainproof.witness.http import Refused
+
+    try:
+        verifier = parse_cosigner_vkey(witness_vkey)
+    except FormatError as e:
+        raise UsageError(f"--witness-vkey: {e}") from None
+    feed = LogFeed(log)
+    try:
+        fed = feed_witness(feed, witness_url, verifier)
+    except Refused as e:
+        emit(as_json, {"ok": False, "status": e.status, "message": str(e)}, [f"REFUSED by the witness: {e}"])
+        raise typer.Exit(1) from None
+    finally:
+        feed.close()
+    emit(as_json, {"ok": True, **fed.to_json()}, [f"{verifier.name} cosigned tree size {fed.size}"])
+
+
 @app.command("serve")
 def serve(
     log: LogOption,

@@ -1,6 +1,7 @@
 """A witness's rounds against a chainproof server: fetch the log's latest checkpoint and a
 consistency proof from what the witness cosigned last, have the `Witness` check and cosign it,
-and hand the cosignature to the log (`POST /v1/log/cosignatures`).
+and hand the cosignature to the log (`POST /v1/log/cosignatures`). And `feed_witness`, the same
+for a witness elsewhere (any C2SP tlog-witness), asked over HTTP.
 
 The server's proof is only the proof's hashes: the witness checks them against the root it
 recorded itself, never against a root the server names.
@@ -11,12 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from chainproof.errors import FormatError, UsageError
+import httpx
+
+from chainproof.errors import FormatError, UsageError, VerificationError
 from chainproof.log import proofs as proof_json
 from chainproof.log.note import parse_checkpoint, parse_vkey
 from chainproof.log.proofs import ConsistencyProof
 from chainproof.remote.client import RemoteClient
-from chainproof.witness.cosignature import Cosignature, with_lines
+from chainproof.witness import http
+from chainproof.witness.cosignature import Cosignature, CosignatureVerifier, cosignatures_by, with_lines
 from chainproof.witness.protocol import AddCheckpoint, Conflict, WitnessRefusal
 from chainproof.witness.witness import Witness
 
@@ -43,6 +47,13 @@ class LogFeed:
         if not isinstance(got, ConsistencyProof) or (got.old_size, got.new_size) != (old, new):
             raise FormatError(f"{self.url}: the server answered another proof than asked")
         return got.proof
+
+    def witnessed_size(self, vkey: str) -> int | None:
+        """The largest tree size the log lists as cosigned by the witness `vkey` (None: none)."""
+        for row in self.client.get("/v1/witnesses").get("witnesses", []):
+            if isinstance(row, dict) and row.get("vkey") == vkey and isinstance(row.get("size"), int):
+                return int(row["size"])
+        return None
 
     def hand_in(self, cosigned_note: str) -> list[dict[str, Any]]:
         """Give the log a checkpoint note with cosignature lines; what it kept."""
@@ -123,3 +134,54 @@ def run_round(witness: Witness, feed: LogFeed) -> Round:
     except UsageError as e:  # the log refused it (e.g. it does not list this witness)
         done.hand_in_error = str(e)
     return done
+
+
+@dataclass
+class Fed:
+    """What feeding one witness did: the tree size it cosigned and what the log kept."""
+
+    size: int
+    cosignatures: list[Cosignature]
+    kept: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tree_size": self.size,
+            "cosigned": [c.line() for c in self.cosignatures],
+            "handed_in": self.kept,
+        }
+
+
+def feed_witness(
+    feed: LogFeed, url: str, verifier: CosignatureVerifier, *, client: httpx.Client | None = None
+) -> Fed:
+    """Have the C2SP witness at `url` (any tlog-witness implementation, `verifier` its key)
+    cosign the log's latest checkpoint, then hand its cosignature to the log.
+
+    The old size is the one the log lists for that witness, or 0; a 409 names the witness's own,
+    and the request is made once more from there. `http.Refused` when the witness refuses (a log
+    inconsistent with what it cosigned, for one); VerificationError when its answer carries no
+    valid cosignature by `verifier`."""
+    note = feed.checkpoint()
+    body = note.rpartition("\n\n")[0] + "\n"
+    try:
+        size = parse_checkpoint(body).size
+    except FormatError as e:
+        raise FormatError(f"{feed.url}: its checkpoint is not one: {e}") from None
+    old = feed.witnessed_size(verifier.vkey) or 0
+    old = old if old <= size else 0
+    for attempt in (1, 2):
+        proof = feed.consistency(old, size) if 0 < old < size else ()
+        try:
+            lines = http.submit(url, AddCheckpoint(old, proof, note), client=client)
+            break
+        except http.Refused as e:
+            if attempt == 2 or e.status != 409 or e.size is None or e.size == old or e.size > size:
+                raise
+            old = e.size
+    found = cosignatures_by(lines, body, [verifier])
+    if not found:
+        raise VerificationError(f"{url}: the witness answered no cosignature by {verifier.vkey}")
+    cosignatures = [c for _, c in found]
+    kept = feed.hand_in(with_lines(note, [c.line() for c in cosignatures]))
+    return Fed(size, cosignatures, kept)
