@@ -105,8 +105,10 @@ def test_grant_uses_follow_the_rules_of_grants(world: UiWorld) -> None:
     refused = request(world.url, "GET", "/v1/grants/uses", keys["bob"], params={"artifact": OTHER})
     assert refused.status_code == 403
     assert refused.json()["code"] == "forbidden"
-    none = request(world.url, "GET", "/v1/grants/uses", keys["victor"], params={"artifact": OTHER})
-    assert none.json()["uses"] == []
+    ungranted = request(world.url, "GET", "/v1/grants/uses", keys["victor"], params={"artifact": OTHER})
+    [use] = ungranted.json()["uses"]
+    assert use["actor"] == "alice"
+    assert use["grant_id"] is None
     assert request(world.url, "GET", "/v1/grants/uses", params={"artifact": DATA}).status_code == 401
     bad = request(world.url, "GET", "/v1/grants/uses", keys["carol"], params={"artifact": "sha256:zz"})
     assert bad.status_code == 400

@@ -53,7 +53,8 @@ class UiWorld:
 
 def build_world(work: Path) -> UiWorld:
     """`build_store`'s store, then: alice trains MODEL on DATA and OTHER in an environment holding
-    CREDENTIALS and PACKAGE, and fine-tunes TUNED from MODEL; bob accesses DATA (its grant's use)."""
+    CREDENTIALS and PACKAGE, and fine-tunes TUNED from MODEL; bob accesses DATA (its grant's use),
+    alice OTHER (under no grant)."""
     store = build_store(work / "store", work)
     custody = Custody(TransparencyLog.open(store.directory))
     try:
@@ -67,6 +68,7 @@ def build_world(work: Path) -> UiWorld:
         custody.record(Hop.TRAIN, alice, inputs=[DATA, OTHER], outputs=[MODEL], environment=env)
         custody.record(Hop.TRAIN, alice, inputs=[MODEL], outputs=[TUNED])
         custody.record(Hop.ACCESS, bob, inputs=[DATA])
+        custody.record(Hop.ACCESS, alice, inputs=[OTHER])  # a use no grant covers
     finally:
         custody.close()
     return UiWorld(store)

@@ -15,6 +15,7 @@ file routes are left out of the OpenAPI document: they are pages, not API.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -24,8 +25,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from chainproof.custody.hops import Hop
+from chainproof.custody.predicates import parse_time
 from chainproof.custody.records import Digest
-from chainproof.custody.service import parse_artifact
+from chainproof.custody.service import GrantState, parse_artifact
 from chainproof.server import access
 from chainproof.server.access import Denied, Principal
 from chainproof.server.calls import call
@@ -151,17 +153,25 @@ def uses(srv: CustodyServer, principal: Principal, artifact: str) -> dict[str, A
                         "actor": name,
                         "keyid": keyid,
                         "time": hop.record.time,
-                        "grant_id": _covering(grants, name, hop.index),
+                        "grant_id": _covering(grants, name, hop.index, hop.record.time),
                     }
                 )
     return {"artifact": wanted, "uses": found}
 
 
-def _covering(grants: list[Any], grantee: str | None, index: int) -> Digest | None:
-    """The grant to `grantee` in force at entry `index` (granted before it, not revoked before
-    it), judged by the log's order alone."""
+def _covering(
+    grants: Sequence[GrantState], grantee: str | None, index: int, when: str | None
+) -> Digest | None:
+    """The grant to `grantee` in force at entry `index`: granted before it and not revoked before
+    it, by the log's order (which no signer can change), and not expired at the time the hop
+    states."""
     for g in grants:
         e = g.entry
-        if e.record.grantee == grantee and e.index < index and (e.revoked_at is None or e.revoked_at > index):
-            return Digest(e.grant_id)
+        if e.record.grantee != grantee or e.index >= index:
+            continue
+        if e.revoked_at is not None and e.revoked_at < index:
+            continue
+        if when is not None and parse_time(when, "time") >= parse_time(e.record.expires, "expires"):
+            continue
+        return e.grant_id
     return None
