@@ -133,3 +133,27 @@ def test_another_logs_state_is_refused(tmp_path: Path) -> None:
     other = NoteSigner("other.test", keys.generate()).verifier.vkey
     with pytest.raises(UsageError, match="another log"):
         Monitor(Source(Log().grow(1)), MonitorState(tmp_path / "m"), vkey=other).run()
+
+
+def test_old_cosignatures_do_not_count_with_a_max_age(tmp_path: Path) -> None:
+    source = Source(Log().grow(2), [W1])  # cosigned at 1,700,000,000
+    at = 1_700_000_000 + 600
+    aged = Monitor(
+        source, MonitorState(tmp_path / "m"), witnesses=[W1.verifier], quorum=1, max_age=300, clock=lambda: at
+    )
+    report = aged.run()
+    assert [f.kind for f in report.findings] == ["quorum"]
+    assert "older than 300 s" in report.findings[0].message
+    fresh = Monitor(
+        source, MonitorState(tmp_path / "m"), witnesses=[W1.verifier], quorum=1, max_age=900, clock=lambda: at
+    )
+    assert fresh.run().ok
+    future = Monitor(
+        source,
+        MonitorState(tmp_path / "m"),
+        witnesses=[W1.verifier],
+        quorum=1,
+        max_age=900,
+        clock=lambda: at - 2000,
+    )
+    assert not future.run().ok

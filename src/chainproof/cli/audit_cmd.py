@@ -50,6 +50,12 @@ def audit(
             "--quorum", help="With --remote: cosignatures required (default: all --witness).", min=0
         ),
     ] = None,
+    max_age: Annotated[
+        int | None,
+        typer.Option(
+            "--max-age", help="With --remote: count cosignatures at most this many seconds old.", min=1
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Check every entry, signature, key registration and checkpoint; exit 0 only if all verify.
@@ -59,12 +65,12 @@ def audit(
 
     With --remote URL --state DIR, monitor a server's log instead: its latest checkpoint must be
     signed by the log's key (pinned in DIR on first contact, or --vkey), carry valid cosignatures
-    by QUORUM of the --witness keys, and be proved consistent with the checkpoint remembered in
-    DIR, which it then replaces. A fork or rewritten history fails (exit 1) with both checkpoints
-    as evidence, printed and kept in DIR.
+    by QUORUM of the --witness keys (made within --max-age seconds, if given), and be proved
+    consistent with the checkpoint remembered in DIR, which it then replaces. A fork or rewritten
+    history fails (exit 1) with both checkpoints as evidence, printed and kept in DIR.
     """
     if remote is not None:
-        _monitor(remote, state, vkey, witness or [], quorum, as_json)
+        _monitor(remote, state, vkey, witness or [], quorum, max_age, as_json)
         return
     if vkey is None:
         raise UsageError("give the log's verifier key (--vkey), or --remote URL --state DIR")
@@ -93,7 +99,13 @@ def audit(
 
 
 def _monitor(
-    url: str, state: Path | None, vkey: str | None, witnesses: list[str], quorum: int | None, as_json: bool
+    url: str,
+    state: Path | None,
+    vkey: str | None,
+    witnesses: list[str],
+    quorum: int | None,
+    max_age: int | None,
+    as_json: bool,
 ) -> None:
     from chainproof.server.cosignatures import parse_witnesses
     from chainproof.witness.feed import LogFeed
@@ -110,6 +122,7 @@ def _monitor(
             witnesses=verifiers,
             quorum=len(verifiers) if quorum is None else quorum,
             vkey=vkey,
+            max_age=max_age,
         )
         report = monitor.run()
     finally:

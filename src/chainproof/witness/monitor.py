@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,6 +28,8 @@ from chainproof.errors import ChainproofError, FormatError, StoreError, UsageErr
 from chainproof.log import merkle
 from chainproof.log.note import Checkpoint, NoteError, parse_vkey, verify_checkpoint
 from chainproof.witness import cosignature as cs
+
+_SKEW_S = 300  # how far ahead of this host's clock a witness's may be
 
 
 class LogSource(Protocol):
@@ -137,7 +139,9 @@ class MonitorReport:
 class Monitor:
     """Watches the log `source` shows, remembering it in `state`. `witnesses` are the witnesses
     trusted, `quorum` how many of them must have cosigned a checkpoint for it to be accepted;
-    `vkey` the log's key (default: pinned on first contact, then kept in `state`)."""
+    `vkey` the log's key (default: pinned on first contact, then kept in `state`). With `max_age`,
+    a cosignature counts only if made at most that many seconds before `clock()` (and not more
+    than `_SKEW_S` after it): a log cannot then hold a client on an old checkpoint for longer."""
 
     def __init__(
         self,
@@ -147,6 +151,8 @@ class Monitor:
         witnesses: Sequence[cs.CosignatureVerifier] = (),
         quorum: int = 0,
         vkey: str | None = None,
+        max_age: int | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if quorum < 0 or quorum > len(witnesses):
             raise UsageError(
@@ -157,6 +163,8 @@ class Monitor:
         self.witnesses = list(witnesses)
         self.quorum = quorum
         self.vkey = vkey
+        self.max_age = max_age
+        self._clock = clock
 
     def run(self) -> MonitorReport:
         """Check the log's latest checkpoint; remember it if every check passes."""
@@ -205,14 +213,23 @@ class Monitor:
             report.findings.append(Finding("bad-cosignature", str(e)))
             return
         report.cosignatures = [{"name": v.name, "vkey": v.vkey, "time": c.timestamp} for v, c in found]
-        if len(found) < self.quorum:
+        counted = [c for _, c in found if self._fresh(c.timestamp)]
+        if len(counted) < self.quorum:
+            stale = len(found) - len(counted)
             report.findings.append(
                 Finding(
                     "quorum",
-                    f"the checkpoint carries {len(found)} valid cosignature(s) by the witnesses given; "
-                    f"{self.quorum} are required",
+                    f"the checkpoint carries {len(counted)} valid cosignature(s) by the witnesses given"
+                    + (f" ({stale} more older than {self.max_age} s)" if stale else "")
+                    + f"; {self.quorum} are required",
                 )
             )
+
+    def _fresh(self, timestamp: int) -> bool:
+        if self.max_age is None:
+            return True
+        now = self._clock()
+        return now - self.max_age <= timestamp <= now + _SKEW_S
 
     def _consistency(self, old: Remembered, new: Checkpoint) -> Finding | None:
         """None if `new` extends `old` (or is it); else a fork or rollback finding."""
