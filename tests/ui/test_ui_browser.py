@@ -14,6 +14,7 @@ from selenium.webdriver.common.keys import Keys
 from server_support import DATA, OTHER, build_store, request, serving
 from ui_support import CREDENTIALS, MODEL, PACKAGE, TUNED, Browser, UiWorld
 
+from chainproof.attest import http_signatures as hs
 from chainproof.attest import keys
 from chainproof.witness.cosignature import CosignatureSigner
 
@@ -337,3 +338,34 @@ def test_witness_panel_of_a_cosigned_log(browser: Browser, artifacts: Path, tmp_
         assert "does not verify" in refused["other"]
         accessible(browser, "witnesses, cosigned")
         browser.screenshot(artifacts, "08-witnesses-cosigned")
+
+
+def test_the_page_signs_as_the_command_line_client_does(world: UiWorld, browser: Browser) -> None:
+    """Ed25519 is deterministic: for the same request, time and nonce, the page's headers are
+    byte for byte those of `chainproof.attest.http_signatures.sign_request`."""
+    browser.open(world.url + "/ui/")
+    key = keys.read_private(world.store.key_file("alice"))
+    cases = [
+        ("GET", world.url + "/v1/impact?package=torch%3D%3D2.1.0", b""),
+        ("POST", world.url + "/v1/log/entries", b'{"payload": "\\u00e9t\\u00e9"}\n'),
+    ]
+    for method, url, body in cases:
+        page = browser.run_async(
+            """
+            const [pem, method, url, body, done] = arguments;
+            (async () => {
+              const s = await import('/ui/sign.js');
+              const signer = await s.importKeyFile(pem);
+              const bytes = new TextEncoder().encode(body);
+              const headers = await s.signatureHeaders(signer, method, url, bytes, 1700000000999, 'n0nce');
+              return [signer.keyid, headers];
+            })().then(done, (e) => done(String(e)));
+            """,
+            world.store.key_file("alice").read_text(),
+            method,
+            url,
+            body.decode(),
+        )
+        keyid, headers = page
+        assert keyid == keys.keyid(key.public_key())
+        assert headers == hs.sign_request(method, url, {}, body, key, now=1700000000, nonce="n0nce")

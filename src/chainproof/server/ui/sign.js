@@ -65,10 +65,11 @@ export async function importKeyFile(text) {
 }
 
 // The headers that sign a request: Content-Digest, Signature-Input and Signature.
-export async function signatureHeaders(signer, method, url, body, now = Date.now()) {
+// `now` (milliseconds) and `nonce` are for tests; by default the clock and 128 random bits.
+export async function signatureHeaders(signer, method, url, body, now = Date.now(), nonce = null) {
   const digest = `sha-256=:${toBase64(await sha256(body))}:`;
   const created = Math.floor(now / 1000);
-  const nonce = toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
+  nonce ??= toBase64Url(crypto.getRandomValues(new Uint8Array(16)));
   const params =
     `("@method" "@target-uri" "content-digest");created=${created}` +
     `;keyid="${signer.keyid}";alg="ed25519";nonce="${nonce}"`;
