@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,37 @@ def test_every_cosigned_checkpoint_extends_the_last(steps: list[tuple[str, int]]
             cosigned.append(list(offered.hashes))
         for before, after in itertools.pairwise(cosigned):
             assert after[: len(before)] == before  # each tree cosigned contains the one before
+
+
+def test_racing_submissions_are_cosigned_one_at_a_time(tmp_path: Path, log: Log) -> None:
+    """Eight submissions from one old size, two histories, through two state objects on one
+    directory (as two processes would hold it: only the file lock keeps them apart): exactly one
+    is cosigned, and the witness's record is that one."""
+    state_dir = tmp_path / "shared"
+    first = WitnessState(state_dir)
+    first.pin(ORIGIN, log.signer.verifier.vkey)
+    signer = CosignatureSigner("w.test", keys.generate())
+    witnesses = [Witness(signer, first), Witness(signer, WitnessState(state_dir))]
+    witnesses[0].add_checkpoint(log.request(0))
+    histories = [log.copy(b"a").grow(3), log.copy(b"b").grow(3)]
+    requests = [histories[i % 2].request(5) for i in range(8)]
+    won: list[int] = []
+    barrier = threading.Barrier(len(requests))
+
+    def submit(i: int) -> None:
+        barrier.wait()
+        try:
+            witnesses[i % 2].add_checkpoint(requests[i])
+        except protocol.Conflict:
+            return
+        won.append(i)
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(len(requests))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(won) == 1
+    latest = WitnessState(state_dir).latest(ORIGIN)
+    assert latest is not None
+    assert latest.root == _root(histories[won[0] % 2].hashes)
