@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 from server_support import DATA, OTHER, build_store, request, serving
@@ -275,11 +274,12 @@ def test_an_unsigned_ui_request_is_denied_and_logged(world: UiWorld, browser: Br
         assert row.find_element("css selector", "td.proof").text == "verified"
 
 
-@pytest.mark.parametrize("page", ["entries"])
-def test_keyboard_reaches_every_section(world: UiWorld, browser: Browser, page: str) -> None:
-    """Every section is reached by Tab from the navigation and opened by Enter."""
+def test_keyboard_reaches_every_section(world: UiWorld, browser: Browser) -> None:
+    """Every section is reached by Tab from the navigation and opened by Enter, and no page
+    logs an error to the console (a script or style the policy blocked, a failed request)."""
     browser.sign_in(world.url, world.store.key_file("carol"))
     browser.idle()
+    browser.driver.get_log("browser")  # what earlier tests left
     for name in ("lineage", "impact", "grants", "witnesses", "entries"):
         link = browser.find(f"#nav a[href='#/{name}']")
         browser.run("arguments[0].focus()", link)
@@ -287,6 +287,10 @@ def test_keyboard_reaches_every_section(world: UiWorld, browser: Browser, page: 
         browser.idle()
         assert browser.run("return location.hash") == f"#/{name}"
         assert link.get_attribute("aria-current") == "page"
+    browser.go(f"#/lineage/{MODEL}")
+    browser.go("#/impact/actor/alice")
+    errors = [e for e in browser.driver.get_log("browser") if e["level"] in ("SEVERE", "WARNING")]
+    assert errors == []
 
 
 def test_witness_panel_of_a_cosigned_log(browser: Browser, artifacts: Path, tmp_path: Path) -> None:
