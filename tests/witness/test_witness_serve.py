@@ -71,12 +71,14 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
             assert start["vkey"] == signer.verifier.vkey
             yield Running(server, store, signer, str(start["listen"]), process)
         finally:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(signal.SIGTERM)
             try:
-                process.wait(30)
+                stopped = process.wait(30)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+                raise
+            assert stopped == 0, process.stderr.read() if process.stderr else ""  # a clean stop
 
 
 def _witnessed_size(server: Server) -> int | None:

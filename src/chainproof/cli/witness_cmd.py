@@ -4,6 +4,7 @@ tlog-cosignature), after checking each is consistent with the last one cosigned.
 from __future__ import annotations
 
 import hashlib
+import signal
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -177,6 +178,7 @@ def serve(
     `POST /add-checkpoint` on HOST:PORT for the log, and other feeders, to submit checkpoints.
 
     Prints the witness's name and vkey first (with --json: one JSON object, then one per round).
+    Stops on SIGTERM or Ctrl-C.
     """
     from chainproof.errors import ChainproofError
     from chainproof.witness.feed import LogFeed, pin_log, run_round
@@ -202,8 +204,10 @@ def serve(
             [f"witness {witness.vkey}", f"witnessing {origin} at {log}; add-checkpoint on {start['listen']}"],
         )
         done_rounds = 0
+        # SIGTERM ends the wait between rounds, as Ctrl-C does: a round under way finishes first.
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
-            while rounds is None or done_rounds < rounds:
+            while (rounds is None or done_rounds < rounds) and not stop.is_set():
                 try:
                     done = run_round(witness, feed)
                     if as_json:
