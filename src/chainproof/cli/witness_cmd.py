@@ -3,7 +3,6 @@ tlog-cosignature), after checking each is consistent with the last one cosigned.
 
 from __future__ import annotations
 
-import hashlib
 import signal
 import threading
 from pathlib import Path
@@ -39,12 +38,10 @@ LogVkeyOption = Annotated[
 def _signer(key: Path, name: str | None) -> CosignatureSigner:
     from chainproof._internal.config import Settings
     from chainproof.attest import keys
-    from chainproof.witness.cosignature import CosignatureSigner
+    from chainproof.witness.cosignature import CosignatureSigner, default_name
 
     private = keys.read_private(key, Settings().key_passphrase)
-    if name is None:
-        name = "witness-" + hashlib.sha256(keys.public_raw(private.public_key())).hexdigest()[:12]
-    return CosignatureSigner(name, private)
+    return CosignatureSigner(name or default_name(private.public_key()), private)
 
 
 def _witness(state: Path, key: Path, name: str | None) -> Witness:

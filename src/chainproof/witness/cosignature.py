@@ -100,6 +100,12 @@ def parse_cosigner_vkey(vkey: str) -> CosignatureVerifier:
     return verifier
 
 
+def default_name(public_key: Ed25519PublicKey) -> str:
+    """A witness's name when none is chosen: `witness-` and 12 hex digits of SHA-256(public key),
+    the same for the same key every time."""
+    return "witness-" + hashlib.sha256(keys.public_raw(public_key)).hexdigest()[:12]
+
+
 @dataclass(frozen=True)
 class CosignatureSigner:
     """A witness's signing identity: its name and private key."""
