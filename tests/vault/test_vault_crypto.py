@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chainproof.errors import FormatError, UsageError, VerificationError
-from chainproof.vault import crypto
+from chainproof.vault import crypto, framing
 from chainproof.vault.crypto import BlobCipher, MasterKey, TamperedError
 from chainproof.vault.keyfile import read_master_key, write_master_key
 from chainproof.vault.sealing import Incoming, OffsetMismatch, Unsealer
@@ -164,3 +164,16 @@ def test_incoming_resumes_from_its_staged_chunks_after_a_torn_write(tmp_path: Pa
     again.write(192, data[192:])
     assert again.done
     assert unsealed(path.read_bytes(), len(data), sha, dk) == data
+
+
+@given(st.lists(st.binary(max_size=300), max_size=8))
+def test_framing_round_trip(files: list[bytes]) -> None:
+    items = [(hashlib.sha256(f).digest(), f) for f in files]
+    assert list(framing.unpack(framing.pack(items))) == items
+
+
+@pytest.mark.parametrize("cut", [1, 39, 41, 45])
+def test_framing_refuses_a_cut_body(cut: int) -> None:
+    body = framing.pack([(hashlib.sha256(b"abcdef").digest(), b"abcdef")])
+    with pytest.raises(UsageError):
+        list(framing.unpack(body[:cut]))

@@ -176,9 +176,7 @@ def test_usage_errors_exit_2(vaulted: Vaulted, tmp_path: Path) -> None:
     assert run(vaulted, "data", "pull", vaulted.root, str(tmp_path), who=None)[0] == 2
     local = cli(str(vaulted.store.directory), "data", "pull", vaulted.root, str(tmp_path), home=vaulted.home)
     assert local.returncode == 2
-    code, _, _ = run(
-        vaulted, "data", "pull", "sha256:" + "ab" * 32, str(tmp_path / "x"), "--json", who="bob"
-    )
+    code, _, _ = run(vaulted, "data", "pull", "sha256:" + "ab" * 32, str(tmp_path / "x"), "--json", who="bob")
     assert code == 1  # no grant for a dataset nobody granted: refused before anything else
 
 
@@ -272,6 +270,30 @@ def test_a_tampered_blob_is_refused_and_logged(vaulted: Vaulted, tmp_path: Path)
         big.write_bytes(original)
     pull(vaulted.server.url, vaulted.store.keys["bob"], vaulted.root, tmp_path / "again", home=vaulted.home)
     same_tree(vaulted.dataset, tmp_path / "again")
+
+
+def test_a_tampered_small_file_is_refused_in_a_batch_too(vaulted: Vaulted, tmp_path: Path) -> None:
+    """Small files come many to a request: one found tampered with cuts that answer short, and
+    the client's retry of it alone meets the refusal."""
+    hexroot = vaulted.root.removeprefix("sha256:")
+    notes = next(vaulted.dataset.glob("notes-*"))
+    blob = (
+        Path(vaulted.store.directory)
+        / "blobs"
+        / hexroot
+        / "files"
+        / hashlib.sha256(notes.read_bytes()).hexdigest()
+    )
+    original = blob.read_bytes()
+    try:
+        blob.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+        out = tmp_path / "out"
+        code, obj, err = run(vaulted, "data", "pull", vaulted.root, str(out), "--json", who="bob")
+        assert code == 1, err
+        assert "fails its check" in str(obj["error"])
+        assert [p for p in out.iterdir() if not p.name.startswith(".")] == []
+    finally:
+        blob.write_bytes(original)
 
 
 def test_a_target_holding_other_bytes_is_never_overwritten(vaulted: Vaulted, tmp_path: Path) -> None:

@@ -74,6 +74,10 @@ class VaultClient:
             "application/octet-stream",
         )
 
+    def put_files(self, root: str, body: bytes) -> dict[str, Any]:
+        """Whole files at once, framed (`chainproof.vault.framing.pack`)."""
+        return self._json("PUT", f"/v1/vault/datasets/{root}/files", None, body, "application/octet-stream")
+
     def commit(self, root: str, envelope: bytes) -> dict[str, Any]:
         return self._json("POST", f"/v1/vault/datasets/{root}/commit", body=envelope)
 
@@ -83,13 +87,21 @@ class VaultClient:
     @contextmanager
     def file(self, root: str, sha256: str, access: int, offset: int) -> Iterator[Iterator[bytes]]:
         """The bytes of one file from `offset`, as they arrive."""
-        request = self._request(
-            "GET",
-            f"/v1/vault/datasets/{root}/files/{sha256}",
-            {"access": access, "offset": offset},
-            b"",
-            None,
-        )
+        path = f"/v1/vault/datasets/{root}/files/{sha256}"
+        request = self._request("GET", path, {"access": access, "offset": offset}, b"", None)
+        with self._streamed(request) as pieces:
+            yield pieces
+
+    @contextmanager
+    def files(self, root: str, access: int, sha256s: bytes) -> Iterator[Iterator[bytes]]:
+        """Whole files, framed (`chainproof.vault.framing`), as they arrive."""
+        path = f"/v1/vault/datasets/{root}/files"
+        request = self._request("POST", path, {"access": access}, sha256s, "application/octet-stream")
+        with self._streamed(request) as pieces:
+            yield pieces
+
+    @contextmanager
+    def _streamed(self, request: httpx.Request) -> Iterator[Iterator[bytes]]:
         try:
             response = self._http.send(request, stream=True)
         except httpx.HTTPError as e:

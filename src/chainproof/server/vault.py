@@ -29,9 +29,9 @@ from chainproof.errors import StoreError, UsageError, VerificationError
 from chainproof.log import merkle
 from chainproof.server import access
 from chainproof.server.access import Denied, Principal
-from chainproof.vault import crypto, records
+from chainproof.vault import crypto, framing, records
 from chainproof.vault.blobs import open_blob_store
-from chainproof.vault.datasets import NoSuchDataset, StoredEntry, Vault, distinct_files
+from chainproof.vault.datasets import NoSuchDataset, StoredEntry, Vault
 from chainproof.vault.keyfile import read_master_key
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 BLOBS_ENV = "CHAINPROOF_VAULT_BLOBS"
 """Where the blobs go: `s3://bucket/prefix` or a directory (default: `blobs/` in the store's)."""
 _MANIFESTS_KEPT = 64
+_BATCH = 4096  # files one request may ask for at once
 
 
 def open_vault(settings: ServerSettings, directory: Path) -> Vault:
@@ -110,6 +111,12 @@ class VaultOperations:
         self.may_push(principal)
         vault = self.vault(srv)
         return vault.write(_digest(root, "the dataset"), _digest(sha256, "the file"), offset, data)
+
+    def write_files(self, srv: CustodyServer, principal: Principal, root: str, body: bytes) -> dict[str, Any]:
+        """Whole files at once (`chainproof.vault.framing`), for the many small files of a dataset."""
+        self.may_push(principal)
+        vault = self.vault(srv)
+        return {"files": vault.write_whole(_digest(root, "the dataset"), framing.unpack(body))}
 
     def commit(self, srv: CustodyServer, principal: Principal, root_text: str, body: bytes) -> dict[str, Any]:
         """Append the pusher's statement naming the dataset, once every file is stored."""
@@ -189,7 +196,7 @@ class VaultOperations:
         self.live_grant(srv, principal, root)
         self._check_access(srv, principal, root, access_index)
         vault = self.vault(srv)
-        size = distinct_files(self._manifest(vault, root)).get(sha256)
+        size = vault.files(root).get(sha256)
         if size is None:
             raise UsageError(f"dataset sha256:{root.hex()} has no file sha256:{sha256.hex()}")
         if offset % crypto.CHUNK_SIZE or offset > size or (offset == size and size):
@@ -199,6 +206,35 @@ class VaultOperations:
         except crypto.TamperedError as e:
             raise Denied("tampered", f"refused: {e}", 500) from None
         return size - offset, chunks
+
+    def read_files(
+        self, srv: CustodyServer, principal: Principal, root_text: str, *, access_index: int, body: bytes
+    ) -> tuple[int, Iterator[bytes]]:
+        """Many whole files at once, framed as a push sends them (`framing`): the body lists
+        their SHA-256s (32 bytes each). Each file's blob is opened, and its first chunk checked,
+        when its turn comes: a tampered one cuts the answer short there."""
+        root = _digest(root_text, "the dataset")
+        self.live_grant(srv, principal, root)
+        self._check_access(srv, principal, root, access_index)
+        vault = self.vault(srv)
+        files = vault.files(root)
+        if len(body) % 32 or len(body) > 32 * _BATCH:
+            raise UsageError(f"the body lists up to {_BATCH} SHA-256s of 32 bytes each")
+        wanted = [body[i : i + 32] for i in range(0, len(body), 32)]
+        missing = [w.hex() for w in wanted if w not in files]
+        if missing:
+            raise UsageError(f"dataset sha256:{root.hex()} has no file sha256:{missing[0]}")
+        try:  # the first file opened here: a tampered one refused before the answer starts
+            first = vault.open_file(root, wanted[0], files[wanted[0]], 0) if wanted else iter(())
+        except crypto.TamperedError as e:
+            raise Denied("tampered", f"refused: {e}", 500) from None
+
+        def frames() -> Iterator[bytes]:
+            for n, sha256 in enumerate(wanted):
+                yield framing.header(sha256, files[sha256])
+                yield from first if n == 0 else vault.open_file(root, sha256, files[sha256], 0)
+
+        return sum(framing.HEAD + files[w] for w in wanted), frames()
 
     def _check_access(self, srv: CustodyServer, principal: Principal, root: bytes, index: int) -> None:
         with self._lock:

@@ -2,6 +2,8 @@
 
     POST /v1/vault/datasets                          the manifest -> what the server still needs
     PUT  /v1/vault/datasets/{root}/files/{sha256}?offset=N   a part of one file (whole chunks)
+    PUT  /v1/vault/datasets/{root}/files             whole small files, framed
+    POST /v1/vault/datasets/{root}/files?access=I    whole small files back, framed, streamed
     POST /v1/vault/datasets/{root}/commit            the pusher's signed statement -> its entry
     POST /v1/vault/datasets/{root}/pull              records the access -> manifest, entries
     GET  /v1/vault/datasets/{root}/files/{sha256}?access=I&offset=N  the file's bytes, streamed
@@ -58,6 +60,14 @@ async def push_part(request: Request, root: str, sha256: str) -> Response:
     return JSONResponse(answer)
 
 
+@routes.put("/datasets/{root}/files")
+async def push_files(request: Request, root: str) -> Response:
+    """Whole files at once, framed (`chainproof.vault.framing`): each its SHA-256, its length and
+    its bytes. For the many small files of a dataset; answers each file's state."""
+    ops, data = _ops(request), await body(request)
+    return JSONResponse(await call(request, lambda srv, p: ops.write_files(srv, p, root, data)))
+
+
 @routes.post("/datasets/{root}/commit")
 async def commit_push(request: Request, root: str) -> Response:
     """Finish a push: the body is the pusher's DSSE envelope of the stored statement naming the
@@ -84,6 +94,23 @@ async def read_file(request: Request, root: str, sha256: str) -> Response:
     assert access is not None
     length, chunks = await call(
         request, lambda srv, p: ops.read_file(srv, p, root, sha256, access_index=access, offset=offset)
+    )
+    return StreamingResponse(
+        _guarded(request, chunks),
+        media_type="application/octet-stream",
+        headers={"content-length": str(length)},
+    )
+
+
+@routes.post("/datasets/{root}/files")
+async def read_files(request: Request, root: str) -> Response:
+    """Many whole files for the pull whose access entry is `access`: the body lists their
+    SHA-256s (32 bytes each); the answer frames each file as a push sends it, streamed."""
+    ops, data = _ops(request), await body(request)
+    access = number(request, "access", required=True)
+    assert access is not None
+    length, chunks = await call(
+        request, lambda srv, p: ops.read_files(srv, p, root, access_index=access, body=data)
     )
     return StreamingResponse(
         _guarded(request, chunks),

@@ -22,7 +22,7 @@ import fcntl
 import json
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +37,7 @@ from chainproof.vault.sealing import Incoming, Unsealer
 
 INCOMING_DIR = "vault-incoming"
 _KEY, _MANIFEST, _STORED = "key.json", "manifest", "stored.json"
+_KEPT = 256  # datasets whose file lists and stored records are kept in memory
 
 
 class NoSuchDataset(UsageError):
@@ -81,6 +82,8 @@ class Vault:
         self._keys: dict[bytes, bytes] = {}
         self._uploads: dict[tuple[bytes, bytes], Incoming] = {}
         self._file_locks: dict[tuple[bytes, bytes], threading.Lock] = {}
+        self._files: dict[bytes, dict[bytes, int]] = {}  # root -> its distinct files' sizes
+        self._stored: dict[bytes, StoredEntry] = {}  # once stored, a dataset stays so
 
     def close(self) -> None:
         self.blobs.close()
@@ -138,6 +141,18 @@ class Vault:
         with self._upload(root, sha256, size) as incoming:
             return incoming.received
 
+    def files(self, root: bytes) -> dict[bytes, int]:
+        """The dataset's distinct files and their sizes (from its manifest, read once)."""
+        with self._lock:
+            known = self._files.get(root)
+        if known is None:
+            known = distinct_files(self.manifest(root))
+            with self._lock:
+                if len(self._files) >= _KEPT:
+                    self._files.clear()
+                self._files[root] = known
+        return known
+
     def manifest(self, root: bytes) -> Manifest:
         key = self.dataset_key(root)
         try:
@@ -150,14 +165,23 @@ class Vault:
         return manifest
 
     def stored(self, root: bytes) -> StoredEntry | None:
+        with self._lock:
+            known = self._stored.get(root)
+        if known is not None:
+            return known
         try:
             data = self.blobs.get_bytes(f"{root.hex()}/{_STORED}")
         except BlobNotFound:
             return None
         try:
-            return StoredEntry.from_json(untrusted_json.loads(data))
+            found = StoredEntry.from_json(untrusted_json.loads(data))
         except ValueError as e:
             raise StoreError(f"the stored record of sha256:{root.hex()} is not JSON: {e}") from None
+        with self._lock:
+            if len(self._stored) >= _KEPT:
+                self._stored.clear()
+            self._stored[root] = found
+        return found
 
     def mark_stored(self, root: bytes, entry: StoredEntry) -> None:
         self.blobs.put_bytes(f"{root.hex()}/{_STORED}", json.dumps(entry.to_json()).encode())
@@ -212,8 +236,16 @@ class Vault:
         digest matched), its blob is stored."""
         if self.stored(root) is not None:
             raise UsageError(f"dataset sha256:{root.hex()} is already stored")
-        manifest = self.manifest(root)
-        size = distinct_files(manifest).get(sha256)
+        return self._write(root, sha256, offset, data)
+
+    def write_whole(self, root: bytes, files: Iterable[tuple[bytes, bytes]]) -> list[dict[str, Any]]:
+        """Take whole files (sha256, bytes) of a dataset being pushed, each stored at once."""
+        if self.stored(root) is not None:
+            raise UsageError(f"dataset sha256:{root.hex()} is already stored")
+        return [self._write(root, sha256, 0, data) for sha256, data in files]
+
+    def _write(self, root: bytes, sha256: bytes, offset: int, data: bytes) -> dict[str, Any]:
+        size = self.files(root).get(sha256)
         if size is None:
             raise UsageError(f"dataset sha256:{root.hex()} has no file sha256:{sha256.hex()}")
         blob = self._blob(root, sha256)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -120,16 +119,13 @@ class Incoming:
             for s in sealed:
                 f.write(s)
         self.received = end
-        if self._sealed_all:
-            if self._hash.digest() != self.sha256:
-                with contextlib.suppress(OSError):
-                    self.path.unlink()
-                raise VerificationError(
-                    f"the bytes sent are not file sha256:{self.sha256.hex()}: their SHA-256 is "
-                    f"{self._hash.hexdigest()} (the part is refused; send the file again)"
-                )
-            with self.path.open("rb") as f:
-                os.fsync(f.fileno())
+        if self._sealed_all and self._hash.digest() != self.sha256:
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            raise VerificationError(
+                f"the bytes sent are not file sha256:{self.sha256.hex()}: their SHA-256 is "
+                f"{self._hash.hexdigest()} (the part is refused; send the file again)"
+            )
 
 
 def _write_new(path: Path, data: bytes) -> None:

@@ -44,7 +44,7 @@ from chainproof.errors import StoreError, UsageError, VerificationError
 from chainproof.log import merkle
 from chainproof.remote.log import RemoteLog
 from chainproof.remote.vault import ServerOffset, VaultClient
-from chainproof.vault import crypto, records
+from chainproof.vault import crypto, framing, records
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -52,6 +52,8 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int], None]
 PART_BYTES = 8 << 20
 """Bytes a push sends in one request: whole chunks, well under the server's 16 MiB body limit."""
+_BATCH = 4096
+"""The most small files a push sends in one request."""
 STAGING_PREFIX = ".chainproof-pull-"
 _RETRIES = 3
 _READ = 1 << 20
@@ -126,7 +128,12 @@ def push(
                 raise VerificationError(
                     f"{url}: the server names the dataset {begun.get('root')}, not {manifest.digest}"
                 )
-            sent = _send_files(client, manifest, path, begun, on_progress)
+            wanted = begun.get("files") or []
+            if not isinstance(wanted, list):
+                raise VerificationError("the server's list of files needed is not a list")
+            chunk = int(begun.get("chunk_size") or crypto.CHUNK_SIZE)
+            sender = _Sender(client, manifest.digest, _local_files(manifest, path), chunk, on_progress)
+            sent = sender.all(wanted)
             statement = records.stored_statement(manifest.root, len(manifest), manifest.total_size, now())
             envelope = signing.sign_statement(statement, key)
             answer = client.commit(manifest.digest, envelope.canonical())
@@ -141,40 +148,73 @@ def push(
     return PushResult(manifest.digest, len(manifest), manifest.total_size, sent, index)
 
 
-def _send_files(
-    client: VaultClient, manifest: Manifest, path: Path, begun: dict[str, Any], on_progress: Progress | None
-) -> int:
-    wanted = begun.get("files") or []
-    if not isinstance(wanted, list):
-        raise VerificationError("the server's list of files needed is not a list")
-    chunk = int(begun.get("chunk_size") or crypto.CHUNK_SIZE)
-    part = max(chunk, PART_BYTES // chunk * chunk)
-    local = _local_files(manifest, path)
-    total = sum(int(f["size"]) - int(f["received"]) for f in wanted)
-    done = sent = 0
-    for item in wanted:
-        sha256, size = str(item["sha256"]), int(item["size"])
-        source = local.get(bytes.fromhex(sha256))
+@dataclass
+class _Sender:
+    """The files of one push the server still needs: the small ones whole, many a request
+    (`framing`), the others in parts from the byte the server has."""
+
+    client: VaultClient
+    root: str
+    local: dict[bytes, Path]
+    chunk: int
+    on_progress: Progress | None
+    total: int = 0
+    sent: int = 0
+
+    def all(self, wanted: list[dict[str, Any]]) -> int:
+        self.total = sum(int(f["size"]) - int(f["received"]) for f in wanted)
+        small = [f for f in wanted if int(f["received"]) == 0 and int(f["size"]) <= self.chunk]
+        batch: list[dict[str, Any]] = []
+        for item in small:
+            if batch and (
+                sum(int(f["size"]) for f in batch) + int(item["size"]) > PART_BYTES or len(batch) >= _BATCH
+            ):
+                self._whole(batch)
+                batch = []
+            batch.append(item)
+        if batch:
+            self._whole(batch)
+        chosen = {id(f) for f in small}
+        for item in wanted:
+            if id(item) not in chosen:
+                self._parts(item)
+        return self.sent
+
+    def _source(self, sha256: str) -> Path:
+        source = self.local.get(bytes.fromhex(sha256))
         if source is None:
             raise VerificationError(f"the server asks for sha256:{sha256}, which is not in the dataset")
+        return source
+
+    def _progress(self, n: int) -> None:
+        self.sent += n
+        if self.on_progress is not None:
+            self.on_progress(self.sent, self.total)
+
+    def _whole(self, batch: list[dict[str, Any]]) -> None:
+        files = [
+            (bytes.fromhex(str(f["sha256"])), self._source(str(f["sha256"])).read_bytes()) for f in batch
+        ]
+        self.client.put_files(self.root, framing.pack(files))
+        self._progress(sum(len(data) for _, data in files))
+
+    def _parts(self, item: dict[str, Any]) -> None:
+        sha256, size = str(item["sha256"]), int(item["size"])
+        part = max(self.chunk, PART_BYTES // self.chunk * self.chunk)
         offset = int(item["received"])
-        with source.open("rb") as f:
+        with self._source(sha256).open("rb") as f:
             while True:
                 f.seek(offset)
                 data = f.read(part)
                 try:
-                    answer = client.put_part(manifest.digest, sha256, offset, data)
+                    answer = self.client.put_part(self.root, sha256, offset, data)
                 except ServerOffset as e:  # another push of ours went further: go on from there
                     offset = e.received
                     continue
                 offset += len(data)
-                sent += len(data)
-                done += len(data)
-                if on_progress is not None:
-                    on_progress(done, total)
+                self._progress(len(data))
                 if answer.get("complete") or offset >= size:
                     break
-    return sent
 
 
 def _local_files(manifest: Manifest, path: Path) -> dict[bytes, Path]:
@@ -325,14 +365,62 @@ class _Fetcher:
     def all(self, manifest: Manifest, in_place: dict[bytes, Path]) -> int:
         distinct = {e.sha256: e.size for e in manifest if e.kind is EntryKind.FILE}
         self.total = sum(distinct.values())
+        todo = {
+            s: n for s, n in distinct.items() if not (s in in_place and not (self.staging / s.hex()).exists())
+        }
+        small = [
+            (s, n)
+            for s, n in todo.items()
+            if n <= crypto.CHUNK_SIZE and not (self.staging / s.hex()).exists()
+        ]
+        fetched: set[bytes] = set()
         received = 0
+        for at in range(0, len(small), _BATCH):
+            batch = small[at : at + _BATCH]
+            got, whole = self._batch(batch)
+            received += got
+            fetched |= whole
+            if len(whole) < len(batch):
+                break  # broken off: the rest one by one, with their retries and errors
         for sha256, size in distinct.items():
-            staged = self.staging / sha256.hex()
-            if not (sha256 in in_place and not staged.exists()):
-                received += self.one(sha256, size, staged)
-            self.done += size
-            self._progress(0)
+            if sha256 in todo and sha256 not in fetched:
+                received += self.one(sha256, size, self.staging / sha256.hex())
+                self.done += size
+                self._progress(0)
         return received
+
+    def _batch(self, batch: list[tuple[bytes, int]]) -> tuple[int, set[bytes]]:
+        """Small files whole, many in one request (`framing`): each staged once it has come whole
+        and its SHA-256 checked. The bytes received and the files staged; a batch broken off
+        leaves the rest to `one`."""
+        whole: set[bytes] = set()
+        got = 0
+        expected = iter(batch)
+        buffer = bytearray()
+        try:
+            with self.client.files(self.name, self.access, b"".join(s for s, _ in batch)) as pieces:
+                for piece in pieces:
+                    buffer += piece
+                    while len(buffer) >= framing.HEAD:
+                        sha256, size = bytes(buffer[:32]), int.from_bytes(buffer[32 : framing.HEAD], "big")
+                        if len(buffer) < framing.HEAD + size:
+                            break
+                        if (sha256, size) != next(expected, None):
+                            raise VerificationError("the server sent other files than those asked for")
+                        data = bytes(buffer[framing.HEAD : framing.HEAD + size])
+                        del buffer[: framing.HEAD + size]
+                        if hashlib.sha256(data).digest() != sha256:
+                            raise VerificationError(
+                                f"file sha256:{sha256.hex()} arrived with other bytes: refused"
+                            )
+                        _write_synced(self.staging / sha256.hex(), data)
+                        whole.add(sha256)
+                        got += size
+                        self.done += size
+                        self._progress(0)
+        except StoreError:
+            pass
+        return got, whole
 
     def _progress(self, n: int) -> None:
         if self.on_progress is not None:
@@ -396,6 +484,13 @@ class _Fetcher:
                 f"file sha256:{sha256.hex()}: the transfer broke off at {offset + got:,} of {size:,} bytes"
             )
         return got
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with path.open("wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _hash_prefix(path: Path, length: int) -> Any:
