@@ -5,6 +5,7 @@ view, and the accessibility basics of every page. Screenshots of each page are k
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -225,16 +226,16 @@ def test_a_contractor_sees_only_what_it_is_granted(world: UiWorld, browser: Brow
 
 
 def test_key_files_the_page_refuses(world: UiWorld, browser: Browser, tmp_path: Path) -> None:
-    encrypted = tmp_path / "encrypted.pem"
-    keys.write_private(encrypted, keys.generate(), passphrase=b"secret")
     unknown = tmp_path / "unknown.pem"
     keys.write_private(unknown, keys.generate())
     public = tmp_path / "public.pem"
     public.write_text(keys.public_pem(keys.generate().public_key()))
+    garbled = tmp_path / "garbled.pem"
+    garbled.write_text("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEI\n-----END PRIVATE KEY-----\n")
     expected = {
-        encrypted: "encrypted with a passphrase",
         public: "not a private key",
         unknown: "unknown key",
+        garbled: "not valid base64",
     }
     for path, message in expected.items():
         browser.open(world.url + "/ui/")
@@ -242,6 +243,27 @@ def test_key_files_the_page_refuses(world: UiWorld, browser: Browser, tmp_path: 
         shown = browser.wait("#signin-status .error").text
         assert message in shown, (path.name, shown)
         assert browser.find("#nav").get_attribute("hidden") is not None
+
+
+def test_an_encrypted_key_file_is_opened_with_its_passphrase(
+    world: UiWorld, browser: Browser, tmp_path: Path, artifacts: Path
+) -> None:
+    """`key new --passphrase-env` writes PBES2 (PBKDF2-HMAC-SHA-256, AES-256-CBC): the page asks
+    for the passphrase and decrypts the key itself."""
+    encrypted = tmp_path / "carol-encrypted.pem"
+    keys.write_private(encrypted, world.store.keys["carol"], passphrase=b"correct horse")
+    assert "ENCRYPTED PRIVATE KEY" in encrypted.read_text()
+    browser.open(world.url + "/ui/")
+    browser.wait("#keyfile").send_keys(str(encrypted))
+    field = browser.wait("#unlock:not([hidden]) #passphrase")
+    assert browser.run("return document.activeElement.id") == "passphrase"
+    accessible(browser, "sign-in, passphrase")
+    browser.screenshot(artifacts, "01-sign-in-passphrase")
+    field.send_keys("wrong horse", Keys.ENTER)
+    assert "passphrase is wrong" in browser.wait("#signin-status .error").text
+    assert browser.find("#nav").get_attribute("hidden") is not None
+    field.send_keys("correct horse", Keys.ENTER)
+    assert "carol (auditor, lab)" in browser.wait("#who", text="Signed in as").text
 
 
 def test_an_unsigned_ui_request_is_denied_and_logged(world: UiWorld, browser: Browser) -> None:
@@ -373,3 +395,31 @@ def test_the_page_signs_as_the_command_line_client_does(world: UiWorld, browser:
         keyid, headers = page
         assert keyid == keys.keyid(key.public_key())
         assert headers == hs.sign_request(method, url, {}, body, key, now=1700000000, nonce="n0nce")
+
+
+def test_keys_encrypted_by_openssl_open_in_the_page(world: UiWorld, browser: Browser, tmp_path: Path) -> None:
+    """OpenSSL, an independent writer of PBES2, with other ciphers and PRFs than ours."""
+    browser.open(world.url + "/ui/")
+    plain = world.store.key_file("carol")
+    want = keys.keyid(world.store.keys["carol"].public_key())
+    schemes = (
+        ("aes-128-cbc", "hmacWithSHA1", want),
+        ("aes-128-cbc", "hmacWithSHA256", want),
+        ("aes-256-cbc", "", want),
+        ("aes-192-cbc", "", "Error: This key file is encrypted with a cipher the page does not take"),
+    )
+    for cipher, prf, expected in schemes:
+        out = tmp_path / f"{cipher}-{prf or 'default'}.pem"
+        command = ["openssl", "pkcs8", "-topk8", "-in", str(plain), "-out", str(out), "-v2", cipher]
+        command += ["-passout", "pass:s3cret", *(["-v2prf", prf] if prf else [])]
+        subprocess.run(command, check=True, capture_output=True)
+        got = browser.run_async(
+            """
+            const [pem, done] = arguments;
+            import('/ui/sign.js')
+              .then((s) => s.importKeyFile(pem, 's3cret'))
+              .then((k) => done(k.keyid), (e) => done(String(e)));
+            """,
+            out.read_text(),
+        )
+        assert got.startswith(expected), (cipher, prf, got)

@@ -7,7 +7,7 @@ import { entriesPage } from "./entries.js";
 import { grantsPage } from "./grants.js";
 import { impactPage } from "./impact.js";
 import { lineagePage } from "./lineage.js";
-import { importKeyFile, KeyFileError, signedJson } from "./sign.js";
+import { importKeyFile, KeyFileError, NeedsPassphrase, signedJson } from "./sign.js";
 import { witnessesPage } from "./witnesses.js";
 
 const main = document.getElementById("main");
@@ -73,39 +73,65 @@ function showSignIn(message) {
   document.title = "Sign in \u2013 chainproof";
   const status = h("p", { id: "signin-status", role: "status", "aria-live": "polite" });
   const input = h("input", { type: "file", id: "keyfile", accept: ".pem,.key,text/plain", "aria-describedby": "keyfile-help" });
+  const passphrase = h("input", { type: "password", id: "passphrase", autocomplete: "off" });
+  const unlock = h("div", { id: "unlock", hidden: true }, field("passphrase", "Passphrase of the key file", passphrase), h("button", { type: "submit" }, "Sign in"));
+  let pending = null; // the text of an encrypted key file, until its passphrase is given
+  const attempt = async (text, secret) => {
+    status.replaceChildren("Checking the key\u2026");
+    try {
+      await signIn(text, secret);
+    } catch (error) {
+      if (error instanceof NeedsPassphrase) {
+        pending = text;
+        unlock.hidden = false;
+        status.replaceChildren(error.message);
+        passphrase.focus();
+        return;
+      }
+      status.replaceChildren(problem(error));
+    }
+  };
   const form = h(
     "form",
-    { id: "signin", onsubmit: (e) => e.preventDefault() },
+    {
+      id: "signin",
+      onsubmit: async (e) => {
+        e.preventDefault();
+        if (pending !== null) {
+          const secret = passphrase.value;
+          passphrase.value = "";
+          await attempt(pending, secret);
+        }
+      },
+    },
     h("h1", {}, "Sign in"),
     h(
       "p",
       { id: "keyfile-help" },
-      "Pick your registered actor key (an unencrypted PKCS#8 PEM file). It is read by this page only: " +
+      "Pick your registered actor key (a PKCS#8 PEM file). It is read by this page only: " +
         "it signs your requests here and is never sent or stored.",
     ),
     field("keyfile", "Key file", input),
+    unlock,
     status,
   );
   input.addEventListener("change", async () => {
     const [file] = input.files;
     if (!file) return;
-    status.replaceChildren("Checking the key\u2026");
-    try {
-      await signIn(await file.text());
-    } catch (error) {
-      status.replaceChildren(problem(error));
-    } finally {
-      input.value = "";
-    }
+    pending = null;
+    unlock.hidden = true;
+    const text = await file.text();
+    input.value = "";
+    await attempt(text, null);
   });
   main.replaceChildren(form);
   if (message) status.replaceChildren(message);
 }
 
-async function signIn(text) {
+async function signIn(text, passphrase) {
   let signer;
   try {
-    signer = await importKeyFile(text);
+    signer = await importKeyFile(text, passphrase);
   } catch (error) {
     if (error instanceof KeyFileError) throw error;
     throw new KeyFileError("The key could not be read.");

@@ -1,11 +1,12 @@
-// Sign-in and signed requests. The user's actor key (an unencrypted PKCS#8 PEM file, as
-// `chainproof key new` and `chainproof actor` write it) is imported into WebCrypto as a
+// Sign-in and signed requests. The user's actor key (a PKCS#8 PEM file, as `chainproof key new`
+// writes it, encrypted or not) is imported into WebCrypto as a
 // non-extractable Ed25519 key kept for this tab only; every API request is signed with it per
 // RFC 9421 exactly as the command-line client signs: label `chainproof`, covering @method,
 // @target-uri and content-digest (RFC 9530 sha-256 of the body, empty or not), with created,
 // keyid, alg="ed25519" and a random nonce.
 
 import { concat, fromBase64, sha256, toBase64, toBase64Url, toHex, utf8 } from "./bytes.js";
+import { decryptPkcs8, EncryptedKeyError } from "./pkcs8.js";
 
 const LABEL = "chainproof";
 // The SubjectPublicKeyInfo of an Ed25519 key is this prefix and the 32-byte key: its SHA-256 is
@@ -22,21 +23,18 @@ export class RequestFailed extends Error {
   }
 }
 
+// A key file whose passphrase the page must ask for.
+export class NeedsPassphrase extends KeyFileError {}
+
 function pemBlock(text) {
   const found = /-----BEGIN ([A-Z ]+)-----([\s\S]*?)-----END \1-----/.exec(text);
   if (!found) throw new KeyFileError("This file is not a PEM key file.");
   const label = found[1];
-  if (label === "ENCRYPTED PRIVATE KEY") {
-    throw new KeyFileError(
-      "This key file is encrypted with a passphrase, and the browser takes only an unencrypted key. " +
-        "Write an unencrypted copy for this computer (openssl pkey -in KEY.pem -out COPY.pem) and keep it private.",
-    );
-  }
-  if (label !== "PRIVATE KEY") {
+  if (label !== "PRIVATE KEY" && label !== "ENCRYPTED PRIVATE KEY") {
     throw new KeyFileError(`This file holds a ${label.toLowerCase()}, not a private key.`);
   }
   try {
-    return fromBase64(found[2].replace(/\s+/g, ""));
+    return { encrypted: label === "ENCRYPTED PRIVATE KEY", der: fromBase64(found[2].replace(/\s+/g, "")) };
   } catch {
     throw new KeyFileError("The key file's PEM body is not valid base64.");
   }
@@ -49,14 +47,29 @@ export async function keyidOf(publicRaw) {
 // The key in `text`: {key (non-extractable CryptoKey), keyid}. The public key is read once from a
 // transient extractable import (WebCrypto cannot derive it otherwise); only the non-extractable
 // key is kept.
-export async function importKeyFile(text) {
-  const der = pemBlock(text);
+// An encrypted key file (PBES2, as `key new --passphrase-env` writes it) needs `passphrase`:
+// NeedsPassphrase without one.
+export async function importKeyFile(text, passphrase = null) {
+  const block = pemBlock(text);
+  let der = block.der;
+  if (block.encrypted) {
+    if (passphrase === null) throw new NeedsPassphrase("This key file is encrypted: give its passphrase.");
+    try {
+      der = await decryptPkcs8(der, passphrase);
+    } catch (error) {
+      throw new KeyFileError(error instanceof EncryptedKeyError ? error.message : "The key file does not decrypt.");
+    }
+  }
   let jwk;
   try {
     const transient = await crypto.subtle.importKey("pkcs8", der, { name: "Ed25519" }, true, ["sign"]);
     jwk = await crypto.subtle.exportKey("jwk", transient);
   } catch {
-    throw new KeyFileError("This file does not hold an Ed25519 private key (PKCS#8).");
+    throw new KeyFileError(
+      block.encrypted
+        ? "The passphrase is wrong (the key file does not decrypt with it)."
+        : "This file does not hold an Ed25519 private key (PKCS#8).",
+    );
   }
   const publicRaw = fromBase64(jwk.x.replace(/-/g, "+").replace(/_/g, "/") + "=");
   const key = await crypto.subtle.importKey("pkcs8", der, { name: "Ed25519" }, false, ["sign"]);
