@@ -76,6 +76,7 @@ function showSignIn(message) {
   const passphrase = h("input", { type: "password", id: "passphrase", autocomplete: "off" });
   const unlock = h("div", { id: "unlock", hidden: true }, field("passphrase", "Passphrase of the key file", passphrase), h("button", { type: "submit" }, "Sign in"));
   let pending = null; // the text of an encrypted key file, until its passphrase is given
+  let chosen = "";
   const attempt = async (text, secret) => {
     status.replaceChildren("Checking the key\u2026");
     try {
@@ -84,7 +85,7 @@ function showSignIn(message) {
       if (error instanceof NeedsPassphrase) {
         pending = text;
         unlock.hidden = false;
-        status.replaceChildren(error.message);
+        status.replaceChildren(`${chosen}: ${error.message}`);
         passphrase.focus();
         return;
       }
@@ -120,6 +121,7 @@ function showSignIn(message) {
     if (!file) return;
     pending = null;
     unlock.hidden = true;
+    chosen = file.name;
     const text = await file.text();
     input.value = "";
     await attempt(text, null);
