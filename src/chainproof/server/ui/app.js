@@ -36,7 +36,13 @@ const PAGES = {
 };
 
 async function route() {
-  const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  const parts = location.hash.replace(/^#\/?/, "").split("/").map((part) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return part; // a malformed escape: taken as it stands, for the page to refuse
+    }
+  });
   const [name, ...rest] = parts;
   if (!session) {
     showSignIn();
@@ -59,6 +65,8 @@ async function route() {
     if (location.hash === drawing) {
       main.removeAttribute("aria-busy");
       main.dataset.drawn = drawing; // what the page shows: a route drawn to its end
+      const heading = view.querySelector("h1");
+      document.title = heading ? `${heading.textContent} \u2013 chainproof` : "chainproof";
     }
   }
   if (document.activeElement === document.body || !main.contains(document.activeElement)) {
