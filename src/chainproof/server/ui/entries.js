@@ -99,7 +99,11 @@ export async function entriesPage(view, ctx, rest) {
   await Promise.all(checks);
   const links = h("p", { class: "pager" });
   if (start > 0) links.append(h("a", { href: `#/entries/start=${Math.max(0, start - PAGE)}` }, "Earlier entries"), " ");
-  if (page.next !== null) links.append(h("a", { href: `#/entries/start=${page.next}` }, "Later entries"));
+  if (page.next !== null) {
+    const last = Math.max(0, page.tree_size - PAGE);
+    links.append(h("a", { href: `#/entries/start=${page.next}` }, "Later entries"), " ");
+    if (last > page.next) links.append(h("a", { href: `#/entries/start=${last}` }, "Latest entries"));
+  }
   view.append(links);
 }
 
