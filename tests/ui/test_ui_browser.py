@@ -217,6 +217,8 @@ def test_a_contractor_sees_only_what_it_is_granted(world: UiWorld, browser: Brow
 
     browser.go("#/entries")
     assert "Denied" in browser.wait(".error.denied").text
+    accessible(browser, "a contractor's denial")
+    browser.screenshot(artifacts, "07-contractor-denied")
     browser.go(f"#/lineage/{OTHER}")
     assert "holds no live grant" in browser.wait(".error.denied").text
     browser.go(f"#/lineage/{DATA}")
