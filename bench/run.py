@@ -10,6 +10,7 @@
     .venv/bin/python bench/run.py --areas server           # 32 HTTP clients: signed appends, proof reads
     .venv/bin/python bench/run.py --areas witness          # the witness cosigning round trip
     .venv/bin/python bench/run.py --areas ui               # the web UI's lineage view in Chromium
+    .venv/bin/python bench/run.py --areas vault            # data push/pull of 2 GB against a file copy
 
 Large logs, the dependency guard's environment, wheels and PyPI downloads are built or fetched once
 and cached under bench/.cache/ (`--rebuild` builds them again). Nothing is written outside
@@ -39,6 +40,7 @@ import manifest
 import peer_pymerkle
 import server_http
 import ui_lineage
+import vault_transfer
 import witness_roundtrip
 
 AREAS: dict[str, Callable[[c.Config], list[c.Figure]]] = {
@@ -56,6 +58,7 @@ AREAS: dict[str, Callable[[c.Config], list[c.Figure]]] = {
     "server": server_http.measure,
     "witness": witness_roundtrip.measure,
     "ui": ui_lineage.measure,
+    "vault": vault_transfer.measure,
 }
 
 

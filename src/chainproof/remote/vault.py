@@ -8,6 +8,7 @@ a blob the server found tampered with is a `TamperedError` (also exit 1).
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 READ_BYTES = 1 << 20
+_LARGE = 1 << 20
 
 
 class Refused(VerificationError):
@@ -135,6 +137,19 @@ class VaultClient:
         content_type: str = "application/json",
     ) -> dict[str, Any]:
         request = self._request(method, path, params, body, content_type)
+        del body  # the request holds it
+        try:
+            return self._exchange(request)
+        finally:
+            if len(request.content) >= _LARGE:
+                # httpx's response and its stream refer to each other, and the response holds
+                # the request, which holds the body: without a collection here, a push kept a
+                # dozen 8 MiB parts alive at a time (client RSS 148 MB for 100 MB pushed, 256 MB
+                # for 800 MB). Collected once the exchange is over and the cycle unreachable.
+                del request
+                gc.collect(1)
+
+    def _exchange(self, request: httpx.Request) -> dict[str, Any]:
         try:
             response = self._http.send(request)
         except httpx.TimeoutException:
