@@ -194,7 +194,7 @@ class BlobCipher:
         flag = b"\x01" if last else b"\x00"
         return index.to_bytes(11, "big") + flag, self._aad + index.to_bytes(8, "big") + flag
 
-    def seal(self, index: int, last: bool, plaintext: bytes) -> bytes:
+    def seal(self, index: int, last: bool, plaintext: bytes | memoryview) -> bytes:
         nonce, aad = self._nonce_aad(index, last)
         return self._aead.encrypt(nonce, plaintext, aad)
 

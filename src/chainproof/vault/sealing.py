@@ -101,6 +101,7 @@ class Incoming:
                 raise UsageError("the file is complete")
             return
         sealed: list[bytes] = []
+        view = memoryview(data)  # chunks sealed and hashed in place, not copied out first
         at = 0
         while True:
             index = (offset + at) // self.chunk_size
@@ -108,7 +109,7 @@ class Incoming:
             want = self.chunk_size if not last else self.size - index * self.chunk_size
             if len(data) - at < want or (want == 0 and not last):
                 break
-            plain = data[at : at + want]
+            plain = view[at : at + want]
             sealed.append(self._cipher.seal(index, last, plain))
             self._hash.update(plain)
             at += want

@@ -24,7 +24,9 @@ import contextlib
 import hashlib
 import os
 import shutil
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +55,8 @@ Progress = Callable[[int, int], None]
 PART_BYTES = 8 << 20
 """Bytes a push sends in one request: whole chunks, well under the server's 16 MiB body limit."""
 _BATCH = 4096
+WORKERS = 2
+"""Files sent or fetched at once: two keep both ends busy (one hashes while the other seals)."""
 """The most small files a push sends in one request."""
 STAGING_PREFIX = ".chainproof-pull-"
 _RETRIES = 3
@@ -160,6 +164,8 @@ class _Sender:
     on_progress: Progress | None
     total: int = 0
     sent: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stop: threading.Event = field(default_factory=threading.Event)
 
     def all(self, wanted: list[dict[str, Any]]) -> int:
         self.total = sum(int(f["size"]) - int(f["received"]) for f in wanted)
@@ -175,9 +181,7 @@ class _Sender:
         if batch:
             self._whole(batch)
         chosen = {id(f) for f in small}
-        for item in wanted:
-            if id(item) not in chosen:
-                self._parts(item)
+        _parallel(self._parts, [f for f in wanted if id(f) not in chosen], self._stop)
         return self.sent
 
     def _source(self, sha256: str) -> Path:
@@ -187,9 +191,10 @@ class _Sender:
         return source
 
     def _progress(self, n: int) -> None:
-        self.sent += n
-        if self.on_progress is not None:
-            self.on_progress(self.sent, self.total)
+        with self._lock:
+            self.sent += n
+            if self.on_progress is not None:
+                self.on_progress(self.sent, self.total)
 
     def _whole(self, batch: list[dict[str, Any]]) -> None:
         files = [
@@ -203,7 +208,7 @@ class _Sender:
         part = max(self.chunk, PART_BYTES // self.chunk * self.chunk)
         offset = int(item["received"])
         with self._source(sha256).open("rb") as f:
-            while True:
+            while not self._stop.is_set():
                 f.seek(offset)
                 data = f.read(part)
                 try:
@@ -361,6 +366,8 @@ class _Fetcher:
     on_progress: Progress | None
     total: int = 0
     done: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stop: threading.Event = field(default_factory=threading.Event)
 
     def all(self, manifest: Manifest, in_place: dict[bytes, Path]) -> int:
         distinct = {e.sha256: e.size for e in manifest if e.kind is EntryKind.FILE}
@@ -377,17 +384,20 @@ class _Fetcher:
         received = 0
         for at in range(0, len(small), _BATCH):
             batch = small[at : at + _BATCH]
-            got, whole = self._batch(batch)
-            received += got
+            n, whole = self._batch(batch)
+            received += n
             fetched |= whole
             if len(whole) < len(batch):
                 break  # broken off: the rest one by one, with their retries and errors
-        for sha256, size in distinct.items():
-            if sha256 in todo and sha256 not in fetched:
-                received += self.one(sha256, size, self.staging / sha256.hex())
-                self.done += size
-                self._progress(0)
-        return received
+        self._advance(sum(n for s, n in distinct.items() if s not in todo))
+        rest = [(s, n) for s, n in todo.items() if s not in fetched]
+        counts: list[int] = []
+        _parallel(
+            lambda item: counts.append(self.one(item[0], item[1], self.staging / item[0].hex())),
+            rest,
+            self._stop,
+        )
+        return received + sum(counts)
 
     def _batch(self, batch: list[tuple[bytes, int]]) -> tuple[int, set[bytes]]:
         """Small files whole, many in one request (`framing`): each staged once it has come whole
@@ -416,15 +426,16 @@ class _Fetcher:
                         _write_synced(self.staging / sha256.hex(), data)
                         whole.add(sha256)
                         got += size
-                        self.done += size
-                        self._progress(0)
+                        self._advance(size)
         except StoreError:
             pass
         return got, whole
 
-    def _progress(self, n: int) -> None:
-        if self.on_progress is not None:
-            self.on_progress(self.done + n, self.total)
+    def _advance(self, n: int) -> None:
+        with self._lock:
+            self.done += n
+            if self.on_progress is not None:
+                self.on_progress(min(self.done, self.total), self.total)
 
     def one(self, sha256: bytes, size: int, staged: Path) -> int:
         """Fetch one file into `staged` (resuming from the whole chunks already there) and check
@@ -432,11 +443,13 @@ class _Fetcher:
         chunk = crypto.CHUNK_SIZE
         have = staged.stat().st_size if staged.exists() else -1
         if have == size and _sha256_of(staged) == sha256:
+            self._advance(size)
             return 0
         have = max(have, 0)
         have = min(have, size) // chunk * chunk
         if have == size and size:
             have -= chunk
+        self._advance(have)
         received = 0
         for attempt in range(_RETRIES + 1):
             h = hashlib.sha256()
@@ -469,6 +482,8 @@ class _Fetcher:
             out.truncate(offset)
             out.seek(offset)
             for piece in pieces:
+                if self._stop.is_set():
+                    raise _Stopped
                 if offset + got + len(piece) > size:
                     raise VerificationError(
                         f"file sha256:{sha256.hex()}: the server sent more than its {size:,} bytes"
@@ -476,7 +491,7 @@ class _Fetcher:
                 out.write(piece)
                 h.update(piece)
                 got += len(piece)
-                self._progress(offset + got)
+                self._advance(len(piece))
             out.flush()
             os.fsync(out.fileno())
         if offset + got != size:
@@ -484,6 +499,32 @@ class _Fetcher:
                 f"file sha256:{sha256.hex()}: the transfer broke off at {offset + got:,} of {size:,} bytes"
             )
         return got
+
+
+class _Stopped(Exception):
+    """Another worker of the same transfer failed: this one stops too."""
+
+
+def _parallel(work: Callable[[Any], object], items: list[Any], stop: threading.Event) -> None:
+    """`work` on each item, `WORKERS` at a time (the client reads and hashes while the server
+    seals, and the other way round); the first failure stops the others after their part."""
+    if not items:
+        return
+    with ThreadPoolExecutor(min(WORKERS, len(items)), thread_name_prefix="chainproof-vault") as pool:
+        futures = [pool.submit(_unless_stopped, work, item, stop) for item in items]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:
+            stop.set()
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def _unless_stopped(work: Callable[[Any], object], item: Any, stop: threading.Event) -> None:
+    if not stop.is_set():
+        work(item)
 
 
 def _write_synced(path: Path, data: bytes) -> None:
