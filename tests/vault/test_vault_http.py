@@ -401,6 +401,22 @@ def test_push_and_pull_with_blobs_in_s3(tmp_path: Path, monkeypatch: pytest.Monk
             assert MARKER not in s3.get_bytes(name)
 
 
+def test_a_contractor_pulls_from_a_private_log_served_by_two_processes(tmp_path: Path) -> None:
+    """A contractor may read a private log's proofs, not its entries: the entry naming the dataset
+    comes with the pull's answer and is proved, not read. Two worker processes: the access
+    record one of them appended is found by the other."""
+    store, dataset, root, vault_key, _ = prepare(tmp_path)
+    home = tmp_path / "home"
+    with serving(store.directory, "--vault-key", str(vault_key), "--private", "--workers", "2") as server:
+        pushed = cli(server.url, "data", "push", str(dataset), key=store.key_file("alice"), home=home)
+        assert pushed.returncode == 0, pushed.stderr
+        for n in range(3):
+            out = tmp_path / f"out{n}"
+            pulled = cli(server.url, "data", "pull", root, str(out), key=store.key_file("bob"), home=home)
+            assert pulled.returncode == 0, pulled.stderr
+            same_tree(dataset, out)
+
+
 def test_store_errors_from_a_dead_server_exit_2(vaulted: Vaulted, tmp_path: Path) -> None:
     with pytest.raises(StoreError):
         pull("http://127.0.0.1:9", vaulted.store.keys["bob"], vaulted.root, tmp_path / "o", home=vaulted.home)

@@ -144,7 +144,12 @@ def push(
         index = _checked_index(answer, url)
         if answer.get("leaf_hash") != merkle.leaf_hash(envelope.canonical()).hex():
             # Pushed before (by us or another pusher): prove that entry, and that it names the root.
-            _prove_stored(log, url, manifest.root, index, bytes.fromhex(str(answer.get("leaf_hash", ""))))
+            leaf = log.entry(index)  # a pusher reads entries: proved included as it is read
+            if merkle.leaf_hash(leaf).hex() != answer.get("leaf_hash"):
+                raise VerificationError(
+                    f"{url}: entry {index} is not the dataset's entry the server described"
+                )
+            _prove_stored(log, root=manifest.root, index=index, leaf=leaf)
         else:
             log.prove_leaf_at(index, merkle.leaf_hash(envelope.canonical()))
     finally:
@@ -256,7 +261,7 @@ def pull(
             answer = client.begin_pull(name)
             manifest = _checked_manifest(answer, root, url)
             stored = _checked_entry(answer.get("stored"), url)
-            _prove_stored(log, url, root, stored[0], merkle.leaf_hash(stored[1]))
+            _prove_stored(log, root=root, index=stored[0], leaf=stored[1])
             access = answer.get("access") or {}
             access_index = _checked_index(access, url)
             log.prove_leaf_at(access_index, bytes.fromhex(str(access.get("leaf_hash", ""))))
@@ -303,12 +308,12 @@ def _checked_manifest(answer: dict[str, Any], root: bytes, url: str) -> Manifest
     return manifest
 
 
-def _prove_stored(log: RemoteLog, url: str, root: bytes, index: int, leaf_hash: bytes) -> None:
-    """The entry at `index` is in the log (proved) and is a stored statement naming `root`."""
-    leaf = log.entry(index)  # proved included under a checked checkpoint
-    if merkle.leaf_hash(leaf) != leaf_hash:
-        raise VerificationError(f"{url}: entry {index} is not the dataset's entry the server described")
+def _prove_stored(log: RemoteLog, *, root: bytes, index: int, leaf: bytes) -> None:
+    """`leaf` is a stored statement naming `root`, and the log holds it at `index` (proved
+    under a checked checkpoint). The leaf comes with the server's answer: a contractor may read
+    a private log's proofs, not its entries."""
     records.check_stored(dsse.parse(leaf), root)
+    log.prove_leaf_at(index, merkle.leaf_hash(leaf))
 
 
 def _check_targets(manifest: Manifest, directory: Path) -> dict[bytes, Path]:
