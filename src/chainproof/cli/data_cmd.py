@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -78,6 +78,29 @@ def _progress(what: str) -> Iterator[ProgressCallback | None]:
     finally:
         if shown:
             bar.stop()
+
+
+@contextmanager
+def _stages(*names: str) -> Iterator[tuple[ProgressCallback, ...]]:
+    """One progress callback per stage of a long command, each stage's bar shown in turn (a
+    terminal shows one at a time): the first report of a stage ends the bar of the one before."""
+    stack = ExitStack()
+    shown: dict[str, ProgressCallback | None] = {}
+
+    def stage(name: str) -> ProgressCallback:
+        def update(done: int, total: int) -> None:
+            if name not in shown:
+                stack.close()
+                shown.clear()
+                shown[name] = stack.enter_context(_progress(name))
+            callback = shown[name]
+            if callback is not None:
+                callback(done, total)
+
+        return update
+
+    with stack:
+        yield tuple(stage(n) for n in names)
 
 
 def _jobs(jobs: int | None) -> int | None:
@@ -284,7 +307,7 @@ def push(
     from chainproof.vault import push as push_dataset
 
     url, key = _remote(ctx)
-    with _progress("hashing") as on_hashing, _progress("sending") as on_sending:
+    with _stages("hashing", "sending") as (on_hashing, on_sending):
         result = push_dataset(url, key, path, jobs=_jobs(jobs), on_hashing=on_hashing, on_progress=on_sending)
     lines = [
         f"root   {result.root}",
