@@ -44,6 +44,7 @@ from chainproof.server.cosignatures import Witnessing, open_store, parse_witness
 from chainproof.server.limits import RateLimiter
 from chainproof.server.nonces import NonceStore, PostgresNonces, SqliteNonces
 from chainproof.server.settings import ServerSettings
+from chainproof.server.vault import open_vault
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -139,8 +140,6 @@ class CustodyServer:
             self.nonces = _nonces(settings.store, writer.directory, settings.window)
             self.vault: Vault | None = None  # the data vault's datasets, with --vault-key only
             if settings.vault_key is not None:
-                from chainproof.server.vault import open_vault
-
                 self.vault = open_vault(settings, writer.directory)
             self.witnessing = Witnessing(
                 open_store(settings.store, writer.directory), parse_witnesses(settings.witnesses)
