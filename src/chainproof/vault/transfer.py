@@ -44,8 +44,8 @@ from chainproof.custody.service import now
 from chainproof.custody.tree import build
 from chainproof.errors import StoreError, UsageError, VerificationError
 from chainproof.log import merkle
+from chainproof.remote import vault as remote  # the module: it imports this package first
 from chainproof.remote.log import RemoteLog
-from chainproof.remote.vault import ServerOffset, VaultClient
 from chainproof.vault import crypto, framing, records
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ def push(
     manifest = build(path, jobs=jobs, on_progress=on_hashing)
     log = RemoteLog(url, key, home=home)
     try:
-        with VaultClient(url, key) as client:
+        with remote.VaultClient(url, key) as client:
             begun = client.begin_push(manifest.dumps())
             if begun.get("root") != manifest.digest:
                 raise VerificationError(
@@ -162,7 +162,7 @@ class _Sender:
     """The files of one push the server still needs: the small ones whole, many a request
     (`framing`), the others in parts from the byte the server has."""
 
-    client: VaultClient
+    client: remote.VaultClient
     root: str
     local: dict[bytes, Path]
     chunk: int
@@ -218,7 +218,7 @@ class _Sender:
                 data = f.read(part)
                 try:
                     answer = self.client.put_part(self.root, sha256, offset, data)
-                except ServerOffset as e:  # another push of ours went further: go on from there
+                except remote.ServerOffset as e:  # another push of ours went further: go on from there
                     offset = e.received
                     continue
                 offset += len(data)
@@ -257,7 +257,7 @@ def pull(
     directory.mkdir(parents=True, exist_ok=True)
     log = RemoteLog(url, key, home=home)
     try:
-        with VaultClient(url, key) as client:
+        with remote.VaultClient(url, key) as client:
             answer = client.begin_pull(name)
             manifest = _checked_manifest(answer, root, url)
             stored = _checked_entry(answer.get("stored"), url)
@@ -364,7 +364,7 @@ def _sha256_of(path: Path, limit: int | None = None) -> bytes:
 class _Fetcher:
     """The files of one pull, fetched into the staging directory one after the other."""
 
-    client: VaultClient
+    client: remote.VaultClient
     name: str
     access: int
     staging: Path
