@@ -9,6 +9,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -233,6 +234,28 @@ def test_an_interrupted_push_resumes_from_what_the_server_holds(
     done = push(vaulted.server.url, key, dataset, home=vaulted.home)
     assert done.sent == (5 << 20) - (2 << 20)
     assert done.bytes == 5 << 20
+
+
+def test_two_pushes_of_one_dataset_at_once_store_it_once(
+    vaulted: Vaulted, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transfer_module, "PART_BYTES", 1 << 20)
+    dataset = tmp_path / "third"
+    dataset.mkdir()
+    (dataset / "big.bin").write_bytes(os.urandom((4 << 20) + 5))
+    for n in range(50):
+        (dataset / f"small-{n}").write_bytes(os.urandom(100 + n))
+    key = vaulted.store.keys["alice"]
+    with ThreadPoolExecutor(2) as pool:
+        results = list(
+            pool.map(lambda _: push(vaulted.server.url, key, dataset, home=vaulted.home), range(2))
+        )
+    assert results[0].root == results[1].root
+    assert results[0].entry == results[1].entry
+    out = tmp_path / "out"
+    code, _, err = run(vaulted, "data", "pull", results[0].root, str(out), who="alice")
+    assert code == 1  # alice holds no grant for it: stored, and still not hers to pull
+    assert "holds no grant" in err
 
 
 # -- tampering -------------------------------------------------------------------------------------

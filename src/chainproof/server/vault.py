@@ -59,6 +59,7 @@ class VaultOperations:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._committing = threading.Lock()  # two pushes of one dataset append one statement
         self._manifests: dict[bytes, Manifest] = {}
         self._accesses: dict[int, tuple[bytes, str]] = {}  # entry index -> (root, keyid)
 
@@ -123,25 +124,31 @@ class VaultOperations:
         self.may_push(principal)
         vault = self.vault(srv)
         root = _digest(root_text, "the dataset")
-        stored = vault.stored(root)
-        if stored is None:
-            missing = vault.unstored(root)
-            if missing:
-                raise UsageError(
-                    f"{len(missing)} file(s) of the dataset are not stored yet (e.g. sha256:{missing[0]})"
-                )
-            envelope = dsse.parse(body)
-            records.check_stored(envelope, root)
-            if [s.keyid for s in envelope.signatures] != [principal.keyid]:
-                raise Denied("forbidden", "the stored statement must be signed by the pusher's key alone")
-            result = self._append(srv, envelope, "vault stored")
-            stored = StoredEntry(result.entries[0].index, envelope.canonical())
-            vault.mark_stored(root, stored)
+        with self._committing:
+            stored = vault.stored(root) or self._store(srv, principal, vault, root, body)
         return {
             "root": "sha256:" + root.hex(),
             "index": stored.index,
             "leaf_hash": merkle.leaf_hash(stored.leaf).hex(),
         }
+
+    def _store(
+        self, srv: CustodyServer, principal: Principal, vault: Vault, root: bytes, body: bytes
+    ) -> StoredEntry:
+        """Append the pusher's statement and mark the dataset stored, once every file is."""
+        missing = vault.unstored(root)
+        if missing:
+            raise UsageError(
+                f"{len(missing)} file(s) of the dataset are not stored yet (e.g. sha256:{missing[0]})"
+            )
+        envelope = dsse.parse(body)
+        records.check_stored(envelope, root)
+        if [s.keyid for s in envelope.signatures] != [principal.keyid]:
+            raise Denied("forbidden", "the stored statement must be signed by the pusher's key alone")
+        result = self._append(srv, envelope, "vault stored")
+        stored = StoredEntry(result.entries[0].index, envelope.canonical())
+        vault.mark_stored(root, stored)
+        return stored
 
     # -- pull -------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -108,7 +109,7 @@ class FileBlobStore(BlobStore):
             try:
                 source.replace(target)
             except OSError:  # another file system: copy, then rename
-                temporary = target.with_name(f".{target.name}.part")
+                temporary = _temporary(target)
                 shutil.copyfile(source, temporary)
                 _fsync(temporary)
                 temporary.replace(target)
@@ -119,7 +120,7 @@ class FileBlobStore(BlobStore):
 
     def put_bytes(self, name: str, data: bytes) -> None:
         target = self._path(name)
-        temporary = target.with_name(f".{target.name}.part")
+        temporary = _temporary(target)
         try:
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             with temporary.open("wb") as f:
@@ -129,6 +130,7 @@ class FileBlobStore(BlobStore):
             temporary.replace(target)
             _fsync_dir(target.parent)
         except OSError as e:
+            temporary.unlink(missing_ok=True)
             raise BlobStoreError(f"cannot store blob {name}: {e.strerror or e}") from None
 
     def get_bytes(self, name: str) -> bytes:
@@ -179,6 +181,11 @@ def open_blob_store(location: str | None, store_directory: Path) -> BlobStore:
 
         return S3BlobStore.from_url(location)
     return FileBlobStore(Path(location))
+
+
+def _temporary(target: Path) -> Path:
+    """A name beside `target` of this writer's alone (two writers of one object each have one)."""
+    return target.with_name(f".{target.name}.{secrets.token_hex(6)}.part")
 
 
 def _fsync(path: Path) -> None:

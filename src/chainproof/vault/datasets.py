@@ -234,14 +234,10 @@ class Vault:
     def write(self, root: bytes, sha256: bytes, offset: int, data: bytes) -> dict[str, Any]:
         """Take a part of one file of a dataset being pushed; once its last byte is in (and its
         digest matched), its blob is stored."""
-        if self.stored(root) is not None:
-            raise UsageError(f"dataset sha256:{root.hex()} is already stored")
         return self._write(root, sha256, offset, data)
 
     def write_whole(self, root: bytes, files: Iterable[tuple[bytes, bytes]]) -> list[dict[str, Any]]:
         """Take whole files (sha256, bytes) of a dataset being pushed, each stored at once."""
-        if self.stored(root) is not None:
-            raise UsageError(f"dataset sha256:{root.hex()} is already stored")
         return [self._write(root, sha256, 0, data) for sha256, data in files]
 
     def _write(self, root: bytes, sha256: bytes, offset: int, data: bytes) -> dict[str, Any]:
@@ -249,14 +245,21 @@ class Vault:
         if size is None:
             raise UsageError(f"dataset sha256:{root.hex()} has no file sha256:{sha256.hex()}")
         blob = self._blob(root, sha256)
-        if self.blobs.size(blob) == crypto.sealed_size(size):
-            return {"sha256": sha256.hex(), "received": size, "complete": True}
-        with self._upload(root, sha256, size) as incoming:
-            incoming.write(offset, data)
-            if incoming.done:
-                self.blobs.put_file(blob, incoming.path)
-                self._uploads.pop((root, sha256), None)
-            return {"sha256": sha256.hex(), "received": incoming.received, "complete": incoming.done}
+        complete = {"sha256": sha256.hex(), "received": size, "complete": True}
+        # Stored already (another push of the same dataset got there first): nothing to take.
+        if self.stored(root) is not None or self.blobs.size(blob) == crypto.sealed_size(size):
+            return complete
+        try:
+            with self._upload(root, sha256, size) as incoming:
+                incoming.write(offset, data)
+                if incoming.done:
+                    self.blobs.put_file(blob, incoming.path)
+                    self._uploads.pop((root, sha256), None)
+                return {"sha256": sha256.hex(), "received": incoming.received, "complete": incoming.done}
+        except FileNotFoundError:
+            if self.stored(root) is not None:  # its staging went with the other push's commit
+                return complete
+            raise
 
     # -- reading ----------------------------------------------------------------------------
 
