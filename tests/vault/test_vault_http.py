@@ -329,6 +329,17 @@ def test_a_target_holding_other_bytes_is_never_overwritten(vaulted: Vaulted, tmp
     assert (out / "copy-a.txt").read_bytes() == b"mine"
 
 
+def test_a_directory_linking_out_of_dir_is_never_written_through(vaulted: Vaulted, tmp_path: Path) -> None:
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "sub").symlink_to(elsewhere)
+    code, obj, _ = run(vaulted, "data", "pull", vaulted.root, str(out), "--json", who="bob")
+    assert code == 2
+    assert "leads out of" in str(obj["error"])
+    assert list(elsewhere.iterdir()) == []
+
+
 # -- servers without a vault, keys -----------------------------------------------------------------
 
 

@@ -322,7 +322,14 @@ def _check_targets(manifest: Manifest, directory: Path) -> dict[bytes, Path]:
     in place (a pull that stopped while it was placing them)."""
     links = {e.path for e in manifest if e.kind is EntryKind.SYMLINK}
     in_place: dict[bytes, Path] = {}
+    top = directory.resolve()
+    parents: set[Path] = set()
     for entry in manifest:
+        parent = (directory / entry.path).parent
+        if parent not in parents:  # a directory in DIR that is a link out of it is never written through
+            if not parent.resolve().is_relative_to(top):
+                raise UsageError(f"{parent} leads out of {directory} (a link): not written through")
+            parents.add(parent)
         parts = entry.path.split("/")
         for n in range(1, len(parts)):
             if "/".join(parts[:n]) in links:
