@@ -94,3 +94,12 @@ def test_open_blob_store_by_location(tmp_path: Path, s3_endpoint: str) -> None:
             missing.put_bytes("k", b"v")
     finally:
         os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+def test_many_small_objects_at_once(store: BlobStore) -> None:
+    items = [(f"m/files/{n:04d}", os.urandom(n)) for n in range(40)]
+    store.put_many(items)
+    store.put_many([])
+    for name, data in items:
+        assert store.get_bytes(name) == data
+    assert sorted(store.names("m/")) == sorted(name for name, _ in items)

@@ -177,3 +177,13 @@ def test_framing_refuses_a_cut_body(cut: int) -> None:
     body = framing.pack([(hashlib.sha256(b"abcdef").digest(), b"abcdef")])
     with pytest.raises(UsageError):
         list(framing.unpack(body[:cut]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(size=st.integers(0, 700), chunk=st.sampled_from([1, 64, 256]))
+def test_a_blob_sealed_whole_reads_as_one_sealed_in_parts(size: int, chunk: int) -> None:
+    data, dk = os.urandom(size), crypto.new_dataset_key()
+    sha = hashlib.sha256(data).digest()
+    blob = crypto.seal_whole(dk, ROOT, sha, data, chunk)
+    assert len(blob) == crypto.sealed_size(size, chunk)
+    assert unsealed(blob, size, sha, dk) == data

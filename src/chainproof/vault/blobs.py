@@ -16,7 +16,7 @@ import re
 import secrets
 import shutil
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -59,6 +59,11 @@ class BlobStore(ABC):
     @abstractmethod
     def put_bytes(self, name: str, data: bytes) -> None:
         """Store a small object whole."""
+
+    def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Store several small objects whole (a backend may make them durable together)."""
+        for name, data in items:
+            self.put_bytes(name, data)
 
     @abstractmethod
     def get_bytes(self, name: str) -> bytes:
@@ -132,6 +137,28 @@ class FileBlobStore(BlobStore):
         except OSError as e:
             temporary.unlink(missing_ok=True)
             raise BlobStoreError(f"cannot store blob {name}: {e.strerror or e}") from None
+
+    def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Every object written to a temporary name, all made durable by one sync of the file
+        system, renamed, then each directory synced once: a push of many small files paid two
+        syncs a file (most of its time) before."""
+        written: list[tuple[Path, Path]] = []
+        try:
+            for name, data in items:
+                target = self._path(name)
+                target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+                temporary = _temporary(target)
+                written.append((temporary, target))
+                temporary.write_bytes(data)
+            os.sync()
+            for temporary, target in written:
+                temporary.replace(target)
+            for directory in {target.parent for _, target in written}:
+                _fsync_dir(directory)
+        except OSError as e:
+            for temporary, _ in written:
+                temporary.unlink(missing_ok=True)
+            raise BlobStoreError(f"cannot store {len(items)} blobs: {e.strerror or e}") from None
 
     def get_bytes(self, name: str) -> bytes:
         try:

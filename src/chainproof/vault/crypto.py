@@ -212,6 +212,19 @@ def new_salt() -> bytes:
     return os.urandom(SALT_SIZE)
 
 
+def seal_whole(
+    dataset_key: bytes, root: bytes, sha256: bytes, data: bytes, chunk_size: int = CHUNK_SIZE
+) -> bytes:
+    """A whole file's blob at once (a small file: it is in memory already), under a fresh salt."""
+    salt = new_salt()
+    cipher = BlobCipher(dataset_key, root, sha256, salt)
+    view, count = memoryview(data), chunk_count(len(data), chunk_size)
+    parts = [header(salt, chunk_size)]
+    for i in range(count):
+        parts.append(cipher.seal(i, i == count - 1, view[i * chunk_size : (i + 1) * chunk_size]))
+    return b"".join(parts)
+
+
 _SMALL_INFO = b"chainproof-vault-manifest-v1\0"
 
 

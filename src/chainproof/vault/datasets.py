@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import hashlib
 import json
 import shutil
 import threading
@@ -30,7 +31,7 @@ from typing import Any
 
 from chainproof._internal import untrusted_json
 from chainproof.custody.manifests import EntryKind, Manifest
-from chainproof.errors import FormatError, StoreError, UsageError
+from chainproof.errors import FormatError, StoreError, UsageError, VerificationError
 from chainproof.vault import crypto
 from chainproof.vault.blobs import BlobNotFound, BlobStore
 from chainproof.vault.sealing import Incoming, Unsealer
@@ -237,8 +238,23 @@ class Vault:
         return self._write(root, sha256, offset, data)
 
     def write_whole(self, root: bytes, files: Iterable[tuple[bytes, bytes]]) -> list[dict[str, Any]]:
-        """Take whole files (sha256, bytes) of a dataset being pushed, each stored at once."""
-        return [self._write(root, sha256, 0, data) for sha256, data in files]
+        """Take whole files (sha256, bytes) of a dataset being pushed, stored together: each
+        checked against its digest and size, sealed in memory. A file already partly staged
+        goes the way of parts."""
+        known, key = self.files(root), self.dataset_key(root)
+        sealed: list[tuple[str, bytes]] = []
+        answers: list[dict[str, Any]] = []
+        for sha256, data in files:
+            size = known.get(sha256)
+            if size is None or self._staged(root, sha256).exists() or self.stored(root) is not None:
+                answers.append(self._write(root, sha256, 0, data))
+                continue
+            if len(data) != size or hashlib.sha256(data).digest() != sha256:
+                raise VerificationError(f"the bytes sent are not file sha256:{sha256.hex()} ({size:,} bytes)")
+            sealed.append((self._blob(root, sha256), crypto.seal_whole(key, root, sha256, data)))
+            answers.append({"sha256": sha256.hex(), "received": size, "complete": True})
+        self.blobs.put_many(sealed)
+        return answers
 
     def _write(self, root: bytes, sha256: bytes, offset: int, data: bytes) -> dict[str, Any]:
         size = self.files(root).get(sha256)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import os
 import shutil
@@ -175,18 +176,18 @@ class _Sender:
     def all(self, wanted: list[dict[str, Any]]) -> int:
         self.total = sum(int(f["size"]) - int(f["received"]) for f in wanted)
         small = [f for f in wanted if int(f["received"]) == 0 and int(f["size"]) <= self.chunk]
-        batch: list[dict[str, Any]] = []
+        batches: list[list[dict[str, Any]]] = []
+        size = 0
         for item in small:
-            if batch and (
-                sum(int(f["size"]) for f in batch) + int(item["size"]) > PART_BYTES or len(batch) >= _BATCH
-            ):
-                self._whole(batch)
-                batch = []
-            batch.append(item)
-        if batch:
-            self._whole(batch)
+            if not batches or size + int(item["size"]) > PART_BYTES or len(batches[-1]) >= _BATCH:
+                batches.append([])
+                size = 0
+            batches[-1].append(item)
+            size += int(item["size"])
         chosen = {id(f) for f in small}
-        _parallel(self._parts, [f for f in wanted if id(f) not in chosen], self._stop)
+        jobs: list[Callable[[], None]] = [functools.partial(self._whole, b) for b in batches]
+        jobs += [functools.partial(self._parts, f) for f in wanted if id(f) not in chosen]
+        _parallel(lambda job: job(), jobs, self._stop)
         return self.sent
 
     def _source(self, sha256: str) -> Path:
