@@ -270,6 +270,7 @@ def pull(
             staging = directory / f"{STAGING_PREFIX}{root.hex()[:16]}"
             staging.mkdir(exist_ok=True, mode=0o700)
             received = _Fetcher(client, name, access_index, staging, on_progress).all(manifest, in_place)
+        os.sync()  # every staged byte on disk, once, before any file takes its final name
         _place(manifest, staging, directory, in_place)
     finally:
         log.close()
@@ -436,7 +437,7 @@ class _Fetcher:
                             raise VerificationError(
                                 f"file sha256:{sha256.hex()} arrived with other bytes: refused"
                             )
-                        _write_synced(self.staging / sha256.hex(), data)
+                        (self.staging / sha256.hex()).write_bytes(data)
                         whole.add(sha256)
                         got += size
                         self._advance(size)
@@ -505,8 +506,6 @@ class _Fetcher:
                 h.update(piece)
                 got += len(piece)
                 self._advance(len(piece))
-            out.flush()
-            os.fsync(out.fileno())
         if offset + got != size:
             raise StoreError(
                 f"file sha256:{sha256.hex()}: the transfer broke off at {offset + got:,} of {size:,} bytes"
@@ -538,13 +537,6 @@ def _parallel(work: Callable[[Any], object], items: list[Any], stop: threading.E
 def _unless_stopped(work: Callable[[Any], object], item: Any, stop: threading.Event) -> None:
     if not stop.is_set():
         work(item)
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    with path.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def _hash_prefix(path: Path, length: int) -> Any:
