@@ -1,9 +1,10 @@
 """The vault's operations on a server: who may push and pull, and the log entries they make.
 
-- Push (`begin`, `write_part`, `commit`): the admin and recorders. The pusher sends the manifest,
-  then each file's bytes in parts, then its own signed statement naming the dataset's root
+- Push (`begin`, `write_part`, `write_files`, `commit`): the admin and recorders. The pusher
+  sends the manifest, then each file's bytes in parts (small files many to a request), then its
+  own signed statement naming the dataset's root
   (`chainproof.vault.records`), which the server appends only once every file is stored.
-- Pull (`pull`, `read_file`): any actor holding a live (unexpired, unrevoked) grant for the
+- Pull (`pull`, `read_file`, `read_files`): any actor holding a live (unexpired, unrevoked) grant for the
   dataset, and no one else, whatever the role. Before any byte is served the server appends an
   `access` record of the pull, signed by its own key and naming the actor, and waits for it to
   be committed; every file request names that entry and is checked against it and against the

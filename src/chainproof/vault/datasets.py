@@ -242,11 +242,12 @@ class Vault:
         checked against its digest and size, sealed in memory. A file already partly staged
         goes the way of parts."""
         known, key = self.files(root), self.dataset_key(root)
+        stored = self.stored(root) is not None
         sealed: list[tuple[str, bytes]] = []
         answers: list[dict[str, Any]] = []
         for sha256, data in files:
             size = known.get(sha256)
-            if size is None or self._staged(root, sha256).exists() or self.stored(root) is not None:
+            if size is None or stored or self._staged(root, sha256).exists():
                 answers.append(self._write(root, sha256, 0, data))
                 continue
             if len(data) != size or hashlib.sha256(data).digest() != sha256:
