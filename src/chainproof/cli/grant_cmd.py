@@ -87,3 +87,27 @@ def list_grants(
         ]
         or ["no grants"],
     )
+
+
+@app.command("uses")
+def uses(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(metavar="ARTIFACT", help="The dataset (sha256:<hex>).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Who used a dataset: its access records in log order, each with the grant that covered it
+    (granted before it, not revoked before it, not expired at the time it states), or none."""
+    from chainproof.lineage.shapes import grant_use_json
+
+    wanted = artifact(target)
+    found = open_custody(ctx).grant_uses(wanted)
+    emit(
+        as_json,
+        {"artifact": wanted, "uses": [grant_use_json(u) for u in found]},
+        [
+            f"entry {u.index}  {u.actor or 'key ' + u.keyid[:16]}  at {u.time or '?'}  "
+            + (f"under grant {u.grant_id}" if u.grant_id else "UNDER NO GRANT")
+            for u in found
+        ]
+        or [f"no access records of {wanted}"],
+    )

@@ -60,7 +60,7 @@ from chainproof.lineage.impact import (
 )
 from chainproof.lineage.impact import impact as blast_radius
 from chainproof.lineage.index import Appended, LineageIndex, Progress
-from chainproof.lineage.model import GrantEntry
+from chainproof.lineage.model import GrantEntry, GrantUse
 from chainproof.lineage.verify import HopCheck, VerifyReport, check_hop, verify
 from chainproof.log.service import AppendedEntry, TransparencyLog
 from chainproof.policy import Policy, template
@@ -390,6 +390,26 @@ class Custody:
             found = index.grants(grantee=grantee, artifact=artifact)
         return [GrantState(entry=g, status=_grant_status(g, moment)) for g in found]
 
+    def grant_uses(self, artifact: Digest) -> list[GrantUse]:
+        """Who used `artifact`: its `access` records in log order, each with the grant in force
+        for its signer at that entry (`covering_grant`)."""
+        grants = self.grants(artifact=artifact)
+        found: list[GrantUse] = []
+        with self.lineage_index() as index:
+            for hop in index.consumers(artifact):
+                if hop.record.hop is not Hop.ACCESS:
+                    continue
+                keyid = hop.keyids[0] if hop.keyids else ""
+                actor = index.actor_of(keyid, hop.index)
+                name = actor.record.name if actor is not None else None
+                covering = covering_grant(grants, name, hop.index, hop.record.time)
+                found.append(
+                    GrantUse(
+                        index=hop.index, actor=name, keyid=keyid, time=hop.record.time, grant_id=covering
+                    )
+                )
+        return found
+
     # -- answering --------------------------------------------------------------------------------
 
     def verify(self, artifact: Digest, policy: Policy) -> VerifyReport:
@@ -462,6 +482,26 @@ def _grant_status(grant: GrantEntry, moment: datetime) -> str:
     if predicates.parse_time(grant.record.expires, "expires") <= moment:
         return "expired"
     return "active"
+
+
+def covering_grant(
+    grants: Sequence[GrantState], grantee: str | None, index: int, when: str | None
+) -> Digest | None:
+    """The grant to `grantee` in force at entry `index`: granted before it and not revoked before
+    it, by the log's order (which no signer can change), and not expired at the time the hop
+    states."""
+    for g in grants:
+        e = g.entry
+        if e.record.grantee != grantee or e.index >= index:
+            continue
+        if e.revoked_at is not None and e.revoked_at < index:
+            continue
+        if when is not None and predicates.parse_time(when, "time") >= predicates.parse_time(
+            e.record.expires, "expires"
+        ):
+            continue
+        return e.grant_id
+    return None
 
 
 def parse_artifact(text: str) -> Digest:

@@ -77,3 +77,15 @@ class LineageSource(Protocol):
 
     def key(self, keyid: str) -> KeyRecord | None:
         """The key registry's record, as the whole log made it (revocations included)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrantUse:
+    """One `access` record of a dataset: who signed it, when it says it was, and the grant that
+    covered it (None when none did)."""
+
+    index: int
+    actor: str | None
+    keyid: str
+    time: str | None
+    grant_id: Digest | None

@@ -7,7 +7,7 @@ from typing import Any
 
 from chainproof.lineage.graph import LineageGraph
 from chainproof.lineage.impact import ImpactReport, Item
-from chainproof.lineage.model import ActorEntry, GrantEntry
+from chainproof.lineage.model import ActorEntry, GrantEntry, GrantUse
 from chainproof.lineage.verify import VerifyReport
 
 
@@ -72,6 +72,10 @@ def grant_json(g: GrantEntry, status: str | None = None) -> dict[str, Any]:
     if status is not None:
         out["status"] = status
     return out
+
+
+def grant_use_json(u: GrantUse) -> dict[str, Any]:
+    return {"index": u.index, "actor": u.actor, "keyid": u.keyid, "time": u.time, "grant_id": u.grant_id}
 
 
 def impact_json(report: ImpactReport) -> dict[str, Any]:

@@ -458,6 +458,15 @@ class CustodyServer:
             found, start, self._page(limit), "grants", lambda g: lineage_shapes.grant_json(g.entry, g.status)
         )
 
+    def grant_uses(self, principal: Principal, artifact: str) -> dict[str, Any]:
+        """Who used a dataset (its `access` records, each with the grant that covered it), for
+        whoever may read the dataset's grants."""
+        wanted = parse_artifact(artifact)
+        access.may_read_artifact(principal, wanted, _granted(self.custody, self._custody))
+        with self._custody():
+            found = self.custody.grant_uses(wanted)
+        return {"artifact": wanted, "uses": [lineage_shapes.grant_use_json(u) for u in found]}
+
     def lineage(self, principal: Principal, artifact: str) -> dict[str, Any]:
         wanted = parse_artifact(artifact)
         access.may_read_artifact(principal, wanted, _granted(self.custody, self._custody))

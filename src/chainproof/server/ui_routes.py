@@ -15,7 +15,6 @@ file routes are left out of the OpenAPI document: they are pages, not API.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -24,14 +23,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from chainproof.custody.hops import Hop
-from chainproof.custody.predicates import parse_time
-from chainproof.custody.records import Digest
-from chainproof.custody.service import GrantState, parse_artifact
-from chainproof.server import access
 from chainproof.server.access import Denied, Principal
 from chainproof.server.calls import call
-from chainproof.server.service import CustodyServer, NotFound, _granted
+from chainproof.server.service import NotFound
 
 routes = APIRouter()
 
@@ -131,47 +125,4 @@ async def grant_uses(request: Request, artifact: str) -> Response:
     """Who used a dataset: its `access` records in log order, each with the actor that signed it
     and the grant that covered it (null when none did). Readable by whoever may read the
     dataset's grants (`GET /v1/grants?artifact=`)."""
-    return JSONResponse(await call(request, lambda srv, p: uses(srv, p, artifact)))
-
-
-def uses(srv: CustodyServer, principal: Principal, artifact: str) -> dict[str, Any]:
-    wanted = parse_artifact(artifact)
-    access.may_read_artifact(principal, wanted, _granted(srv.custody, srv._custody))
-    with srv._custody():
-        grants = srv.custody.grants(artifact=wanted)
-        with srv.custody.lineage_index() as index:
-            found = []
-            for hop in index.consumers(wanted):
-                if hop.record.hop is not Hop.ACCESS:
-                    continue
-                keyid = hop.keyids[0] if hop.keyids else ""
-                actor = index.actor_of(keyid, hop.index)
-                name = actor.record.name if actor is not None else None
-                found.append(
-                    {
-                        "index": hop.index,
-                        "actor": name,
-                        "keyid": keyid,
-                        "time": hop.record.time,
-                        "grant_id": _covering(grants, name, hop.index, hop.record.time),
-                    }
-                )
-    return {"artifact": wanted, "uses": found}
-
-
-def _covering(
-    grants: Sequence[GrantState], grantee: str | None, index: int, when: str | None
-) -> Digest | None:
-    """The grant to `grantee` in force at entry `index`: granted before it and not revoked before
-    it, by the log's order (which no signer can change), and not expired at the time the hop
-    states."""
-    for g in grants:
-        e = g.entry
-        if e.record.grantee != grantee or e.index >= index:
-            continue
-        if e.revoked_at is not None and e.revoked_at < index:
-            continue
-        if when is not None and parse_time(when, "time") >= parse_time(e.record.expires, "expires"):
-            continue
-        return e.grant_id
-    return None
+    return JSONResponse(await call(request, lambda srv, p: srv.grant_uses(p, artifact)))
