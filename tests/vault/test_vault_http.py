@@ -14,14 +14,16 @@ from pathlib import Path
 
 import pytest
 from blob_support import new_bucket, s3_server
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from server_support import build_store, cli, request, serving
 from vault_support import MARKER, Vaulted, log_entries, prepare
 
-from chainproof.attest import keys
+from chainproof.attest import keys, signing
+from chainproof.custody.manifests import Manifest
 from chainproof.errors import StoreError, VerificationError
 from chainproof.vault import pull, push
 from chainproof.vault import transfer as transfer_module
-from chainproof.vault.records import STORED_TYPE
+from chainproof.vault.records import STORED_TYPE, access_record, access_statement
 from chainproof.vault.s3 import S3BlobStore
 
 
@@ -117,7 +119,7 @@ def test_pull_with_a_live_grant_verifies_and_logs_the_access_first(vaulted: Vaul
     assert access["predicateType"] == "https://chainproof.dev/custody/access/v1"
     assert access["predicate"]["grant"] == vaulted.grants["bob"]  # type: ignore[index]
     assert access["predicate"]["annotations"]["actor"] == "bob"  # type: ignore[index]
-    assert access["_signers"] != [keys.keyid(vaulted.store.keys["bob"].public_key())]  # the server's key
+    assert access["_signers"] == [keys.keyid(vaulted.store.keys["bob"].public_key())]  # bob's own record
     assert int(obj["stored_entry"]) < int(obj["access_entry"])  # type: ignore[call-overload]
 
 
@@ -136,6 +138,46 @@ def test_a_file_request_must_name_an_access_record_of_this_pull(vaulted: Vaulted
         )
         assert r.status_code == 403, r.text
         assert r.json()["code"] == "no-access-record"
+
+
+def test_a_pull_without_its_own_fresh_access_record_is_denied(vaulted: Vaulted) -> None:
+    """The server serves nothing until the puller's own access record, for this dataset, its
+    live grant and now, is in the log: another key's record, another grant's, an old one, or
+    none at all is refused before anything is appended."""
+    bob, carol = vaulted.store.keys["bob"], vaulted.store.keys["carol"]
+    root = bytes.fromhex(vaulted.root.removeprefix("sha256:"))
+    path = f"/v1/vault/datasets/{vaulted.root}/pull"
+    facts = request(vaulted.server.url, "POST", path, bob).json()["record"]
+    assert facts["actor"] == "bob"
+    assert facts["grant"] == vaulted.grants["bob"]
+    assert "manifest" not in facts
+
+    def signed(key: Ed25519PrivateKey, grant: str = facts["grant"], time: str = facts["time"]) -> bytes:
+        record = access_record(
+            root,
+            grant_id=grant,
+            purpose=facts["purpose"],
+            actor=facts["actor"],
+            keyid=facts["keyid"],
+            time=time,
+        )
+        return signing.sign_statement(access_statement(record), key).canonical()
+
+    before = log_entries(vaulted.store.directory)
+    for body in (
+        signed(carol),  # another key
+        signed(bob, grant=vaulted.grants["victor"]),  # another grant
+        signed(bob, time="2020-01-01T00:00:00Z"),  # not now
+        b"not an envelope",
+    ):
+        r = request(vaulted.server.url, "POST", path, bob, body=body)
+        assert r.status_code in (400, 403), r.text
+        assert "manifest" not in r.json()
+    appended = log_entries(vaulted.store.directory)[len(before) :]
+    assert not any(e["predicateType"].endswith("/access/v1") for e in appended)  # type: ignore[union-attr]
+    r = request(vaulted.server.url, "POST", path, bob, body=signed(bob))
+    assert r.status_code == 200, r.text
+    assert Manifest.from_json(r.json()["manifest"]).digest == vaulted.root
 
 
 def _file_digests(v: Vaulted) -> set[str]:

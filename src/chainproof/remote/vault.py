@@ -83,8 +83,9 @@ class VaultClient:
     def commit(self, root: str, envelope: bytes) -> dict[str, Any]:
         return self._json("POST", f"/v1/vault/datasets/{root}/commit", body=envelope)
 
-    def begin_pull(self, root: str) -> dict[str, Any]:
-        return self._json("POST", f"/v1/vault/datasets/{root}/pull")
+    def begin_pull(self, root: str, access_record: bytes = b"") -> dict[str, Any]:
+        """Without a record: the facts of the access record to sign; with it: the pull."""
+        return self._json("POST", f"/v1/vault/datasets/{root}/pull", body=access_record)
 
     @contextmanager
     def file(self, root: str, sha256: str, access: int, offset: int) -> Iterator[Iterator[bytes]]:

@@ -5,10 +5,10 @@
   own signed statement naming the dataset's root
   (`chainproof.vault.records`), which the server appends only once every file is stored.
 - Pull (`pull`, `read_file`, `read_files`): any actor holding a live (unexpired, unrevoked) grant for the
-  dataset, and no one else, whatever the role. Before any byte is served the server appends an
-  `access` record of the pull, signed by its own key and naming the actor, and waits for it to
-  be committed; every file request names that entry and is checked against it and against the
-  grant again (a grant revoked mid-pull stops the next file).
+  dataset, and no one else, whatever the role. Before any byte is served the puller's own signed
+  `access` record of the pull is appended and committed (the server requires it: no record, no
+  bytes); every file request names that entry and is checked against it and against the grant
+  again (a grant revoked mid-pull stops the next file).
 
 Refusals are `Denied`, so each is appended to the log as a denied request; so is a blob that
 fails its check (`tampered`), which is never served.
@@ -19,10 +19,12 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from chainproof._internal import untrusted_json
-from chainproof.attest import dsse, signing
+from chainproof.attest import dsse
+from chainproof.custody import predicates
 from chainproof.custody.manifests import Manifest, parse_digest
 from chainproof.custody.records import Digest
 from chainproof.custody.service import GrantState, now
@@ -153,9 +155,11 @@ class VaultOperations:
 
     # -- pull -------------------------------------------------------------------------------
 
-    def pull(self, srv: CustodyServer, principal: Principal, root_text: str) -> dict[str, Any]:
-        """Record the access (committed before this returns), then give what the client needs
-        to fetch and check the files."""
+    def pull(self, srv: CustodyServer, principal: Principal, root_text: str, body: bytes) -> dict[str, Any]:
+        """A pull, in two requests. Without a body: the facts of the access record the puller is
+        to sign (its grant's id and purpose, its name and keyid, the time). With the record,
+        signed by the puller's key alone: the record appended and committed, then what the
+        client needs to fetch and check the files. Nothing is served without such a record."""
         root = _digest(root_text, "the dataset")
         grant = self.live_grant(srv, principal, root)
         vault = self.vault(srv)
@@ -164,28 +168,41 @@ class VaultOperations:
             raise NoSuchDataset(
                 f"the vault holds no dataset sha256:{root.hex()} (or its push is not finished)"
             )
-        manifest = self._manifest(vault, root)
-        record = records.access_record(
-            root,
-            grant_id=grant.entry.grant_id,
-            purpose=grant.entry.record.purpose,
-            actor=principal.name,
-            keyid=principal.keyid,
-            time=now(),
-        )
-        envelope = signing.sign_statement(records.access_statement(record), srv._key)
+        if not body:
+            return {
+                "root": "sha256:" + root.hex(),
+                "record": {
+                    "grant": grant.entry.grant_id,
+                    "purpose": grant.entry.record.purpose,
+                    "actor": principal.name,
+                    "keyid": principal.keyid,
+                    "time": now(),
+                },
+            }
+        envelope = dsse.parse(body)
+        try:
+            record = records.check_access(envelope, root, principal.keyid)
+        except VerificationError as e:
+            raise Denied("bad-access-record", f"the access record sent is refused: {e}") from None
+        if record.details.get("grant") != grant.entry.grant_id:
+            raise Denied(
+                "bad-access-record", f"the access record names another grant than {grant.entry.grant_id}"
+            )
+        if not _recent(record.time, srv.settings.window):
+            raise Denied(
+                "bad-access-record", "the access record's time is not now (a record made for another pull)"
+            )
         result = self._append(srv, envelope, "vault access")
         index = result.entries[0].index
         with self._lock:
             self._accesses[index] = (root, principal.keyid)
         return {
             "root": "sha256:" + root.hex(),
-            "manifest": manifest.to_json(),
+            "manifest": self._manifest(vault, root).to_json(),
             "chunk_size": crypto.CHUNK_SIZE,
             "stored": stored.to_json(),
             "access": {"index": index, "leaf_hash": result.entries[0].leaf_hash.hex()},
             "grant": grant.entry.grant_id,
-            "server_keyid": srv.server_keyid,
         }
 
     def read_file(
@@ -254,7 +271,7 @@ class VaultOperations:
                 leaf = r.entry(index)
             try:
                 envelope = dsse.from_json_obj(_json(leaf))
-                records.check_access(envelope, root, srv.server_keyid, principal.keyid)
+                records.check_access(envelope, root, principal.keyid)
             except VerificationError as e:
                 raise Denied("no-access-record", f"entry {index} does not record this pull: {e}") from None
             known = (root, principal.keyid)
@@ -287,6 +304,17 @@ class VaultOperations:
 
 def _digest(text: str, what: str) -> bytes:
     return parse_digest(text, what, bare_ok=True)
+
+
+def _recent(time: str | None, window: int) -> bool:
+    """Whether an RFC 3339 time is within `window` seconds of now."""
+    if time is None:
+        return False
+    try:
+        when = predicates.parse_time(time, "time")
+    except VerificationError:
+        return False
+    return abs((datetime.now(UTC) - when).total_seconds()) <= window
 
 
 def _json(leaf: bytes) -> object:

@@ -5,7 +5,7 @@
     PUT  /v1/vault/datasets/{root}/files             whole small files, framed
     POST /v1/vault/datasets/{root}/files?access=I    whole small files back, framed, streamed
     POST /v1/vault/datasets/{root}/commit            the pusher's signed statement -> its entry
-    POST /v1/vault/datasets/{root}/pull              records the access -> manifest, entries
+    POST /v1/vault/datasets/{root}/pull              the access record to sign; then, signed, logged
     GET  /v1/vault/datasets/{root}/files/{sha256}?access=I&offset=N  the file's bytes, streamed
 
 Every request is signed (RFC 9421). The operations are `chainproof.server.vault`'s.
@@ -78,10 +78,11 @@ async def commit_push(request: Request, root: str) -> Response:
 
 @routes.post("/datasets/{root}/pull")
 async def begin_pull(request: Request, root: str) -> Response:
-    """Start a pull: for a holder of a live grant, append the access record (committed before
-    this answers), then give the manifest, the stored entry and the access entry."""
-    ops = _ops(request)
-    return JSONResponse(await call(request, lambda srv, p: ops.pull(srv, p, root)))
+    """A pull, for a holder of a live grant: with no body, the facts of the access record to
+    sign; with that record (a DSSE envelope signed by the puller), the record appended (committed
+    before this answers), then the manifest, the stored entry and the access entry."""
+    ops, data = _ops(request), await body(request)
+    return JSONResponse(await call(request, lambda srv, p: ops.pull(srv, p, root, data)))
 
 
 @routes.get("/datasets/{root}/files/{sha256}")

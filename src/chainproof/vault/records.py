@@ -7,8 +7,10 @@ the `access` hop the server records before it serves a pull.
   every file is stored; a puller proves it included in the log.
 - Access: the custody `access` hop (`chainproof record access`'s type) whose input and subject is
   the dataset, with `grant` (the grant's id), `purpose` (the grant's) and `annotations`
-  `{"actor": <name>, "keyid": <the actor's keyid>, "via": "vault pull"}`, signed by the server's
-  own key: the client cannot skip it, and it names who pulled.
+  `{"actor": <name>, "keyid": <the actor's keyid>, "via": "vault pull"}`, signed by the puller's
+  own key: the server requires it, and appends it, before it serves a byte, so no pull goes
+  unrecorded; and as the actor's own record, lineage, impact and the grants' uses see it as any
+  other access of that actor.
 """
 
 from __future__ import annotations
@@ -68,19 +70,19 @@ def access_statement(record: HopRecord) -> Statement:
     return predicates.to_statement(record)
 
 
-def check_access(envelope: dsse.Envelope, root: bytes, signer: str, keyid: str) -> HopRecord:
-    """The access record in `envelope`, if it is the vault's record of a pull of `root` by the
-    key `keyid`, signed by the key `signer` (the server's); VerificationError if not."""
-    if [s.keyid for s in envelope.signatures] != [signer]:
-        raise VerificationError("the access entry is not signed by this server's key")
+def check_access(envelope: dsse.Envelope, root: bytes, keyid: str) -> HopRecord:
+    """The access record in `envelope`, if it is the vault's record of a pull of `root`, signed by
+    the key `keyid` alone and naming it; VerificationError if not."""
+    if [s.keyid for s in envelope.signatures] != [keyid]:
+        raise VerificationError("the access record is not signed by the puller's key alone")
     if envelope.payload_type != dsse.INTOTO_PAYLOAD_TYPE:
-        raise VerificationError("the access entry is not an in-toto statement")
+        raise VerificationError("the access record is not an in-toto statement")
     record = predicates.from_statement(parse_statement(envelope.payload))
     if not isinstance(record, HopRecord) or record.hop is not Hop.ACCESS:
-        raise VerificationError("the entry named is not an access record")
+        raise VerificationError("the statement is not an access record")
     annotations = record.details.get("annotations") or {}
     if record.inputs != (Digest("sha256:" + root.hex()),) or annotations.get("keyid") != keyid:
-        raise VerificationError("the access entry named records another pull")
+        raise VerificationError("the access record names another dataset or another key")
     if annotations.get("via") != VIA:
-        raise VerificationError("the access entry named is not the vault's")
+        raise VerificationError("the access record is not a vault pull's")
     return record

@@ -41,6 +41,7 @@ from chainproof.custody.manifests import (
     format_digest,
     parse_digest,
 )
+from chainproof.custody.records import HopRecord
 from chainproof.custody.service import now
 from chainproof.custody.tree import build
 from chainproof.errors import StoreError, UsageError, VerificationError
@@ -259,13 +260,15 @@ def pull(
     log = RemoteLog(url, key, home=home)
     try:
         with remote.VaultClient(url, key) as client:
-            answer = client.begin_pull(name)
+            facts = client.begin_pull(name).get("record") or {}
+            envelope = signing.sign_statement(records.access_statement(_access_record(root, facts)), key)
+            answer = client.begin_pull(name, envelope.canonical())
             manifest = _checked_manifest(answer, root, url)
             stored = _checked_entry(answer.get("stored"), url)
             _prove_stored(log, root=root, index=stored[0], leaf=stored[1])
             access = answer.get("access") or {}
             access_index = _checked_index(access, url)
-            log.prove_leaf_at(access_index, bytes.fromhex(str(access.get("leaf_hash", ""))))
+            log.prove_leaf_at(access_index, merkle.leaf_hash(envelope.canonical()))
             in_place = _check_targets(manifest, directory)
             staging = directory / f"{STAGING_PREFIX}{root.hex()[:16]}"
             staging.mkdir(exist_ok=True, mode=0o700)
@@ -284,6 +287,22 @@ def pull(
         stored_entry=stored[0],
         grant=str(answer.get("grant", "")),
     )
+
+
+def _access_record(root: bytes, facts: dict[str, Any]) -> HopRecord:
+    """The access record this pull signs, from the facts the server gave (its grant, the name
+    it knows the puller by, its time)."""
+    try:
+        return records.access_record(
+            root,
+            grant_id=str(facts["grant"]),
+            purpose=str(facts["purpose"]),
+            actor=str(facts["actor"]),
+            keyid=str(facts["keyid"]),
+            time=str(facts["time"]),
+        )
+    except KeyError as e:
+        raise VerificationError(f"the server's answer lacks the access record's {e}") from None
 
 
 def _checked_index(obj: Any, url: str) -> int:
