@@ -20,6 +20,8 @@ from vault_support import MARKER, Vaulted, log_entries, prepare
 
 from chainproof.attest import keys, signing
 from chainproof.custody.manifests import Manifest
+from chainproof.custody.records import Digest
+from chainproof.custody.service import Custody
 from chainproof.errors import StoreError, VerificationError
 from chainproof.vault import pull, push
 from chainproof.vault import transfer as transfer_module
@@ -121,6 +123,15 @@ def test_pull_with_a_live_grant_verifies_and_logs_the_access_first(vaulted: Vaul
     assert access["predicate"]["annotations"]["actor"] == "bob"  # type: ignore[index]
     assert access["_signers"] == [keys.keyid(vaulted.store.keys["bob"].public_key())]  # bob's own record
     assert int(obj["stored_entry"]) < int(obj["access_entry"])  # type: ignore[call-overload]
+    # The pull is bob's own record: the chain of custody sees bob's access of the dataset.
+    custody = Custody.open(Path(vaulted.store.directory))
+    try:
+        with custody.lineage_index() as index:
+            accesses = [h for h in index.consumers(Digest(vaulted.root)) if h.index == obj["access_entry"]]
+        assert [h.keyids for h in accesses] == [(keys.keyid(vaulted.store.keys["bob"].public_key()),)]
+        assert vaulted.root in {str(d.digest) for d in custody.impact_of_actor("bob").datasets}
+    finally:
+        custody.close()
 
 
 def test_a_file_request_must_name_an_access_record_of_this_pull(vaulted: Vaulted) -> None:
