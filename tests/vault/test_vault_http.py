@@ -85,6 +85,16 @@ def test_push_answers_the_manifest_root_and_its_log_entry(vaulted: Vaulted) -> N
     assert stored["_signers"] == [keys.keyid(vaulted.store.keys["alice"].public_key())]
 
 
+def test_push_of_a_single_file(vaulted: Vaulted, tmp_path: Path) -> None:
+    one = tmp_path / "weights.bin"
+    one.write_bytes(os.urandom(3000))
+    code, obj, err = run(vaulted, "data", "push", str(one), "--json", who="alice")
+    assert code == 0, err
+    manifest = cli(str(vaulted.store.directory), "data", "manifest", str(one), "--json", home=vaulted.home)
+    assert obj["root"] == json.loads(manifest.stdout)["root"]
+    assert obj["files"] == 1
+
+
 def test_nothing_is_readable_at_rest(vaulted: Vaulted) -> None:
     """The store's directory (database, blobs, staging) holds neither the files' bytes nor their names."""
     blobs = Path(vaulted.store.directory) / "blobs"
