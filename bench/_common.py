@@ -16,13 +16,18 @@ import os
 import platform
 import shlex
 import shutil
+import signal
+import socket
 import sqlite3
+import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from chainproof.attest import dsse, keys
@@ -455,3 +460,48 @@ def standalone(description: str, measure: Callable[[Config], list[Figure]]) -> N
     info["probe at end"] = speed_probe()
     print(f"{'probe at end':14s} {info['probe at end']}")
     sys.exit(finish(cfg, info, figures))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serving(
+    store: Path | str, work: Path, *args: str, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """`chainproof serve` on `store` with `args`, without rate limits, ready: its URL and pid.
+    Stopped with SIGTERM (killed after a minute) when the block ends; its stderr in `work`."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "chainproof", "--store", str(store), "serve", "--port", str(port)]
+    command += ["--rate", "1e6", "--burst", "1000000", *args]
+    log = work / f"server-{port}.log"
+    with log.open("wb") as err:
+        process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=err, env=env if env is not None else {**os.environ}
+        )
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None:
+                break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError(f"the server on {url} did not start: {log.read_text()[-2000:]}")
+        if process.poll() is not None:
+            raise RuntimeError(f"the server on {url} stopped: {log.read_text()[-2000:]}")
+        yield url, process.pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -13,13 +13,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import httpx
@@ -132,12 +128,6 @@ def _load(urls: list[str], key_file: Path, kind: str, first: int = 0) -> tuple[f
     return len(done) / spent, c.quantile(latencies, 0.99), sum(1 for _, code in done if code != 200)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _library_appends(key_file: Path, directory: Path) -> float:
     """Single-entry appends through `TransparencyLog.append`, one after another, without HTTP."""
     log = TransparencyLog.open(directory)
@@ -150,34 +140,14 @@ def _library_appends(key_file: Path, directory: Path) -> float:
     return len(envelopes) / spent
 
 
-@contextmanager
-def _serving(store: str, work: Path, env: dict[str, str], workers: int = 1) -> Iterator[tuple[str, int]]:
-    """`chainproof serve` on `store`, ready; its URL and pid. Stopped with SIGTERM after the block."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    c.say(f"starting `chainproof serve --workers {workers}` on {url}")
-    limits = ["--rate", "1e6", "--burst", "1000000", "--workers", str(workers)]
-    with (work / f"server-{port}.log").open("wb") as err:
-        server = subprocess.Popen(
-            [*_SERVE, "--store", store, "serve", "--port", str(port), *limits],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            env=env,
-        )
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        yield url, server.pid
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(60)
-
-
 _SERVE = [sys.executable, "-m", "chainproof"]
+
+
+def _serving(
+    store: str, work: Path, env: dict[str, str], workers: int = 1
+) -> AbstractContextManager[tuple[str, int]]:
+    c.say(f"starting `chainproof serve --workers {workers}`")
+    return c.serving(store, work, "--workers", str(workers), env=env)
 
 
 def _sqlite(work: Path) -> list[c.Figure]:

@@ -9,19 +9,12 @@ the view is opened again, away and back, `ROUNDS` times (the server's lineage in
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
@@ -64,32 +57,6 @@ def _store(directory: Path, inputs: int) -> Path:
     return key_file
 
 
-@contextmanager
-def _serving(store: Path, work: Path) -> Iterator[str]:
-    """`chainproof serve` on `store` on a free loopback port, ready; its URL. Stopped after."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "chainproof", "--store", str(store), "serve", "--port", str(port)]
-    with (work / "server.log").open("wb") as err:
-        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, env={**os.environ})
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise RuntimeError(f"the server on {url} did not start")
-        yield url
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(60)
-
-
 def _browser(profile: str) -> webdriver.Chrome:
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
@@ -120,7 +87,7 @@ def measure(cfg: c.Config) -> list[c.Figure]:
     key_file = _store(work / "store", INPUTS)
     rounds = 3 if cfg.quick else ROUNDS
     profile = tempfile.mkdtemp(prefix="chainproof-bench-chromium-")
-    with _serving(work / "store", work) as url:
+    with c.serving(work / "store", work) as (url, _):
         driver = _browser(profile)
         try:
             driver.get(url + "/ui/")

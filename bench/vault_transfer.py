@@ -21,17 +21,11 @@ import json
 import os
 import random
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-
-import httpx
 
 import _common as c
 from chainproof.attest import keys
@@ -114,42 +108,6 @@ def _store(work: Path, root: str) -> Path:
     return work / "store"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def _server(store: Path, vault_key: Path, work: Path) -> Iterator[tuple[str, int]]:
-    port = _free_port()
-    args = [*_CLI, "--store", str(store), "serve", "--port", str(port), "--vault-key", str(vault_key)]
-    args += ["--rate", "1e6", "--burst", "1000000"]
-    with (work / "server.log").open("w") as err:
-        process = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=err, env={**os.environ, "CHAINPROOF_HOME": str(work)}
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise RuntimeError(f"the server did not start: {(work / 'server.log').read_text()[-2000:]}")
-        yield url, process.pid
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def _peak_rss_mb(pid: int) -> float:
     """A live process's peak resident set (VmHWM), in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -193,7 +151,9 @@ def measure(cfg: c.Config) -> list[c.Figure]:
     store = _store(work, root)
     vault_key = work / "vault.key"
     subprocess.run([*_CLI, "vault", "keygen", str(vault_key)], check=True, capture_output=True)
-    with _server(store, vault_key, work) as (url, pid):
+    with c.serving(
+        store, work, "--vault-key", str(vault_key), env={**os.environ, "CHAINPROOF_HOME": str(work)}
+    ) as (url, pid):
         _warm(data)
         push_s, push_rss, pushed = _timed_cli(
             ["--store", url, "--key", str(work / "alice.pem"), "data", "push", str(data)], work

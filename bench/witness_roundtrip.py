@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -38,12 +37,6 @@ from chainproof.witness.protocol import AddCheckpoint
 
 AREA = "witness"
 _CLI = [sys.executable, "-m", "chainproof"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _store(directory: Path) -> Path:
@@ -139,7 +132,7 @@ def measure(cfg: c.Config) -> list[c.Figure]:
     witness_key = keys.generate()
     keys.write_private(work / "witness.pem", witness_key)
     signer = CosignatureSigner("bench.example/witness", witness_key)
-    port = _free_port()
+    port = c.free_port()
     url = f"http://127.0.0.1:{port}"
     serve = [
         *_CLI,

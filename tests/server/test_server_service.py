@@ -31,13 +31,13 @@ def test_the_thread_given_a_log_of_its_own_answers_as_the_request_threads(tmp_pa
         thread.start()
         thread.join()
         assert list(here) == elsewhere
-        with srv._reading() as mine:
+        with srv.reading() as mine:
             assert srv._own is not None
             assert mine is srv._own[1]
         seen: list[object] = []
 
         def reading_elsewhere() -> None:
-            with srv._reading() as log:
+            with srv.reading() as log:
                 seen.append(log)
 
         thread = threading.Thread(target=reading_elsewhere)

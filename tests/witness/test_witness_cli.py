@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from server_support import build_store, serving
 from witness_support import chainproof
 
 from chainproof.witness.cosignature import parse_cosigner_vkey
@@ -58,3 +59,24 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     )
     assert bad_witness.returncode == 2
     assert "--witness" in bad_witness.stderr
+
+
+def test_a_private_log_is_witnessed_with_a_registered_key_signing_the_reads(tmp_path: Path) -> None:
+    """A witness reads a `--private` log only with requests signed by a registered actor's key
+    (the global --key); its own --key is its cosigning key."""
+    world = build_store(tmp_path / "store")
+    chainproof("witness", "keygen", str(tmp_path / "w.pem"), "--name", "w.test/p", home=tmp_path)
+    vkey = chainproof(
+        "witness", "vkey", "--key", str(tmp_path / "w.pem"), "--name", "w.test/p", home=tmp_path
+    )
+    with serving(world.directory, "--private", "--witness", vkey.stdout.strip()) as server:
+        args = ["witness", "check", "--log", server.url, "--state", str(tmp_path / "s")]
+        args += ["--key", str(tmp_path / "w.pem"), "--name", "w.test/p", "--json"]
+        unsigned = chainproof(*args, home=tmp_path)
+        assert unsigned.returncode != 0
+        assert "401" in unsigned.stderr
+        signed = chainproof("--key", str(world.key_file("carol")), *args, home=tmp_path)
+        assert signed.returncode == 0, signed.stderr
+        done = json.loads(signed.stdout)
+        assert done["ok"] is True
+        assert [c["vkey"] for c in done["handed_in"]] == [vkey.stdout.strip()]

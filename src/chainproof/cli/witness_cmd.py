@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from chainproof.cli.output import JsonOption, emit, say
+from chainproof.cli.output import JsonOption, emit, request_key, say
 
 if TYPE_CHECKING:
     from chainproof.witness.cosignature import CosignatureSigner
@@ -91,6 +91,7 @@ def vkey(key: KeyOption, name: NameOption = None, as_json: JsonOption = False) -
 
 @app.command("check")
 def check(
+    ctx: typer.Context,
     log: LogOption,
     state: StateOption,
     key: KeyOption,
@@ -108,7 +109,7 @@ def check(
     from chainproof.witness.feed import LogFeed, pin_log, run_round
 
     witness = _witness(state, key, name)
-    feed = LogFeed(log)
+    feed = LogFeed(log, request_key(ctx))
     try:
         origin = pin_log(witness, feed, log_vkey)
         done = run_round(witness, feed)
@@ -122,6 +123,7 @@ def check(
 
 @app.command("feed")
 def feed_command(
+    ctx: typer.Context,
     log: LogOption,
     witness_url: Annotated[
         str, typer.Option("--witness-url", help="The witness's tlog-witness submission prefix (URL).")
@@ -143,7 +145,7 @@ def feed_command(
         verifier = parse_cosigner_vkey(witness_vkey)
     except FormatError as e:
         raise UsageError(f"--witness-vkey: {e}") from None
-    feed = LogFeed(log)
+    feed = LogFeed(log, request_key(ctx))
     try:
         fed = feed_witness(feed, witness_url, verifier)
     except Refused as e:
@@ -156,6 +158,7 @@ def feed_command(
 
 @app.command("serve")
 def serve(
+    ctx: typer.Context,
     log: LogOption,
     state: StateOption,
     key: KeyOption,
@@ -182,7 +185,7 @@ def serve(
     from chainproof.witness.http import WitnessHTTPServer
 
     witness = _witness(state, key, name)
-    feed = LogFeed(log)
+    feed = LogFeed(log, request_key(ctx))
     stop = threading.Event()
     try:
         origin = pin_log(witness, feed, log_vkey)

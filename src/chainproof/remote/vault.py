@@ -9,16 +9,14 @@ a blob the server found tampered with is a `TamperedError` (also exit 1).
 from __future__ import annotations
 
 import gc
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
 
-from chainproof.attest import http_signatures as hs
-from chainproof.errors import FormatError, StoreError, UsageError, VerificationError
-from chainproof.remote.client import DEFAULT_TIMEOUT, is_url
+from chainproof.errors import StoreError, UsageError, VerificationError
+from chainproof.remote.client import DEFAULT_TIMEOUT, RemoteClient, describe, json_object
 from chainproof.vault.crypto import TamperedError
 
 if TYPE_CHECKING:
@@ -45,22 +43,11 @@ class ServerOffset(UsageError):
         self.received = received
 
 
-class VaultClient:
+class VaultClient(RemoteClient):
+    """A vault's routes on a server, every request signed with `key`."""
+
     def __init__(self, url: str, key: Ed25519PrivateKey, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        if not is_url(url):
-            raise UsageError(f"{url!r} is not an http:// or https:// URL")
-        self.url = url.rstrip("/")
-        self._key = key
-        self._http = httpx.Client(timeout=timeout, follow_redirects=False)
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> VaultClient:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
+        super().__init__(url, key, timeout=timeout)
 
     # -- the routes -------------------------------------------------------------------------
 
@@ -91,7 +78,7 @@ class VaultClient:
     def file(self, root: str, sha256: str, access: int, offset: int) -> Iterator[Iterator[bytes]]:
         """The bytes of one file from `offset`, as they arrive."""
         path = f"/v1/vault/datasets/{root}/files/{sha256}"
-        request = self._request("GET", path, {"access": access, "offset": offset}, b"", None)
+        request = self.signed("GET", path, {"access": access, "offset": offset}, b"", None)
         with self._streamed(request) as pieces:
             yield pieces
 
@@ -99,35 +86,22 @@ class VaultClient:
     def files(self, root: str, access: int, sha256s: bytes) -> Iterator[Iterator[bytes]]:
         """Whole files, framed (`chainproof.vault.framing`), as they arrive."""
         path = f"/v1/vault/datasets/{root}/files"
-        request = self._request("POST", path, {"access": access}, sha256s, "application/octet-stream")
+        request = self.signed("POST", path, {"access": access}, sha256s, "application/octet-stream")
         with self._streamed(request) as pieces:
             yield pieces
 
     @contextmanager
     def _streamed(self, request: httpx.Request) -> Iterator[Iterator[bytes]]:
-        try:
-            response = self._http.send(request, stream=True)
-        except httpx.HTTPError as e:
-            raise StoreError(f"{self.url}: {_reason(e)}") from None
+        response = self.exchange(request, stream=True)
         try:
             if not response.is_success:
                 response.read()
-                self._fail(response)
+                self._fail(response, json_object(response))
             yield _pieces(response, self.url)
         finally:
             response.close()
 
     # -- requests ---------------------------------------------------------------------------
-
-    def _request(
-        self, method: str, path: str, params: dict[str, object] | None, body: bytes, content_type: str | None
-    ) -> httpx.Request:
-        url = httpx.URL(self.url + path, params={k: str(v) for k, v in (params or {}).items()})
-        headers = {"accept": "application/json"}
-        if content_type:
-            headers["content-type"] = content_type
-        headers |= hs.sign_request(method, str(url), headers, body, self._key)
-        return self._http.build_request(method, url, content=body, headers=headers)
 
     def _json(
         self,
@@ -137,10 +111,10 @@ class VaultClient:
         body: bytes = b"",
         content_type: str = "application/json",
     ) -> dict[str, Any]:
-        request = self._request(method, path, params, body, content_type)
+        request = self.signed(method, path, params, body, content_type)
         del body  # the request holds it
         try:
-            return self._exchange(request)
+            return self._answer(self.exchange(request))
         finally:
             if len(request.content) >= _LARGE:
                 # httpx's response and its stream refer to each other, and the response holds
@@ -150,29 +124,8 @@ class VaultClient:
                 del request
                 gc.collect(1)
 
-    def _exchange(self, request: httpx.Request) -> dict[str, Any]:
-        try:
-            response = self._http.send(request)
-        except httpx.TimeoutException:
-            raise StoreError(f"{self.url}: no answer in time") from None
-        except httpx.HTTPError as e:
-            raise StoreError(f"{self.url}: {_reason(e)}") from None
-        if not response.is_success:
-            self._fail(response)
-        try:
-            obj = json.loads(response.content)
-        except ValueError:
-            obj = None
-        if not isinstance(obj, dict):
-            raise FormatError(f"{self.url}: the server's answer is not a JSON object")
-        return obj
-
-    def _fail(self, response: httpx.Response) -> None:
-        try:
-            obj = json.loads(response.content)
-        except ValueError:
-            obj = None
-        obj = obj if isinstance(obj, dict) else {}
+    def _fail(self, response: httpx.Response, obj: dict[str, Any] | None) -> NoReturn:
+        obj = obj or {}
         code, status = str(obj.get("code", "")), response.status_code
         message = f"{self.url}: {obj.get('message') or response.reason_phrase} ({status} {code})".rstrip()
         if code == "offset" and isinstance(obj.get("received"), int):
@@ -192,10 +145,4 @@ def _pieces(response: httpx.Response, url: str) -> Iterator[bytes]:
     try:
         yield from response.iter_bytes(READ_BYTES)
     except httpx.HTTPError as e:
-        raise StoreError(f"{url}: the transfer broke off ({_reason(e)})") from None
-
-
-def _reason(e: httpx.HTTPError) -> str:
-    cause = e.__cause__ or e.__context__
-    text = str(cause or e) or type(e).__name__
-    return "connection refused" if "refused" in text.lower() else text.splitlines()[0][:200]
+        raise StoreError(f"{url}: the transfer broke off ({describe(e)})") from None

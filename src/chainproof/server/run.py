@@ -51,6 +51,7 @@ def app_from_environment() -> FastAPI:
     raw["store"] = raw["store"] if location.is_postgres(raw["store"]) else Path(raw["store"])
     for name in ("key", "checkpoint_key", "vault_key"):
         raw[name] = Path(raw[name]) if raw[name] else None
+    raw["witnesses"] = tuple(raw["witnesses"])
     return create_app(ServerSettings(**raw))
 
 

@@ -114,9 +114,9 @@ def _free_name(log: TransparencyLog) -> str:
 class CustodyServer:
     """The store is opened several times, so that nothing waits for what it does not need: the
     committer writes through a log of its own; requests read the log (keys, proofs, entries) through
-    a few others (`_reading`), and the event loop's thread through one of its own (`read_here`),
+    a few others (`reading`), and the event loop's thread through one of its own (`read_here`),
     SQLite's snapshots keeping them apart; the custody answers share one lineage index, one
-    request at a time and never on the event loop's thread (`_custody`)."""
+    request at a time and never on the event loop's thread (`custody_turn`)."""
 
     def __init__(
         self, settings: ServerSettings, *, on_commit: Callable[[int, int], None] | None = None
@@ -162,7 +162,7 @@ class CustodyServer:
         return log
 
     @contextmanager
-    def _reading(self) -> Iterator[TransparencyLog]:
+    def reading(self) -> Iterator[TransparencyLog]:
         """A log to read through, for the length of one request: the event loop's own (see
         `read_here`), one of at most `_READERS` kept open for the request threads (each with its
         own SQLite connection and caches; opening one per request cost more than the request),
@@ -195,7 +195,7 @@ class CustodyServer:
         return own[1] if own is not None and own[0] == threading.get_ident() else None
 
     @contextmanager
-    def _custody(self) -> Iterator[None]:
+    def custody_turn(self) -> Iterator[None]:
         """The lineage index and custody answers, one request at a time. Never on the event
         loop's thread (`WouldWait`): a custody answer can take long, and so can the wait."""
         if self._own_log() is not None:
@@ -244,7 +244,7 @@ class CustodyServer:
 
         def public_key(keyid: str) -> Ed25519PublicKey | None:
             # The registry is read at every request: a revoked key is refused from the next one on.
-            with self._reading() as log, log.reading() as r:
+            with self.reading() as log, log.reading() as r:
                 record, size = r.key(keyid), r.size()
             if record is None or not record.valid_at(size):
                 return None
@@ -284,7 +284,7 @@ class CustodyServer:
 
     @contextmanager
     def _index(self) -> Iterator[tuple[LineageIndex, int]]:
-        with self._custody(), self.custody.lineage_index() as index:
+        with self.custody_turn(), self.custody.lineage_index() as index:
             yield index, self.custody.log.size()
 
     def deny(self, principal: Principal, method: str, path: str, error: Denied, client: str) -> None:
@@ -317,18 +317,18 @@ class CustodyServer:
             access.may_read_private_log(principal, contents=contents)
 
     def size(self) -> int:
-        with self._reading() as log:
+        with self.reading() as log:
             return log.size()
 
     def info(self, principal: Principal) -> dict[str, Any]:
         self._may_read_log(principal)
-        with self._reading() as log:
+        with self.reading() as log:
             info = shapes.LogInfo.of(log).to_json()
         return info | {"store": None, "server_keyid": self.server_keyid}
 
     def checkpoint(self, principal: Principal) -> dict[str, Any]:
         self._may_read_log(principal)
-        with self._reading() as log:
+        with self.reading() as log:
             note = log.checkpoint()
         return self.witnessing.served(shapes.checkpoint_json(note))
 
@@ -340,7 +340,7 @@ class CustodyServer:
             note = body.decode("utf-8")
         except UnicodeDecodeError:
             raise UsageError("the body is not a UTF-8 checkpoint note") from None
-        with self._reading() as log:
+        with self.reading() as log:
             origin = log.origin
             with log.reading() as r:
                 kept = self.witnessing.accept(note, origin, r.checkpoint)
@@ -349,13 +349,13 @@ class CustodyServer:
     def witnesses(self, principal: Principal) -> dict[str, Any]:
         """Each listed witness and the largest tree it cosigned (`GET /v1/witnesses`)."""
         self._may_read_log(principal)
-        with self._reading() as log:
+        with self.reading() as log:
             size = log.size()
         return self.witnessing.status(size)
 
     def entry(self, principal: Principal, index: int) -> dict[str, Any]:
         self._may_read_log(principal, contents=True)
-        with self._reading() as log, log.reading() as r:
+        with self.reading() as log, log.reading() as r:
             size = r.size()
             if not 0 <= index < size:
                 raise NotFound(f"index {index} is outside the log (size {size})")
@@ -365,7 +365,7 @@ class CustodyServer:
     def entries(self, principal: Principal, start: int, limit: int) -> dict[str, Any]:
         self._may_read_log(principal, contents=True)
         limit = self._page(limit)
-        with self._reading() as log, log.reading() as r:
+        with self.reading() as log, log.reading() as r:
             size = r.size()
             if not 0 <= start <= size:
                 raise UsageError(f"start {start} is outside the log (size {size})")
@@ -385,7 +385,7 @@ class CustodyServer:
         self._may_read_log(principal)
         if leaf_hash is None and index is None:
             raise UsageError("give an index or a leaf_hash")
-        with self._reading() as log:
+        with self.reading() as log:
             if leaf_hash is not None:
                 wanted = _hash(leaf_hash)
                 with log.reading() as r:
@@ -397,12 +397,12 @@ class CustodyServer:
 
     def consistency(self, principal: Principal, old: int, new: int | None) -> dict[str, Any]:
         self._may_read_log(principal)
-        with self._reading() as log:
+        with self.reading() as log:
             return log.consistency(old, new).to_json()
 
     def keys(self, principal: Principal, start: int, limit: int) -> dict[str, Any]:
         self._may_read_log(principal, contents=True)
-        with self._reading() as log:
+        with self.reading() as log:
             records = log.keys()
         return _page(records, start, self._page(limit), "keys", _key_json)
 
@@ -419,7 +419,7 @@ class CustodyServer:
         labelled = dsse.read_documents(io.BytesIO(body), "request", self.max_entry_bytes)
         envelopes = [env for _, env in labelled]
         submitted = [_submitted(env) for env in envelopes]
-        access.may_append(principal, submitted, self._organisation, _granted(self.custody, self._custody))
+        access.may_append(principal, submitted, self._organisation, _granted(self.custody, self.custody_turn))
         return self.committer.submit(envelopes, [label for label, _ in labelled])
 
     # -- audits -------------------------------------------------------------------------------
@@ -447,12 +447,12 @@ class CustodyServer:
     ) -> dict[str, Any]:
         wanted = parse_artifact(artifact) if artifact else None
         if wanted is not None:
-            access.may_read_artifact(principal, wanted, _granted(self.custody, self._custody))
+            access.may_read_artifact(principal, wanted, _granted(self.custody, self.custody_turn))
         elif principal.role is access.Role.CONTRACTOR and grantee == principal.name:
             access.require_signed(principal)  # a contractor may list its own grants
         else:
             access.may_read_all(principal)
-        with self._custody():
+        with self.custody_turn():
             found = self.custody.grants(grantee=grantee, artifact=wanted)
         return _page(
             found, start, self._page(limit), "grants", lambda g: lineage_shapes.grant_json(g.entry, g.status)
@@ -462,26 +462,26 @@ class CustodyServer:
         """Who used a dataset (its `access` records, each with the grant that covered it), for
         whoever may read the dataset's grants."""
         wanted = parse_artifact(artifact)
-        access.may_read_artifact(principal, wanted, _granted(self.custody, self._custody))
-        with self._custody():
+        access.may_read_artifact(principal, wanted, _granted(self.custody, self.custody_turn))
+        with self.custody_turn():
             found = self.custody.grant_uses(wanted)
         return {"artifact": wanted, "uses": [lineage_shapes.grant_use_json(u) for u in found]}
 
     def lineage(self, principal: Principal, artifact: str) -> dict[str, Any]:
         wanted = parse_artifact(artifact)
-        access.may_read_artifact(principal, wanted, _granted(self.custody, self._custody))
-        with self._custody():
+        access.may_read_artifact(principal, wanted, _granted(self.custody, self.custody_turn))
+        with self.custody_turn():
             return lineage_shapes.graph_json(self.custody.lineage(wanted))
 
     def verify(self, principal: Principal, artifact: str) -> dict[str, Any]:
         wanted = parse_artifact(artifact)
-        access.may_read_artifact(principal, wanted, _granted(self.custody, self._custody))
-        with self._custody():
+        access.may_read_artifact(principal, wanted, _granted(self.custody, self.custody_turn))
+        with self.custody_turn():
             return lineage_shapes.verify_json(self.custody.verify(wanted, self.custody.policy()))
 
     def impact(self, principal: Principal, what: str, value: str) -> dict[str, Any]:
         access.may_read_all(principal)
-        with self._custody():
+        with self.custody_turn():
             return lineage_shapes.impact_json(self._impact(what, value))
 
     def _impact(self, what: str, value: str) -> ImpactReport:

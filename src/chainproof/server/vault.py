@@ -85,7 +85,7 @@ class VaultOperations:
         """The principal's live grant for the dataset; Denied, saying why, without one."""
         access.require_signed(principal)
         artifact = Digest("sha256:" + root.hex())
-        with srv._custody():  # the lineage index, one request at a time
+        with srv.custody_turn():  # the lineage index, one request at a time
             states = srv.custody.grants(grantee=principal.name, artifact=artifact)
         live = [s for s in states if s.status == "active"]
         if live:
@@ -265,7 +265,7 @@ class VaultOperations:
         with self._lock:
             known = self._accesses.get(index)
         if known is None:
-            with srv._reading() as log, log.reading() as r:
+            with srv.reading() as log, log.reading() as r:
                 if not 0 <= index < r.size():
                     raise Denied("no-access-record", f"entry {index} is not in the log")
                 leaf = r.entry(index)

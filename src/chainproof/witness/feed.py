@@ -10,7 +10,7 @@ recorded itself, never against a root the server names.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -24,12 +24,16 @@ from chainproof.witness.cosignature import Cosignature, CosignatureVerifier, cos
 from chainproof.witness.protocol import AddCheckpoint, Conflict, WitnessRefusal
 from chainproof.witness.witness import Witness
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 
 class LogFeed:
-    """The log of a chainproof server at `url`, as a witness reads it (unsigned requests)."""
+    """The log of a chainproof server at `url`, as a witness reads it: unsigned requests, or
+    signed by `key` (a registered actor's) for a log served with `--private`."""
 
-    def __init__(self, url: str, *, timeout: float = 30.0) -> None:
-        self.client = RemoteClient(url, timeout=timeout)
+    def __init__(self, url: str, key: Ed25519PrivateKey | None = None, *, timeout: float = 30.0) -> None:
+        self.client = RemoteClient(url, key, timeout=timeout)
         self.url = self.client.url
 
     def close(self) -> None:
