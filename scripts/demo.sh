@@ -5,7 +5,8 @@
 # replica of the compromised LiteLLM 1.82.8. Then the advisory arrives: `impact` names exactly the
 # tainted run, model, datasets and credentials; `verify` fails the tainted model and passes the clean
 # one; an HTML report is written. An auditor checks the whole log offline and catches a forgery,
-# and the dependency guard keeps the replica off the next machine.
+# and the dependency guard keeps the replica off the next machine. Last, the vendor serves the log:
+# its data sealed in the vault, pulled only under a grant, its checkpoints cosigned by a witness.
 set -euo pipefail
 
 work=${DEMO_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/chainproof-demo.XXXXXX")}
@@ -181,5 +182,30 @@ test ! -e canary-fired || { say "UNEXPECTED: the payload ran"; exit 1; }
 say "blocked before install: nothing was installed, and no payload ever ran in this demo"
 grep -q demo-secret-never-recorded -r store && { say "UNEXPECTED: a secret value reached the store"; exit 1; }
 say "no credential value was ever written to the store: only their names"
+
+step "16. The vendor serves the log: its data in the vault, pulled only under a grant, and a witness cosigns"
+# The master key lives outside the store; the server keeps the datasets encrypted under it.
+export CHAINPROOF_HOME="$work/home"
+chainproof vault keygen "$work/vault.key" > /dev/null
+chainproof witness keygen "$work/witness.pem" --name witness.example/partner > /dev/null
+witness_vkey=$(chainproof witness vkey --key "$work/witness.pem" --name witness.example/partner)
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+url="http://127.0.0.1:$port"
+chainproof serve --port "$port" --vault-key "$work/vault.key" --witness "$witness_vkey" 2> server.log &
+server=$!
+trap 'kill "$server" 2> /dev/null || true' EXIT
+for _ in $(seq 100); do python3 -c "import urllib.request; urllib.request.urlopen('$url/readyz')" 2> /dev/null && break; sleep 0.2; done
+root=$(chainproof --store "$url" --key vendor-ingest.pem data push transcripts --json | json '["root"]')
+grep -rq "customer call" "$CHAINPROOF_STORE" && { say "UNEXPECTED: plaintext in the store"; exit 1; }
+say "the vendor pushed transcripts ($root), sealed at rest: the store holds no plaintext of it"
+chainproof --store "$url" --key ann-17.pem data pull "$root" pulled-transcripts
+say "ann-17 holds a grant: the pull is in the log as ann-17's own access record, every file checked"
+expect_exit 1 chainproof --store "$url" --key ann-22.pem data pull "$root" not-granted
+say "(ann-22 holds no grant for transcripts: refused, and the refusal is in the log)"
+chainproof witness check --log "$url" --state witness-state --key "$work/witness.pem" --name witness.example/partner
+chainproof audit --remote "$url" --state lab-monitor --witness "$witness_vkey" --quorum 1
+say "the lab's monitor accepts only checkpoints the partner's witness cosigned; a forked log would fail it"
+say "(while a server runs, its web UI is at $url/ui/: sign in with an actor's key file)"
+kill "$server"; wait "$server" 2> /dev/null || true
 
 step "Done. Everything is in $work; the incident report is $work/incident-report.html"

@@ -30,3 +30,9 @@ def test_the_demo_runs_to_the_end_and_tells_the_incident(tmp_path: Path) -> None
     report = tmp_path / "demo" / "incident-report.html"
     assert report.read_text().startswith("<!DOCTYPE html>")
     assert not (tmp_path / "demo" / "canary-fired").exists()
+    # the vault, the grant and the witness, through a real server
+    assert "all verified" in out
+    assert "(403 no-grant)" in out
+    assert "monitor ok:" in out
+    pulled = sorted(p.name for p in (tmp_path / "demo" / "pulled-transcripts").iterdir())
+    assert pulled == sorted(p.name for p in (tmp_path / "demo" / "transcripts").iterdir())
