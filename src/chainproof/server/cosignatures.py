@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 import psycopg
 
+from chainproof._internal import sqlite_setup
 from chainproof.errors import FormatError, StoreError, UsageError
 from chainproof.log import location
 from chainproof.log.note import parse_checkpoint
@@ -81,11 +82,14 @@ class SqliteCosignatures:
             self._db = sqlite3.connect(
                 path, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
             )
-            self._db.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute(_SQLITE_TABLE)
+            sqlite_setup.set_up(self._db, self._create, timeout=_BUSY_TIMEOUT_S)
         except sqlite3.Error as e:
             raise StoreError(f"cannot open the cosignature store {path}: {e}") from None
+
+    def _create(self) -> None:
+        self._db.execute(f"PRAGMA busy_timeout = {int(_BUSY_TIMEOUT_S * 1000)}")
+        self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.execute(_SQLITE_TABLE)
 
     def add(self, witness: str, size: int, body: str, time: int, line: str) -> None:
         self._run(

@@ -22,6 +22,7 @@ from typing import Protocol
 
 import psycopg
 
+from chainproof._internal import sqlite_setup
 from chainproof.attest.http_signatures import DEFAULT_WINDOW
 from chainproof.errors import StoreError, UsageError
 from chainproof.log.postgres import describe_error
@@ -120,7 +121,7 @@ class SqliteNonces:
         except sqlite3.Error as e:
             raise self._error("open", e) from None
         try:
-            self._create()
+            sqlite_setup.set_up(self._db, self._create, timeout=_BUSY_TIMEOUT_S)
         except sqlite3.Error as e:
             self._db.close()
             raise self._error("open", e) from None

@@ -57,9 +57,9 @@ Progress = Callable[[int, int], None]
 PART_BYTES = 8 << 20
 """Bytes a push sends in one request: whole chunks, well under the server's 16 MiB body limit."""
 _BATCH = 4096
+"""The most small files a push sends in one request."""
 WORKERS = 2
 """Files sent or fetched at once: two keep both ends busy (one hashes while the other seals)."""
-"""The most small files a push sends in one request."""
 STAGING_PREFIX = ".chainproof-pull-"
 _RETRIES = 3
 _READ = 1 << 20
