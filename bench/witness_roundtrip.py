@@ -116,9 +116,10 @@ def _round(
     t1 = time.perf_counter()
     lines = submit(witness_url, AddCheckpoint(old, proof, note), client=http)
     t2 = time.perf_counter()
-    http.post(
-        url + "/v1/log/cosignatures", content=with_lines(note, [x.text for x in lines]).encode()
-    ).raise_for_status()
+    target, cosigned = url + "/v1/log/cosignatures", with_lines(note, [x.text for x in lines]).encode()
+    headers = {"content-type": "text/plain"}
+    headers |= hs.sign_request("POST", target, headers, cosigned, signer.private_key)  # as the witness
+    http.post(target, content=cosigned, headers=headers).raise_for_status()
     served = http.get(url + "/v1/log/checkpoint").json()
     served_body, served_lines = split_note(served["note"])
     if served_body != body or not cosignatures_by(served_lines, body, [signer.verifier]):

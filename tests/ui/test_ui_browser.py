@@ -326,7 +326,9 @@ def test_witness_panel_of_a_cosigned_log(browser: Browser, artifacts: Path, tmp_
         note = request(server.url, "GET", "/v1/log/checkpoint").json()["note"]
         body = note.rpartition("\n\n")[0] + "\n"
         line = signer.cosign(body, int(time.time())).line()
-        handed = request(server.url, "POST", "/v1/log/cosignatures", body=(note + line).encode())
+        handed = request(
+            server.url, "POST", "/v1/log/cosignatures", signer.private_key, body=(note + line).encode()
+        )
         assert handed.status_code == 200, handed.text
         browser.sign_in(server.url, store.key_file("carol"))
         browser.go("#/witnesses")

@@ -32,7 +32,9 @@ class _Forward(BaseHTTPRequestHandler):
     def _forward(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        # The Host header goes through as the client sent it (as a reverse proxy forwards it): a
+        # signed request covers the URL it was sent to.
+        headers = {k: v for k, v in self.headers.items() if k.lower() != "content-length"}
         answer = httpx.request(self.command, self.server.target + self.path, content=body, headers=headers)
         self.send_response(answer.status_code)
         self.send_header("content-type", answer.headers.get("content-type", "application/json"))

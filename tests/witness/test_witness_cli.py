@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
+import httpx
 from server_support import build_store, serving
 from witness_support import chainproof
 
+from chainproof.attest import http_signatures as hs
+from chainproof.attest import keys
 from chainproof.witness.cosignature import parse_cosigner_vkey
 
 
@@ -61,22 +65,52 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     assert "--witness" in bad_witness.stderr
 
 
-def test_a_private_log_is_witnessed_with_a_registered_key_signing_the_reads(tmp_path: Path) -> None:
-    """A witness reads a `--private` log only with requests signed by a registered actor's key
-    (the global --key); its own --key is its cosigning key."""
+def test_a_private_log_is_witnessed_by_the_witnesses_it_lists(tmp_path: Path) -> None:
+    """A witness signs its requests with its cosigning key: a `--private` log lets a listed
+    witness read its checkpoints and proofs (not its entries) and hand in cosignatures; a witness
+    it does not list reads with a registered actor's key (the global --key), or not at all."""
     world = build_store(tmp_path / "store")
-    chainproof("witness", "keygen", str(tmp_path / "w.pem"), "--name", "w.test/p", home=tmp_path)
-    vkey = chainproof(
-        "witness", "vkey", "--key", str(tmp_path / "w.pem"), "--name", "w.test/p", home=tmp_path
-    )
-    with serving(world.directory, "--private", "--witness", vkey.stdout.strip()) as server:
-        args = ["witness", "check", "--log", server.url, "--state", str(tmp_path / "s")]
-        args += ["--key", str(tmp_path / "w.pem"), "--name", "w.test/p", "--json"]
-        unsigned = chainproof(*args, home=tmp_path)
-        assert unsigned.returncode != 0
-        assert "401" in unsigned.stderr
-        signed = chainproof("--key", str(world.key_file("carol")), *args, home=tmp_path)
-        assert signed.returncode == 0, signed.stderr
-        done = json.loads(signed.stdout)
-        assert done["ok"] is True
-        assert [c["vkey"] for c in done["handed_in"]] == [vkey.stdout.strip()]
+    vkeys = {}
+    for name in ("listed", "other"):
+        chainproof(
+            "witness", "keygen", str(tmp_path / f"{name}.pem"), "--name", f"w.test/{name}", home=tmp_path
+        )
+        shown = chainproof(
+            "witness",
+            "vkey",
+            "--key",
+            str(tmp_path / f"{name}.pem"),
+            "--name",
+            f"w.test/{name}",
+            home=tmp_path,
+        )
+        vkeys[name] = shown.stdout.strip()
+
+    def check(name: str, *before: str) -> subprocess.CompletedProcess[str]:
+        args = ["witness", "check", "--log", server.url, "--state", str(tmp_path / f"state-{name}")]
+        args += ["--key", str(tmp_path / f"{name}.pem"), "--name", f"w.test/{name}", "--json"]
+        return chainproof(*before, *args, home=tmp_path)
+
+    with serving(world.directory, "--private", "--witness", vkeys["listed"]) as server:
+        done = check("listed")
+        assert done.returncode == 0, done.stderr
+        assert [c["vkey"] for c in json.loads(done.stdout)["handed_in"]] == [vkeys["listed"]]
+        refused = check("other")
+        assert refused.returncode == 2
+        assert "401 unknown-key" in refused.stderr
+        # read with an auditor's key: cosigned, but the log keeps no cosignature of a witness it does not list
+        read = check("other", "--key", str(world.key_file("carol")))
+        assert read.returncode == 0, read.stderr
+        round_ = json.loads(read.stdout)
+        # the note handed in may carry the listed witness's cosignature too (served with it)
+        assert vkeys["other"] not in [c["vkey"] for c in round_["handed_in"] or []]
+        assert round_["handed_in"] or "unknown-witness" in round_["hand_in_error"]
+        # a listed witness reads proofs, never entries
+        entries = httpx.get(
+            server.url + "/v1/log/entries/0", headers=_signed_by(tmp_path / "listed.pem", server.url)
+        )
+        assert entries.status_code == 403
+
+
+def _signed_by(key_file: Path, url: str) -> dict[str, str]:
+    return hs.sign_request("GET", url + "/v1/log/entries/0", {}, b"", keys.read_private(key_file))

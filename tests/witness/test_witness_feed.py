@@ -51,6 +51,7 @@ def _log_vkey(server: Server) -> str:
 
 def _feed(f: Fed) -> tuple[int, dict[str, object]]:
     done = chainproof(
+        "--key", str(f.store.key_file("alice")),  # a registered key signs the hand-in
         "witness", "feed", "--log", f.server.url, "--witness-url", f.url,
         "--witness-vkey", f.witness.vkey, "--json", home=f.home,
     )  # fmt: skip

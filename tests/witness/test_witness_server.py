@@ -93,7 +93,10 @@ def test_check_follows_the_log_as_it_grows(setup: Setup) -> None:
 
 
 def _post(setup: Setup, note: str) -> tuple[int, dict[str, object]]:
-    r = request(setup.server.url, "POST", "/v1/log/cosignatures", body=note.encode())
+    # handed in as a witness does: signed with its cosigning key, which the server lists
+    r = request(
+        setup.server.url, "POST", "/v1/log/cosignatures", setup.signer.private_key, body=note.encode()
+    )
     return r.status_code, dict(r.json())
 
 
@@ -101,6 +104,36 @@ def _bare(setup: Setup) -> str:
     """The log's latest checkpoint with its own signature only."""
     body, [own, *_] = cs.split_note(str(checkpoint(setup.server)["note"]))
     return body + "\n" + own.text
+
+
+def test_an_unsigned_or_unknown_hand_in_is_refused(setup: Setup) -> None:
+    note = _bare(setup)
+    line = setup.signer.cosign(_body(note), 1_800_000_000).line()
+    unsigned = request(
+        setup.server.url, "POST", "/v1/log/cosignatures", body=cs.with_lines(note, [line]).encode()
+    )
+    assert (unsigned.status_code, unsigned.json()["code"]) == (401, "unsigned")
+    stranger = keys.generate()
+    unknown = request(
+        setup.server.url, "POST", "/v1/log/cosignatures", stranger, body=cs.with_lines(note, [line]).encode()
+    )
+    assert (unknown.status_code, unknown.json()["code"]) == (401, "unknown-key")
+    # a registered actor may hand in a listed witness's cosignature (as `witness feed` does)
+    alice = setup.store.keys["alice"]
+    relayed = request(
+        setup.server.url, "POST", "/v1/log/cosignatures", alice, body=cs.with_lines(note, [line]).encode()
+    )
+    assert relayed.status_code == 200, relayed.text
+
+
+def test_a_witness_key_reads_the_log_and_nothing_more(setup: Setup) -> None:
+    key = setup.signer.private_key
+    assert request(setup.server.url, "GET", "/v1/log/checkpoint", key).status_code == 200
+    for path, params in (("/v1/actors", {}), ("/v1/impact", {"actor": "alice"})):
+        refused = request(setup.server.url, "GET", path, key, params=params)
+        assert (refused.status_code, refused.json()["code"]) == (403, "no-role")
+    append = request(setup.server.url, "POST", "/v1/log/entries", key, body=b"{}")
+    assert append.status_code == 403
 
 
 def test_a_forged_cosignature_is_denied_and_logged(setup: Setup) -> None:

@@ -109,7 +109,7 @@ def check(
     from chainproof.witness.feed import LogFeed, pin_log, run_round
 
     witness = _witness(state, key, name)
-    feed = LogFeed(log, request_key(ctx))
+    feed = LogFeed(log, request_key(ctx) or witness.signer.private_key)
     try:
         origin = pin_log(witness, feed, log_vkey)
         done = run_round(witness, feed)
@@ -134,7 +134,8 @@ def feed_command(
     """Have a C2SP witness elsewhere (any tlog-witness implementation) cosign the log's latest
     checkpoint: post it to the witness's add-checkpoint with a consistency proof from the size
     the witness cosigned last, check the cosignature, and hand it to the log (which must list the
-    witness: `serve --witness`). Exit 1 when the witness refuses or answers no valid cosignature.
+    witness: `serve --witness`), in a request signed with the global --key (a registered key).
+    Exit 1 when the witness refuses or answers no valid cosignature.
     """
     from chainproof.errors import FormatError, UsageError
     from chainproof.witness.cosignature import parse_cosigner_vkey
@@ -185,7 +186,7 @@ def serve(
     from chainproof.witness.http import WitnessHTTPServer
 
     witness = _witness(state, key, name)
-    feed = LogFeed(log, request_key(ctx))
+    feed = LogFeed(log, request_key(ctx) or witness.signer.private_key)
     stop = threading.Event()
     try:
         origin = pin_log(witness, feed, log_vkey)

@@ -51,6 +51,9 @@ class Principal:
     name: str
     role: Role | None
     organisation: str | None = None
+    witness: bool = False
+    """Signed by a witness the server lists (by its cosigning key), not by a registered key: it
+    reads the log's checkpoints and proofs and hands in cosignatures, and nothing more."""
 
     @property
     def signed(self) -> bool:
@@ -91,9 +94,15 @@ def role_of(text: str) -> Role | None:
         return None
 
 
-def require_signed(principal: Principal) -> None:
+def require_signature(principal: Principal) -> None:
+    """Signed by a key the server knows (a registered key, or a listed witness's)."""
     if not principal.signed:
         raise Denied("unsigned", "this request must be signed (RFC 9421) by a registered key", 401)
+
+
+def require_signed(principal: Principal) -> None:
+    """Signed by the key of an actor (which has a role)."""
+    require_signature(principal)
     if principal.role is None:
         raise Denied("no-role", f"key {principal.keyid[:16]} ({principal.name}) belongs to no actor")
 
@@ -106,8 +115,12 @@ def may_write(principal: Principal) -> None:
 
 
 def may_read_private_log(principal: Principal, *, contents: bool) -> None:
-    """A private log's reads: signed; a contractor reads its checkpoints and proofs (hashes), not
-    its entries, which name other datasets than those it is granted."""
+    """A private log's reads: signed; a contractor or a witness reads its checkpoints and proofs
+    (hashes), not its entries, which name other datasets than those it is granted."""
+    if principal.witness:
+        if contents:
+            raise Denied("forbidden", f"witness {principal.name} may read the log's proofs, not its entries")
+        return
     require_signed(principal)
     if contents and principal.role is Role.CONTRACTOR:
         raise Denied("forbidden", f"{principal.describe()} may read the log's proofs, not its entries")

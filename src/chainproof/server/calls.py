@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from chainproof.errors import ChainproofError, StoreError, UsageError
-from chainproof.server.access import ANONYMOUS, Principal
+from chainproof.server.access import ANONYMOUS, Principal, require_signature
 from chainproof.server.service import CustodyServer, WouldWait
 from chainproof.server.settings import ServerSettings
 
@@ -27,7 +27,11 @@ def server(request: Request) -> CustodyServer:
 
 
 async def call(
-    request: Request, operation: Callable[[CustodyServer, Principal], T], *, quick: bool = False
+    request: Request,
+    operation: Callable[[CustodyServer, Principal], T],
+    *,
+    quick: bool = False,
+    signed: bool = False,
 ) -> T:
     """Authenticate the request, charge its signer's bucket and run `operation` for it, all in one
     trip to a request thread: the store's reads block, and each trip between the event loop and a
@@ -37,10 +41,14 @@ async def call(
     A `quick` operation (a checkpoint, a proof, an entry, a small append: a few hundred
     microseconds of work) runs on the event loop itself where the store allows it
     (`CustodyServer.read_here`), unless it finds it would wait (`WouldWait`: an actor not looked
-    up in the last second, a contractor's grants), when a request thread takes it from there."""
+    up in the last second, a contractor's grants), when a request thread takes it from there.
+
+    A `signed` operation refuses an unsigned request before it reads anything else of it (its
+    parameters, its body), so that such a request is told it must be signed, whatever else is
+    wrong with it."""
     data = await body(request)
     srv = server(request)
-    signed = "signature" in request.headers or "signature-input" in request.headers
+    carries_signature = "signature" in request.headers or "signature-input" in request.headers
     parts = (request.method, target_uri(request), dict(request.headers), data)
     client = client_address(request)
     principal: Principal | None = None
@@ -48,10 +56,12 @@ async def call(
     def run() -> T:
         nonlocal principal
         if principal is None:  # authenticated once: its nonce is spent
-            principal = srv.authenticate(*parts) if signed else ANONYMOUS
+            principal = srv.authenticate(*parts) if carries_signature else ANONYMOUS
             request.state.principal = principal
             if not srv.limiter.allow(principal.keyid or client):
                 raise TooMany(srv.limiter.retry_after())
+        if signed:
+            require_signature(principal)
         return operation(srv, principal)
 
     if quick and request.app.state.quick:

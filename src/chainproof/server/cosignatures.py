@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import psycopg
 
 from chainproof._internal import sqlite_setup
+from chainproof.attest import keys
 from chainproof.errors import FormatError, StoreError, UsageError
 from chainproof.log import location
 from chainproof.log.note import parse_checkpoint
@@ -216,8 +217,14 @@ class Witnessing:
     def __init__(self, store: CosignatureStore, witnesses: Sequence[cs.CosignatureVerifier]) -> None:
         self.store = store
         self.witnesses = list(witnesses)
+        # A witness signs its requests (RFC 9421) with its cosigning key: by that key's keyid.
+        self._by_keyid = {keys.keyid(w.public_key): w for w in self.witnesses}
         self._lock = threading.Lock()
         self._cached: tuple[tuple[int, str], float, list[Stored]] | None = None
+
+    def signer(self, keyid: str) -> cs.CosignatureVerifier | None:
+        """The listed witness whose key has `keyid`, for a request it signed."""
+        return self._by_keyid.get(keyid)
 
     def accept(self, note: str, origin: str, issued: Callable[[int], str | None]) -> list[dict[str, Any]]:
         """Keep the cosignatures `note` carries by listed witnesses, once checked; `issued(size)` is

@@ -243,6 +243,9 @@ class CustodyServer:
         valid: dict[str, KeyRecord] = {}
 
         def public_key(keyid: str) -> Ed25519PublicKey | None:
+            witness = self.witnessing.signer(keyid)
+            if witness is not None:
+                return witness.public_key
             # The registry is read at every request: a revoked key is refused from the next one on.
             with self.reading() as log, log.reading() as r:
                 record, size = r.key(keyid), r.size()
@@ -255,7 +258,13 @@ class CustodyServer:
             verified = hs.verify_request(method, url, headers, body, public_key, window=self.settings.window)
         except hs.SignatureRejected as e:
             raise Denied(e.code, str(e), 401) from None
-        principal = self._principal(valid[verified.keyid])  # may be `WouldWait`: before the nonce
+        record = valid.get(verified.keyid)
+        if record is None:  # a listed witness
+            witness = self.witnessing.signer(verified.keyid)
+            assert witness is not None
+            principal = Principal(verified.keyid, witness.name, None, witness=True)
+        else:
+            principal = self._principal(record)  # may be `WouldWait`: before the nonce
         if not self.nonces.remember(verified.keyid, verified.nonce, verified.created):
             raise Denied("replayed", "this request was already made: each signature is good once", 401)
         return principal
@@ -334,7 +343,9 @@ class CustodyServer:
 
     def add_cosignatures(self, principal: Principal, body: bytes) -> dict[str, Any]:
         """Keep the cosignatures of listed witnesses that a checkpoint note of this log carries
-        (`POST /v1/log/cosignatures`): `{"cosignatures": [{"name", "vkey", "time"}]}`."""
+        (`POST /v1/log/cosignatures`): `{"cosignatures": [{"name", "vkey", "time"}]}`. The
+        request is signed by a listed witness (with its cosigning key) or a registered key."""
+        access.require_signature(principal)
         self._may_read_log(principal)
         try:
             note = body.decode("utf-8")

@@ -160,6 +160,7 @@ class VaultOperations:
         to sign (its grant's id and purpose, its name and keyid, the time). With the record,
         signed by the puller's key alone: the record appended and committed, then what the
         client needs to fetch and check the files. Nothing is served without such a record."""
+        access.require_signed(principal)
         root = _digest(root_text, "the dataset")
         grant = self.live_grant(srv, principal, root)
         vault = self.vault(srv)

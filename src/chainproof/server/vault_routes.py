@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from chainproof.server.access import ANONYMOUS, Denied, Principal
 from chainproof.server.calls import body, call, client_address, number, server
+from chainproof.server.service import CustodyServer
 from chainproof.server.vault import VaultOperations
 from chainproof.vault.crypto import TamperedError
 from chainproof.vault.sealing import OffsetMismatch
@@ -41,7 +42,7 @@ async def begin_push(request: Request) -> Response:
     """Start or resume a push: the body is the manifest JSON (`data manifest --out`); the answer
     lists the files the server does not hold yet, with the bytes of each it has."""
     ops, data = _ops(request), await body(request)
-    return JSONResponse(await call(request, lambda srv, p: ops.begin(srv, p, data)))
+    return JSONResponse(await call(request, lambda srv, p: ops.begin(srv, p, data), signed=True))
 
 
 @routes.put("/datasets/{root}/files/{sha256}")
@@ -49,11 +50,13 @@ async def push_part(request: Request, root: str, sha256: str) -> Response:
     """A part of one file, from `offset` (the next byte the server expects): whole chunks, or up
     to the file's end. 409 with `received` when the offset is not the server's."""
     ops, data = _ops(request), await body(request)
-    offset = number(request, "offset", required=True)
-    assert offset is not None
     try:
         answer = await call(
-            request, lambda srv, p: ops.write_part(srv, p, root, sha256, offset=offset, data=data)
+            request,
+            lambda srv, p: ops.write_part(
+                srv, p, root, sha256, offset=_required(request, "offset"), data=data
+            ),
+            signed=True,
         )
     except OffsetMismatch as e:
         return JSONResponse({"code": "offset", "message": str(e), "received": e.expected}, status_code=409)
@@ -65,7 +68,7 @@ async def push_files(request: Request, root: str) -> Response:
     """Whole files at once, framed (`chainproof.vault.framing`): each its SHA-256, its length and
     its bytes. For the many small files of a dataset; answers each file's state."""
     ops, data = _ops(request), await body(request)
-    return JSONResponse(await call(request, lambda srv, p: ops.write_files(srv, p, root, data)))
+    return JSONResponse(await call(request, lambda srv, p: ops.write_files(srv, p, root, data), signed=True))
 
 
 @routes.post("/datasets/{root}/commit")
@@ -73,7 +76,7 @@ async def commit_push(request: Request, root: str) -> Response:
     """Finish a push: the body is the pusher's DSSE envelope of the stored statement naming the
     root; appended once every file is stored. Answers the entry's index and leaf hash."""
     ops, data = _ops(request), await body(request)
-    return JSONResponse(await call(request, lambda srv, p: ops.commit(srv, p, root, data)))
+    return JSONResponse(await call(request, lambda srv, p: ops.commit(srv, p, root, data), signed=True))
 
 
 @routes.post("/datasets/{root}/pull")
@@ -82,7 +85,7 @@ async def begin_pull(request: Request, root: str) -> Response:
     sign; with that record (a DSSE envelope signed by the puller), the record appended (committed
     before this answers), then the manifest, the stored entry and the access entry."""
     ops, data = _ops(request), await body(request)
-    return JSONResponse(await call(request, lambda srv, p: ops.pull(srv, p, root, data)))
+    return JSONResponse(await call(request, lambda srv, p: ops.pull(srv, p, root, data), signed=True))
 
 
 @routes.get("/datasets/{root}/files/{sha256}")
@@ -90,12 +93,12 @@ async def read_file(request: Request, root: str, sha256: str) -> Response:
     """One file's bytes from `offset` (a multiple of the chunk size), for the pull whose access
     entry is `access`, streamed chunk by chunk, each checked before it is sent."""
     ops = _ops(request)
-    access = number(request, "access", required=True)
-    offset = number(request, "offset") or 0
-    assert access is not None
-    length, chunks = await call(
-        request, lambda srv, p: ops.read_file(srv, p, root, sha256, access_index=access, offset=offset)
-    )
+
+    def read(srv: CustodyServer, p: Principal) -> tuple[int, Iterator[bytes]]:
+        access, offset = _required(request, "access"), number(request, "offset") or 0
+        return ops.read_file(srv, p, root, sha256, access_index=access, offset=offset)
+
+    length, chunks = await call(request, read, signed=True)
     return StreamingResponse(
         _guarded(request, chunks),
         media_type="application/octet-stream",
@@ -108,16 +111,24 @@ async def read_files(request: Request, root: str) -> Response:
     """Many whole files for the pull whose access entry is `access`: the body lists their
     SHA-256s (32 bytes each); the answer frames each file as a push sends it, streamed."""
     ops, data = _ops(request), await body(request)
-    access = number(request, "access", required=True)
-    assert access is not None
     length, chunks = await call(
-        request, lambda srv, p: ops.read_files(srv, p, root, access_index=access, body=data)
+        request,
+        lambda srv, p: ops.read_files(srv, p, root, access_index=_required(request, "access"), body=data),
+        signed=True,
     )
     return StreamingResponse(
         _guarded(request, chunks),
         media_type="application/octet-stream",
         headers={"content-length": str(length)},
     )
+
+
+def _required(request: Request, name: str) -> int:
+    """A whole-number query parameter the route needs: read once the request is authenticated,
+    so that an unsigned request is refused as such whatever else is wrong with it."""
+    value = number(request, name, required=True)
+    assert value is not None
+    return value
 
 
 def _guarded(request: Request, chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -18,11 +18,12 @@ routes = APIRouter(prefix="/v1", tags=["witnesses"])
 )
 async def add_cosignatures(request: Request) -> Response:
     """Hand in a witness's cosignatures: the body is the log's checkpoint note with the witness's
-    C2SP cosignature lines appended (a tlog-witness answer added to the note). Kept when by a
+    C2SP cosignature lines appended (a tlog-witness answer added to the note); the request is
+    signed (RFC 9421) by a listed witness's cosigning key or a registered key. Kept when by a
     witness the server lists (`serve --witness`), valid, and over a checkpoint this log issued;
     refused (403, and logged) otherwise. `{"cosignatures": [{"name", "vkey", "time"}]}`."""
     data = await body(request)
-    return JSONResponse(await call(request, lambda srv, p: srv.add_cosignatures(p, data)))
+    return JSONResponse(await call(request, lambda srv, p: srv.add_cosignatures(p, data), signed=True))
 
 
 @routes.get("/witnesses")

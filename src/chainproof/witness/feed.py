@@ -29,8 +29,10 @@ if TYPE_CHECKING:
 
 
 class LogFeed:
-    """The log of a chainproof server at `url`, as a witness reads it: unsigned requests, or
-    signed by `key` (a registered actor's) for a log served with `--private`."""
+    """The log of a chainproof server at `url`, as a witness reads it and hands in cosignatures:
+    requests signed (RFC 9421) by `key`, the witness's own cosigning key (which the server knows
+    from `serve --witness`) or a registered actor's; unsigned without one, which reads a public
+    log but hands in nothing."""
 
     def __init__(self, url: str, key: Ed25519PrivateKey | None = None, *, timeout: float = 30.0) -> None:
         self.client = RemoteClient(url, key, timeout=timeout)
