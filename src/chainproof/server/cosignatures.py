@@ -21,15 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import psycopg
-
 from chainproof._internal import sqlite_setup
 from chainproof.attest import keys
 from chainproof.errors import FormatError, StoreError, UsageError
 from chainproof.log import location
 from chainproof.log.note import parse_checkpoint
-from chainproof.log.postgres import describe_error
 from chainproof.server.access import Denied
+from chainproof.server.pg_connection import SharedConnection
 from chainproof.witness import cosignature as cs
 
 COSIGNATURES_FILE = "server-cosignatures.db"
@@ -132,18 +130,18 @@ class PostgresCosignatures:
     """A `CosignatureStore` in a PostgreSQL log's database, shared by its servers on every host."""
 
     def __init__(self, url: str, log_name: str) -> None:
-        self._url = url
         self._log = log_name
-        self._lock = threading.Lock()
+        self._pg = SharedConnection(url)
         try:
-            self._db = psycopg.connect(url, autocommit=True)
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS chainproof.cosignatures ("
-                " log text NOT NULL, witness text NOT NULL, size bigint NOT NULL, body text NOT NULL,"
-                " time bigint NOT NULL, line text NOT NULL, PRIMARY KEY (log, witness, size))"
-            )
-        except psycopg.Error as e:
-            raise describe_error(url, e) from None
+            with self._pg.using() as db:
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS chainproof.cosignatures ("
+                    " log text NOT NULL, witness text NOT NULL, size bigint NOT NULL, body text NOT NULL,"
+                    " time bigint NOT NULL, line text NOT NULL, PRIMARY KEY (log, witness, size))"
+                )
+        except BaseException:
+            self._pg.close()
+            raise
 
     def add(self, witness: str, size: int, body: str, time: int, line: str) -> None:
         self._run(
@@ -171,24 +169,12 @@ class PostgresCosignatures:
         return {str(w): Stored(str(w), int(s), int(t), str(x)) for w, s, t, x in rows}
 
     def _run(self, sql: str, args: Sequence[object], *, fetch: bool = True) -> list[Any]:
-        with self._lock:
-            try:
-                cur = self._db.execute(sql, args)
-                return cur.fetchall() if fetch else []
-            except psycopg.Error as e:
-                self._reconnect()
-                raise describe_error(self._url, e) from None
-
-    def _reconnect(self) -> None:
-        try:
-            self._db.close()
-            self._db = psycopg.connect(self._url, autocommit=True)
-        except psycopg.Error:
-            return  # the next call fails again, and says why
+        with self._pg.using() as db:
+            cur = db.execute(sql, args)
+            return cur.fetchall() if fetch else []
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._pg.close()
 
 
 def open_store(store: Path | str, directory: Path) -> CosignatureStore:

@@ -20,12 +20,10 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-import psycopg
-
 from chainproof._internal import sqlite_setup
 from chainproof.attest.http_signatures import DEFAULT_WINDOW
 from chainproof.errors import StoreError, UsageError
-from chainproof.log.postgres import describe_error
+from chainproof.server.pg_connection import SharedConnection
 
 # How long a writer waits for another process's write before the store reports an error.
 _BUSY_TIMEOUT_S = 10.0
@@ -178,48 +176,34 @@ class PostgresNonces:
     window's clock is each host's: keep their clocks in step (NTP), as the signatures' checks need."""
 
     def __init__(self, url: str, log_name: str, window: int = DEFAULT_WINDOW) -> None:
-        self._describe = describe_error
-        self._url = url
         self._log = log_name
         self._schedule = _Schedule(window)
-        self._lock = threading.Lock()
+        self._pg = SharedConnection(url)
         try:
-            self._db = psycopg.connect(url, autocommit=True)
-            self._db.execute(
-                "CREATE TABLE IF NOT EXISTS chainproof.nonces ("
-                " log text NOT NULL, keyid text NOT NULL, nonce text NOT NULL, created bigint NOT NULL,"
-                " PRIMARY KEY (log, keyid, nonce))"
-            )
-        except psycopg.Error as e:
-            raise self._describe(url, e) from None
+            with self._pg.using() as db:
+                db.execute(
+                    "CREATE TABLE IF NOT EXISTS chainproof.nonces ("
+                    " log text NOT NULL, keyid text NOT NULL, nonce text NOT NULL, created bigint NOT NULL,"
+                    " PRIMARY KEY (log, keyid, nonce))"
+                )
+        except BaseException:
+            self._pg.close()
+            raise
 
     def remember(self, keyid: str, nonce: str, created: int, *, now: float | None = None) -> bool:
         now = time.time() if now is None else now
-        with self._lock:
-            try:
-                if self._schedule.due(now):
-                    self._db.execute(
-                        "DELETE FROM chainproof.nonces WHERE log = %s AND created < %s",
-                        (self._log, self._schedule.horizon(now)),
-                    )
-                cur = self._db.execute(
-                    "INSERT INTO chainproof.nonces (log, keyid, nonce, created) VALUES (%s, %s, %s, %s)"
-                    " ON CONFLICT DO NOTHING",
-                    (self._log, keyid, nonce, created),
+        with self._pg.using() as db:
+            if self._schedule.due(now):
+                db.execute(
+                    "DELETE FROM chainproof.nonces WHERE log = %s AND created < %s",
+                    (self._log, self._schedule.horizon(now)),
                 )
-            except psycopg.Error as e:
-                self._reconnect()
-                raise self._describe(self._url, e) from None
+            cur = db.execute(
+                "INSERT INTO chainproof.nonces (log, keyid, nonce, created) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                (self._log, keyid, nonce, created),
+            )
             return cur.rowcount == 1
 
-    def _reconnect(self) -> None:
-        """After an error the connection may be gone (a restarted server): open another."""
-        try:
-            self._db.close()
-            self._db = psycopg.connect(self._url, autocommit=True)
-        except psycopg.Error:
-            return  # the next call fails again, and says why
-
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._pg.close()
