@@ -3,6 +3,7 @@ loopback port, and signed requests made by hand (as any other client would make 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import signal
@@ -18,8 +19,8 @@ from pathlib import Path
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from chainproof.attest import dsse, keys, signing
 from chainproof.attest import http_signatures as hs
-from chainproof.attest import keys, signing
 from chainproof.attest.statement import Statement, Subject
 from chainproof.custody import predicates
 from chainproof.custody.hops import Hop
@@ -28,6 +29,7 @@ from chainproof.custody.service import Custody, hop_record
 from chainproof.log import merkle
 from chainproof.log.note import parse_vkey
 from chainproof.log.service import TransparencyLog
+from chainproof.server.denials import DENIED
 from pg_support import free_port
 
 ORIGIN = "test.example/server"
@@ -238,3 +240,27 @@ def assert_kept(location: Path | str, acknowledged: dict[int, str], *, audit: bo
             assert log.audit(parse_vkey(log.vkey)).ok
     finally:
         log.close()
+
+
+def denials(server: Server) -> list[dict[str, object]]:
+    """The predicates of every denied-request entry the server's log holds, read through its API."""
+    found = []
+    start: int | None = 0
+    while start is not None:
+        page = request(server.url, "GET", "/v1/log/entries", params={"start": start, "limit": 1000}).json()
+        for item in page["entries"]:
+            st = json.loads(dsse.parse(base64.b64decode(item["leaf"])).payload)
+            if st["predicateType"] == DENIED:
+                found.append(st["predicate"])
+        start = page["next"]
+    return found
+
+
+def wait_for_denial(server: Server, code: str, path: str) -> dict[str, object]:
+    """The denial of `path` with `code`, once the server's committer has appended it."""
+    for _ in range(100):  # the committer appends refusals within a fraction of a second
+        for d in denials(server):
+            if d["code"] == code and d["path"] == path:
+                return d
+        time.sleep(0.1)
+    raise AssertionError(f"no denial {code} of {path} was appended")

@@ -22,6 +22,7 @@ from server_support import (
     hop_envelope,
     request,
     serving,
+    wait_for_denial,
 )
 
 from chainproof.attest import dsse, keys, signing
@@ -51,29 +52,6 @@ def server(store: Store) -> Iterator[Server]:
 
 def _vkey(server: Server) -> str:
     return str(request(server.url, "GET", "/v1/log").json()["vkey"])
-
-
-def _denials(server: Server) -> list[dict[str, object]]:
-    found = []
-    start: int | None = 0
-    while start is not None:
-        page = request(server.url, "GET", "/v1/log/entries", params={"start": start, "limit": 1000}).json()
-        for item in page["entries"]:
-            env = dsse.parse(base64.b64decode(item["leaf"]))
-            st = json.loads(env.payload)
-            if st["predicateType"] == DENIED:
-                found.append(st["predicate"])
-        start = page["next"]
-    return found
-
-
-def _wait_for_denial(server: Server, code: str, path: str) -> dict[str, object]:
-    for _ in range(100):  # the committer appends refusals within a fraction of a second
-        for d in _denials(server):
-            if d["code"] == code and d["path"] == path:
-                return d
-        time.sleep(0.1)
-    raise AssertionError(f"no denial {code} of {path} was appended")
 
 
 def test_signed_append_is_proved_on_the_client(server: Server, store: Store) -> None:
@@ -141,7 +119,7 @@ def test_unsigned_write_is_refused_and_the_refusal_logged(server: Server, store:
     assert r.status_code == 401
     assert r.json()["code"] == "unsigned"
     assert r.json()["message"]
-    denial = _wait_for_denial(server, "unsigned", "/v1/log/entries")
+    denial = wait_for_denial(server, "unsigned", "/v1/log/entries")
     assert denial["method"] == "POST"
     assert denial["keyid"] == ""
 

@@ -33,6 +33,12 @@ def _browser_or_skip() -> None:
         pytest.skip(f"the UI tests need {', '.join(missing)} (apt-get install chromium chromium-driver)")
 
 
+@pytest.fixture
+def needs_browser() -> None:
+    """Chromium and chromedriver are here (else the test skips, or fails where CI requires them)."""
+    _browser_or_skip()
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiWorld]:
     """The store and a server over it (a private log: every read signed), for one test module."""

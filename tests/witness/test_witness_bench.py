@@ -3,23 +3,12 @@ leave it broken until the next `make bench`. Its figures are printed, never asse
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from bench_support import run_bench
 
 
 def test_the_witness_benchmark_runs(tmp_path: Path) -> None:
-    out = tmp_path / "figures.json"
-    command = [sys.executable, "bench/run.py", "--quick", "--areas", "witness", "--json", str(out)]
-    env = {**os.environ, "CHAINPROOF_BENCH_CACHE": str(tmp_path / "cache")}
-    result = subprocess.run(
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
-    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-4000:]
-    figures = json.loads(out.read_text())["figures"]
+    figures = run_bench(tmp_path, "--quick", "--areas", "witness")
     assert {f["area"] for f in figures} == {"witness"}
     assert len(figures) == 4

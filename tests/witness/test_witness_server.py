@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from server_support import Server, Store, build_store, envelope, request, serving
-from witness_support import chainproof, checkpoint, wait_for_denial, witness_key
+from server_support import Server, Store, build_store, envelope, request, serving, wait_for_denial
+from witness_support import chainproof, checkpoint, witness_key
 
 from chainproof.attest import keys
 from chainproof.log.note import Checkpoint, parse_vkey, verify_checkpoint
